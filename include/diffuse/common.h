@@ -1,0 +1,88 @@
+/*
+ * libdiffuse — common definitions: export macro, versions, status codes, errors.
+ *
+ * Conventions that hold for the whole library (read once):
+ *
+ *  - Every public function returns a diffuse_status (or a plain value for
+ *    getters that cannot fail) and validates all of its arguments.
+ *  - Handles are opaque. A constructor returns a status and hands the handle
+ *    back through an out-parameter, which is set to NULL on failure.
+ *    Every diffuse_*_free(NULL) is a no-op.
+ *  - Arrays passed in are borrowed for the duration of the call only. Memory
+ *    the library allocates for the caller always has a matching free function.
+ *  - Threads: a handle is used by one thread at a time; different handles are
+ *    independent. Callbacks are set per handle and carry a `void *user`.
+ *  - Errors: when a call fails, a human-readable message describing the
+ *    failure is stored (a) in the handle the call was made on, readable with
+ *    diffuse_<handle>_last_error(), and (b) in a thread-local slot readable
+ *    with diffuse_last_error(). Both stay valid until the next failing call on
+ *    that handle (resp. in that thread). Calls that fail without a handle
+ *    (constructors, NULL handles) only have (b).
+ *  - Timesteps are 0-based everywhere: t = 0 .. T-1, where t = 0 is the least
+ *    noisy step (the paper's t = 1) and t = T-1 the noisiest (the paper's T).
+ */
+#ifndef DIFFUSE_COMMON_H
+#define DIFFUSE_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(DIFFUSE_BUILDING_LIBRARY) && defined(__GNUC__)
+#define DIFFUSE_API __attribute__((visibility("default")))
+#else
+#define DIFFUSE_API
+#endif
+
+/* ---- Versions --------------------------------------------------------- */
+
+#define DIFFUSE_VERSION_MAJOR 0
+#define DIFFUSE_VERSION_MINOR 1
+#define DIFFUSE_VERSION_PATCH 0
+#define DIFFUSE_VERSION_NUMBER \
+    (DIFFUSE_VERSION_MAJOR * 10000 + DIFFUSE_VERSION_MINOR * 100 + DIFFUSE_VERSION_PATCH)
+#define DIFFUSE_VERSION_STRING "0.1.0"
+
+/* The version of the library actually loaded at run time (compare with
+ * DIFFUSE_VERSION_NUMBER to detect a header/library mismatch). Thread-safe. */
+DIFFUSE_API unsigned diffuse_version_number(void);
+/* "MAJOR.MINOR.PATCH", static storage. Thread-safe. */
+DIFFUSE_API const char *diffuse_version_string(void);
+
+/* ---- Status codes ----------------------------------------------------- */
+
+/* Values are fixed forever; new codes are only ever appended. */
+typedef enum diffuse_status {
+    DIFFUSE_OK = 0,
+    DIFFUSE_ERROR_INVALID_ARGUMENT = 1, /* NULL pointer, zero/oversized size, unknown enum */
+    DIFFUSE_ERROR_OUT_OF_RANGE = 2,     /* option value or index outside its bounds */
+    DIFFUSE_ERROR_NO_MEMORY = 3,        /* allocation failed */
+    DIFFUSE_ERROR_STATE = 4,            /* call not allowed in the handle's current state */
+    DIFFUSE_ERROR_NUMERIC = 5,          /* NaN/Inf in input, or a non-finite result */
+    DIFFUSE_ERROR_IO = 6,               /* a file could not be read or written */
+    DIFFUSE_ERROR_FORMAT = 7,           /* a file is corrupt, truncated or not ours */
+    DIFFUSE_ERROR_CALLBACK = 8,         /* a user callback reported failure */
+    DIFFUSE_ERROR_CANCELLED = 9,        /* a progress callback asked to stop */
+    DIFFUSE_ERROR_MISMATCH = 10,        /* handles, sizes or a file do not fit together */
+    DIFFUSE_ERROR_UNSUPPORTED = 11      /* valid request this build/configuration cannot do */
+} diffuse_status;
+
+/* Fixed English text for a status code ("unknown status" for other values).
+ * Static storage; thread-safe. */
+DIFFUSE_API const char *diffuse_status_string(int status);
+
+/* Short symbolic name of a status code ("DIFFUSE_ERROR_IO"); static storage. */
+DIFFUSE_API const char *diffuse_status_name(int status);
+
+/* Message of the last failing call made by this thread ("" if none).
+ * Valid until the next failing call in this thread. */
+DIFFUSE_API const char *diffuse_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DIFFUSE_COMMON_H */

@@ -1,0 +1,13 @@
+/*
+ * libdiffuse — denoising diffusion probabilistic models in C.
+ *
+ * Include this umbrella header; it pulls in every public part of the API.
+ * See common.h for the conventions (status codes, errors, ownership,
+ * threads, the 0-based timestep convention) that every function follows.
+ */
+#ifndef DIFFUSE_DIFFUSE_H
+#define DIFFUSE_DIFFUSE_H
+
+#include "diffuse/common.h"
+
+#endif
