@@ -9,5 +9,16 @@
 #define DIFFUSE_DIFFUSE_H
 
 #include "diffuse/common.h"
+#include "diffuse/rng.h"
+#include "diffuse/schedule.h"
+#include "diffuse/forward.h"
+#include "diffuse/posterior.h"
+#include "diffuse/model.h"
+#include "diffuse/optim.h"
+#include "diffuse/train.h"
+#include "diffuse/sampler.h"
+#include "diffuse/checkpoint.h"
+#include "diffuse/toy2d.h"
+#include "diffuse/metrics.h"
 
 #endif

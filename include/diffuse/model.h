@@ -1,0 +1,294 @@
+/*
+ * libdiffuse — the noise-prediction network ("ε-network") and its configuration.
+ *
+ * A model is a function f_θ(x_t, t) from n rows of dimension `dim` (with one
+ * 0-based timestep per row) to n rows of dimension `dim`: the predicted noise
+ * ε (DIFFUSE_PREDICT_EPSILON) or the velocity v = √ᾱ_t ε − √(1−ᾱ_t) x_0
+ * (DIFFUSE_PREDICT_V). The samplers and the trainer use any model through the
+ * same handle; how the network computes f_θ is its architecture:
+ *
+ *   DIFFUSE_ARCH_MLP       a time-conditioned residual MLP for vectors (below);
+ *                          trainable.
+ *   DIFFUSE_ARCH_CALLBACK  f is a function supplied by the caller
+ *                          (diffuse_model_create_callback); usable by every
+ *                          sampler, cannot be trained, has no parameters.
+ *
+ * ---- Configuration --------------------------------------------------------
+ *
+ * A diffuse_model_config names the architecture, the data dimension and typed
+ * options keyed by diffuse_model_option. Every option has a name (used by
+ * checkpoints), a type (int or double), bounds and a default, and applies to
+ * a set of architectures; the config functions reject options that do not
+ * apply to the config's architecture. Options can be enumerated per
+ * architecture (diffuse_model_config_option_count / _option_at), so code that
+ * stores a configuration (checkpoints) needs no per-architecture knowledge.
+ * New architectures add new option values; existing values never change.
+ *
+ * ---- The MLP (DIFFUSE_ARCH_MLP) ------------------------------------------
+ *
+ * With d = dim, H = HIDDEN_WIDTH, L = HIDDEN_LAYERS, E = TIME_EMBED_DIM,
+ * P = TIME_MAX_PERIOD, φ = ACTIVATION, and every linear map written as
+ * Linear(v) = W v + b with W stored [out, in] (PyTorch's nn.Linear):
+ *
+ *   sinusoidal embedding of t (computed in double, rounded to float):
+ *       half = E/2,  f_k = exp(−ln(P)·k/half),  k = 0 … half−1
+ *       emb(t) = [cos(t f_0), …, cos(t f_{half−1}), sin(t f_0), …, sin(t f_{half−1})]
+ *   time features:   e   = W_t2 φ(W_t1 emb(t) + b_t1) + b_t2           (E → H → H)
+ *   input:           h_0 = W_in x_t + b_in + e                          (d → H)
+ *   hidden blocks:   h_l = W_l φ(h_{l−1}) + b_l [+ h_{l−1} if RESIDUAL]  l = 1 … L
+ *   output:          f   = W_out φ(h_L) + b_out                         (H → d)
+ *
+ * Adding e to the input projection equals one linear layer applied to the
+ * concatenation [x_t, time features] (its weight is [W_in | I]), so this is
+ * the usual "concatenate the time embedding" MLP with the time branch kept
+ * separate. φ is SiLU, φ(x) = x·σ(x), or GELU in its tanh form,
+ * φ(x) = ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (PyTorch's
+ * gelu(approximate="tanh")). Every value is float32; the activations use a
+ * polynomial exp accurate to about 1 ulp.
+ *
+ * Weight layout: one contiguous float array, tensors in this order (names are
+ * those of the equivalent PyTorch module's state_dict, shapes row-major):
+ *
+ *   time_mlp.0.weight [H, E]   time_mlp.0.bias [H]      (W_t1, b_t1)
+ *   time_mlp.2.weight [H, H]   time_mlp.2.bias [H]      (W_t2, b_t2)
+ *   input.weight      [H, d]   input.bias      [H]      (W_in, b_in)
+ *   blocks.{l}.weight [H, H]   blocks.{l}.bias [H]      (W_{l+1}, b_{l+1}), l = 0 … L−1
+ *   output.weight     [d, H]   output.bias     [d]      (W_out, b_out)
+ *
+ * packed without gaps: param_count = H·E + H + H·H + H + H·d + H + L·(H·H + H)
+ * + d·H + d. diffuse_model_tensor_info describes the same layout at run time.
+ *
+ * Default initialisation (reproducible from DIFFUSE_MODEL_SEED): every weight
+ * and bias of a layer with fan-in `in` is uniform on (−1/√in, 1/√in), like
+ * PyTorch's nn.Linear, including the output layer (no zero init, so every
+ * gradient is non-zero from the first step). Parameter i takes the Philox
+ * uniform value i of stream (seed, 0), so it depends only on (seed, i).
+ *
+ * ---- Threads and determinism ----------------------------------------------
+ *
+ * A model is used by one thread at a time (prediction reuses scratch memory
+ * inside the handle); different models are independent. Matrix products go
+ * through OpenBLAS, whose own threads are allowed; no reduction is split
+ * across threads, so results are bitwise reproducible for the same inputs
+ * (same n, rows and timesteps) whatever the thread count. The bits of one
+ * row's output may depend on n and on the other rows' timesteps (OpenBLAS
+ * picks kernels by matrix size).
+ */
+#ifndef DIFFUSE_MODEL_H
+#define DIFFUSE_MODEL_H
+
+#include "diffuse/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct diffuse_model diffuse_model;
+typedef struct diffuse_model_config diffuse_model_config;
+
+typedef enum diffuse_architecture {
+    DIFFUSE_ARCH_MLP = 0,     /* time-conditioned (residual) MLP for vectors */
+    DIFFUSE_ARCH_CALLBACK = 1 /* caller-supplied prediction function */
+} diffuse_architecture;
+
+typedef enum diffuse_prediction {
+    DIFFUSE_PREDICT_EPSILON = 0, /* the network predicts the noise ε */
+    DIFFUSE_PREDICT_V = 1        /* the network predicts v = √ᾱ_t ε − √(1−ᾱ_t) x_0 */
+} diffuse_prediction;
+
+typedef enum diffuse_activation {
+    DIFFUSE_ACTIVATION_SILU = 0, /* x·σ(x) */
+    DIFFUSE_ACTIVATION_GELU = 1  /* ½x(1 + tanh(√(2/π)(x + 0.044715x³))) */
+} diffuse_activation;
+
+/* Options of a model configuration. "applies to" lists the architectures
+ * that accept the option; bounds are inclusive. */
+typedef enum diffuse_model_option {
+    /* int, H: width of every hidden layer. [1, 65536], default 128. MLP. */
+    DIFFUSE_MODEL_HIDDEN_WIDTH = 0,
+    /* int, L: hidden H→H blocks after the input layer. [0, 256], default 3. MLP. */
+    DIFFUSE_MODEL_HIDDEN_LAYERS = 1,
+    /* int, E: size of the sinusoidal time embedding; must be even.
+     * [2, 65536], default 64. MLP. */
+    DIFFUSE_MODEL_TIME_EMBED_DIM = 2,
+    /* int, diffuse_activation. Default SILU. MLP. */
+    DIFFUSE_MODEL_ACTIVATION = 3,
+    /* int 0/1: add the skip connection h_{l−1} in the hidden blocks. Default 1. MLP. */
+    DIFFUSE_MODEL_RESIDUAL = 4,
+    /* int, seed of the default initialisation. [0, 2^53 − 1], default 0. MLP. */
+    DIFFUSE_MODEL_SEED = 5,
+    /* int, diffuse_prediction: what the output means. Default EPSILON. All. */
+    DIFFUSE_MODEL_PREDICTION = 6,
+    /* double, P: longest period of the time embedding. [1, 1e9], default 10000. MLP. */
+    DIFFUSE_MODEL_TIME_MAX_PERIOD = 7
+} diffuse_model_option;
+
+/* Largest data dimension a model accepts. */
+#define DIFFUSE_MODEL_MAX_DIM ((size_t)1 << 24)
+
+/* ---- Configuration -------------------------------------------------------
+ * Functions on a configuration record failures in it (read them with
+ * diffuse_model_config_last_error) and in the thread's slot. A configuration
+ * is plain data: use it from one thread at a time. */
+
+/* Creates a configuration for `arch` and data dimension `dim`
+ * (1 ≤ dim ≤ DIFFUSE_MODEL_MAX_DIM) with every option at its default.
+ * Free it with diffuse_model_config_free. *out = NULL on failure.
+ * Errors: INVALID_ARGUMENT (out NULL, unknown arch), OUT_OF_RANGE (dim),
+ * NO_MEMORY. */
+DIFFUSE_API diffuse_status diffuse_model_config_create(diffuse_model_config **out,
+                                                       diffuse_architecture arch, size_t dim);
+
+/* A new configuration equal to `config` (free it separately). */
+DIFFUSE_API diffuse_status diffuse_model_config_copy(diffuse_model_config **out,
+                                                     const diffuse_model_config *config);
+
+DIFFUSE_API void diffuse_model_config_free(diffuse_model_config *config);
+
+/* Message of the last failing call on `config` ("" if none). */
+DIFFUSE_API const char *diffuse_model_config_last_error(const diffuse_model_config *config);
+
+DIFFUSE_API diffuse_status diffuse_model_config_architecture(const diffuse_model_config *config,
+                                                             diffuse_architecture *arch);
+DIFFUSE_API diffuse_status diffuse_model_config_dim(const diffuse_model_config *config,
+                                                    size_t *dim);
+
+/* Typed option access. Errors: INVALID_ARGUMENT (NULL, unknown option, or the
+ * option has the other type), UNSUPPORTED (the option does not apply to the
+ * config's architecture), OUT_OF_RANGE (value outside the bounds, or an odd
+ * TIME_EMBED_DIM), NUMERIC (non-finite double). A failed set leaves the
+ * configuration unchanged. */
+DIFFUSE_API diffuse_status diffuse_model_config_set_int(diffuse_model_config *config,
+                                                        diffuse_model_option option,
+                                                        int64_t value);
+DIFFUSE_API diffuse_status diffuse_model_config_get_int(const diffuse_model_config *config,
+                                                        diffuse_model_option option,
+                                                        int64_t *value);
+DIFFUSE_API diffuse_status diffuse_model_config_set_double(diffuse_model_config *config,
+                                                           diffuse_model_option option,
+                                                           double value);
+DIFFUSE_API diffuse_status diffuse_model_config_get_double(const diffuse_model_config *config,
+                                                           diffuse_model_option option,
+                                                           double *value);
+
+/* Inclusive bounds of an option for an architecture (same errors as the
+ * getters; failures are reported through diffuse_last_error() only). */
+DIFFUSE_API diffuse_status diffuse_model_config_int_bounds(diffuse_architecture arch,
+                                                           diffuse_model_option option,
+                                                           int64_t *min, int64_t *max);
+DIFFUSE_API diffuse_status diffuse_model_config_double_bounds(diffuse_architecture arch,
+                                                              diffuse_model_option option,
+                                                              double *min, double *max);
+
+/* Enumerates the options that apply to `arch`, in increasing option value:
+ * `count` receives how many; option_at gives, for 0 ≤ index < count, the
+ * option, whether it is double-valued (1) or int-valued (0), and its name
+ * (static storage, e.g. "hidden_width"). Errors: INVALID_ARGUMENT (NULL,
+ * unknown arch), OUT_OF_RANGE (index). Thread-safe. */
+DIFFUSE_API diffuse_status diffuse_model_config_option_count(diffuse_architecture arch,
+                                                             size_t *count);
+DIFFUSE_API diffuse_status diffuse_model_config_option_at(diffuse_architecture arch, size_t index,
+                                                          diffuse_model_option *option,
+                                                          int *is_double, const char **name);
+
+/* The option of `arch` called `name` (exact match), and its type.
+ * Errors: INVALID_ARGUMENT (NULL, unknown arch, no such option for arch). */
+DIFFUSE_API diffuse_status diffuse_model_config_find_option(diffuse_architecture arch,
+                                                            const char *name,
+                                                            diffuse_model_option *option,
+                                                            int *is_double);
+
+/* "mlp", "callback" (static storage). Errors: INVALID_ARGUMENT. */
+DIFFUSE_API diffuse_status diffuse_model_architecture_name(diffuse_architecture arch,
+                                                           const char **name);
+
+/* ---- Models ----------------------------------------------------------------
+ * Functions on a model record failures in it (diffuse_model_last_error) and
+ * in the thread's slot, including those that take a const model. */
+
+/* Builds a model from `config` (copied; the caller keeps and frees its own),
+ * with parameters set to the seeded default initialisation and zero
+ * gradients. Errors: INVALID_ARGUMENT (NULL; a CALLBACK configuration, which
+ * needs diffuse_model_create_callback), NO_MEMORY. *out = NULL on failure. */
+DIFFUSE_API diffuse_status diffuse_model_create(diffuse_model **out,
+                                                const diffuse_model_config *config);
+
+/* The caller's prediction function for a callback model. It must write
+ * out[i·dim + j] = f(x_t, t)[i·dim + j] for the n rows (the arrays belong to
+ * the library and are valid only during the call) and return 0, or return
+ * non-zero on failure (the library call then fails with DIFFUSE_ERROR_CALLBACK).
+ * Non-finite outputs fail with DIFFUSE_ERROR_NUMERIC. */
+typedef int (*diffuse_predict_fn)(void *user, const float *x_t, const int32_t *t, size_t n,
+                                  size_t dim, float *out);
+
+/* A model whose prediction is `fn` (with `user` passed back untouched; it must
+ * stay valid while the model exists). It has no parameters and cannot be
+ * trained. Errors: INVALID_ARGUMENT (NULL out/fn, unknown prediction),
+ * OUT_OF_RANGE (dim), NO_MEMORY. */
+DIFFUSE_API diffuse_status diffuse_model_create_callback(diffuse_model **out, size_t dim,
+                                                         diffuse_prediction prediction,
+                                                         diffuse_predict_fn fn, void *user);
+
+DIFFUSE_API void diffuse_model_free(diffuse_model *model);
+
+/* Message of the last failing call on `model` ("" if none). */
+DIFFUSE_API const char *diffuse_model_last_error(const diffuse_model *model);
+
+/* Getters. Errors: INVALID_ARGUMENT (NULL). */
+DIFFUSE_API diffuse_status diffuse_model_dim(const diffuse_model *model, size_t *dim);
+DIFFUSE_API diffuse_status diffuse_model_architecture(const diffuse_model *model,
+                                                      diffuse_architecture *arch);
+DIFFUSE_API diffuse_status diffuse_model_prediction(const diffuse_model *model,
+                                                    diffuse_prediction *prediction);
+/* Number of float parameters (0 for a callback model). */
+DIFFUSE_API diffuse_status diffuse_model_param_count(const diffuse_model *model, size_t *count);
+/* The configuration the model was built from, owned by the model: valid
+ * until diffuse_model_free, read it with the config getters. */
+DIFFUSE_API diffuse_status diffuse_model_get_config(const diffuse_model *model,
+                                                    const diffuse_model_config **config);
+
+/* Copies the parameters into / from a caller array of exactly `count` =
+ * param_count floats, in the layout documented above. set_params rejects
+ * non-finite values (NUMERIC) and then changes nothing; it does not touch
+ * the EMA copy. Errors: INVALID_ARGUMENT (NULL), MISMATCH (count),
+ * UNSUPPORTED (a callback model has no parameters), NUMERIC. */
+DIFFUSE_API diffuse_status diffuse_model_get_params(const diffuse_model *model, float *out,
+                                                    size_t count);
+DIFFUSE_API diffuse_status diffuse_model_set_params(diffuse_model *model, const float *in,
+                                                    size_t count);
+
+/* The exponential moving average of the parameters, kept by an optimizer
+ * with EMA enabled (same layout). *has_ema = 1 once it exists.
+ * get_ema_params fails with STATE before that; set_ema_params (for restoring
+ * a checkpoint) creates it if needed. Errors as for get/set_params. */
+DIFFUSE_API diffuse_status diffuse_model_has_ema(const diffuse_model *model, int *has_ema);
+DIFFUSE_API diffuse_status diffuse_model_get_ema_params(const diffuse_model *model, float *out,
+                                                        size_t count);
+DIFFUSE_API diffuse_status diffuse_model_set_ema_params(diffuse_model *model, const float *in,
+                                                        size_t count);
+
+/* The parameter layout: `count` named tensors that tile [0, param_count)
+ * in order, without gaps or overlap. tensor_info gives tensor `index`'s name
+ * (valid while the model exists), its offset in floats, its rank (1 or 2 for
+ * the MLP) and its shape (shape[r] for r < rank; the rest are set to 1).
+ * Errors: INVALID_ARGUMENT (NULL), OUT_OF_RANGE (index). */
+DIFFUSE_API diffuse_status diffuse_model_tensor_count(const diffuse_model *model, size_t *count);
+DIFFUSE_API diffuse_status diffuse_model_tensor_info(const diffuse_model *model, size_t index,
+                                                     const char **name, size_t *offset,
+                                                     size_t *rank, size_t shape[4]);
+
+/* out = f_θ(x_t, t) with the current parameters (not the EMA): n rows of
+ * `dim` floats in x_t (row-major), t[i] ≥ 0 the timestep of row i, out
+ * (n·dim floats, must not overlap x_t) written by the call. Inputs are
+ * borrowed for the call. Errors: INVALID_ARGUMENT (NULL, n = 0 or too large,
+ * overlapping arrays, t[i] < 0), NUMERIC (non-finite x_t or output),
+ * CALLBACK (a callback model's function failed), NO_MEMORY. */
+DIFFUSE_API diffuse_status diffuse_model_predict(diffuse_model *model, size_t n,
+                                                 const int32_t *t, const float *x_t,
+                                                 float *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DIFFUSE_MODEL_H */

@@ -1,0 +1,66 @@
+/* The ε-network handle, shared by every architecture (internal).
+ *
+ * A model is a function out = f(params; x_t, t) from n rows of dimension
+ * `dim` (and their timesteps) to n rows of dimension `dim`: the predicted
+ * noise ε, or the velocity v when prediction == DIFFUSE_PREDICT_V.
+ *
+ * Parameters live in ONE contiguous float buffer (llm.c style); `grads` has
+ * the same layout, and `ema` (NULL until an optimizer with EMA enabled first
+ * steps) too. The layout is described by `tensors`: named sub-arrays of the
+ * buffer in a fixed, documented order, which checkpoints and the optimizer's
+ * weight-decay mask use. */
+#ifndef DIFFUSE_SRC_MODEL_H
+#define DIFFUSE_SRC_MODEL_H
+
+#include <stdint.h>
+
+#include "diffuse/model.h"
+#include "error.h"
+
+#define MODEL_MAX_RANK 4
+
+typedef struct model_tensor {
+    char name[64];                 /* e.g. "input.weight", safetensors key */
+    size_t offset;                 /* in floats from the start of params */
+    size_t rank;                   /* 1 for biases, 2 for weight matrices */
+    size_t shape[MODEL_MAX_RANK];  /* row-major; a linear weight is [out, in] */
+} model_tensor;
+
+typedef struct model_ops {
+    /* Inference: out[n*dim] = f(params; x[n*dim], t[n]). `params` is
+     * m->params or m->ema. May grow scratch buffers inside the model. */
+    diffuse_status (*predict)(diffuse_model *m, const float *params, const float *x,
+                              const int32_t *t, size_t n, float *out);
+    /* Training forward with m->params: like predict, but keeps the
+     * activations that backward needs. NULL for models that cannot train. */
+    diffuse_status (*forward)(diffuse_model *m, const float *x, const int32_t *t, size_t n,
+                              float *out);
+    /* Accumulates dL/dparams into m->grads (does not zero them) given
+     * d_out = dL/dout of the last forward call. */
+    diffuse_status (*backward)(diffuse_model *m, const float *d_out, size_t n);
+    /* Releases `arch`. */
+    void (*destroy)(void *arch);
+} model_ops;
+
+struct diffuse_model {
+    diffuse_error error;
+    const model_ops *ops;
+    void *arch;                  /* architecture state: configuration, activations */
+    diffuse_model_config *config;/* owned copy of the configuration it was built from */
+    size_t dim;                  /* data dimension d */
+    int prediction;              /* diffuse_prediction */
+    size_t param_count;
+    float *params;
+    float *grads;
+    float *ema;                  /* NULL until EMA starts */
+    size_t tensor_count;
+    model_tensor *tensors;
+};
+
+/* Zeroes m->grads (the training step calls it before backward). */
+void model_zero_grads(diffuse_model *m);
+
+/* Allocates m->ema as a copy of m->params if it does not exist yet. */
+diffuse_status model_ensure_ema(diffuse_model *m);
+
+#endif

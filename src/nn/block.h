@@ -1,0 +1,41 @@
+/* Pre-activation dense block (internal):
+ *
+ *     y = W φ(x) + b [+ x]          (the skip term only when `residual`)
+ *
+ * the building block of the MLP: its hidden layers (residual, H → H), its
+ * output layer (H → d) and the second layer of the time MLP (H → H) are all
+ * of this form. Forward keeps a = φ(x) (needed for dW) and φ'(x) (needed
+ * for dx); backward, with g = dL/dy:
+ *
+ *     dW += gᵀ a,   db += Σ_rows g,   dx = (g W) ⊙ φ'(x) [+ g]
+ *
+ * Backward ACCUMULATES into dW and db and overwrites dx. */
+#ifndef DIFFUSE_SRC_NN_BLOCK_H
+#define DIFFUSE_SRC_NN_BLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diffuse/model.h"
+
+/* out[n, out_dim] = W φ(in) + b [+ in]; act[n, in_dim] = φ(in) and, unless
+ * NULL, derivative[n, in_dim] = φ'(in). `out` may be the same array as `in`
+ * (in place; then in_dim == out_dim); `act` and `derivative` overlap
+ * nothing. `residual` requires in_dim == out_dim. */
+void nn_block_forward(float *out, float *act, float *derivative, const float *in,
+                      const float *weight, const float *bias, size_t n, size_t in_dim,
+                      size_t out_dim, diffuse_activation kind, bool residual);
+
+/* Backward given d_out = dL/dy and what forward kept (act, derivative):
+ * accumulates d_weight, d_bias and writes d_in (must not overlap d_out). */
+void nn_block_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out,
+                       const float *act, const float *derivative, const float *weight,
+                       size_t n, size_t in_dim, size_t out_dim, bool residual);
+
+/* Double-precision reference of the forward pass (plain loops; `out` must
+ * not overlap `in`). */
+void nn_block_forward_reference(double *out, const double *in, const double *weight,
+                                const double *bias, size_t n, size_t in_dim, size_t out_dim,
+                                diffuse_activation kind, bool residual);
+
+#endif

@@ -1,0 +1,397 @@
+/* The time-conditioned MLP (see mlp.h and include/diffuse/model.h). */
+#include "nn/mlp.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_config.h"
+#include "nn/block.h"
+#include "nn/init.h"
+#include "nn/linear.h"
+#include "nn/time_embedding.h"
+#include "nn/time_mlp.h"
+#include "nn/workspace.h"
+
+typedef struct mlp_state {
+    nn_mlp_shape shape;
+    nn_mlp_layout layout;
+    nn_time_shape time_shape;
+    nn_time_table table;
+
+    /* Training: what forward keeps for backward, for train_rows rows. */
+    nn_workspace train_memory;
+    nn_time_pass train_time;
+    size_t train_rows;  /* rows of the last forward; 0 = none */
+    float *x;           /* [n, d] copy of the input */
+    float *h;           /* [n, H] running hidden state */
+    float *act;         /* [L+1][n, H]: φ(h_l), l = 0 … L */
+    float *derivative;  /* [L+1][n, H]: φ'(h_l) */
+    float *grad;        /* [n, H] backward: dL/dh_l … */
+    float *grad_next;   /* [n, H]          … and dL/dh_{l−1} */
+
+    /* Prediction: one chunk of at most NN_MLP_PREDICT_ROWS rows. */
+    nn_workspace predict_memory;
+    nn_time_pass predict_time;
+    float *predict_h;   /* [rows, H] */
+    float *predict_act; /* [rows, H], reused by every layer */
+} mlp_state;
+
+/* Where one forward pass writes: act_stride = 0 makes every layer reuse
+ * the same φ array (inference); derivative = NULL skips φ'. */
+typedef struct mlp_buffers {
+    nn_time_pass *time;
+    float *h;
+    float *act;
+    float *derivative;
+    size_t act_stride;
+} mlp_buffers;
+
+void nn_mlp_shape_from_config(const diffuse_model_config *config, nn_mlp_shape *shape)
+{
+    shape->dim = config->dim;
+    shape->width = (size_t)model_config_int(config, DIFFUSE_MODEL_HIDDEN_WIDTH);
+    shape->layers = (size_t)model_config_int(config, DIFFUSE_MODEL_HIDDEN_LAYERS);
+    shape->time_dim = (size_t)model_config_int(config, DIFFUSE_MODEL_TIME_EMBED_DIM);
+    shape->activation = (diffuse_activation)model_config_int(config, DIFFUSE_MODEL_ACTIVATION);
+    shape->residual = model_config_int(config, DIFFUSE_MODEL_RESIDUAL) != 0;
+    shape->max_period = model_config_double(config, DIFFUSE_MODEL_TIME_MAX_PERIOD);
+}
+
+void nn_mlp_layout_compute(const nn_mlp_shape *shape, nn_mlp_layout *layout)
+{
+    size_t d = shape->dim, width = shape->width, embed = shape->time_dim;
+    size_t offset = 0;
+    layout->time_w1 = offset;
+    offset += width * embed;
+    layout->time_b1 = offset;
+    offset += width;
+    layout->time_w2 = offset;
+    offset += width * width;
+    layout->time_b2 = offset;
+    offset += width;
+    layout->input_w = offset;
+    offset += width * d;
+    layout->input_b = offset;
+    offset += width;
+    layout->blocks = offset;
+    layout->block_stride = width * width + width;
+    offset += shape->layers * layout->block_stride;
+    layout->output_w = offset;
+    offset += d * width;
+    layout->output_b = offset;
+    offset += d;
+    layout->total = offset;
+}
+
+static nn_time_weights time_weights(const nn_mlp_layout *layout, const float *params)
+{
+    nn_time_weights weights = {params + layout->time_w1, params + layout->time_b1,
+                               params + layout->time_w2, params + layout->time_b2};
+    return weights;
+}
+
+/* f(params; x, t) for n rows into `out`, through `buffers`. */
+static diffuse_status run_forward(mlp_state *s, diffuse_error *error, const float *params,
+                                  const float *x, const int32_t *t, size_t n, float *out,
+                                  const mlp_buffers *buffers)
+{
+    const nn_mlp_shape *shape = &s->shape;
+    const nn_mlp_layout *layout = &s->layout;
+    size_t d = shape->dim, width = shape->width;
+    nn_time_weights weights = time_weights(layout, params);
+    diffuse_status status = nn_time_mlp_forward(error, &s->time_shape, &s->table, buffers->time,
+                                                &weights, t, n);
+    if (status != DIFFUSE_OK)
+        return status;
+    /* h_0 = features(t) + b_in + W_in x */
+    float *h = buffers->h;
+    nn_time_pass_spread(buffers->time, h, params + layout->input_b, width);
+    nn_linear_forward(h, x, params + layout->input_w, NULL, n, d, width, true);
+    for (size_t l = 0; l <= shape->layers; l++) {
+        float *act = buffers->act + l * buffers->act_stride;
+        float *derivative =
+            buffers->derivative != NULL ? buffers->derivative + l * buffers->act_stride : NULL;
+        if (l < shape->layers) {
+            /* h_{l+1} = W φ(h_l) + b [+ h_l], in place */
+            size_t block = layout->blocks + l * layout->block_stride;
+            nn_block_forward(h, act, derivative, h, params + block, params + block + width * width,
+                             n, width, width, shape->activation, shape->residual);
+        } else {
+            /* f = W_out φ(h_L) + b_out */
+            nn_block_forward(out, act, derivative, h, params + layout->output_w,
+                             params + layout->output_b, n, width, d, shape->activation, false);
+        }
+    }
+    return DIFFUSE_OK;
+}
+
+static void carve_train(nn_carver *carver, mlp_state *s, size_t n)
+{
+    size_t activations = n * s->shape.width, kept = (s->shape.layers + 1) * activations;
+    nn_time_pass_carve(carver, &s->train_time, &s->time_shape, n, true);
+    s->x = nn_carve_floats(carver, n * s->shape.dim);
+    s->h = nn_carve_floats(carver, activations);
+    s->act = nn_carve_floats(carver, kept);
+    s->derivative = nn_carve_floats(carver, kept);
+    s->grad = nn_carve_floats(carver, activations);
+    s->grad_next = nn_carve_floats(carver, activations);
+}
+
+static void carve_predict(nn_carver *carver, mlp_state *s, size_t rows)
+{
+    nn_time_pass_carve(carver, &s->predict_time, &s->time_shape, rows, false);
+    s->predict_h = nn_carve_floats(carver, rows * s->shape.width);
+    s->predict_act = nn_carve_floats(carver, rows * s->shape.width);
+}
+
+/* Sizes `memory` for `rows` with `carve` (measure, reserve, assign). */
+static diffuse_status reserve(diffuse_error *error, mlp_state *s, nn_workspace *memory,
+                              void (*carve)(nn_carver *, mlp_state *, size_t), size_t rows)
+{
+    nn_carver measure = {NULL, 0};
+    carve(&measure, s, rows);
+    diffuse_status status = nn_workspace_reserve(error, memory, measure.used);
+    if (status != DIFFUSE_OK)
+        return status;
+    nn_carver assign = {memory->data, 0};
+    carve(&assign, s, rows);
+    return DIFFUSE_OK;
+}
+
+static diffuse_status check_rows(diffuse_error *error, size_t n)
+{
+    if (n == 0 || n > NN_MAX_ROWS)
+        return diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "row count %zu is outside [1, %zu]", n, NN_MAX_ROWS);
+    return DIFFUSE_OK;
+}
+
+static diffuse_status mlp_predict(diffuse_model *m, const float *params, const float *x,
+                                  const int32_t *t, size_t n, float *out)
+{
+    mlp_state *s = m->arch;
+    diffuse_status status = check_rows(&m->error, n);
+    if (status != DIFFUSE_OK)
+        return status;
+    size_t chunk = n < NN_MLP_PREDICT_ROWS ? n : NN_MLP_PREDICT_ROWS;
+    status = reserve(&m->error, s, &s->predict_memory, carve_predict, chunk);
+    mlp_buffers buffers = {&s->predict_time, s->predict_h, s->predict_act, NULL, 0};
+    size_t d = s->shape.dim;
+    for (size_t start = 0; start < n && status == DIFFUSE_OK; start += chunk) {
+        size_t rows = n - start < chunk ? n - start : chunk;
+        status = run_forward(s, &m->error, params, x + start * d, t + start, rows,
+                             out + start * d, &buffers);
+    }
+    return status;
+}
+
+static diffuse_status mlp_forward(diffuse_model *m, const float *x, const int32_t *t, size_t n,
+                                  float *out)
+{
+    mlp_state *s = m->arch;
+    s->train_rows = 0;
+    diffuse_status status = check_rows(&m->error, n);
+    if (status == DIFFUSE_OK)
+        status = reserve(&m->error, s, &s->train_memory, carve_train, n);
+    if (status != DIFFUSE_OK)
+        return status;
+    memcpy(s->x, x, n * s->shape.dim * sizeof *s->x);
+    size_t activations = n * s->shape.width;
+    mlp_buffers buffers = {&s->train_time, s->h, s->act, s->derivative, activations};
+    status = run_forward(s, &m->error, m->params, s->x, t, n, out, &buffers);
+    if (status == DIFFUSE_OK)
+        s->train_rows = n;
+    return status;
+}
+
+diffuse_status nn_mlp_backward(diffuse_model *m, const float *d_out, size_t n, float *d_x)
+{
+    mlp_state *s = m->arch;
+    if (n == 0 || n != s->train_rows)
+        return diffuse_fail(&m->error, DIFFUSE_ERROR_STATE,
+                            "backward over %zu rows needs a forward over the same rows first", n);
+    const nn_mlp_layout *layout = &s->layout;
+    const float *params = m->params;
+    float *grads = m->grads;
+    size_t d = s->shape.dim, width = s->shape.width, activations = n * width;
+    size_t layers = s->shape.layers;
+    float *grad = s->grad, *grad_next = s->grad_next;
+    /* f = W_out φ(h_L) + b_out */
+    nn_block_backward(grad, grads + layout->output_w, grads + layout->output_b, d_out,
+                      s->act + layers * activations, s->derivative + layers * activations,
+                      params + layout->output_w, n, width, d, false);
+    /* h_{l+1} = W φ(h_l) + b [+ h_l], l = L−1 … 0 */
+    for (size_t l = layers; l-- > 0;) {
+        size_t block = layout->blocks + l * layout->block_stride;
+        nn_block_backward(grad_next, grads + block, grads + block + width * width, grad,
+                          s->act + l * activations, s->derivative + l * activations,
+                          params + block, n, width, width, s->shape.residual);
+        float *swap = grad;
+        grad = grad_next;
+        grad_next = swap;
+    }
+    /* h_0 = W_in x + b_in + features(t) */
+    nn_linear_backward(d_x, grads + layout->input_w, grads + layout->input_b, grad, s->x,
+                       params + layout->input_w, n, d, width);
+    nn_time_weights weights = time_weights(layout, params);
+    nn_time_grads time_grads = {grads + layout->time_w1, grads + layout->time_b1,
+                                grads + layout->time_w2, grads + layout->time_b2};
+    nn_time_mlp_backward(&s->time_shape, &s->train_time, &weights, &time_grads, grad);
+    return DIFFUSE_OK;
+}
+
+static diffuse_status mlp_backward(diffuse_model *m, const float *d_out, size_t n)
+{
+    return nn_mlp_backward(m, d_out, n, NULL);
+}
+
+static void mlp_destroy(void *arch)
+{
+    mlp_state *s = arch;
+    if (s == NULL)
+        return;
+    nn_time_table_release(&s->table);
+    nn_workspace_release(&s->train_memory);
+    nn_workspace_release(&s->predict_memory);
+    free(s);
+}
+
+static const model_ops mlp_ops = {
+    .predict = mlp_predict,
+    .forward = mlp_forward,
+    .backward = mlp_backward,
+    .destroy = mlp_destroy,
+};
+
+static void set_tensor(model_tensor *tensor, const char *name, size_t offset, size_t rows,
+                       size_t cols)
+{
+    snprintf(tensor->name, sizeof tensor->name, "%s", name);
+    tensor->offset = offset;
+    tensor->rank = cols == 0 ? 1 : 2;
+    tensor->shape[0] = rows;
+    tensor->shape[1] = cols == 0 ? 1 : cols;
+    tensor->shape[2] = 1;
+    tensor->shape[3] = 1;
+}
+
+/* The layout as named tensors, in buffer order, as weight/bias pairs. */
+static void describe_tensors(const nn_mlp_shape *shape, const nn_mlp_layout *layout,
+                             model_tensor *tensors)
+{
+    size_t d = shape->dim, width = shape->width;
+    set_tensor(&tensors[0], "time_mlp.0.weight", layout->time_w1, width, shape->time_dim);
+    set_tensor(&tensors[1], "time_mlp.0.bias", layout->time_b1, width, 0);
+    set_tensor(&tensors[2], "time_mlp.2.weight", layout->time_w2, width, width);
+    set_tensor(&tensors[3], "time_mlp.2.bias", layout->time_b2, width, 0);
+    set_tensor(&tensors[4], "input.weight", layout->input_w, width, d);
+    set_tensor(&tensors[5], "input.bias", layout->input_b, width, 0);
+    for (size_t l = 0; l < shape->layers; l++) {
+        char name[64];
+        size_t block = layout->blocks + l * layout->block_stride;
+        snprintf(name, sizeof name, "blocks.%zu.weight", l);
+        set_tensor(&tensors[6 + 2 * l], name, block, width, width);
+        snprintf(name, sizeof name, "blocks.%zu.bias", l);
+        set_tensor(&tensors[7 + 2 * l], name, block + width * width, width, 0);
+    }
+    size_t last = 6 + 2 * shape->layers;
+    set_tensor(&tensors[last], "output.weight", layout->output_w, d, width);
+    set_tensor(&tensors[last + 1], "output.bias", layout->output_b, d, 0);
+}
+
+static diffuse_status mlp_build(diffuse_model *m)
+{
+    nn_mlp_shape shape;
+    nn_mlp_shape_from_config(m->config, &shape);
+    size_t tensor_count = 8 + 2 * shape.layers;
+    mlp_state *s = calloc(1, sizeof *s);
+    model_tensor *tensors = calloc(tensor_count, sizeof *tensors);
+    diffuse_status status;
+    if (s == NULL || tensors == NULL)
+        status = diffuse_fail(&m->error, DIFFUSE_ERROR_NO_MEMORY, "out of memory for an MLP");
+    else
+        status = nn_time_table_init(&m->error, &s->table, shape.time_dim, shape.max_period);
+    if (status != DIFFUSE_OK) {
+        free(s);
+        free(tensors);
+        return status;
+    }
+    s->shape = shape;
+    nn_mlp_layout_compute(&shape, &s->layout);
+    s->time_shape = (nn_time_shape){shape.time_dim, shape.width, shape.activation};
+    describe_tensors(&shape, &s->layout, tensors);
+    m->ops = &mlp_ops;
+    m->arch = s;
+    m->tensors = tensors;
+    m->tensor_count = tensor_count;
+    m->param_count = s->layout.total;
+    return DIFFUSE_OK;
+}
+
+/* Every (weight [out, in], bias [out]) pair: uniform(±1/√in). */
+static void mlp_init_params(diffuse_model *m)
+{
+    uint64_t seed = (uint64_t)model_config_int(m->config, DIFFUSE_MODEL_SEED);
+    for (size_t i = 0; i + 1 < m->tensor_count; i += 2) {
+        const model_tensor *weight = &m->tensors[i], *bias = &m->tensors[i + 1];
+        double bound = 1.0 / sqrt((double)weight->shape[1]);
+        nn_init_uniform(m->params, weight->offset, weight->shape[0] * weight->shape[1], bound,
+                        seed);
+        nn_init_uniform(m->params, bias->offset, bias->shape[0], bound, seed);
+    }
+}
+
+const nn_architecture nn_mlp_architecture = {
+    .id = DIFFUSE_ARCH_MLP,
+    .name = "mlp",
+    .build = mlp_build,
+    .init_params = mlp_init_params,
+};
+
+diffuse_status nn_mlp_forward_reference(const nn_mlp_shape *shape, const double *params,
+                                        const double *x, const int32_t *t, size_t n,
+                                        double *out)
+{
+    nn_mlp_layout layout;
+    nn_mlp_layout_compute(shape, &layout);
+    size_t d = shape->dim, width = shape->width, embed = shape->time_dim;
+    double *emb = malloc(embed * sizeof *emb);
+    double *pre = malloc(width * sizeof *pre);
+    double *features = malloc(width * sizeof *features);
+    double *h = malloc(width * sizeof *h);
+    double *next = malloc(width * sizeof *next);
+    diffuse_status status = DIFFUSE_ERROR_NO_MEMORY;
+    if (emb == NULL || pre == NULL || features == NULL || h == NULL || next == NULL)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        nn_time_embedding_reference((double)t[i], embed, shape->max_period, emb);
+        nn_linear_forward_reference(pre, emb, params + layout.time_w1, params + layout.time_b1,
+                                    1, embed, width);
+        nn_block_forward_reference(features, pre, params + layout.time_w2,
+                                   params + layout.time_b2, 1, width, width, shape->activation,
+                                   false);
+        nn_linear_forward_reference(h, x + i * d, params + layout.input_w,
+                                    params + layout.input_b, 1, d, width);
+        for (size_t k = 0; k < width; k++)
+            h[k] += features[k];
+        for (size_t l = 0; l < shape->layers; l++) {
+            size_t block = layout.blocks + l * layout.block_stride;
+            nn_block_forward_reference(next, h, params + block, params + block + width * width,
+                                       1, width, width, shape->activation, shape->residual);
+            memcpy(h, next, width * sizeof *h);
+        }
+        nn_block_forward_reference(out + i * d, h, params + layout.output_w,
+                                   params + layout.output_b, 1, width, d, shape->activation,
+                                   false);
+    }
+    status = DIFFUSE_OK;
+done:
+    free(emb);
+    free(pre);
+    free(features);
+    free(h);
+    free(next);
+    return status;
+}

@@ -1,0 +1,62 @@
+/* The time-conditioned MLP (internal); the equations, weight layout and
+ * initialisation are documented in include/diffuse/model.h:
+ *
+ *   h_0 = W_in x + b_in + features(t)              (time_mlp.h)
+ *   h_l = W_l φ(h_{l−1}) + b_l [+ h_{l−1}]         (block.h, l = 1 … L)
+ *   f   = W_out φ(h_L) + b_out                     (block.h)
+ *
+ * Training forward keeps x, φ(h_l) and φ'(h_l) for every layer; backward
+ * walks the blocks in reverse. Prediction runs in chunks of
+ * NN_MLP_PREDICT_ROWS rows (bounded memory, cache-sized activations) and
+ * keeps only two [rows, H] arrays. */
+#ifndef DIFFUSE_SRC_NN_MLP_H
+#define DIFFUSE_SRC_NN_MLP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "nn/architecture.h"
+
+#define NN_MLP_PREDICT_ROWS ((size_t)512)
+
+typedef struct nn_mlp_shape {
+    size_t dim;                    /* d */
+    size_t width;                  /* H */
+    size_t layers;                 /* L */
+    size_t time_dim;               /* E */
+    diffuse_activation activation; /* φ */
+    bool residual;
+    double max_period;             /* P */
+} nn_mlp_shape;
+
+/* Offsets (in floats) of the tensors in the parameter buffer. */
+typedef struct nn_mlp_layout {
+    size_t time_w1, time_b1, time_w2, time_b2;
+    size_t input_w, input_b;
+    size_t blocks;       /* blocks.0.weight; block l starts at blocks + l·block_stride */
+    size_t block_stride; /* H·H + H: a weight and its bias */
+    size_t output_w, output_b;
+    size_t total;        /* param_count */
+} nn_mlp_layout;
+
+extern const nn_architecture nn_mlp_architecture;
+
+void nn_mlp_shape_from_config(const diffuse_model_config *config, nn_mlp_shape *shape);
+void nn_mlp_layout_compute(const nn_mlp_shape *shape, nn_mlp_layout *layout);
+
+/* Backward of the last training forward of the MLP model `m` over n rows:
+ * accumulates dL/dparams into m->grads given d_out = dL/df, and writes
+ * d_x = dL/dx (n·d floats) unless d_x is NULL (training does not need it).
+ * DIFFUSE_ERROR_STATE when no forward over n rows came first. */
+diffuse_status nn_mlp_backward(diffuse_model *m, const float *d_out, size_t n, float *d_x);
+
+/* The whole network in double precision with the layer references, row by
+ * row: out[n, d] = f(params; x, t). `params` follows the layout of `shape`.
+ * Fails only for lack of memory. */
+diffuse_status nn_mlp_forward_reference(const nn_mlp_shape *shape, const double *params,
+                                        const double *x, const int32_t *t, size_t n,
+                                        double *out);
+
+#endif

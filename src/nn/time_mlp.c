@@ -1,0 +1,103 @@
+/* The time branch, run once per distinct timestep (see time_mlp.h). */
+#include "nn/time_mlp.h"
+
+#include <string.h>
+
+#include "nn/block.h"
+#include "nn/linear.h"
+#include "nn/vec.h"
+
+/* Smallest b ≥ 1 with 2^b ≥ 2n: the set stays at most half full. */
+static size_t hash_bits_for(size_t n)
+{
+    size_t bits = 1;
+    while (((size_t)1 << bits) < 2 * n)
+        bits++;
+    return bits;
+}
+
+void nn_time_pass_carve(nn_carver *carver, nn_time_pass *pass, const nn_time_shape *shape,
+                        size_t n, bool training)
+{
+    size_t features = n * shape->width;
+    pass->hash_bits = hash_bits_for(n);
+    pass->slot = nn_carve_ints(carver, n);
+    pass->unique_t = nn_carve_ints(carver, n);
+    pass->hash = nn_carve_ints(carver, (size_t)1 << pass->hash_bits);
+    pass->emb = nn_carve_floats(carver, n * shape->embed_dim);
+    pass->pre = nn_carve_floats(carver, features);
+    pass->act = nn_carve_floats(carver, features);
+    pass->features = nn_carve_floats(carver, features);
+    pass->derivative = training ? nn_carve_floats(carver, features) : NULL;
+    pass->grad_features = training ? nn_carve_floats(carver, features) : NULL;
+    pass->grad_pre = training ? nn_carve_floats(carver, features) : NULL;
+}
+
+/* Fibonacci hashing: the top hash_bits bits of t·⌊2^32/φ⌋. */
+static size_t hash_index(int32_t t, size_t bits)
+{
+    return (size_t)(((uint32_t)t * UINT32_C(2654435769)) >> (32 - bits));
+}
+
+/* unique_t = distinct values of t in order of first appearance; slot[i]
+ * = position of t[i] in unique_t. Linear probing in a set that is at most
+ * half full. */
+static void find_unique(nn_time_pass *pass, const int32_t *t, size_t n)
+{
+    size_t mask = ((size_t)1 << pass->hash_bits) - 1;
+    memset(pass->hash, 0xff, (mask + 1) * sizeof *pass->hash); /* all −1: empty */
+    size_t unique = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = hash_index(t[i], pass->hash_bits);
+        while (pass->hash[h] >= 0 && pass->unique_t[pass->hash[h]] != t[i])
+            h = (h + 1) & mask;
+        if (pass->hash[h] < 0) {
+            pass->hash[h] = (int32_t)unique;
+            pass->unique_t[unique++] = t[i];
+        }
+        pass->slot[i] = pass->hash[h];
+    }
+    pass->rows = n;
+    pass->unique = unique;
+}
+
+diffuse_status nn_time_mlp_forward(diffuse_error *error, const nn_time_shape *shape,
+                                   nn_time_table *table, nn_time_pass *pass,
+                                   const nn_time_weights *weights, const int32_t *t, size_t n)
+{
+    find_unique(pass, t, n);
+    size_t unique = pass->unique, embed = shape->embed_dim, width = shape->width;
+    diffuse_status status = nn_time_table_lookup(error, table, pass->unique_t, unique,
+                                                 pass->emb);
+    if (status != DIFFUSE_OK)
+        return status;
+    /* pre = W1 emb + b1;  features = W2 φ(pre) + b2 */
+    nn_linear_forward(pass->pre, pass->emb, weights->w1, weights->b1, unique, embed, width,
+                      false);
+    nn_block_forward(pass->features, pass->act, pass->derivative, pass->pre, weights->w2,
+                     weights->b2, unique, width, width, shape->activation, false);
+    return DIFFUSE_OK;
+}
+
+void nn_time_pass_spread(const nn_time_pass *pass, float *rows, const float *bias, size_t width)
+{
+    for (size_t i = 0; i < pass->rows; i++)
+        nn_vec_sum(rows + i * width, pass->features + (size_t)pass->slot[i] * width, bias,
+                   width);
+}
+
+void nn_time_mlp_backward(const nn_time_shape *shape, nn_time_pass *pass,
+                          const nn_time_weights *weights, const nn_time_grads *grads,
+                          const float *d_rows)
+{
+    size_t unique = pass->unique, width = shape->width;
+    /* dL/dfeatures(t_u) = Σ over the rows i with t_i = t_u of d_rows[i] */
+    memset(pass->grad_features, 0, unique * width * sizeof *pass->grad_features);
+    for (size_t i = 0; i < pass->rows; i++)
+        nn_vec_add(pass->grad_features + (size_t)pass->slot[i] * width, d_rows + i * width,
+                   width);
+    nn_block_backward(pass->grad_pre, grads->w2, grads->b2, pass->grad_features, pass->act,
+                      pass->derivative, weights->w2, unique, width, width, false);
+    nn_linear_backward(NULL, grads->w1, grads->b1, pass->grad_pre, pass->emb, weights->w1,
+                       unique, shape->embed_dim, width);
+}

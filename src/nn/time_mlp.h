@@ -1,0 +1,77 @@
+/* The time branch of a network (internal): timestep → features
+ *
+ *     features(t) = W2 φ(W1 emb(t) + b1) + b2         (E → H → H)
+ *
+ * with emb the sinusoidal embedding (time_embedding.h). A batch usually
+ * repeats timesteps (sampling uses one t for every row; training with a
+ * short schedule repeats many), and the features depend on t alone, so the
+ * branch runs once per DISTINCT timestep: forward finds the U distinct
+ * values (in order of first appearance), computes their features, and maps
+ * each row to its distinct value; backward first sums the rows' gradients
+ * per distinct value (in row order, so the result is deterministic). */
+#ifndef DIFFUSE_SRC_NN_TIME_MLP_H
+#define DIFFUSE_SRC_NN_TIME_MLP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diffuse/model.h"
+#include "nn/time_embedding.h"
+#include "nn/workspace.h"
+
+typedef struct nn_time_shape {
+    size_t embed_dim;              /* E */
+    size_t width;                  /* H */
+    diffuse_activation activation; /* φ */
+} nn_time_shape;
+
+typedef struct nn_time_weights {
+    const float *w1, *b1; /* [H, E], [H] */
+    const float *w2, *b2; /* [H, H], [H] */
+} nn_time_weights;
+
+typedef struct nn_time_grads {
+    float *w1, *b1, *w2, *b2;
+} nn_time_grads;
+
+/* The arrays of one pass over n rows (U ≤ n distinct timesteps). */
+typedef struct nn_time_pass {
+    size_t rows;           /* n */
+    size_t unique;         /* U */
+    int32_t *slot;         /* [n]: distinct value used by each row */
+    int32_t *unique_t;     /* [U] */
+    int32_t *hash;         /* open-addressing set of the distinct values */
+    size_t hash_bits;      /* the set has 2^hash_bits ≥ 2n entries */
+    float *emb;            /* [U, E] */
+    float *pre;            /* [U, H]  W1 emb + b1 */
+    float *act;            /* [U, H]  φ(pre) */
+    float *derivative;     /* [U, H]  φ'(pre); NULL for inference */
+    float *features;       /* [U, H]  W2 act + b2 */
+    float *grad_features;  /* [U, H]  backward scratch; NULL for inference */
+    float *grad_pre;       /* [U, H]  backward scratch; NULL for inference */
+} nn_time_pass;
+
+/* Carves the pass's arrays for up to n rows (see workspace.h: call once to
+ * measure, once to assign). `training` adds what backward needs. */
+void nn_time_pass_carve(nn_carver *carver, nn_time_pass *pass, const nn_time_shape *shape,
+                        size_t n, bool training);
+
+/* Forward over the timesteps t[0 … n−1] (all ≥ 0). Fails only for lack of
+ * memory in the embedding cache. */
+diffuse_status nn_time_mlp_forward(diffuse_error *error, const nn_time_shape *shape,
+                                   nn_time_table *table, nn_time_pass *pass,
+                                   const nn_time_weights *weights, const int32_t *t, size_t n);
+
+/* rows[i, :] = features(t_i) + bias for the n rows of the last forward:
+ * the time features broadcast to the batch, with the bias of the layer
+ * they are added to. */
+void nn_time_pass_spread(const nn_time_pass *pass, float *rows, const float *bias, size_t width);
+
+/* Backward given d_rows[n, H] = dL/d(the rows spread by the last forward):
+ * accumulates dW1, db1, dW2, db2. */
+void nn_time_mlp_backward(const nn_time_shape *shape, nn_time_pass *pass,
+                          const nn_time_weights *weights, const nn_time_grads *grads,
+                          const float *d_rows);
+
+#endif

@@ -1,0 +1,745 @@
+/* The layers of the ε-network: every fast kernel against its double
+ * precision reference, and every backward against central finite
+ * differences of the double precision reference forward (layers, the time
+ * branch, residual blocks and the whole MLP). */
+#include <diffuse/diffuse.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "nn/activation.h"
+#include "nn/block.h"
+#include "nn/linear.h"
+#include "nn/mlp.h"
+#include "nn/time_embedding.h"
+#include "nn/time_mlp.h"
+#include "nn/workspace.h"
+#include "philox.h"
+#include "test_support.h"
+
+static const diffuse_activation activations[] = {DIFFUSE_ACTIVATION_SILU,
+                                                 DIFFUSE_ACTIVATION_GELU};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* x[i] uniform on (lo, hi), reproducible per stream. */
+static float *random_floats(size_t n, uint64_t stream, float lo, float hi)
+{
+    float *x = malloc(n * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    philox_uniform(2024, stream, 0, x, n);
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * x[i];
+    return x;
+}
+
+static double *to_double(const float *x, size_t n)
+{
+    double *y = malloc(n * sizeof *y);
+    ck_assert_ptr_nonnull(y);
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i];
+    return y;
+}
+
+static float *zero_floats(size_t n)
+{
+    float *x = calloc(n, sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    return x;
+}
+
+static double *zero_doubles(size_t n)
+{
+    double *x = calloc(n, sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    return x;
+}
+
+static double dot(const double *a, const double *b, size_t n)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sum += a[i] * b[i];
+    return sum;
+}
+
+/* |fast − reference| ≤ atol + rtol·|reference| elementwise. */
+static void check_close(const float *fast, const double *reference, size_t n, double rtol,
+                        double atol, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabs(fast[i] - reference[i]) <= atol + rtol * fabs(reference[i]),
+                      "%s[%zu] = %.9g, reference %.9g", what, i, (double)fast[i], reference[i]);
+}
+
+/* An analytic (float) gradient against a numeric one, with the error
+ * measured relative to the largest numeric entry (float rounding in the
+ * analytic one is relative to that scale, not to each entry). */
+static void check_gradient(const float *analytic, const double *numeric, size_t n,
+                           const char *what)
+{
+    double scale = 1e-6;
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(numeric[i]));
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabs(analytic[i] - numeric[i]) <= 2e-4 * scale + 1e-3 * fabs(numeric[i]),
+                      "%s[%zu]: analytic %.9g, numeric %.9g (scale %.3g)", what, i,
+                      (double)analytic[i], numeric[i], scale);
+}
+
+/* Central difference of loss(ctx) with respect to *value (restored). */
+static double numeric_derivative(double *value, double (*loss)(void *), void *ctx)
+{
+    double saved = *value, h = 1e-6 * fmax(1.0, fabs(saved));
+    *value = saved + h;
+    double up = loss(ctx);
+    *value = saved - h;
+    double down = loss(ctx);
+    *value = saved;
+    return (up - down) / (2.0 * h);
+}
+
+/* numeric[i] = dloss/dvalues[i] for i < n. */
+static double *numeric_gradient(double *values, size_t n, double (*loss)(void *), void *ctx)
+{
+    double *numeric = zero_doubles(n);
+    for (size_t i = 0; i < n; i++)
+        numeric[i] = numeric_derivative(&values[i], loss, ctx);
+    return numeric;
+}
+
+/* ---- activations ------------------------------------------------------ */
+
+START_TEST(activation_matches_reference)
+{
+    diffuse_activation kind = activations[_i];
+    /* A grid over the useful range, both tails and odd length (tail loop). */
+    enum { N = 4001 };
+    float *x = zero_floats(N), *y = zero_floats(N), *dy = zero_floats(N);
+    float *y_only = zero_floats(N);
+    for (size_t i = 0; i < N; i++)
+        x[i] = -20.0f + 40.0f * (float)i / (N - 1);
+    x[0] = -100.0f;
+    x[1] = -1e4f;
+    x[N - 1] = 100.0f;
+    x[N - 2] = 1e4f;
+    nn_activation_forward(kind, y, dy, x, N);
+    nn_activation_forward(kind, y_only, NULL, x, N);
+    for (size_t i = 0; i < N; i++) {
+        double ref = nn_activation_reference(kind, x[i]);
+        double dref = nn_activation_derivative_reference(kind, x[i]);
+        ck_assert_msg(fabs(y[i] - ref) <= 1e-7 + 1e-6 * fabs(ref),
+                      "phi(%g) = %.9g, reference %.9g", (double)x[i], (double)y[i], ref);
+        ck_assert_msg(fabs(dy[i] - dref) <= 5e-7 + 1e-6 * fabs(dref),
+                      "phi'(%g) = %.9g, reference %.9g", (double)x[i], (double)dy[i], dref);
+        ck_assert_msg(isfinite(y[i]) && isfinite(dy[i]), "non-finite at %g", (double)x[i]);
+    }
+    /* The inference variant gives the same bits, and so does one element
+     * at a time (the scalar tail) as the vectorised blocks. */
+    ck_assert_int_eq(memcmp(y, y_only, N * sizeof *y), 0);
+    for (size_t i = 0; i < N; i += 97) {
+        float one, done;
+        nn_activation_forward(kind, &one, &done, &x[i], 1);
+        ck_assert_msg(one == y[i] && done == dy[i], "element %zu differs from its block", i);
+    }
+    free(x);
+    free(y);
+    free(dy);
+    free(y_only);
+}
+END_TEST
+
+typedef struct activation_case {
+    diffuse_activation kind;
+    size_t n;
+    double *x, *r;
+} activation_case;
+
+static double activation_loss(void *ctx)
+{
+    const activation_case *c = ctx;
+    double sum = 0.0;
+    for (size_t i = 0; i < c->n; i++)
+        sum += c->r[i] * nn_activation_reference(c->kind, c->x[i]);
+    return sum;
+}
+
+START_TEST(activation_gradient_matches_finite_differences)
+{
+    enum { N = 200 };
+    float *x = random_floats(N, 1, -6.0f, 6.0f), *r = random_floats(N, 2, -1.0f, 1.0f);
+    float *y = zero_floats(N), *derivative = zero_floats(N), *grad = zero_floats(N);
+    activation_case c = {activations[_i], N, to_double(x, N), to_double(r, N)};
+    double *numeric = numeric_gradient(c.x, N, activation_loss, &c);
+    /* backward: dL/dx = r ⊙ φ'(x), from what forward kept */
+    nn_activation_forward(c.kind, y, derivative, x, N);
+    memcpy(grad, r, N * sizeof *grad);
+    nn_activation_backward(grad, derivative, NULL, N);
+    check_gradient(grad, numeric, N, "activation dx");
+    /* the reference derivative agrees with the differences too */
+    for (size_t i = 0; i < N; i++)
+        ck_assert_close(c.r[i] * nn_activation_derivative_reference(c.kind, c.x[i]), numeric[i],
+                        1e-7, 1e-8);
+    /* with a skip term: grad = r ⊙ φ' + skip */
+    memcpy(grad, r, N * sizeof *grad);
+    nn_activation_backward(grad, derivative, r, N);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_close(grad[i], numeric[i] + c.r[i], 1e-5, 1e-6);
+    free(x);
+    free(r);
+    free(y);
+    free(derivative);
+    free(grad);
+    free(c.x);
+    free(c.r);
+    free(numeric);
+}
+END_TEST
+
+/* ---- linear ------------------------------------------------------------- */
+
+typedef struct linear_case {
+    size_t n, in_dim, out_dim;
+    double *x, *w, *b, *r, *y;
+} linear_case;
+
+static double linear_loss(void *ctx)
+{
+    const linear_case *c = ctx;
+    nn_linear_forward_reference(c->y, c->x, c->w, c->b, c->n, c->in_dim, c->out_dim);
+    return dot(c->r, c->y, c->n * c->out_dim);
+}
+
+START_TEST(linear_forward_matches_reference)
+{
+    enum { N = 37, IN = 19, OUT = 70 };
+    float *x = random_floats(N * IN, 3, -2.0f, 2.0f), *w = random_floats(OUT * IN, 4, -1.0f, 1.0f);
+    float *b = random_floats(OUT, 5, -1.0f, 1.0f), *y = zero_floats(N * OUT);
+    float *start = random_floats(N * OUT, 6, -1.0f, 1.0f);
+    double *xd = to_double(x, N * IN), *wd = to_double(w, OUT * IN), *bd = to_double(b, OUT);
+    double *ref = zero_doubles(N * OUT);
+
+    nn_linear_forward(y, x, w, b, N, IN, OUT, false);
+    nn_linear_forward_reference(ref, xd, wd, bd, N, IN, OUT);
+    check_close(y, ref, N * OUT, 1e-5, 1e-5, "y");
+
+    nn_linear_forward(y, x, w, NULL, N, IN, OUT, false);
+    nn_linear_forward_reference(ref, xd, wd, NULL, N, IN, OUT);
+    check_close(y, ref, N * OUT, 1e-5, 1e-5, "y without bias");
+
+    /* accumulate: y = start + x Wᵀ + b */
+    memcpy(y, start, N * OUT * sizeof *y);
+    nn_linear_forward(y, x, w, b, N, IN, OUT, true);
+    nn_linear_forward_reference(ref, xd, wd, bd, N, IN, OUT);
+    for (size_t i = 0; i < N * OUT; i++)
+        ref[i] += start[i];
+    check_close(y, ref, N * OUT, 1e-5, 1e-5, "accumulated y");
+    free(x);
+    free(w);
+    free(b);
+    free(y);
+    free(start);
+    free(xd);
+    free(wd);
+    free(bd);
+    free(ref);
+}
+END_TEST
+
+START_TEST(linear_backward_matches_reference_and_finite_differences)
+{
+    enum { N = 9, IN = 5, OUT = 7 };
+    float *x = random_floats(N * IN, 7, -2.0f, 2.0f), *w = random_floats(OUT * IN, 8, -1.0f, 1.0f);
+    float *b = random_floats(OUT, 9, -1.0f, 1.0f), *r = random_floats(N * OUT, 10, -1.0f, 1.0f);
+    float *dx = zero_floats(N * IN), *dw = zero_floats(OUT * IN), *db = zero_floats(OUT);
+    linear_case c = {N,
+                     IN,
+                     OUT,
+                     to_double(x, N * IN),
+                     to_double(w, OUT * IN),
+                     to_double(b, OUT),
+                     to_double(r, N * OUT),
+                     zero_doubles(N * OUT)};
+    /* dL/dY = r for L = Σ r ⊙ Y */
+    nn_linear_backward(dx, dw, db, r, x, w, N, IN, OUT);
+
+    double *ref_dx = zero_doubles(N * IN), *ref_dw = zero_doubles(OUT * IN);
+    double *ref_db = zero_doubles(OUT);
+    nn_linear_backward_reference(ref_dx, ref_dw, ref_db, c.r, c.x, c.w, N, IN, OUT);
+    check_close(dx, ref_dx, N * IN, 1e-5, 1e-6, "dx vs reference");
+    check_close(dw, ref_dw, OUT * IN, 1e-5, 1e-6, "dW vs reference");
+    check_close(db, ref_db, OUT, 1e-5, 1e-6, "db vs reference");
+
+    double *num_dx = numeric_gradient(c.x, N * IN, linear_loss, &c);
+    double *num_dw = numeric_gradient(c.w, OUT * IN, linear_loss, &c);
+    double *num_db = numeric_gradient(c.b, OUT, linear_loss, &c);
+    check_gradient(dx, num_dx, N * IN, "linear dx");
+    check_gradient(dw, num_dw, OUT * IN, "linear dW");
+    check_gradient(db, num_db, OUT, "linear db");
+
+    /* backward accumulates into dW and db (and overwrites dx) */
+    nn_linear_backward(dx, dw, db, r, x, w, N, IN, OUT);
+    for (size_t i = 0; i < OUT * IN; i++)
+        ck_assert_close(dw[i], 2.0 * ref_dw[i], 1e-5, 1e-6);
+    for (size_t i = 0; i < OUT; i++)
+        ck_assert_close(db[i], 2.0 * ref_db[i], 1e-5, 1e-6);
+    check_close(dx, ref_dx, N * IN, 1e-5, 1e-6, "dx after a second backward");
+    free(x);
+    free(w);
+    free(b);
+    free(r);
+    free(dx);
+    free(dw);
+    free(db);
+    free(c.x);
+    free(c.w);
+    free(c.b);
+    free(c.r);
+    free(c.y);
+    free(ref_dx);
+    free(ref_dw);
+    free(ref_db);
+    free(num_dx);
+    free(num_dw);
+    free(num_db);
+}
+END_TEST
+
+/* ---- pre-activation blocks (hidden, residual, output) ------------------ */
+
+typedef struct block_case {
+    size_t n, in_dim, out_dim;
+    diffuse_activation kind;
+    bool residual;
+    double *x, *w, *b, *r, *y;
+} block_case;
+
+static double block_loss(void *ctx)
+{
+    const block_case *c = ctx;
+    nn_block_forward_reference(c->y, c->x, c->w, c->b, c->n, c->in_dim, c->out_dim, c->kind,
+                               c->residual);
+    return dot(c->r, c->y, c->n * c->out_dim);
+}
+
+/* _i: bit 0 = activation, bit 1 = residual (then square), else 6 → 4. */
+static void run_block_case(int variant)
+{
+    diffuse_activation kind = activations[variant & 1];
+    bool residual = (variant & 2) != 0;
+    size_t n = 11, in_dim = 6, out_dim = residual ? 6 : 4;
+    float *x = random_floats(n * in_dim, 11, -3.0f, 3.0f);
+    float *w = random_floats(out_dim * in_dim, 12, -1.0f, 1.0f);
+    float *b = random_floats(out_dim, 13, -1.0f, 1.0f);
+    float *r = random_floats(n * out_dim, 14, -1.0f, 1.0f);
+    float *y = zero_floats(n * out_dim), *act = zero_floats(n * in_dim);
+    float *derivative = zero_floats(n * in_dim), *dx = zero_floats(n * in_dim);
+    float *dw = zero_floats(out_dim * in_dim), *db = zero_floats(out_dim);
+    block_case c = {n,
+                    in_dim,
+                    out_dim,
+                    kind,
+                    residual,
+                    to_double(x, n * in_dim),
+                    to_double(w, out_dim * in_dim),
+                    to_double(b, out_dim),
+                    to_double(r, n * out_dim),
+                    zero_doubles(n * out_dim)};
+
+    nn_block_forward(y, act, derivative, x, w, b, n, in_dim, out_dim, kind, residual);
+    block_loss(&c);
+    check_close(y, c.y, n * out_dim, 1e-5, 1e-5, "block y");
+    if (residual) {
+        /* in place gives the same result */
+        float *inplace = malloc(n * in_dim * sizeof *inplace);
+        memcpy(inplace, x, n * in_dim * sizeof *inplace);
+        nn_block_forward(inplace, act, derivative, inplace, w, b, n, in_dim, out_dim, kind,
+                         true);
+        ck_assert_int_eq(memcmp(inplace, y, n * out_dim * sizeof *y), 0);
+        free(inplace);
+    }
+
+    nn_block_backward(dx, dw, db, r, act, derivative, w, n, in_dim, out_dim, residual);
+    double *num_dx = numeric_gradient(c.x, n * in_dim, block_loss, &c);
+    double *num_dw = numeric_gradient(c.w, out_dim * in_dim, block_loss, &c);
+    double *num_db = numeric_gradient(c.b, out_dim, block_loss, &c);
+    check_gradient(dx, num_dx, n * in_dim, "block dx");
+    check_gradient(dw, num_dw, out_dim * in_dim, "block dW");
+    check_gradient(db, num_db, out_dim, "block db");
+
+    free(x);
+    free(w);
+    free(b);
+    free(r);
+    free(y);
+    free(act);
+    free(derivative);
+    free(dx);
+    free(dw);
+    free(db);
+    free(c.x);
+    free(c.w);
+    free(c.b);
+    free(c.r);
+    free(c.y);
+    free(num_dx);
+    free(num_dw);
+    free(num_db);
+}
+
+START_TEST(block_forward_and_gradients)
+{
+    run_block_case(_i);
+}
+END_TEST
+
+/* ---- time embedding and the time branch -------------------------------- */
+
+START_TEST(time_embedding_matches_formula)
+{
+    enum { E = 16, N = 6 };
+    nn_time_table table;
+    ck_assert_int_eq(nn_time_table_init(NULL, &table, E, 10000.0), DIFFUSE_OK);
+    /* t beyond the cache limit (2^22 / 16 rows) is computed directly */
+    const int32_t t[N] = {0, 1, 999, 17, 300000, INT32_MAX};
+    float out[N * E];
+    ck_assert_int_eq(nn_time_table_lookup(NULL, &table, t, N, out), DIFFUSE_OK);
+    ck_assert_uint_ge(table.row_count, 1000);
+    ck_assert_uint_le(table.row_count * E, NN_TIME_TABLE_MAX_FLOATS);
+    double ref[E];
+    for (size_t i = 0; i < N; i++) {
+        nn_time_embedding_reference(t[i], E, 10000.0, ref);
+        check_close(out + i * E, ref, E, 0.0, 1e-6, "emb");
+    }
+    /* t = 0: cosines 1, sines 0; f_0 = 1: emb[0] = cos t, emb[E/2] = sin t;
+     * f_k = 10000^(−k/8): emb[1] = cos(17·10000^(−1/8)) for t = 17. */
+    for (size_t k = 0; k < E / 2; k++) {
+        ck_assert_float_eq(out[k], 1.0f);
+        ck_assert_float_eq(out[E / 2 + k], 0.0f);
+    }
+    ck_assert_close(out[2 * E + 0], cos(999.0), 0, 1e-6);
+    ck_assert_close(out[2 * E + E / 2], sin(999.0), 0, 1e-6);
+    ck_assert_close(out[3 * E + 1], cos(17.0 * pow(10000.0, -1.0 / 8.0)), 0, 1e-6);
+    ck_assert_close(out[3 * E + E / 2 + 7], sin(17.0 * pow(10000.0, -7.0 / 8.0)), 0, 1e-6);
+    nn_time_table_release(&table);
+}
+END_TEST
+
+typedef struct time_case {
+    size_t n;
+    const int32_t *t;
+    nn_time_shape shape;
+    double max_period;
+    double *w1, *b1, *w2, *b2, *bias, *r;
+} time_case;
+
+/* L = Σ_i r_i · (features(t_i) + bias), features in double. */
+static double time_loss(void *ctx)
+{
+    const time_case *c = ctx;
+    size_t embed = c->shape.embed_dim, width = c->shape.width;
+    double *emb = zero_doubles(embed), *pre = zero_doubles(width), *out = zero_doubles(width);
+    double sum = 0.0;
+    for (size_t i = 0; i < c->n; i++) {
+        nn_time_embedding_reference(c->t[i], embed, c->max_period, emb);
+        nn_linear_forward_reference(pre, emb, c->w1, c->b1, 1, embed, width);
+        nn_block_forward_reference(out, pre, c->w2, c->b2, 1, width, width, c->shape.activation,
+                                   false);
+        for (size_t k = 0; k < width; k++)
+            sum += c->r[i * width + k] * (out[k] + c->bias[k]);
+    }
+    free(emb);
+    free(pre);
+    free(out);
+    return sum;
+}
+
+START_TEST(time_branch_forward_and_gradients)
+{
+    enum { N = 9, E = 6, H = 5 };
+    /* repeated timesteps exercise the per-distinct-value path */
+    static const int32_t t[N] = {5, 17, 5, 5, 999, 17, 0, 7000, 5};
+    nn_time_shape shape = {E, H, activations[_i]};
+    float *w1 = random_floats(H * E, 20, -0.8f, 0.8f), *b1 = random_floats(H, 21, -0.5f, 0.5f);
+    float *w2 = random_floats(H * H, 22, -0.8f, 0.8f), *b2 = random_floats(H, 23, -0.5f, 0.5f);
+    float *bias = random_floats(H, 24, -0.5f, 0.5f), *r = random_floats(N * H, 25, -1.0f, 1.0f);
+    nn_time_table table;
+    ck_assert_int_eq(nn_time_table_init(NULL, &table, E, 1000.0), DIFFUSE_OK);
+    nn_time_pass pass;
+    nn_workspace memory = {NULL, 0};
+    nn_carver measure = {NULL, 0};
+    nn_time_pass_carve(&measure, &pass, &shape, N, true);
+    ck_assert_int_eq(nn_workspace_reserve(NULL, &memory, measure.used), DIFFUSE_OK);
+    nn_carver assign = {memory.data, 0};
+    nn_time_pass_carve(&assign, &pass, &shape, N, true);
+
+    nn_time_weights weights = {w1, b1, w2, b2};
+    ck_assert_int_eq(nn_time_mlp_forward(NULL, &shape, &table, &pass, &weights, t, N),
+                     DIFFUSE_OK);
+    ck_assert_uint_eq(pass.unique, 5);
+    float rows[N * H];
+    nn_time_pass_spread(&pass, rows, bias, H);
+
+    time_case c = {N,
+                   t,
+                   shape,
+                   1000.0,
+                   to_double(w1, H * E),
+                   to_double(b1, H),
+                   to_double(w2, H * H),
+                   to_double(b2, H),
+                   to_double(bias, H),
+                   to_double(r, N * H)};
+    /* forward: row i against the reference of features(t_i) + bias */
+    for (size_t i = 0; i < N; i++) {
+        double *saved = c.r;
+        double one_hot[N * H];
+        for (size_t k = 0; k < H; k++) {
+            memset(one_hot, 0, sizeof one_hot);
+            one_hot[i * H + k] = 1.0;
+            c.r = one_hot;
+            ck_assert_close(rows[i * H + k], time_loss(&c), 1e-5, 1e-5);
+        }
+        c.r = saved;
+    }
+
+    float *dw1 = zero_floats(H * E), *db1 = zero_floats(H), *dw2 = zero_floats(H * H);
+    float *db2 = zero_floats(H);
+    nn_time_grads grads = {dw1, db1, dw2, db2};
+    nn_time_mlp_backward(&shape, &pass, &weights, &grads, r);
+    double *num_w1 = numeric_gradient(c.w1, H * E, time_loss, &c);
+    double *num_b1 = numeric_gradient(c.b1, H, time_loss, &c);
+    double *num_w2 = numeric_gradient(c.w2, H * H, time_loss, &c);
+    double *num_b2 = numeric_gradient(c.b2, H, time_loss, &c);
+    check_gradient(dw1, num_w1, H * E, "time dW1");
+    check_gradient(db1, num_b1, H, "time db1");
+    check_gradient(dw2, num_w2, H * H, "time dW2");
+    check_gradient(db2, num_b2, H, "time db2");
+
+    nn_workspace_release(&memory);
+    nn_time_table_release(&table);
+    double *doubles[] = {c.w1, c.b1, c.w2, c.b2, c.bias, c.r, num_w1, num_b1, num_w2, num_b2};
+    for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++)
+        free(doubles[i]);
+    float *floats[] = {w1, b1, w2, b2, bias, r, dw1, db1, dw2, db2};
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
+        free(floats[i]);
+}
+END_TEST
+
+/* ---- the whole MLP ------------------------------------------------------ */
+
+/* A small MLP: d = 3, H = 12, L = 2, E = 8; variant bit 0 = GELU, bit 1 =
+ * no residual. */
+static diffuse_model *small_mlp(int variant)
+{
+    diffuse_model_config *config;
+    ck_assert_int_eq(diffuse_model_config_create(&config, DIFFUSE_ARCH_MLP, 3), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_config_set_int(config, DIFFUSE_MODEL_HIDDEN_WIDTH, 12), 0);
+    ck_assert_int_eq(diffuse_model_config_set_int(config, DIFFUSE_MODEL_HIDDEN_LAYERS, 2), 0);
+    ck_assert_int_eq(diffuse_model_config_set_int(config, DIFFUSE_MODEL_TIME_EMBED_DIM, 8), 0);
+    ck_assert_int_eq(diffuse_model_config_set_int(config, DIFFUSE_MODEL_ACTIVATION, variant & 1),
+                     0);
+    ck_assert_int_eq(
+        diffuse_model_config_set_int(config, DIFFUSE_MODEL_RESIDUAL, (variant & 2) ? 0 : 1), 0);
+    ck_assert_int_eq(diffuse_model_config_set_int(config, DIFFUSE_MODEL_SEED, 7 + variant), 0);
+    ck_assert_int_eq(diffuse_model_config_set_double(config, DIFFUSE_MODEL_TIME_MAX_PERIOD, 500.0),
+                     0);
+    diffuse_model *m;
+    ck_assert_int_eq(diffuse_model_create(&m, config), DIFFUSE_OK);
+    diffuse_model_config_free(config);
+    return m;
+}
+
+typedef struct mlp_case {
+    nn_mlp_shape shape;
+    size_t n;
+    const int32_t *t;
+    double *params, *x, *r, *out;
+} mlp_case;
+
+static double mlp_loss(void *ctx)
+{
+    const mlp_case *c = ctx;
+    ck_assert_int_eq(nn_mlp_forward_reference(&c->shape, c->params, c->x, c->t, c->n, c->out),
+                     DIFFUSE_OK);
+    return dot(c->r, c->out, c->n * c->shape.dim);
+}
+
+START_TEST(mlp_forward_and_gradients)
+{
+    enum { N = 7, D = 3 };
+    static const int32_t t[N] = {0, 3, 999, 3, 42, 250, 3};
+    diffuse_model *m = small_mlp(_i);
+    mlp_case c = {.n = N, .t = t};
+    nn_mlp_shape_from_config(m->config, &c.shape);
+    size_t count = m->param_count;
+    float *x = random_floats(N * D, 30, -2.0f, 2.0f), *r = random_floats(N * D, 31, -1.0f, 1.0f);
+    float *out = zero_floats(N * D), *predicted = zero_floats(N * D), *dx = zero_floats(N * D);
+    c.params = to_double(m->params, count);
+    c.x = to_double(x, N * D);
+    c.r = to_double(r, N * D);
+    c.out = zero_doubles(N * D);
+
+    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
+    mlp_loss(&c);
+    check_close(out, c.out, N * D, 1e-5, 1e-5, "mlp output");
+    /* prediction computes the same function, bit for bit */
+    ck_assert_int_eq(m->ops->predict(m, m->params, x, t, N, predicted), DIFFUSE_OK);
+    ck_assert_int_eq(memcmp(out, predicted, sizeof(float) * N * D), 0);
+
+    model_zero_grads(m);
+    ck_assert_int_eq(nn_mlp_backward(m, r, N, dx), DIFFUSE_OK);
+    double *num_dx = numeric_gradient(c.x, N * D, mlp_loss, &c);
+    check_gradient(dx, num_dx, N * D, "mlp dx");
+    /* every parameter, tensor by tensor */
+    for (size_t k = 0; k < m->tensor_count; k++) {
+        const model_tensor *tensor = &m->tensors[k];
+        size_t size = tensor->shape[0] * tensor->shape[1];
+        double *numeric = numeric_gradient(c.params + tensor->offset, size, mlp_loss, &c);
+        check_gradient(m->grads + tensor->offset, numeric, size, tensor->name);
+        free(numeric);
+    }
+    free(num_dx);
+    free(x);
+    free(r);
+    free(out);
+    free(predicted);
+    free(dx);
+    free(c.params);
+    free(c.x);
+    free(c.r);
+    free(c.out);
+    diffuse_model_free(m);
+}
+END_TEST
+
+START_TEST(mlp_backward_accumulates)
+{
+    enum { N = 33, D = 3 };
+    diffuse_model *m = small_mlp(0);
+    int32_t t[N];
+    for (size_t i = 0; i < N; i++)
+        t[i] = (int32_t)(i * 37 % 100);
+    float *x = random_floats(N * D, 40, -2.0f, 2.0f), *r = random_floats(N * D, 41, -1.0f, 1.0f);
+    float *out = zero_floats(N * D), *once = zero_floats(m->param_count);
+
+    model_zero_grads(m);
+    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->backward(m, r, N), DIFFUSE_OK);
+    memcpy(once, m->grads, m->param_count * sizeof *once);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < m->param_count; i++)
+        nonzero += once[i] != 0.0f;
+    ck_assert_uint_eq(nonzero, m->param_count);
+    /* a second forward + backward over the same batch doubles every entry */
+    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->backward(m, r, N), DIFFUSE_OK);
+    for (size_t i = 0; i < m->param_count; i++)
+        ck_assert_close(m->grads[i], 2.0 * once[i], 1e-5, 1e-7);
+    /* zeroing restores a single backward exactly */
+    model_zero_grads(m);
+    ck_assert_int_eq(m->ops->backward(m, r, N), DIFFUSE_OK);
+    ck_assert_int_eq(memcmp(m->grads, once, m->param_count * sizeof *once), 0);
+    /* backward must follow a forward over the same rows */
+    ck_assert_int_eq(m->ops->backward(m, r, N - 1), DIFFUSE_ERROR_STATE);
+    free(x);
+    free(r);
+    free(out);
+    free(once);
+    diffuse_model_free(m);
+}
+END_TEST
+
+START_TEST(mlp_prediction_in_chunks_matches_reference)
+{
+    /* more rows than one prediction chunk, and one shared timestep */
+    enum { N = NN_MLP_PREDICT_ROWS + 77, D = 3 };
+    diffuse_model *m = small_mlp(1);
+    int32_t *t = malloc(N * sizeof *t);
+    for (size_t i = 0; i < N; i++)
+        t[i] = (int32_t)(i % 5 == 0 ? 12 : 600);
+    float *x = random_floats(N * D, 50, -3.0f, 3.0f), *out = zero_floats(N * D);
+    float *again = zero_floats(N * D);
+    mlp_case c = {.n = N, .t = t};
+    nn_mlp_shape_from_config(m->config, &c.shape);
+    c.params = to_double(m->params, m->param_count);
+    c.x = to_double(x, N * D);
+    c.out = zero_doubles(N * D);
+    ck_assert_int_eq(m->ops->predict(m, m->params, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(nn_mlp_forward_reference(&c.shape, c.params, c.x, t, N, c.out), DIFFUSE_OK);
+    check_close(out, c.out, N * D, 1e-5, 1e-5, "predicted");
+    /* deterministic */
+    ck_assert_int_eq(m->ops->predict(m, m->params, x, t, N, again), DIFFUSE_OK);
+    ck_assert_int_eq(memcmp(out, again, sizeof(float) * N * D), 0);
+    free(t);
+    free(x);
+    free(out);
+    free(again);
+    free(c.params);
+    free(c.x);
+    free(c.out);
+    diffuse_model_free(m);
+}
+END_TEST
+
+/* Sizes that exercise the vectorised blocks and the tails of every kernel
+ * (the gradient checks above use small layers). */
+START_TEST(linear_backward_matches_reference_at_block_sizes)
+{
+    enum { N = 33, IN = 67, OUT = 130 };
+    float *x = random_floats(N * IN, 15, -2.0f, 2.0f);
+    float *w = random_floats(OUT * IN, 16, -1.0f, 1.0f);
+    float *g = random_floats(N * OUT, 17, -1.0f, 1.0f), *dx = zero_floats(N * IN);
+    float *dw = random_floats(OUT * IN, 18, -1.0f, 1.0f), *db = random_floats(OUT, 19, -1.0f, 1.0f);
+    double *ref_dx = zero_doubles(N * IN), *ref_dw = to_double(dw, OUT * IN);
+    double *ref_db = to_double(db, OUT), *xd = to_double(x, N * IN), *wd = to_double(w, OUT * IN);
+    double *gd = to_double(g, N * OUT);
+    /* accumulating onto non-zero gradients */
+    nn_linear_backward(dx, dw, db, g, x, w, N, IN, OUT);
+    nn_linear_backward_reference(ref_dx, ref_dw, ref_db, gd, xd, wd, N, IN, OUT);
+    check_close(dx, ref_dx, N * IN, 1e-5, 1e-5, "dx");
+    check_close(dw, ref_dw, OUT * IN, 1e-5, 1e-5, "dW");
+    check_close(db, ref_db, OUT, 1e-5, 1e-5, "db");
+    free(x);
+    free(w);
+    free(g);
+    free(dx);
+    free(dw);
+    free(db);
+    free(ref_dx);
+    free(ref_dw);
+    free(ref_db);
+    free(xd);
+    free(wd);
+    free(gd);
+}
+END_TEST
+
+static Suite *layers_suite(void)
+{
+    Suite *suite = suite_create("layers");
+    TCase *kernels = tcase_create("kernels");
+    tcase_add_loop_test(kernels, activation_matches_reference, 0, 2);
+    tcase_add_loop_test(kernels, activation_gradient_matches_finite_differences, 0, 2);
+    tcase_add_test(kernels, linear_forward_matches_reference);
+    tcase_add_test(kernels, linear_backward_matches_reference_and_finite_differences);
+    tcase_add_test(kernels, linear_backward_matches_reference_at_block_sizes);
+    tcase_add_loop_test(kernels, block_forward_and_gradients, 0, 4);
+    tcase_add_test(kernels, time_embedding_matches_formula);
+    tcase_add_loop_test(kernels, time_branch_forward_and_gradients, 0, 2);
+    suite_add_tcase(suite, kernels);
+    TCase *network = tcase_create("network");
+    tcase_add_loop_test(network, mlp_forward_and_gradients, 0, 4);
+    tcase_add_test(network, mlp_backward_accumulates);
+    tcase_add_test(network, mlp_prediction_in_chunks_matches_reference);
+    suite_add_tcase(suite, network);
+    return suite;
+}
+
+int main(void)
+{
+    return diffuse_test_run(layers_suite());
+}
