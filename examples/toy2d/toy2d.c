@@ -1,0 +1,143 @@
+/* toy2d: train a DDPM on a built-in 2-D distribution, sample from it, and
+ * draw data and samples side by side into a PNG.
+ *
+ *     toy2d [--data swiss_roll|two_moons|8gaussians|checkerboard] [--steps N]
+ *           [--samples N] [--seed N] [--threads N] [--out FILE.png] [--save FILE]
+ *
+ * It prints a progress line while training, then the energy distance of the
+ * samples to fresh data (0 is a perfect match) next to that of pure noise. */
+#include <diffuse/diffuse.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scatter_plot.h"
+#include "toy2d_recipe.h"
+
+typedef struct options {
+    diffuse_toy2d data;
+    uint64_t steps;
+    size_t samples;
+    uint64_t seed;
+    int threads;
+    const char *out;
+    const char *save;
+} options;
+
+static void usage(FILE *stream)
+{
+    fprintf(stream,
+            "usage: toy2d [--data swiss_roll|two_moons|8gaussians|checkerboard]\n"
+            "             [--steps N] [--samples N] [--seed N] [--threads N]\n"
+            "             [--out FILE.png] [--save CHECKPOINT]\n");
+}
+
+static int parse_unsigned(const char *text, uint64_t max, uint64_t *value)
+{
+    char *end = NULL;
+    unsigned long long parsed = strtoull(text, &end, 10);
+    if (text[0] == '-' || end == text || *end != '\0' || parsed > max)
+        return -1;
+    *value = parsed;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, options *o)
+{
+    *o = (options){DIFFUSE_TOY2D_SWISS_ROLL, TOY2D_DEFAULT_STEPS, 2000, 1, 0, "toy2d.png", NULL};
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t number = 0;
+        int ok = value != NULL;
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            usage(stdout);
+            exit(EXIT_SUCCESS);
+        } else if (ok && strcmp(flag, "--data") == 0) {
+            ok = diffuse_toy2d_from_name(value, &o->data) == DIFFUSE_OK;
+        } else if (ok && strcmp(flag, "--steps") == 0) {
+            ok = parse_unsigned(value, 100000000, &o->steps) == 0 && o->steps > 0;
+        } else if (ok && strcmp(flag, "--samples") == 0) {
+            ok = parse_unsigned(value, 1000000, &number) == 0 && number > 0;
+            o->samples = (size_t)number;
+        } else if (ok && strcmp(flag, "--seed") == 0) {
+            ok = parse_unsigned(value, (1ull << 53) - 1, &o->seed) == 0;
+        } else if (ok && strcmp(flag, "--threads") == 0) {
+            ok = parse_unsigned(value, 1024, &number) == 0;
+            o->threads = (int)number;
+        } else if (ok && strcmp(flag, "--out") == 0) {
+            o->out = value;
+        } else if (ok && strcmp(flag, "--save") == 0) {
+            o->save = value;
+        } else {
+            ok = 0;
+        }
+        if (!ok) {
+            fprintf(stderr, "toy2d: bad or incomplete option %s%s%s\n", flag, value ? " " : "",
+                    value ? value : "");
+            usage(stderr);
+            return -1;
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* Draws `path` with the data (left) and the samples (right). */
+static int write_picture(const options *o, const float *data, const float *samples, size_t n)
+{
+    char title[128];
+    snprintf(title, sizeof title, "libdiffuse: %s, %" PRIu64 " steps", diffuse_toy2d_name(o->data),
+             o->steps);
+    scatter_plot plot;
+    png_writer_status status = scatter_plot_init(&plot, 2, 400, 4.5, title);
+    if (status == PNG_WRITER_OK) {
+        scatter_plot_points(&plot, 0, data, n, SCATTER_BLUE);
+        scatter_plot_label(&plot, 0, "data");
+        scatter_plot_points(&plot, 1, samples, n, SCATTER_ORANGE);
+        scatter_plot_label(&plot, 1, "samples");
+        status = scatter_plot_save(&plot, o->out);
+        scatter_plot_free(&plot);
+    }
+    if (status != PNG_WRITER_OK) {
+        fprintf(stderr, "toy2d: cannot write %s: %s\n", o->out, png_writer_status_string(status));
+        return -1;
+    }
+    printf("wrote %s\n", o->out);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (parse_options(argc, argv, &o) != 0)
+        return EXIT_FAILURE;
+
+    toy2d_run run;
+    toy2d_recipe recipe = toy2d_default_recipe(o.data, o.steps, o.seed, o.threads);
+    recipe.report_progress = 1;
+    if (toy2d_train(&recipe, &run) != 0)
+        return EXIT_FAILURE;
+
+    int failed = 1;
+    float *samples = malloc(o.samples * 2 * sizeof(float));
+    float *data = malloc(o.samples * 2 * sizeof(float));
+    toy2d_quality quality;
+    if (samples && data && toy2d_sample(&run, o.samples, samples) == 0 &&
+        toy2d_measure(&run, samples, o.samples, data, &quality) == 0) {
+        printf("energy distance to fresh data: samples %.5f, N(0,I) noise %.5f (ratio %.1fx)\n",
+               quality.samples, quality.noise, quality.noise / quality.samples);
+        failed = write_picture(&o, data, samples, o.samples) != 0;
+        if (!failed && o.save != NULL) {
+            failed = diffuse_trainer_save(run.trainer, o.save) != DIFFUSE_OK;
+            if (failed)
+                fprintf(stderr, "toy2d: %s\n", diffuse_trainer_last_error(run.trainer));
+            else
+                printf("saved %s\n", o.save);
+        }
+    }
+    free(samples);
+    free(data);
+    toy2d_run_free(&run);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,55 @@
+/* The toy2d demo's training recipe, shared by the example program and the
+ * end-to-end quality test (tests/test_quality.c), so that the test checks
+ * exactly what the demo does. */
+#ifndef EXAMPLES_TOY2D_RECIPE_H
+#define EXAMPLES_TOY2D_RECIPE_H
+
+#include <diffuse/diffuse.h>
+
+#define TOY2D_DEFAULT_STEPS 6000
+
+typedef struct toy2d_recipe {
+    diffuse_toy2d data;
+    uint64_t steps;
+    uint64_t seed;
+    int threads;          /* 0: OpenBLAS default */
+    int report_progress;  /* print a progress line to stdout */
+    size_t timesteps;     /* T */
+    size_t batch_size;
+    int64_t width, layers;
+    double learning_rate;
+    double ema_decay;
+} toy2d_recipe;
+
+/* A trained (or training) demo: every handle it needs. */
+typedef struct toy2d_run {
+    toy2d_recipe recipe;
+    diffuse_schedule *schedule;
+    diffuse_model *model;
+    diffuse_optimizer *optimizer;
+    diffuse_trainer *trainer;
+    uint64_t data_cursor; /* index of the next data point the callback hands out */
+} toy2d_run;
+
+typedef struct toy2d_quality {
+    double samples; /* energy distance: samples vs fresh data */
+    double noise;   /* energy distance: N(0, I) vs the same fresh data */
+} toy2d_quality;
+
+toy2d_recipe toy2d_default_recipe(diffuse_toy2d data, uint64_t steps, uint64_t seed, int threads);
+
+/* Builds the handles and trains. Returns 0, or -1 after printing the
+ * library's message to stderr (`run` is then already freed). */
+int toy2d_train(const toy2d_recipe *recipe, toy2d_run *run);
+
+/* n samples (n × 2 floats) from the EMA weights. */
+int toy2d_sample(toy2d_run *run, size_t n, float *out);
+
+/* Draws n fresh data points into data_out (n × 2) and measures how far the
+ * samples and pure noise are from them. */
+int toy2d_measure(const toy2d_run *run, const float *samples, size_t n, float *data_out,
+                  toy2d_quality *quality);
+
+void toy2d_run_free(toy2d_run *run);
+
+#endif

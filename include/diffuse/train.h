@@ -1,0 +1,112 @@
+/*
+ * libdiffuse — training (Algorithm 1 of Ho et al. 2020).
+ *
+ * One training step:
+ *   x_0 ~ data                      (rows filled by the user's data callback)
+ *   t   ~ Uniform{0, …, T−1}         (per row)
+ *   ε   ~ N(0, I)
+ *   x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε       (forward unit)
+ *   L   = mean ‖target − f_θ(x_t, t)‖²,  target = ε, or v = √ᾱ_t ε − √(1−ᾱ_t) x_0
+ *                                       for a v-prediction model
+ *   θ  ← optimizer step on ∇_θ L
+ *
+ * Randomness: t and ε of step k come from the Philox streams (seed, 2k) and
+ * (seed, 2k+1), k = the optimizer's step count. Same seed, same data, same
+ * thread count ⇒ bit-identical weights; a run restored from a checkpoint
+ * continues bit-exactly.
+ *
+ * Ownership: the trainer borrows the model and the optimizer (they must
+ * outlive it and must not be used by another thread while it runs) and keeps
+ * its own copy of the schedule. The batch buffers belong to the trainer.
+ */
+#ifndef DIFFUSE_TRAIN_H
+#define DIFFUSE_TRAIN_H
+
+#include "diffuse/common.h"
+#include "diffuse/model.h"
+#include "diffuse/optim.h"
+#include "diffuse/schedule.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct diffuse_trainer diffuse_trainer;
+
+/* The data-loading callback. Fill up to `capacity` rows of `dim` floats into
+ * `x` (row-major; the buffer belongs to the trainer and is valid only during
+ * the call). `labels` has room for `capacity` class labels; unconditional
+ * models ignore it. Return the number of rows written (1..capacity; fewer than
+ * capacity trains on a smaller batch), 0 at the end of an epoch (the trainer
+ * then asks once more; a second 0 in a row is an error), or a negative value
+ * on error, after optionally writing a NUL-terminated message into `message`
+ * (`message_size` bytes), which becomes the trainer's last error. */
+typedef int (*diffuse_data_fn)(void *user, float *x, int32_t *labels, size_t capacity,
+                               size_t dim, char *message, size_t message_size);
+
+/* Progress callback, called every `interval` steps by diffuse_trainer_train
+ * and after its last step. Return 0 to continue, non-zero to stop (the call
+ * then returns DIFFUSE_ERROR_CANCELLED; completed steps are kept). */
+typedef int (*diffuse_train_progress_fn)(void *user, uint64_t step, double loss,
+                                         double steps_per_second);
+
+typedef enum diffuse_trainer_option {
+    DIFFUSE_TRAINER_BATCH_SIZE = 0, /* int, rows per step; default 256, 1..1048576 */
+    DIFFUSE_TRAINER_SEED = 1,       /* int, seed of t and ε draws; default 0 */
+    DIFFUSE_TRAINER_THREADS = 2     /* int, OpenBLAS threads; 0 (default) leaves them as they are */
+} diffuse_trainer_option;
+
+/* Creates a trainer for `model` (which must be trainable: not a callback
+ * model) with `optimizer` (created for this model) and a copy of `schedule`. */
+DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse_model *model,
+                                                  const diffuse_schedule *schedule,
+                                                  diffuse_optimizer *optimizer);
+DIFFUSE_API void diffuse_trainer_free(diffuse_trainer *trainer);
+DIFFUSE_API const char *diffuse_trainer_last_error(const diffuse_trainer *trainer);
+
+/* Typed option access with bounds, as for every handle: unknown option →
+ * DIFFUSE_ERROR_INVALID_ARGUMENT, value outside the bounds →
+ * DIFFUSE_ERROR_OUT_OF_RANGE (never clamped). Options may change between
+ * steps; a larger batch size grows the trainer's buffers. */
+DIFFUSE_API diffuse_status diffuse_trainer_set_int(diffuse_trainer *trainer,
+                                                   diffuse_trainer_option option, int64_t value);
+DIFFUSE_API diffuse_status diffuse_trainer_get_int(const diffuse_trainer *trainer,
+                                                   diffuse_trainer_option option, int64_t *value);
+DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option option,
+                                                      int64_t *min, int64_t *max);
+
+/* Sets (or with fn = NULL clears) the data callback. `user` is passed back
+ * untouched and must stay valid while the callback is set. */
+DIFFUSE_API diffuse_status diffuse_trainer_set_data(diffuse_trainer *trainer, diffuse_data_fn fn,
+                                                    void *user);
+/* Sets (or clears) the progress callback, called every `interval` ≥ 1 steps. */
+DIFFUSE_API diffuse_status diffuse_trainer_set_progress(diffuse_trainer *trainer,
+                                                        diffuse_train_progress_fn fn, void *user,
+                                                        uint64_t interval);
+
+/* One step on a batch pulled through the data callback. `loss` (may be
+ * NULL) receives the batch loss. A non-finite batch, loss or gradient returns
+ * DIFFUSE_ERROR_NUMERIC and leaves weights and optimizer state exactly as
+ * they were; a failing callback returns DIFFUSE_ERROR_CALLBACK. */
+DIFFUSE_API diffuse_status diffuse_trainer_step(diffuse_trainer *trainer, double *loss);
+
+/* One step on a caller-supplied batch of n rows x0 (n × dim, borrowed for
+ * the call), without the data callback. */
+DIFFUSE_API diffuse_status diffuse_trainer_step_batch(diffuse_trainer *trainer, size_t n,
+                                                      const float *x0, double *loss);
+
+/* Runs `steps` steps through the data callback, reporting progress.
+ * `last_loss` (may be NULL) receives the loss of the last completed step.
+ * Stops at the first failing step and returns its status. */
+DIFFUSE_API diffuse_status diffuse_trainer_train(diffuse_trainer *trainer, uint64_t steps,
+                                                 double *last_loss);
+
+/* Steps completed so far (the optimizer's step count). */
+DIFFUSE_API diffuse_status diffuse_trainer_step_count(const diffuse_trainer *trainer,
+                                                      uint64_t *steps);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DIFFUSE_TRAIN_H */

@@ -1,0 +1,424 @@
+/* Training: Algorithm 1 of Ho et al. 2020 on batches from the user's data
+ * callback (see include/diffuse/train.h). */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "diffuse/train.h"
+#include "forward.h"
+#include "model.h"
+#include "optim.h"
+#include "option_table.h"
+#include "philox.h"
+#include "posterior.h"
+#include "schedule.h"
+#include "trainer.h"
+
+enum { TRAINER_OPTION_COUNT = 3 };
+
+static const option_spec trainer_specs[TRAINER_OPTION_COUNT] = {
+    [DIFFUSE_TRAINER_BATCH_SIZE] = {"batch_size", false, 1, 1048576, 256},
+    [DIFFUSE_TRAINER_SEED] = {"seed", false, 0, 9007199254740991.0 /* 2^53 − 1 */, 0},
+    [DIFFUSE_TRAINER_THREADS] = {"threads", false, 0, 1024, 0},
+};
+
+static const option_table trainer_options = {"trainer", trainer_specs, TRAINER_OPTION_COUNT};
+
+/* The rows of one step: x_0 (from the user), t, ε, x_t, the target and the
+ * network's output, which backward turns into dL/doutput in place. */
+typedef struct batch_buffers {
+    size_t capacity; /* rows */
+    float *x0, *eps, *xt, *target, *output;
+    float *uniform;  /* one draw per row, mapped to t */
+    int32_t *t, *labels;
+} batch_buffers;
+
+struct diffuse_trainer {
+    diffuse_error error;
+    diffuse_model *model;
+    diffuse_optimizer *optimizer;
+    diffuse_schedule *schedule; /* own copy */
+    double options[TRAINER_OPTION_COUNT];
+    diffuse_data_fn data_fn;
+    void *data_user;
+    diffuse_train_progress_fn progress_fn;
+    void *progress_user;
+    uint64_t progress_interval;
+    batch_buffers batch;
+};
+
+static void batch_free(batch_buffers *b)
+{
+    free(b->x0);
+    free(b->eps);
+    free(b->xt);
+    free(b->target);
+    free(b->output);
+    free(b->uniform);
+    free(b->t);
+    free(b->labels);
+    memset(b, 0, sizeof *b);
+}
+
+/* Makes room for `rows` rows of dimension d; keeps the buffers when they are
+ * large enough, so steady-state training never allocates. */
+static diffuse_status batch_reserve(diffuse_trainer *tr, size_t rows)
+{
+    batch_buffers *b = &tr->batch;
+    if (rows <= b->capacity)
+        return DIFFUSE_OK;
+    batch_free(b);
+    size_t values = rows * tr->model->dim;
+    b->x0 = malloc(values * sizeof(float));
+    b->eps = malloc(values * sizeof(float));
+    b->xt = malloc(values * sizeof(float));
+    b->target = malloc(values * sizeof(float));
+    b->output = malloc(values * sizeof(float));
+    b->uniform = malloc(rows * sizeof(float));
+    b->t = malloc(rows * sizeof(int32_t));
+    b->labels = calloc(rows, sizeof(int32_t));
+    if (!b->x0 || !b->eps || !b->xt || !b->target || !b->output || !b->uniform || !b->t ||
+        !b->labels) {
+        batch_free(b);
+        return diffuse_fail(&tr->error, DIFFUSE_ERROR_NO_MEMORY,
+                            "cannot allocate a batch of %zu rows", rows);
+    }
+    b->capacity = rows;
+    return DIFFUSE_OK;
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse_model *model,
+                                                  const diffuse_schedule *schedule,
+                                                  diffuse_optimizer *optimizer)
+{
+    if (out == NULL)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "out must not be NULL");
+    *out = NULL;
+    diffuse_status status;
+    if ((status = diffuse_check_pointer(NULL, model, "model")) ||
+        (status = diffuse_check_pointer(NULL, schedule, "schedule")) ||
+        (status = diffuse_check_pointer(NULL, optimizer, "optimizer")))
+        return status;
+    if (model->ops->forward == NULL || model->ops->backward == NULL)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_UNSUPPORTED,
+                            "this model cannot be trained (callback models predict only)");
+    if (optimizer->param_count != model->param_count)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_MISMATCH,
+                            "optimizer was created for %zu parameters, model has %zu",
+                            optimizer->param_count, model->param_count);
+    diffuse_trainer *tr = calloc(1, sizeof *tr);
+    if (tr == NULL)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate a trainer");
+    status = diffuse_schedule_clone(schedule, &tr->schedule);
+    if (status != DIFFUSE_OK) {
+        free(tr);
+        return status;
+    }
+    tr->model = model;
+    tr->optimizer = optimizer;
+    tr->progress_interval = 1;
+    option_defaults(&trainer_options, tr->options);
+    *out = tr;
+    return DIFFUSE_OK;
+}
+
+DIFFUSE_API void diffuse_trainer_free(diffuse_trainer *trainer)
+{
+    if (trainer == NULL)
+        return;
+    batch_free(&trainer->batch);
+    diffuse_schedule_free(trainer->schedule);
+    free(trainer);
+}
+
+DIFFUSE_API const char *diffuse_trainer_last_error(const diffuse_trainer *trainer)
+{
+    return diffuse_error_message(trainer != NULL ? &trainer->error : NULL);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_set_int(diffuse_trainer *trainer,
+                                                   diffuse_trainer_option option, int64_t value)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    if (status != DIFFUSE_OK)
+        return status;
+    return option_set(&trainer->error, &trainer_options, trainer->options, (int)option,
+                      (double)value, false);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_get_int(const diffuse_trainer *trainer,
+                                                   diffuse_trainer_option option, int64_t *value)
+{
+    diffuse_status status;
+    if ((status = diffuse_check_pointer(NULL, trainer, "trainer")) ||
+        (status = diffuse_check_pointer(NULL, value, "value")))
+        return status;
+    diffuse_error *error = (diffuse_error *)&trainer->error;
+    if (option_find(error, &trainer_options, (int)option, false) == NULL)
+        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    *value = (int64_t)trainer->options[option];
+    return DIFFUSE_OK;
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option option,
+                                                      int64_t *min, int64_t *max)
+{
+    diffuse_status status;
+    if ((status = diffuse_check_pointer(NULL, min, "min")) ||
+        (status = diffuse_check_pointer(NULL, max, "max")))
+        return status;
+    double lo, hi;
+    status = option_bounds(NULL, &trainer_options, (int)option, false, &lo, &hi);
+    if (status == DIFFUSE_OK) {
+        *min = (int64_t)lo;
+        *max = (int64_t)hi;
+    }
+    return status;
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_set_data(diffuse_trainer *trainer, diffuse_data_fn fn,
+                                                    void *user)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    if (status != DIFFUSE_OK)
+        return status;
+    trainer->data_fn = fn;
+    trainer->data_user = user;
+    return DIFFUSE_OK;
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_set_progress(diffuse_trainer *trainer,
+                                                        diffuse_train_progress_fn fn, void *user,
+                                                        uint64_t interval)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    if (status != DIFFUSE_OK)
+        return status;
+    if (fn != NULL && interval == 0)
+        return diffuse_fail(&trainer->error, DIFFUSE_ERROR_OUT_OF_RANGE,
+                            "progress interval must be at least 1");
+    trainer->progress_fn = fn;
+    trainer->progress_user = user;
+    trainer->progress_interval = interval;
+    return DIFFUSE_OK;
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_step_count(const diffuse_trainer *trainer,
+                                                      uint64_t *steps)
+{
+    diffuse_status status;
+    if ((status = diffuse_check_pointer(NULL, trainer, "trainer")) ||
+        (status = diffuse_check_pointer(NULL, steps, "steps")))
+        return status;
+    *steps = trainer->optimizer->step;
+    return DIFFUSE_OK;
+}
+
+static void apply_thread_count(const diffuse_trainer *tr)
+{
+    int threads = (int)tr->options[DIFFUSE_TRAINER_THREADS];
+    if (threads > 0)
+        openblas_set_num_threads(threads);
+}
+
+/* t ~ Uniform{0..T−1} and ε ~ N(0, I) for step k, from the streams
+ * (seed, 2k) and (seed, 2k+1): the draws depend only on seed and step. */
+static void draw_noise(diffuse_trainer *tr, size_t rows)
+{
+    batch_buffers *b = &tr->batch;
+    uint64_t seed = (uint64_t)tr->options[DIFFUSE_TRAINER_SEED];
+    uint64_t step = tr->optimizer->step;
+    size_t steps = schedule_steps(tr->schedule);
+    philox_uniform(seed, 2 * step, 0, b->uniform, rows);
+    for (size_t i = 0; i < rows; i++) {
+        size_t t = (size_t)((double)b->uniform[i] * (double)steps);
+        b->t[i] = (int32_t)(t < steps ? t : steps - 1);
+    }
+    philox_normal(seed, 2 * step + 1, 0, b->eps, rows * tr->model->dim);
+}
+
+/* L = mean (output − target)²; output is overwritten by
+ * dL/doutput = 2 (output − target) / (n·d). Accumulated in double. */
+static double loss_and_gradient(float *output, const float *target, size_t count)
+{
+    double sum = 0.0;
+    float scale = (float)(2.0 / (double)count);
+    for (size_t i = 0; i < count; i++) {
+        float diff = output[i] - target[i];
+        sum += (double)diff * (double)diff;
+        output[i] = scale * diff;
+    }
+    return sum / (double)count;
+}
+
+/* Reports a failure recorded in the model or optimizer as the trainer's. */
+static diffuse_status forward_failure(diffuse_trainer *tr, diffuse_status status,
+                                      const char *message)
+{
+    return diffuse_fail(&tr->error, status, "%s", message);
+}
+
+/* One optimisation step on the `rows` rows already in batch.x0. */
+static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_out)
+{
+    batch_buffers *b = &tr->batch;
+    diffuse_model *m = tr->model;
+    size_t count = rows * m->dim;
+    diffuse_status status = diffuse_check_finite_floats(&tr->error, b->x0, count, "batch x0");
+    if (status != DIFFUSE_OK)
+        return status;
+
+    draw_noise(tr, rows);
+    forward_q_sample(tr->schedule, rows, m->dim, b->t, b->x0, b->eps, b->xt);
+    const float *target = b->eps;
+    if (m->prediction == DIFFUSE_PREDICT_V) {
+        posterior_velocity(tr->schedule, rows, m->dim, b->t, b->x0, b->eps, b->target);
+        target = b->target;
+    }
+
+    status = m->ops->forward(m, b->xt, b->t, rows, b->output);
+    if (status != DIFFUSE_OK)
+        return forward_failure(tr, status, diffuse_model_last_error(m));
+    double loss = loss_and_gradient(b->output, target, count);
+    if (!isfinite(loss))
+        return diffuse_fail(&tr->error, DIFFUSE_ERROR_NUMERIC,
+                            "loss is not finite at step %llu; weights unchanged",
+                            (unsigned long long)tr->optimizer->step);
+    model_zero_grads(m);
+    status = m->ops->backward(m, b->output, rows);
+    if (status != DIFFUSE_OK)
+        return forward_failure(tr, status, diffuse_model_last_error(m));
+    status = optim_step(tr->optimizer, m);
+    if (status != DIFFUSE_OK)
+        return forward_failure(tr, status, diffuse_optimizer_last_error(tr->optimizer));
+    if (loss_out != NULL)
+        *loss_out = loss;
+    return DIFFUSE_OK;
+}
+
+/* Asks the data callback for a batch; a 0 (end of epoch) is followed by one
+ * more request for the first batch of the next epoch. */
+static diffuse_status pull_batch(diffuse_trainer *tr, size_t capacity, size_t *rows)
+{
+    batch_buffers *b = &tr->batch;
+    for (int request = 0; request < 2; request++) {
+        char message[DIFFUSE_ERROR_MESSAGE_SIZE / 2] = "";
+        int got = tr->data_fn(tr->data_user, b->x0, b->labels, capacity, tr->model->dim,
+                              message, sizeof message);
+        message[sizeof message - 1] = '\0';
+        if (got < 0)
+            return diffuse_fail(&tr->error, DIFFUSE_ERROR_CALLBACK,
+                                "data callback failed (returned %d): %s", got,
+                                message[0] ? message : "no message");
+        if ((size_t)got > capacity)
+            return diffuse_fail(&tr->error, DIFFUSE_ERROR_CALLBACK,
+                                "data callback returned %d rows, more than the %zu asked for",
+                                got, capacity);
+        if (got > 0) {
+            *rows = (size_t)got;
+            return DIFFUSE_OK;
+        }
+    }
+    return diffuse_fail(&tr->error, DIFFUSE_ERROR_CALLBACK,
+                        "data callback returned no rows at the start of an epoch");
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_step(diffuse_trainer *trainer, double *loss)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    if (status != DIFFUSE_OK)
+        return status;
+    if (trainer->data_fn == NULL)
+        return diffuse_fail(&trainer->error, DIFFUSE_ERROR_STATE,
+                            "no data callback set (diffuse_trainer_set_data)");
+    size_t capacity = (size_t)trainer->options[DIFFUSE_TRAINER_BATCH_SIZE];
+    size_t rows = 0;
+    apply_thread_count(trainer);
+    if ((status = batch_reserve(trainer, capacity)) ||
+        (status = pull_batch(trainer, capacity, &rows)))
+        return status;
+    return train_rows(trainer, rows, loss);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_step_batch(diffuse_trainer *trainer, size_t n,
+                                                      const float *x0, double *loss)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    if (status != DIFFUSE_OK)
+        return status;
+    size_t count;
+    if ((status = diffuse_check_pointer(&trainer->error, x0, "x0")) ||
+        (status = diffuse_check_matrix_size(&trainer->error, n, trainer->model->dim, &count)) ||
+        (status = batch_reserve(trainer, n)))
+        return status;
+    memcpy(trainer->batch.x0, x0, count * sizeof(float));
+    apply_thread_count(trainer);
+    return train_rows(trainer, n, loss);
+}
+
+static double seconds_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
+}
+
+/* Calls the progress callback when due; true when it asks to stop. */
+static bool report_progress(const diffuse_trainer *tr, uint64_t done, uint64_t total, double loss,
+                            double started)
+{
+    if (tr->progress_fn == NULL || (done % tr->progress_interval != 0 && done != total))
+        return false;
+    double elapsed = seconds_now() - started;
+    double rate = elapsed > 0.0 ? (double)done / elapsed : 0.0;
+    return tr->progress_fn(tr->progress_user, tr->optimizer->step, loss, rate) != 0;
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_train(diffuse_trainer *trainer, uint64_t steps,
+                                                 double *last_loss)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    if (status != DIFFUSE_OK)
+        return status;
+    double started = seconds_now();
+    for (uint64_t done = 1; done <= steps; done++) {
+        double loss;
+        status = diffuse_trainer_step(trainer, &loss);
+        if (status != DIFFUSE_OK)
+            return status;
+        if (last_loss != NULL)
+            *last_loss = loss;
+        if (report_progress(trainer, done, steps, loss, started))
+            return diffuse_fail(&trainer->error, DIFFUSE_ERROR_CANCELLED,
+                                "training stopped by the progress callback after %llu steps",
+                                (unsigned long long)done);
+    }
+    return DIFFUSE_OK;
+}
+
+const diffuse_schedule *trainer_schedule(const diffuse_trainer *trainer)
+{
+    return trainer->schedule;
+}
+
+diffuse_model *trainer_model(const diffuse_trainer *trainer)
+{
+    return trainer->model;
+}
+
+diffuse_optimizer *trainer_optimizer(const diffuse_trainer *trainer)
+{
+    return trainer->optimizer;
+}
+
+const double *trainer_option_values(const diffuse_trainer *trainer)
+{
+    return trainer->options;
+}
+
+diffuse_error *trainer_error(diffuse_trainer *trainer)
+{
+    return &trainer->error;
+}

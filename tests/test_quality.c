@@ -1,0 +1,97 @@
+/* End to end: the toy2d demo's default recipe learns its distribution.
+ *
+ * After the demo's default training, 2,000 samples are compared with 2,000
+ * fresh data points by the energy distance; it must be at most 1/20 of what
+ * N(0, I) noise scores against the same data. A Gaussian blob with the
+ * data's exact mean and covariance must FAIL the same threshold, showing the
+ * test measures shape, not just the first two moments. */
+#include <diffuse/diffuse.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "test_support.h"
+#include "toy2d_recipe.h"
+
+#define QUALITY_SAMPLES 2000
+#define QUALITY_MAX_RATIO (1.0 / 20.0)
+
+/* Samples of N(mean, cov) matched to `data`: the blur a model that learnt
+ * only the first two moments would produce. */
+static void matched_gaussian(const float *data, size_t n, float *out)
+{
+    double mean[2], cov[4];
+    ck_assert_int_eq(diffuse_sample_moments(data, n, 2, mean, cov), DIFFUSE_OK);
+    /* Cholesky factor of the 2×2 covariance. */
+    double l00 = sqrt(cov[0]), l10 = cov[2] / l00, l11 = sqrt(cov[3] - l10 * l10);
+    diffuse_rng *rng = NULL;
+    ck_assert_int_eq(diffuse_rng_create(&rng, 77, 0), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_rng_normal(rng, out, 2 * n), DIFFUSE_OK);
+    diffuse_rng_free(rng);
+    for (size_t i = 0; i < n; i++) {
+        double z0 = out[2 * i], z1 = out[2 * i + 1];
+        out[2 * i] = (float)(mean[0] + l00 * z0);
+        out[2 * i + 1] = (float)(mean[1] + l10 * z0 + l11 * z1);
+    }
+}
+
+static void check_distribution(diffuse_toy2d kind)
+{
+    toy2d_run run;
+    toy2d_recipe recipe = toy2d_default_recipe(kind, TOY2D_DEFAULT_STEPS, 1, 1);
+    ck_assert_int_eq(toy2d_train(&recipe, &run), 0);
+    float *samples = malloc(QUALITY_SAMPLES * 2 * sizeof(float));
+    float *data = malloc(QUALITY_SAMPLES * 2 * sizeof(float));
+    float *blob = malloc(QUALITY_SAMPLES * 2 * sizeof(float));
+    ck_assert(samples && data && blob);
+    ck_assert_int_eq(toy2d_sample(&run, QUALITY_SAMPLES, samples), 0);
+    toy2d_quality quality;
+    ck_assert_int_eq(toy2d_measure(&run, samples, QUALITY_SAMPLES, data, &quality), 0);
+
+    matched_gaussian(data, QUALITY_SAMPLES, blob);
+    double blob_distance;
+    ck_assert_int_eq(
+        diffuse_energy_distance(blob, QUALITY_SAMPLES, data, QUALITY_SAMPLES, 2, &blob_distance),
+        DIFFUSE_OK);
+    printf("%s: energy distance samples %.5f, moment-matched blob %.5f, noise %.5f "
+           "(samples/noise = 1/%.1f, blob/noise = 1/%.1f)\n",
+           diffuse_toy2d_name(kind), quality.samples, blob_distance, quality.noise,
+           quality.noise / quality.samples, quality.noise / blob_distance);
+    ck_assert_msg(quality.samples <= QUALITY_MAX_RATIO * quality.noise,
+                  "samples too far from the data: %g > %g", quality.samples,
+                  QUALITY_MAX_RATIO * quality.noise);
+    ck_assert_msg(blob_distance > QUALITY_MAX_RATIO * quality.noise,
+                  "the threshold does not separate a moment-matched blob (%g)", blob_distance);
+    free(samples);
+    free(data);
+    free(blob);
+    toy2d_run_free(&run);
+}
+
+START_TEST(swiss_roll_is_learnt)
+{
+    check_distribution(DIFFUSE_TOY2D_SWISS_ROLL);
+}
+END_TEST
+
+START_TEST(two_moons_are_learnt)
+{
+    check_distribution(DIFFUSE_TOY2D_TWO_MOONS);
+}
+END_TEST
+
+static Suite *quality_suite(void)
+{
+    Suite *suite = suite_create("quality");
+    TCase *tc = tcase_create("toy2d");
+    tcase_set_timeout(tc, 1200);
+    tcase_add_test(tc, swiss_roll_is_learnt);
+    tcase_add_test(tc, two_moons_are_learnt);
+    suite_add_tcase(suite, tc);
+    return suite;
+}
+
+int main(void)
+{
+    return diffuse_test_run(quality_suite());
+}

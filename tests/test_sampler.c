@@ -1,0 +1,267 @@
+/* The DDPM sampler, checked against an exact ε-oracle.
+ *
+ * For data x_0 ~ N(μ, s² I) the optimal predictions are known in closed form:
+ * x_t ~ N(√ᾱ_t μ, (ᾱ_t s² + 1 − ᾱ_t) I) and
+ *     E[ε | x_t] = √(1−ᾱ_t) (x_t − √ᾱ_t μ) / (ᾱ_t s² + 1 − ᾱ_t),
+ *     E[x_0 | x_t] = (x_t − √(1−ᾱ_t) E[ε | x_t]) / √ᾱ_t  (for ᾱ_t > 0),
+ *     E[v | x_t] = √ᾱ_t E[ε | x_t] − √(1−ᾱ_t) E[x_0 | x_t].
+ * A sampler driven by this oracle must reproduce N(μ, s² I): that tests the
+ * reverse-step math independently of any training. */
+#include <diffuse/diffuse.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_support.h"
+
+#define ORACLE_MEAN 1.5
+#define ORACLE_STD 0.5
+#define DIM 2
+
+typedef struct oracle {
+    diffuse_schedule *schedule;
+    int predict_v;
+    int fail;      /* make the callback fail */
+} oracle;
+
+static int oracle_predict(void *user, const float *x_t, const int32_t *t, size_t n, size_t dim,
+                          float *out)
+{
+    oracle *o = user;
+    if (o->fail)
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        double a;
+        diffuse_schedule_value(o->schedule, DIFFUSE_TABLE_ALPHA_BAR, (size_t)t[i], &a);
+        double var = a * ORACLE_STD * ORACLE_STD + 1.0 - a;
+        for (size_t j = 0; j < dim; j++) {
+            double x = x_t[i * dim + j];
+            double eps = sqrt(1.0 - a) * (x - sqrt(a) * ORACLE_MEAN) / var;
+            /* E[x_0|x_t] by Tweedie, written so it stays finite at ᾱ = 0. */
+            double x0 = ORACLE_MEAN + sqrt(a) * ORACLE_STD * ORACLE_STD * (x - sqrt(a) * ORACLE_MEAN) / var;
+            out[i * dim + j] = (float)(o->predict_v ? sqrt(a) * eps - sqrt(1.0 - a) * x0 : eps);
+        }
+    }
+    return 0;
+}
+
+static diffuse_model *oracle_model(oracle *o, diffuse_prediction prediction)
+{
+    diffuse_model *model = NULL;
+    o->predict_v = prediction == DIFFUSE_PREDICT_V;
+    ck_assert_int_eq(diffuse_model_create_callback(&model, DIM, prediction, oracle_predict, o),
+                     DIFFUSE_OK);
+    return model;
+}
+
+static diffuse_schedule *linear_schedule(size_t steps)
+{
+    diffuse_schedule *s = NULL;
+    ck_assert_int_eq(diffuse_schedule_create(&s, DIFFUSE_SCHEDULE_LINEAR, steps), DIFFUSE_OK);
+    return s;
+}
+
+/* Samples n points and checks their per-coordinate mean and std. */
+static void expect_oracle_distribution(diffuse_sampler *sampler, size_t n)
+{
+    float *x = malloc(n * DIM * sizeof(float));
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(diffuse_sampler_run(sampler, n, x), DIFFUSE_OK);
+    double mean[DIM], cov[DIM * DIM];
+    ck_assert_int_eq(diffuse_sample_moments(x, n, DIM, mean, cov), DIFFUSE_OK);
+    for (size_t j = 0; j < DIM; j++) {
+        ck_assert_close(mean[j], ORACLE_MEAN, 0.0, 0.03);
+        ck_assert_close(sqrt(cov[j * DIM + j]), ORACLE_STD, 0.0, 0.03);
+    }
+    free(x);
+}
+
+START_TEST(epsilon_oracle_reproduces_the_data)
+{
+    oracle o = {linear_schedule(1000), 0, 0};
+    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
+    diffuse_sampler *sampler = NULL;
+    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, o.schedule), DIFFUSE_OK);
+    expect_oracle_distribution(sampler, 4000);
+    /* The same through x̂_0 and μ̃ (clipping far outside the data). */
+    ck_assert_int_eq(diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_CLIP_X0, 100.0),
+                     DIFFUSE_OK);
+    expect_oracle_distribution(sampler, 4000);
+    diffuse_sampler_free(sampler);
+    diffuse_model_free(model);
+    diffuse_schedule_free(o.schedule);
+}
+END_TEST
+
+START_TEST(v_oracle_with_zero_terminal_snr)
+{
+    oracle o = {linear_schedule(1000), 0, 0};
+    ck_assert_int_eq(diffuse_schedule_set_int(o.schedule, DIFFUSE_SCHEDULE_ZERO_TERMINAL_SNR, 1),
+                     DIFFUSE_OK);
+    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_V);
+    diffuse_sampler *sampler = NULL;
+    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, o.schedule), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_VARIANCE,
+                                             DIFFUSE_VARIANCE_POSTERIOR),
+                     DIFFUSE_OK);
+    expect_oracle_distribution(sampler, 4000);
+    diffuse_sampler_free(sampler);
+    diffuse_model_free(model);
+
+    /* An ε-model cannot be sampled there: 1/√α_{T−1} is infinite. */
+    model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
+    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, o.schedule), DIFFUSE_OK);
+    float x[DIM];
+    ck_assert_int_eq(diffuse_sampler_run(sampler, 1, x), DIFFUSE_ERROR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(diffuse_sampler_last_error(sampler), "v-prediction"));
+    diffuse_sampler_free(sampler);
+    diffuse_model_free(model);
+    diffuse_schedule_free(o.schedule);
+}
+END_TEST
+
+static void sample_with(diffuse_model *model, diffuse_schedule *schedule, int64_t seed,
+                        int64_t chunk, size_t n, float *out)
+{
+    diffuse_sampler *sampler = NULL;
+    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, schedule), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_SEED, seed), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_CHUNK_ROWS, chunk),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_run(sampler, n, out), DIFFUSE_OK);
+    diffuse_sampler_free(sampler);
+}
+
+START_TEST(seeded_and_independent_of_chunking)
+{
+    enum { N = 50 };
+    oracle o = {linear_schedule(50), 0, 0};
+    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
+    float a[N * DIM], b[N * DIM], c[N * DIM];
+    sample_with(model, o.schedule, 7, 4096, N, a);
+    sample_with(model, o.schedule, 7, 7, N, b);
+    sample_with(model, o.schedule, 8, 4096, N, c);
+    ck_assert_mem_eq(a, b, sizeof a);
+    ck_assert(memcmp(a, c, sizeof a) != 0);
+    diffuse_model_free(model);
+    diffuse_schedule_free(o.schedule);
+}
+END_TEST
+
+static int cancel_at_ten(void *user, uint64_t done, uint64_t total)
+{
+    (void)total;
+    *(uint64_t *)user = done;
+    return done >= 10;
+}
+
+START_TEST(failures_are_reported)
+{
+    oracle o = {linear_schedule(100), 0, 0};
+    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
+    diffuse_sampler *sampler = NULL;
+    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, o.schedule), DIFFUSE_OK);
+    float x[4 * DIM];
+
+    uint64_t seen = 0;
+    ck_assert_int_eq(diffuse_sampler_set_progress(sampler, cancel_at_ten, &seen), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_run(sampler, 4, x), DIFFUSE_ERROR_CANCELLED);
+    ck_assert_uint_eq(seen, 10);
+    ck_assert_int_eq(diffuse_sampler_set_progress(sampler, NULL, NULL), DIFFUSE_OK);
+
+    o.fail = 1;
+    ck_assert_int_eq(diffuse_sampler_run(sampler, 4, x), DIFFUSE_ERROR_CALLBACK);
+    o.fail = 0;
+
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_USE_EMA, 1), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_run(sampler, 4, x), DIFFUSE_ERROR_STATE);
+    ck_assert_ptr_nonnull(strstr(diffuse_sampler_last_error(sampler), "EMA"));
+    diffuse_sampler_free(sampler);
+    diffuse_model_free(model);
+    diffuse_schedule_free(o.schedule);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+    oracle o = {linear_schedule(10), 0, 0};
+    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
+    diffuse_sampler *sampler = NULL;
+    float x[DIM];
+    int64_t i64 = 0, lo = 0, hi = 0;
+    double f64 = 0, dlo = 0, dhi = 0;
+
+    ck_assert_int_eq(diffuse_sampler_create(NULL, model, o.schedule),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_create(&sampler, NULL, o.schedule),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(sampler);
+    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, o.schedule), DIFFUSE_OK);
+
+    ck_assert_int_eq(diffuse_sampler_run(NULL, 1, x), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_run(sampler, 0, x), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_run(sampler, 1, NULL), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_run(sampler, SIZE_MAX / 2, x),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_VARIANCE, 2),
+                     DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_CHUNK_ROWS, 0),
+                     DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_CLIP_X0, 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_CLIP_X0, -1.0),
+                     DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_int_eq(diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_CLIP_X0, NAN),
+                     DIFFUSE_ERROR_NUMERIC);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, (diffuse_sampler_option)99, 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_set_int(NULL, DIFFUSE_SAMPLER_SEED, 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_get_int(sampler, DIFFUSE_SAMPLER_SEED, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_get_int(sampler, DIFFUSE_SAMPLER_CHUNK_ROWS, &i64),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(i64, 4096);
+    ck_assert_int_eq(diffuse_sampler_get_double(sampler, DIFFUSE_SAMPLER_SEED, &f64),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_get_double(NULL, DIFFUSE_SAMPLER_CLIP_X0, &f64),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_int_bounds(DIFFUSE_SAMPLER_VARIANCE, &lo, &hi), DIFFUSE_OK);
+    ck_assert_int_eq(hi, DIFFUSE_VARIANCE_POSTERIOR);
+    ck_assert_int_eq(diffuse_sampler_int_bounds(DIFFUSE_SAMPLER_VARIANCE, NULL, &hi),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_double_bounds(DIFFUSE_SAMPLER_CLIP_X0, &dlo, &dhi),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_double_bounds(DIFFUSE_SAMPLER_CLIP_X0, &dlo, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_set_progress(NULL, NULL, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_str_ne(diffuse_sampler_last_error(NULL), "");
+    diffuse_sampler_free(NULL);
+    diffuse_sampler_free(sampler);
+    diffuse_model_free(model);
+    diffuse_schedule_free(o.schedule);
+}
+END_TEST
+
+static Suite *sampler_suite(void)
+{
+    Suite *suite = suite_create("sampler");
+    TCase *tc = tcase_create("ddpm");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, epsilon_oracle_reproduces_the_data);
+    tcase_add_test(tc, v_oracle_with_zero_terminal_snr);
+    tcase_add_test(tc, seeded_and_independent_of_chunking);
+    tcase_add_test(tc, failures_are_reported);
+    tcase_add_test(tc, bad_arguments);
+    suite_add_tcase(suite, tc);
+    return suite;
+}
+
+int main(void)
+{
+    return diffuse_test_run(sampler_suite());
+}

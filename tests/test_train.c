@@ -1,0 +1,385 @@
+/* Training: the loss falls, runs are bit-reproducible, and every failure
+ * (bad data, failing callback, non-finite numbers, cancellation) is reported
+ * without touching weights or optimizer state. */
+#include <diffuse/diffuse.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_support.h"
+
+/* The data callback's behaviour, chosen per test. */
+typedef struct feed {
+    diffuse_toy2d kind;
+    uint64_t cursor;
+    int mode;      /* FEED_* */
+    int calls;
+} feed;
+
+enum { FEED_DATA, FEED_FAIL, FEED_EMPTY, FEED_TOO_MANY, FEED_NAN, FEED_HUGE, FEED_PARTIAL };
+
+static int fill(void *user, float *x, int32_t *labels, size_t capacity, size_t dim,
+                char *message, size_t message_size)
+{
+    (void)labels;
+    feed *f = user;
+    f->calls++;
+    switch (f->mode) {
+    case FEED_FAIL:
+        strncpy(message, "disk on fire", message_size - 1);
+        return -3;
+    case FEED_EMPTY:
+        return 0;
+    case FEED_TOO_MANY:
+        return (int)capacity + 1;
+    default:
+        break;
+    }
+    size_t rows = f->mode == FEED_PARTIAL ? capacity / 2 + 1 : capacity;
+    diffuse_toy2d_sample(f->kind, 3, f->cursor, rows, x);
+    f->cursor += rows;
+    if (f->mode == FEED_NAN)
+        x[rows * dim - 1] = NAN;
+    if (f->mode == FEED_HUGE)
+        for (size_t i = 0; i < rows * dim; i++)
+            x[i] = 3e38f;
+    return (int)rows;
+}
+
+/* All handles of one small training run. */
+typedef struct rig {
+    diffuse_schedule *schedule;
+    diffuse_model *model;
+    diffuse_optimizer *optimizer;
+    diffuse_trainer *trainer;
+    feed data;
+} rig;
+
+static void rig_init(rig *r, diffuse_prediction prediction)
+{
+    memset(r, 0, sizeof *r);
+    diffuse_model_config *config = NULL;
+    ck_assert_int_eq(diffuse_schedule_create(&r->schedule, DIFFUSE_SCHEDULE_LINEAR, 100),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_config_create(&config, DIFFUSE_ARCH_MLP, 2), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_config_set_int(config, DIFFUSE_MODEL_HIDDEN_WIDTH, 32),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_config_set_int(config, DIFFUSE_MODEL_PREDICTION, prediction),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_create(&r->model, config), DIFFUSE_OK);
+    diffuse_model_config_free(config);
+    ck_assert_int_eq(diffuse_optimizer_create(&r->optimizer, DIFFUSE_OPTIMIZER_ADAM, r->model),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_create(&r->trainer, r->model, r->schedule, r->optimizer),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_set_int(r->trainer, DIFFUSE_TRAINER_BATCH_SIZE, 64),
+                     DIFFUSE_OK);
+    r->data.kind = DIFFUSE_TOY2D_TWO_MOONS;
+    ck_assert_int_eq(diffuse_trainer_set_data(r->trainer, fill, &r->data), DIFFUSE_OK);
+}
+
+static void rig_free(rig *r)
+{
+    diffuse_trainer_free(r->trainer);
+    diffuse_optimizer_free(r->optimizer);
+    diffuse_model_free(r->model);
+    diffuse_schedule_free(r->schedule);
+}
+
+static float *copy_params(const rig *r)
+{
+    size_t count = 0;
+    ck_assert_int_eq(diffuse_model_param_count(r->model, &count), DIFFUSE_OK);
+    float *params = malloc(count * sizeof(float));
+    ck_assert_ptr_nonnull(params);
+    ck_assert_int_eq(diffuse_model_get_params(r->model, params, count), DIFFUSE_OK);
+    return params;
+}
+
+/* Mean loss over `steps` steps. */
+static double mean_loss(rig *r, int steps)
+{
+    double sum = 0.0;
+    for (int i = 0; i < steps; i++) {
+        double loss = 0.0;
+        ck_assert_int_eq(diffuse_trainer_step(r->trainer, &loss), DIFFUSE_OK);
+        sum += loss;
+    }
+    return sum / steps;
+}
+
+static void check_loss_falls(diffuse_prediction prediction)
+{
+    rig r;
+    rig_init(&r, prediction);
+    double first = mean_loss(&r, 20);
+    ck_assert_int_eq(diffuse_trainer_train(r.trainer, 400, NULL), DIFFUSE_OK);
+    double last = mean_loss(&r, 20);
+    ck_assert_msg(last < 0.75 * first, "loss did not fall: %g -> %g", first, last);
+    uint64_t steps = 0;
+    ck_assert_int_eq(diffuse_trainer_step_count(r.trainer, &steps), DIFFUSE_OK);
+    ck_assert_uint_eq(steps, 440);
+    rig_free(&r);
+}
+
+START_TEST(epsilon_loss_falls)
+{
+    check_loss_falls(DIFFUSE_PREDICT_EPSILON);
+}
+END_TEST
+
+START_TEST(v_loss_falls)
+{
+    check_loss_falls(DIFFUSE_PREDICT_V);
+}
+END_TEST
+
+START_TEST(same_seed_same_bits)
+{
+    rig a, b, c;
+    rig_init(&a, DIFFUSE_PREDICT_EPSILON);
+    rig_init(&b, DIFFUSE_PREDICT_EPSILON);
+    rig_init(&c, DIFFUSE_PREDICT_EPSILON);
+    ck_assert_int_eq(diffuse_trainer_set_int(c.trainer, DIFFUSE_TRAINER_SEED, 1), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_train(a.trainer, 50, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_train(b.trainer, 50, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_train(c.trainer, 50, NULL), DIFFUSE_OK);
+    float *pa = copy_params(&a), *pb = copy_params(&b), *pc = copy_params(&c);
+    size_t count = 0;
+    diffuse_model_param_count(a.model, &count);
+    ck_assert_mem_eq(pa, pb, count * sizeof(float));
+    ck_assert(memcmp(pa, pc, count * sizeof(float)) != 0);
+    free(pa);
+    free(pb);
+    free(pc);
+    rig_free(&a);
+    rig_free(&b);
+    rig_free(&c);
+}
+END_TEST
+
+/* A failing step must leave weights and optimizer state exactly as before. */
+static void expect_untouched_failure(int mode, diffuse_status expected, const char *message)
+{
+    rig r;
+    rig_init(&r, DIFFUSE_PREDICT_EPSILON);
+    ck_assert_int_eq(diffuse_trainer_train(r.trainer, 3, NULL), DIFFUSE_OK);
+    float *before = copy_params(&r);
+    r.data.mode = mode;
+    double loss = -1.0;
+    ck_assert_int_eq(diffuse_trainer_step(r.trainer, &loss), expected);
+    ck_assert_ptr_nonnull(strstr(diffuse_trainer_last_error(r.trainer), message));
+    ck_assert_double_eq(loss, -1.0);
+    float *after = copy_params(&r);
+    size_t count = 0;
+    diffuse_model_param_count(r.model, &count);
+    ck_assert_mem_eq(before, after, count * sizeof(float));
+    uint64_t steps = 0;
+    diffuse_trainer_step_count(r.trainer, &steps);
+    ck_assert_uint_eq(steps, 3);
+    /* ... and training goes on once the data is good again. */
+    r.data.mode = FEED_DATA;
+    ck_assert_int_eq(diffuse_trainer_step(r.trainer, &loss), DIFFUSE_OK);
+    free(before);
+    free(after);
+    rig_free(&r);
+}
+
+START_TEST(failing_callback)
+{
+    expect_untouched_failure(FEED_FAIL, DIFFUSE_ERROR_CALLBACK, "disk on fire");
+}
+END_TEST
+
+START_TEST(empty_epoch_twice)
+{
+    expect_untouched_failure(FEED_EMPTY, DIFFUSE_ERROR_CALLBACK, "no rows");
+}
+END_TEST
+
+START_TEST(too_many_rows)
+{
+    expect_untouched_failure(FEED_TOO_MANY, DIFFUSE_ERROR_CALLBACK, "more than");
+}
+END_TEST
+
+START_TEST(nan_in_data)
+{
+    expect_untouched_failure(FEED_NAN, DIFFUSE_ERROR_NUMERIC, "not finite");
+}
+END_TEST
+
+START_TEST(overflowing_loss)
+{
+    expect_untouched_failure(FEED_HUGE, DIFFUSE_ERROR_NUMERIC, "not finite");
+}
+END_TEST
+
+START_TEST(partial_batches_train)
+{
+    rig r;
+    rig_init(&r, DIFFUSE_PREDICT_EPSILON);
+    r.data.mode = FEED_PARTIAL;
+    ck_assert_int_eq(diffuse_trainer_train(r.trainer, 5, NULL), DIFFUSE_OK);
+    ck_assert_uint_eq(r.data.cursor, 5 * 33);
+    rig_free(&r);
+}
+END_TEST
+
+static int stop_at_seven(void *user, uint64_t step, double loss, double rate)
+{
+    (void)loss;
+    (void)rate;
+    *(uint64_t *)user = step;
+    return step >= 7;
+}
+
+START_TEST(progress_can_stop_training)
+{
+    rig r;
+    rig_init(&r, DIFFUSE_PREDICT_EPSILON);
+    uint64_t seen = 0;
+    ck_assert_int_eq(diffuse_trainer_set_progress(r.trainer, stop_at_seven, &seen, 1),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_train(r.trainer, 100, NULL), DIFFUSE_ERROR_CANCELLED);
+    ck_assert_uint_eq(seen, 7);
+    rig_free(&r);
+}
+END_TEST
+
+START_TEST(step_batch_matches_callback)
+{
+    rig a, b;
+    rig_init(&a, DIFFUSE_PREDICT_EPSILON);
+    rig_init(&b, DIFFUSE_PREDICT_EPSILON);
+    float x[64 * 2];
+    double la = 0, lb = 0;
+    ck_assert_int_eq(diffuse_toy2d_sample(DIFFUSE_TOY2D_TWO_MOONS, 3, 0, 64, x), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_step_batch(a.trainer, 64, x, &la), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_step(b.trainer, &lb), DIFFUSE_OK);
+    ck_assert_double_eq(la, lb);
+    rig_free(&a);
+    rig_free(&b);
+}
+END_TEST
+
+static int predict_zero(void *user, const float *x, const int32_t *t, size_t n, size_t dim,
+                        float *out)
+{
+    (void)user;
+    (void)x;
+    (void)t;
+    memset(out, 0, n * dim * sizeof(float));
+    return 0;
+}
+
+START_TEST(bad_arguments)
+{
+    rig r;
+    rig_init(&r, DIFFUSE_PREDICT_EPSILON);
+    diffuse_trainer *tr = NULL;
+    int64_t value = 0, lo = 0, hi = 0;
+    uint64_t steps = 0;
+    double loss = 0;
+    float x[2] = {0, 0};
+
+    ck_assert_int_eq(diffuse_trainer_create(NULL, r.model, r.schedule, r.optimizer),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_create(&tr, NULL, r.schedule, r.optimizer),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_create(&tr, r.model, NULL, r.optimizer),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_create(&tr, r.model, r.schedule, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(tr);
+
+    /* A callback model cannot be trained; an optimizer for another model is refused. */
+    diffuse_model *callback_model = NULL;
+    ck_assert_int_eq(diffuse_model_create_callback(&callback_model, 2, DIFFUSE_PREDICT_EPSILON,
+                                                   predict_zero, NULL),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_create(&tr, callback_model, r.schedule, r.optimizer),
+                     DIFFUSE_ERROR_UNSUPPORTED);
+    rig other;
+    rig_init(&other, DIFFUSE_PREDICT_EPSILON);
+    diffuse_model_config *config = NULL;
+    diffuse_model *wide = NULL;
+    ck_assert_int_eq(diffuse_model_config_create(&config, DIFFUSE_ARCH_MLP, 2), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_create(&wide, config), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_create(&tr, wide, r.schedule, other.optimizer),
+                     DIFFUSE_ERROR_MISMATCH);
+    diffuse_model_free(wide);
+    diffuse_model_config_free(config);
+    diffuse_model_free(callback_model);
+    rig_free(&other);
+
+    ck_assert_int_eq(diffuse_trainer_set_int(r.trainer, DIFFUSE_TRAINER_BATCH_SIZE, 0),
+                     DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_int_eq(diffuse_trainer_set_int(r.trainer, DIFFUSE_TRAINER_SEED, -1),
+                     DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_int_eq(diffuse_trainer_set_int(r.trainer, (diffuse_trainer_option)42, 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_set_int(NULL, DIFFUSE_TRAINER_SEED, 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_get_int(r.trainer, DIFFUSE_TRAINER_BATCH_SIZE, &value),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(value, 64);
+    ck_assert_int_eq(diffuse_trainer_get_int(r.trainer, DIFFUSE_TRAINER_SEED, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_get_int(NULL, DIFFUSE_TRAINER_SEED, &value),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_int_bounds(DIFFUSE_TRAINER_BATCH_SIZE, &lo, &hi),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(lo, 1);
+    ck_assert_int_eq(diffuse_trainer_int_bounds(DIFFUSE_TRAINER_BATCH_SIZE, NULL, &hi),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_set_progress(r.trainer, stop_at_seven, NULL, 0),
+                     DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_int_eq(diffuse_trainer_set_progress(NULL, NULL, NULL, 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_set_data(NULL, fill, NULL), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_step(NULL, &loss), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_train(NULL, 1, &loss), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_step_batch(r.trainer, 0, x, &loss),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_step_batch(r.trainer, 1, NULL, &loss),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_step_batch(NULL, 1, x, &loss),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_step_count(r.trainer, NULL), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_step_count(NULL, &steps), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_trainer_set_data(r.trainer, NULL, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_step(r.trainer, &loss), DIFFUSE_ERROR_STATE);
+    ck_assert_str_ne(diffuse_trainer_last_error(NULL), "");
+    diffuse_trainer_free(NULL);
+    rig_free(&r);
+}
+END_TEST
+
+static Suite *train_suite(void)
+{
+    Suite *suite = suite_create("train");
+    TCase *learning = tcase_create("learning");
+    tcase_set_timeout(learning, 300);
+    tcase_add_test(learning, epsilon_loss_falls);
+    tcase_add_test(learning, v_loss_falls);
+    tcase_add_test(learning, same_seed_same_bits);
+    tcase_add_test(learning, step_batch_matches_callback);
+    suite_add_tcase(suite, learning);
+    TCase *failures = tcase_create("failures");
+    tcase_add_test(failures, failing_callback);
+    tcase_add_test(failures, empty_epoch_twice);
+    tcase_add_test(failures, too_many_rows);
+    tcase_add_test(failures, nan_in_data);
+    tcase_add_test(failures, overflowing_loss);
+    tcase_add_test(failures, partial_batches_train);
+    tcase_add_test(failures, progress_can_stop_training);
+    tcase_add_test(failures, bad_arguments);
+    suite_add_tcase(suite, failures);
+    return suite;
+}
+
+int main(void)
+{
+    return diffuse_test_run(train_suite());
+}
