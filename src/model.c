@@ -96,7 +96,7 @@ DIFFUSE_API diffuse_status diffuse_model_create(diffuse_model **out,
                             "%s models are created with their own constructor "
                             "(diffuse_model_create_%s)",
                             architecture->name, architecture->name);
-    diffuse_model *m;
+    diffuse_model *m = NULL;
     status = new_model(&m, config);
     if (status != DIFFUSE_OK)
         return status;

@@ -286,9 +286,9 @@ diffuse_status st_open_memory(st_file **out, const void *bytes, size_t size, dif
     *out = NULL;
     if (bytes == NULL)
         return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT, "bytes must not be NULL");
-    size_t header_size;
-    unsigned char *start;
-    st_file *file;
+    size_t header_size = 0;
+    unsigned char *start = NULL;
+    st_file *file = NULL;
     diffuse_status status = check_file_size(size, err);
     if (status == DIFFUSE_OK)
         status = check_length_field(bytes, size, &header_size, err);
@@ -333,9 +333,9 @@ static diffuse_status load_descriptor(st_file **out, int fd, const char *path, d
         return diffuse_fail(err, DIFFUSE_ERROR_IO, "'%s' is too large to load", path);
 #endif
     unsigned char field[ST_LENGTH_FIELD_BYTES];
-    size_t header_size;
-    unsigned char *start;
-    st_file *file;
+    size_t header_size = 0;
+    unsigned char *start = NULL;
+    st_file *file = NULL;
     diffuse_status status = check_file_size(file_size, err);
     if (status == DIFFUSE_OK)
         status = read_fully(fd, field, sizeof field, path, err);
@@ -745,7 +745,7 @@ static diffuse_status required_metadata(const st_file *file, const char *key, co
 diffuse_status st_metadata_int64(const st_file *file, const char *key, int64_t min,
                                  int64_t max, int64_t *out, diffuse_error *err)
 {
-    const char *text;
+    const char *text = NULL;
     diffuse_status status = required_metadata(file, key, out, &text, err);
     if (status != DIFFUSE_OK)
         return status;
@@ -766,7 +766,7 @@ diffuse_status st_metadata_int64(const st_file *file, const char *key, int64_t m
 diffuse_status st_metadata_uint64(const st_file *file, const char *key, uint64_t max,
                                   uint64_t *out, diffuse_error *err)
 {
-    const char *text;
+    const char *text = NULL;
     diffuse_status status = required_metadata(file, key, out, &text, err);
     if (status != DIFFUSE_OK)
         return status;
@@ -784,7 +784,7 @@ diffuse_status st_metadata_uint64(const st_file *file, const char *key, uint64_t
 diffuse_status st_metadata_double(const st_file *file, const char *key, double min, double max,
                                   double *out, diffuse_error *err)
 {
-    const char *text;
+    const char *text = NULL;
     diffuse_status status = required_metadata(file, key, out, &text, err);
     if (status != DIFFUSE_OK)
         return status;

@@ -424,13 +424,16 @@ static diffuse_status schedule_new(diffuse_error *error, diffuse_schedule_kind k
     diffuse_status status = check_combination(error, kind, steps, options);
     if (status != DIFFUSE_OK)
         return status;
+    if (kind == DIFFUSE_SCHEDULE_CUSTOM && custom_betas == NULL)
+        return diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "a custom schedule needs its beta array");
     diffuse_schedule *s = calloc(1, sizeof *s);
     if (s == NULL)
         return diffuse_fail(error, DIFFUSE_ERROR_NO_MEMORY, "out of memory for a schedule");
     s->kind = kind;
     s->steps = steps;
     memcpy(s->options, options, sizeof s->options);
-    if (kind == DIFFUSE_SCHEDULE_CUSTOM) {
+    if (kind == DIFFUSE_SCHEDULE_CUSTOM && custom_betas != NULL) { /* checked above */
         s->custom_betas = malloc(steps * sizeof *s->custom_betas);
         if (s->custom_betas == NULL) {
             diffuse_schedule_free(s);
