@@ -1,0 +1,360 @@
+"""ModelConfig and Model: the noise-prediction network (diffuse/model.h) and
+its checkpoints (diffuse/checkpoint.h)."""
+
+import collections
+import ctypes
+import os
+
+from ._buffers import (float_input, float_output, float_result_from_pointer, int32_input,
+                       int32_length, int32_result_from_pointer)
+from ._capi import C
+from ._declarations import PREDICT_FN
+from ._handle import (CallbackErrors, Handle, call_with_callbacks, enum_member, enum_value,
+                      typed_value)
+from .enums import Activation, Architecture, Prediction
+from .schedule import Schedule
+
+MAX_DIM = 1 << 24
+
+# Options whose int value is one of these enums (the rest are plain ints,
+# RESIDUAL a 0/1 flag).
+_ENUM_OPTIONS = {"activation": Activation, "prediction": Prediction}
+_BOOL_OPTIONS = ("residual",)
+
+TensorInfo = collections.namedtuple("TensorInfo", "name offset shape")
+
+
+def _option_table(arch):
+    """{name: (option value, is_double)} of the options of `arch`, from the library."""
+    count = ctypes.c_size_t()
+    C.diffuse_model_config_option_count(arch, ctypes.byref(count))
+    table = {}
+    for index in range(count.value):
+        option, is_double, name = ctypes.c_int(), ctypes.c_int(), ctypes.c_char_p()
+        C.diffuse_model_config_option_at(arch, index, ctypes.byref(option),
+                                         ctypes.byref(is_double), ctypes.byref(name))
+        table[name.value.decode()] = (option.value, bool(is_double.value))
+    return table
+
+
+class ModelConfig(Handle):
+    """Architecture, data dimension and options of a model.
+
+        config = diffuse.ModelConfig(2, hidden_width=64, activation="gelu")
+        config.hidden_layers = 2            # or config["hidden_layers"] = 2
+
+    Options are named as the library names them (see option_names()); for the
+    MLP: hidden_width, hidden_layers, time_embed_dim, activation ("silu",
+    "gelu"), residual, seed, prediction ("epsilon", "v"), time_max_period."""
+
+    def __init__(self, dim, arch="mlp", **options):
+        pointer = ctypes.c_void_p()
+        C.diffuse_model_config_create(ctypes.byref(pointer),
+                                      enum_value(Architecture, arch, "architecture"), dim)
+        self._adopt(pointer, C.diffuse_model_config_free)
+        names = self.option_names()
+        for name, value in options.items():
+            if name not in names:
+                raise TypeError("unexpected option %r for %s models; their options are: %s"
+                                % (name, architecture_name(self.architecture),
+                                   ", ".join(names)))
+            self[name] = value
+
+    @classmethod
+    def _borrowed_from(cls, model):
+        """A copy of the configuration a model was built from."""
+        borrowed = ctypes.c_void_p()
+        C.diffuse_model_get_config(model._h, ctypes.byref(borrowed))
+        pointer = ctypes.c_void_p()
+        C.diffuse_model_config_copy(ctypes.byref(pointer), borrowed)
+        config = cls.__new__(cls)
+        config._adopt(pointer, C.diffuse_model_config_free)
+        return config
+
+    def copy(self):
+        pointer = ctypes.c_void_p()
+        C.diffuse_model_config_copy(ctypes.byref(pointer), self._h)
+        config = ModelConfig.__new__(ModelConfig)
+        config._adopt(pointer, C.diffuse_model_config_free)
+        return config
+
+    @property
+    def architecture(self):
+        arch = ctypes.c_int()
+        C.diffuse_model_config_architecture(self._h, ctypes.byref(arch))
+        return enum_member(Architecture, arch.value)
+
+    @property
+    def dim(self):
+        dim = ctypes.c_size_t()
+        C.diffuse_model_config_dim(self._h, ctypes.byref(dim))
+        return dim.value
+
+    def option_names(self):
+        return list(_option_table(self.architecture))
+
+    def _spec(self, name):
+        table = _option_table(self.architecture)
+        if name not in table:
+            raise KeyError("%s models have no option %r; their options are: %s"
+                           % (architecture_name(self.architecture), name, ", ".join(table)))
+        return table[name]
+
+    def __setitem__(self, name, value):
+        option, is_double = self._spec(name)
+        if name in _ENUM_OPTIONS:
+            value = enum_value(_ENUM_OPTIONS[name], value, name)
+        elif name in _BOOL_OPTIONS:
+            value = int(bool(value))
+        else:
+            value = typed_value("double" if is_double else "int", value, name)
+        if is_double:
+            C.diffuse_model_config_set_double(self._h, option, value)
+        else:
+            C.diffuse_model_config_set_int(self._h, option, value)
+
+    def __getitem__(self, name):
+        option, is_double = self._spec(name)
+        if is_double:
+            value = ctypes.c_double()
+            C.diffuse_model_config_get_double(self._h, option, ctypes.byref(value))
+            return value.value
+        value = ctypes.c_int64()
+        C.diffuse_model_config_get_int(self._h, option, ctypes.byref(value))
+        if name in _ENUM_OPTIONS:
+            return enum_member(_ENUM_OPTIONS[name], value.value)
+        return bool(value.value) if name in _BOOL_OPTIONS else value.value
+
+    def options(self):
+        """{name: value} of every option of the architecture."""
+        return {name: self[name] for name in self.option_names()}
+
+    def __getattr__(self, name):
+        # only reached for names that are not ordinary attributes
+        if name.startswith("_") or self.closed or name not in self.option_names():
+            raise AttributeError("%r object has no attribute %r" % (type(self).__name__, name))
+        return self[name]
+
+    def __setattr__(self, name, value):
+        if not name.startswith("_") and not self.closed and name in self.option_names():
+            self[name] = value
+        else:
+            super().__setattr__(name, value)
+
+    @staticmethod
+    def bounds(name, arch="mlp"):
+        """Inclusive (min, max) of option `name` for `arch`."""
+        arch = enum_value(Architecture, arch, "architecture")
+        option, is_double = ctypes.c_int(), ctypes.c_int()
+        C.diffuse_model_config_find_option(arch, name.encode(), ctypes.byref(option),
+                                           ctypes.byref(is_double))
+        if is_double.value:
+            low, high = ctypes.c_double(), ctypes.c_double()
+            C.diffuse_model_config_double_bounds(arch, option, ctypes.byref(low),
+                                                 ctypes.byref(high))
+        else:
+            low, high = ctypes.c_int64(), ctypes.c_int64()
+            C.diffuse_model_config_int_bounds(arch, option, ctypes.byref(low),
+                                              ctypes.byref(high))
+        return low.value, high.value
+
+    def _describe(self):
+        return "%s dim=%d %s" % (architecture_name(self.architecture), self.dim,
+                                 self.options())
+
+
+def architecture_name(arch):
+    """"mlp", "callback" ... for an Architecture."""
+    name = ctypes.c_char_p()
+    C.diffuse_model_architecture_name(enum_value(Architecture, arch, "architecture"),
+                                      ctypes.byref(name))
+    return name.value.decode()
+
+
+class Model(Handle):
+    """The ε-network f_θ(x_t, t).
+
+        model = diffuse.Model(2, hidden_width=128, hidden_layers=3, seed=1)
+        eps = model.predict(x_t, t)
+
+    Built from `dim` and options (those of ModelConfig), or from a ModelConfig
+    (config=...). Model.callback() wraps a Python function instead."""
+
+    def __init__(self, dim=None, arch="mlp", config=None, **options):
+        if config is None:
+            if dim is None:
+                raise TypeError("Model() needs the data dimension dim (or config=)")
+            with ModelConfig(dim, arch, **options) as own:
+                self._create(own)
+        elif dim is not None or options:
+            raise TypeError("give either config= or dim and options, not both")
+        else:
+            self._create(config)
+
+    def _create(self, config):
+        pointer = ctypes.c_void_p()
+        C.diffuse_model_create(ctypes.byref(pointer), config._h)
+        self._adopt(pointer, C.diffuse_model_free)
+
+    @classmethod
+    def _wrap(cls, pointer):
+        model = cls.__new__(cls)
+        model._adopt(pointer, C.diffuse_model_free)
+        return model
+
+    @classmethod
+    def callback(cls, dim, function, prediction="epsilon"):
+        """A model whose prediction is function(x_t, t) -> n×dim floats.
+
+        x_t (n×dim float32) and t (n int32) are copies the function may keep;
+        it returns an array-like of n·dim float32 values (numpy array,
+        array('f'), list of rows ...). An exception it raises is re-raised
+        from the predict() or Sampler.run() call that called it."""
+        model = cls.__new__(cls)
+        errors = CallbackErrors()
+
+        def predict(user, x_t, t, n, width, out):
+            try:
+                inputs = float_result_from_pointer(x_t, n * width, (n, width))
+                steps = int32_result_from_pointer(t, n)
+                values, _, _ = float_input(function(inputs, steps), "prediction", n * width)
+                ctypes.memmove(out, values, 4 * n * width)
+                return 0
+            except BaseException as error:  # never let an exception reach C
+                errors.store(error)
+                return 1
+
+        c_function = PREDICT_FN(predict)
+        pointer = ctypes.c_void_p()
+        C.diffuse_model_create_callback(ctypes.byref(pointer), dim,
+                                        enum_value(Prediction, prediction, "prediction"),
+                                        c_function, None)
+        model._adopt(pointer, C.diffuse_model_free)
+        model._resource.errors = errors
+        model._keep("predict", c_function, function)
+        return model
+
+    # ---- description -------------------------------------------------
+
+    @property
+    def dim(self):
+        return self._size(C.diffuse_model_dim)
+
+    @property
+    def param_count(self):
+        """Number of float parameters (0 for a callback model)."""
+        return self._size(C.diffuse_model_param_count)
+
+    @property
+    def architecture(self):
+        return enum_member(Architecture, self._enum(C.diffuse_model_architecture))
+
+    @property
+    def prediction(self):
+        return enum_member(Prediction, self._enum(C.diffuse_model_prediction))
+
+    @property
+    def config(self):
+        """A copy of the configuration the model was built from."""
+        return ModelConfig._borrowed_from(self)
+
+    def tensors(self):
+        """The parameter layout: a list of TensorInfo(name, offset, shape)."""
+        count = self._size(C.diffuse_model_tensor_count)
+        infos = []
+        for index in range(count):
+            name, offset, rank = ctypes.c_char_p(), ctypes.c_size_t(), ctypes.c_size_t()
+            shape = (ctypes.c_size_t * 4)()
+            C.diffuse_model_tensor_info(self._h, index, ctypes.byref(name), ctypes.byref(offset),
+                                        ctypes.byref(rank), shape)
+            infos.append(TensorInfo(name.value.decode(), offset.value,
+                                    tuple(shape[:rank.value])))
+        return infos
+
+    # ---- parameters ----------------------------------------------------
+
+    @property
+    def params(self):
+        """A copy of the parameters (param_count float32); assign a buffer of
+        the same size to replace them."""
+        return self._read(C.diffuse_model_get_params)
+
+    @params.setter
+    def params(self, values):
+        self._write(C.diffuse_model_set_params, values)
+
+    @property
+    def has_ema(self):
+        flag = ctypes.c_int()
+        C.diffuse_model_has_ema(self._h, ctypes.byref(flag))
+        return bool(flag.value)
+
+    @property
+    def ema_params(self):
+        """A copy of the EMA parameters (StateError before an optimizer with
+        EMA has stepped); assignable like params."""
+        return self._read(C.diffuse_model_get_ema_params)
+
+    @ema_params.setter
+    def ema_params(self, values):
+        self._write(C.diffuse_model_set_ema_params, values)
+
+    def _read(self, function):
+        count = self.param_count
+        result, pointer = float_output(None, "params", count, (count,))
+        function(self._h, pointer, count)
+        return result
+
+    def _write(self, function, values):
+        pointer, count, _ = float_input(values, "params")
+        function(self._h, pointer, count)
+
+    # ---- prediction ------------------------------------------------------
+
+    def predict(self, x_t, t, out=None):
+        """f_θ(x_t, t) for n rows of dim float32 values (current weights, not
+        the EMA). t: one timestep per row, or one int for every row."""
+        dim = self.dim
+        values, count, shape = float_input(x_t, "x_t")
+        if count % dim:
+            raise ValueError("x_t holds %d values, not a whole number of rows of dim %d"
+                             % (count, dim))
+        rows = count // dim
+        t_rows = int32_length(t)
+        if t_rows is not None and t_rows != rows:
+            raise ValueError("t has %d timesteps for %d rows of x_t" % (t_rows, rows))
+        t_values, _ = int32_input(t, "t", rows)
+        result, pointer = float_output(out, "out", count, (rows, dim))
+        call_with_callbacks((self._resource,), C.diffuse_model_predict, self._h, rows,
+                            t_values, values, pointer)
+        return result
+
+    # ---- checkpoints (diffuse/checkpoint.h) --------------------------------
+
+    def save(self, path, schedule):
+        """Saves architecture, weights (and EMA weights) and the schedule's
+        configuration as a safetensors file, atomically."""
+        C.diffuse_model_save(self._h, schedule._h, os.fsencode(path))
+
+    @classmethod
+    def load(cls, path):
+        """(model, schedule) from a file written by save() or Trainer.save()."""
+        model, schedule = ctypes.c_void_p(), ctypes.c_void_p()
+        C.diffuse_model_load(os.fsencode(path), ctypes.byref(model), ctypes.byref(schedule))
+        return cls._wrap(model), Schedule._wrap(schedule)
+
+    # ---- helpers ---------------------------------------------------------
+
+    def _size(self, function):
+        value = ctypes.c_size_t()
+        function(self._h, ctypes.byref(value))
+        return value.value
+
+    def _enum(self, function):
+        value = ctypes.c_int()
+        function(self._h, ctypes.byref(value))
+        return value.value
+
+    def _describe(self):
+        return "%s dim=%d params=%d" % (architecture_name(self.architecture), self.dim,
+                                        self.param_count)

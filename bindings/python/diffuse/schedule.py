@@ -1,0 +1,223 @@
+"""Schedule: noise schedules and the forward/posterior formulas that use them
+(diffuse/schedule.h, diffuse/forward.h, diffuse/posterior.h).
+
+Batched formulas take timesteps `t` (one per row: a sequence or int32
+buffer; a single int applies to every row) and float32 arrays of n rows of d
+values. The number of rows is len(t), else the first dimension of a 2-D
+input, else 1; d follows from the input's size. Results are new arrays of
+shape (n, d) (flat array('f') without numpy), or are written into `out`,
+which may be one of the inputs (in place).
+"""
+
+import ctypes
+
+from ._buffers import (double_input, double_result, float_input, float_output, int32_input,
+                       int32_length)
+from ._capi import C
+from ._handle import Handle, Options, enum_member, enum_value, option_property
+from .enums import ScheduleKind, ScheduleOption, Table
+
+MAX_STEPS = 1000000
+
+
+class Schedule(Handle, Options):
+    """β_t and every table derived from it, in double precision.
+
+        schedule = diffuse.Schedule("cosine", 1000, max_beta=0.999)
+        alpha_bar = schedule.table("alpha_bar")
+
+    Options (keyword arguments and properties; each applies to some kinds
+    only): beta_start, beta_end (linear, scaled_linear, sigmoid),
+    cosine_offset, max_beta (cosine), sigmoid_range (sigmoid),
+    zero_terminal_snr (every kind)."""
+
+    C_PREFIX = "diffuse_schedule"
+    OPTIONS = {
+        "beta_start": (ScheduleOption.BETA_START, "double"),
+        "beta_end": (ScheduleOption.BETA_END, "double"),
+        "cosine_offset": (ScheduleOption.COSINE_OFFSET, "double"),
+        "max_beta": (ScheduleOption.MAX_BETA, "double"),
+        "sigmoid_range": (ScheduleOption.SIGMOID_RANGE, "double"),
+        "zero_terminal_snr": (ScheduleOption.ZERO_TERMINAL_SNR, "bool"),
+    }
+
+    def __init__(self, kind="linear", steps=1000, **options):
+        pointer = ctypes.c_void_p()
+        C.diffuse_schedule_create(ctypes.byref(pointer), enum_value(ScheduleKind, kind, "kind"),
+                                  steps)
+        self._adopt(pointer, C.diffuse_schedule_free)
+        self._apply_options(options)
+
+    @classmethod
+    def custom(cls, betas, **options):
+        """A CUSTOM schedule from the sequence or float64 buffer `betas` (copied)."""
+        values, count = double_input(betas, "betas")
+        pointer = ctypes.c_void_p()
+        C.diffuse_schedule_create_custom(ctypes.byref(pointer), values, count)
+        schedule = cls._wrap(pointer)
+        schedule._apply_options(options)
+        return schedule
+
+    @classmethod
+    def _wrap(cls, pointer):
+        """A Schedule owning an existing C schedule (from clone or a checkpoint)."""
+        schedule = cls.__new__(cls)
+        schedule._adopt(pointer, C.diffuse_schedule_free)
+        return schedule
+
+    def clone(self):
+        """An independent copy (kind, T, options, tables)."""
+        pointer = ctypes.c_void_p()
+        C.diffuse_schedule_clone(self._h, ctypes.byref(pointer))
+        return Schedule._wrap(pointer)
+
+    # ---- options -------------------------------------------------------
+
+    beta_start = option_property("beta_start", "β at t = 0 (linear, scaled_linear, sigmoid).")
+    beta_end = option_property("beta_end", "β at t = T-1 (linear, scaled_linear, sigmoid).")
+    cosine_offset = option_property("cosine_offset", "s of the cosine schedule.")
+    max_beta = option_property("max_beta", "Upper clip of β (cosine).")
+    sigmoid_range = option_property("sigmoid_range", "R of the sigmoid schedule.")
+    zero_terminal_snr = option_property("zero_terminal_snr",
+                                        "Rescale so that ᾱ_{T-1} = 0 (Lin et al. 2024).")
+
+    def _ordered(self, options):
+        # BETA_START <= BETA_END must hold after every single C call: when both
+        # move up past the current end, the end has to move first.
+        items = list(options.items())
+        if "beta_start" in options and "beta_end" in options and \
+                options["beta_start"] > self.beta_end:
+            items.sort(key=lambda item: item[0] != "beta_end")
+        return items
+
+    def options(self):
+        """{name: value} of the options that apply to this schedule's kind."""
+        applicable = {
+            ScheduleKind.LINEAR: ("beta_start", "beta_end"),
+            ScheduleKind.SCALED_LINEAR: ("beta_start", "beta_end"),
+            ScheduleKind.SIGMOID: ("beta_start", "beta_end", "sigmoid_range"),
+            ScheduleKind.COSINE: ("cosine_offset", "max_beta"),
+        }.get(self.kind, ())
+        return {name: self.get_option(name) for name in applicable + ("zero_terminal_snr",)}
+
+    # ---- tables --------------------------------------------------------
+
+    @property
+    def steps(self):
+        """T, the number of steps."""
+        steps = ctypes.c_size_t()
+        C.diffuse_schedule_steps(self._h, ctypes.byref(steps))
+        return steps.value
+
+    def __len__(self):
+        return self.steps
+
+    @property
+    def kind(self):
+        kind = ctypes.c_int()
+        C.diffuse_schedule_get_kind(self._h, ctypes.byref(kind))
+        return enum_member(ScheduleKind, kind.value)
+
+    def table(self, table):
+        """The whole table (a Table member or name such as "alpha_bar") as T
+        float64 values (numpy array, else array('d'))."""
+        steps = self.steps
+        result, pointer = double_result(steps)
+        C.diffuse_schedule_get_table(self._h, enum_value(Table, table, "table"), pointer, steps)
+        return result
+
+    def value(self, table, t):
+        """Entry t of `table`."""
+        value = ctypes.c_double()
+        C.diffuse_schedule_value(self._h, enum_value(Table, table, "table"), t,
+                                 ctypes.byref(value))
+        return value.value
+
+    def _describe(self):
+        return "%s T=%d" % (self.kind.name.lower(), self.steps)
+
+    # ---- forward process (diffuse/forward.h) ------------------------------
+
+    def q_sample(self, t, x0, eps, out=None):
+        """x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε per row."""
+        return self._batch(C.diffuse_q_sample, t, x0, "x0", eps, "eps", out)
+
+    def q_sample_rng(self, t, x0, rng, out=None, return_eps=False):
+        """x_t with ε drawn from `rng` (one draw of n·d normals).
+        Returns x_t, or (x_t, ε) with return_eps=True."""
+        rows, d, t_values, x0_values, count = self._rows(t, x0, "x0")
+        result, xt_pointer = float_output(out, "out", count, (rows, d))
+        eps, eps_pointer = float_output(None, "eps", count, (rows, d)) if return_eps \
+            else (None, None)
+        C.diffuse_q_sample_rng(self._h, rows, d, t_values, x0_values, rng._h, eps_pointer,
+                               xt_pointer)
+        return (result, eps) if return_eps else result
+
+    def q_marginal(self, t):
+        """(√ᾱ_t, 1 − ᾱ_t): mean coefficient and variance of q(x_t | x_0)."""
+        return self._pair(C.diffuse_q_marginal, t)
+
+    def q_step(self, t):
+        """(√α_t, β_t): mean coefficient and variance of q(x_t | x_{t−1})."""
+        return self._pair(C.diffuse_q_step, t)
+
+    # ---- posterior and conversions (diffuse/posterior.h) -----------------
+
+    def posterior_mean(self, t, x0, xt, out=None):
+        """μ̃_t(x_t, x_0) per row."""
+        return self._batch(C.diffuse_posterior_mean, t, x0, "x0", xt, "xt", out)
+
+    def posterior_variance(self, t):
+        """(β̃_t, clipped log β̃_t)."""
+        return self._pair(C.diffuse_posterior_variance, t)
+
+    def predict_x0_from_eps(self, t, xt, eps, out=None):
+        """x̂_0 = (x_t − √(1−ᾱ_t) ε)/√ᾱ_t per row."""
+        return self._batch(C.diffuse_predict_x0_from_eps, t, xt, "xt", eps, "eps", out)
+
+    def predict_eps_from_x0(self, t, xt, x0, out=None):
+        """ε = (x_t − √ᾱ_t x_0)/√(1−ᾱ_t) per row."""
+        return self._batch(C.diffuse_predict_eps_from_x0, t, xt, "xt", x0, "x0", out)
+
+    def velocity(self, t, x0, eps, out=None):
+        """v = √ᾱ_t ε − √(1−ᾱ_t) x_0 per row."""
+        return self._batch(C.diffuse_velocity, t, x0, "x0", eps, "eps", out)
+
+    def predict_x0_from_v(self, t, xt, v, out=None):
+        """x_0 = √ᾱ_t x_t − √(1−ᾱ_t) v per row."""
+        return self._batch(C.diffuse_predict_x0_from_v, t, xt, "xt", v, "v", out)
+
+    def predict_eps_from_v(self, t, xt, v, out=None):
+        """ε = √(1−ᾱ_t) x_t + √ᾱ_t v per row."""
+        return self._batch(C.diffuse_predict_eps_from_v, t, xt, "xt", v, "v", out)
+
+    def model_mean_from_eps(self, t, xt, eps, out=None):
+        """μ_θ = (x_t − β_t/√(1−ᾱ_t) ε)/√α_t per row."""
+        return self._batch(C.diffuse_model_mean_from_eps, t, xt, "xt", eps, "eps", out)
+
+    # ---- helpers ---------------------------------------------------------
+
+    def _rows(self, t, first, first_name):
+        """(n, d, t array, first array, n·d) for a batch whose rows follow t or `first`."""
+        values, count, shape = float_input(first, first_name)
+        rows = int32_length(t)
+        if rows is None:
+            rows = shape[0] if len(shape) == 2 else 1
+        if rows and count % rows:
+            raise ValueError("%s holds %d values, not a whole number of rows for the %d "
+                             "timesteps in t" % (first_name, count, rows))
+        d = count // rows if rows else 0
+        t_values, _ = int32_input(t, "t", rows)
+        return rows, d, t_values, values, count
+
+    def _batch(self, function, t, a, a_name, b, b_name, out):
+        rows, d, t_values, a_values, count = self._rows(t, a, a_name)
+        b_values, _, _ = float_input(b, b_name, count)
+        result, out_pointer = float_output(out, "out", count, (rows, d))
+        function(self._h, rows, d, t_values, a_values, b_values, out_pointer)
+        return result
+
+    def _pair(self, function, t):
+        first, second = ctypes.c_double(), ctypes.c_double()
+        function(self._h, t, ctypes.byref(first), ctypes.byref(second))
+        return first.value, second.value
