@@ -143,11 +143,14 @@ DIFFUSE_API diffuse_status diffuse_model_config_create(diffuse_model_config **ou
 DIFFUSE_API diffuse_status diffuse_model_config_copy(diffuse_model_config **out,
                                                      const diffuse_model_config *config);
 
+/* Frees a configuration. NULL is a no-op. */
 DIFFUSE_API void diffuse_model_config_free(diffuse_model_config *config);
 
 /* Message of the last failing call on `config` ("" if none). */
 DIFFUSE_API const char *diffuse_model_config_last_error(const diffuse_model_config *config);
 
+/* The architecture and data dimension the configuration was created with.
+ * Errors: INVALID_ARGUMENT (NULL). */
 DIFFUSE_API diffuse_status diffuse_model_config_architecture(const diffuse_model_config *config,
                                                              diffuse_architecture *arch);
 DIFFUSE_API diffuse_status diffuse_model_config_dim(const diffuse_model_config *config,
@@ -229,6 +232,8 @@ DIFFUSE_API diffuse_status diffuse_model_create_callback(diffuse_model **out, si
                                                          diffuse_prediction prediction,
                                                          diffuse_predict_fn fn, void *user);
 
+/* Frees a model and its buffers. Trainers and samplers that borrow it must be
+ * freed first. NULL is a no-op. */
 DIFFUSE_API void diffuse_model_free(diffuse_model *model);
 
 /* Message of the last failing call on `model` ("" if none). */

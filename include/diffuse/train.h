@@ -57,11 +57,16 @@ typedef enum diffuse_trainer_option {
 } diffuse_trainer_option;
 
 /* Creates a trainer for `model` (which must be trainable: not a callback
- * model) with `optimizer` (created for this model) and a copy of `schedule`. */
+ * model) with `optimizer` (created for this model) and a copy of `schedule`.
+ * Errors: INVALID_ARGUMENT (NULL), UNSUPPORTED (a callback model), MISMATCH
+ * (an optimizer sized for another model), NO_MEMORY. *out = NULL on failure. */
 DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse_model *model,
                                                   const diffuse_schedule *schedule,
                                                   diffuse_optimizer *optimizer);
+/* Frees the trainer (not the model or optimizer). NULL is a no-op. */
 DIFFUSE_API void diffuse_trainer_free(diffuse_trainer *trainer);
+/* Message of the trainer's last failure (a failing data callback's own
+ * message included); valid until its next failing call. */
 DIFFUSE_API const char *diffuse_trainer_last_error(const diffuse_trainer *trainer);
 
 /* Typed option access with bounds, as for every handle: unknown option →
