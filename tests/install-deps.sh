@@ -5,7 +5,7 @@ set -eu
 packages="build-essential cmake pkg-config libopenblas-dev libjansson-dev check"
 for arg in "$@"; do
     case "$arg" in
-    --python) packages="$packages python3 python3-numpy" ;;
+    --python) packages="$packages python3 python3-numpy python3-venv python3-pip" ;;
     --torch) packages="$packages python3-torch" ;;
     --valgrind) packages="$packages valgrind" ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
