@@ -2,6 +2,7 @@
  * the other checkpoint_*.c files share (file layout: src/checkpoint.h). */
 #include "checkpoint.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -38,6 +39,28 @@ diffuse_status checkpoint_writer_create(st_writer **out, checkpoint_kind kind,
         w = NULL;
     }
     *out = w;
+    return status;
+}
+
+diffuse_status checkpoint_write_number(st_writer *w, const char *key, bool is_double,
+                                       double value, diffuse_error *err)
+{
+    if (is_double)
+        return st_writer_add_metadata_double(w, key, value, err);
+    return st_writer_add_metadata_int64(w, key, (int64_t)value, err);
+}
+
+diffuse_status checkpoint_write_options(st_writer *w, const char *prefix,
+                                        const option_table *table, const double *values,
+                                        diffuse_error *err)
+{
+    diffuse_status status = DIFFUSE_OK;
+    for (size_t k = 0; status == DIFFUSE_OK && k < table->count; k++) {
+        const option_spec *spec = &table->specs[k];
+        char key[CHECKPOINT_KEY_SIZE];
+        checkpoint_key(key, prefix, spec->name);
+        status = checkpoint_write_number(w, key, spec->is_double, values[k], err);
+    }
     return status;
 }
 
@@ -88,19 +111,40 @@ static diffuse_status check_format(const st_file *f, diffuse_error *err)
     return DIFFUSE_OK;
 }
 
-static diffuse_status read_kind(const st_file *f, checkpoint_kind *kind, diffuse_error *err)
+diffuse_status checkpoint_read_name(const st_file *f, const char *key, const char *const *names,
+                                    size_t count, const char *not_a_name, size_t *index,
+                                    diffuse_error *err)
 {
-    const char *text = st_metadata(f, "kind");
-    if (text == NULL)
-        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT, "metadata \"kind\" is missing");
-    for (size_t k = 0; k < sizeof kind_names / sizeof kind_names[0]; k++) {
-        if (strcmp(text, kind_names[k]) == 0) {
-            *kind = (checkpoint_kind)k;
+    const char *name = st_metadata(f, key);
+    if (name == NULL)
+        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT, "metadata \"%s\" is missing", key);
+    for (size_t k = 0; k < count; k++) {
+        if (strcmp(name, names[k]) == 0) {
+            *index = k;
             return DIFFUSE_OK;
         }
     }
-    return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                        "metadata \"kind\" = \"%.64s\" is neither \"model\" nor \"trainer\"", text);
+    return diffuse_fail(err, DIFFUSE_ERROR_FORMAT, "metadata \"%s\" = \"%.64s\" is %s", key, name,
+                        not_a_name);
+}
+
+diffuse_status checkpoint_read_number(const st_file *f, const char *key, bool is_double,
+                                      checkpoint_number *value, diffuse_error *err)
+{
+    if (is_double)
+        return st_metadata_double(f, key, -DBL_MAX, DBL_MAX, &value->real, err);
+    return st_metadata_int64(f, key, INT64_MIN, INT64_MAX, &value->integer, err);
+}
+
+static diffuse_status read_kind(const st_file *f, checkpoint_kind *kind, diffuse_error *err)
+{
+    size_t index = 0;
+    diffuse_status status =
+        checkpoint_read_name(f, "kind", kind_names, sizeof kind_names / sizeof kind_names[0],
+                             "neither \"model\" nor \"trainer\"", &index, err);
+    if (status == DIFFUSE_OK)
+        *kind = (checkpoint_kind)index;
+    return status;
 }
 
 diffuse_status checkpoint_open(st_file **out, const char *path, checkpoint_kind *kind,

@@ -46,10 +46,13 @@
 #ifndef DIFFUSE_SRC_CHECKPOINT_H
 #define DIFFUSE_SRC_CHECKPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "diffuse/checkpoint.h"
 #include "error.h"
+#include "option_table.h"
 #include "safetensors.h"
 
 #define CHECKPOINT_FORMAT "libdiffuse-checkpoint"
@@ -76,6 +79,17 @@ void checkpoint_key(char key[CHECKPOINT_KEY_SIZE], const char *prefix, const cha
 diffuse_status checkpoint_writer_create(st_writer **out, checkpoint_kind kind,
                                         diffuse_error *err);
 
+/* An option value as metadata `key`: a double option as a double, an
+ * integer option as a 64-bit integer (its double holds it exactly). */
+diffuse_status checkpoint_write_number(st_writer *w, const char *key, bool is_double,
+                                       double value, diffuse_error *err);
+
+/* Every option of `table` as "<prefix><name>" = values[k], typed as in
+ * checkpoint_write_number. */
+diffuse_status checkpoint_write_options(st_writer *w, const char *prefix,
+                                        const option_table *table, const double *values,
+                                        diffuse_error *err);
+
 /* An F32 tensor of `rank` dimensions `shape` whose values (borrowed until
  * the file is written) must all be finite: a checkpoint that could not be
  * loaded again is never written. Errors: NUMERIC (naming the tensor and the
@@ -99,6 +113,27 @@ diffuse_status checkpoint_write_schedule(st_writer *w, const diffuse_schedule *s
  * format_version), NO_MEMORY. *out = NULL on failure. */
 diffuse_status checkpoint_open(st_file **out, const char *path, checkpoint_kind *kind,
                                diffuse_error *err);
+
+/* The index k < count of names[k], the value of metadata `key` (a kind
+ * stored by name). Errors: FORMAT, naming the key when it is missing and
+ * saying that the value "is <not_a_name>" otherwise, e.g. not_a_name =
+ * "not a schedule kind". */
+diffuse_status checkpoint_read_name(const st_file *f, const char *key, const char *const *names,
+                                    size_t count, const char *not_a_name, size_t *index,
+                                    diffuse_error *err);
+
+/* An option value as checkpoint_write_number stores it: `real` for a
+ * double option, `integer` for an integer option. */
+typedef struct checkpoint_number {
+    double real;
+    int64_t integer;
+} checkpoint_number;
+
+/* Metadata `key` parsed strictly as a double or as a 64-bit integer; any
+ * value of the type is accepted (the handle's setter checks the bounds).
+ * Errors: FORMAT (missing, or not a number of the type). */
+diffuse_status checkpoint_read_number(const st_file *f, const char *key, bool is_double,
+                                      checkpoint_number *value, diffuse_error *err);
 
 /* Copies the F32 tensor `name` of exactly this rank and shape into `out`
  * (product(shape) floats) and checks that every value is finite.

@@ -3,7 +3,6 @@
  * the schedule section is in checkpoint_schedule.c). The model section is
  * generic over the architecture's option enumeration and tensor table, so a
  * new architecture needs no change here. */
-#include <float.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,23 +15,36 @@
 #define MODEL_PREFIX "model."
 #define EMA_PREFIX "ema."
 
+/* An option of a configuration's architecture as the file names it. */
+typedef struct model_key {
+    diffuse_model_option option;
+    int is_double;
+    char key[CHECKPOINT_KEY_SIZE]; /* "model.<name>" */
+} model_key;
+
+/* Option `index` in the order of diffuse_model_config_option_at. */
+static diffuse_status find_model_key(const diffuse_model_config *config, size_t index,
+                                     model_key *out, diffuse_error *err)
+{
+    const char *name;
+    diffuse_status status = diffuse_model_config_option_at(config->architecture, index,
+                                                           &out->option, &out->is_double, &name);
+    if (status != DIFFUSE_OK)
+        return checkpoint_last_error(err, status);
+    checkpoint_key(out->key, MODEL_PREFIX, name);
+    return DIFFUSE_OK;
+}
+
 /* ---- Model section: writing ------------------------------------------------ */
 
 static diffuse_status write_model_option(st_writer *w, const diffuse_model_config *config,
                                          size_t index, diffuse_error *err)
 {
-    diffuse_model_option option;
-    int is_double;
-    const char *name;
-    diffuse_status status = diffuse_model_config_option_at(config->architecture, index, &option,
-                                                           &is_double, &name);
+    model_key k;
+    diffuse_status status = find_model_key(config, index, &k, err);
     if (status != DIFFUSE_OK)
-        return checkpoint_last_error(err, status);
-    char key[CHECKPOINT_KEY_SIZE];
-    checkpoint_key(key, MODEL_PREFIX, name);
-    if (is_double)
-        return st_writer_add_metadata_double(w, key, model_config_double(config, option), err);
-    return st_writer_add_metadata_int64(w, key, model_config_int(config, option), err);
+        return status;
+    return checkpoint_write_number(w, k.key, k.is_double, config->values[k.option], err);
 }
 
 static diffuse_status write_model_options(st_writer *w, const diffuse_model_config *config,
@@ -113,29 +125,18 @@ static diffuse_status read_architecture(const st_file *f, const nn_architecture 
 static diffuse_status read_model_option(const st_file *f, diffuse_model_config *config,
                                         size_t index, diffuse_error *err)
 {
-    diffuse_model_option option;
-    int is_double;
-    const char *name;
-    diffuse_status status = diffuse_model_config_option_at(config->architecture, index, &option,
-                                                           &is_double, &name);
+    model_key k;
+    checkpoint_number value;
+    diffuse_status status = find_model_key(config, index, &k, err);
+    if (status == DIFFUSE_OK)
+        status = checkpoint_read_number(f, k.key, k.is_double, &value, err);
     if (status != DIFFUSE_OK)
-        return checkpoint_last_error(err, status);
-    char key[CHECKPOINT_KEY_SIZE];
-    checkpoint_key(key, MODEL_PREFIX, name);
-    if (is_double) {
-        double value;
-        if ((status = st_metadata_double(f, key, -DBL_MAX, DBL_MAX, &value, err)) != DIFFUSE_OK)
-            return status;
-        status = diffuse_model_config_set_double(config, option, value);
-    } else {
-        int64_t value;
-        if ((status = st_metadata_int64(f, key, INT64_MIN, INT64_MAX, &value, err)) !=
-            DIFFUSE_OK)
-            return status;
-        status = diffuse_model_config_set_int(config, option, value);
-    }
+        return status;
+    status = k.is_double ? diffuse_model_config_set_double(config, k.option, value.real)
+                         : diffuse_model_config_set_int(config, k.option, value.integer);
     if (status != DIFFUSE_OK)
-        return checkpoint_rejected_key(err, status, key, diffuse_model_config_last_error(config));
+        return checkpoint_rejected_key(err, status, k.key,
+                                       diffuse_model_config_last_error(config));
     return DIFFUSE_OK;
 }
 
@@ -166,32 +167,28 @@ static diffuse_status read_model_config(const st_file *f, diffuse_model_config *
 }
 
 /* Checks, before any parameter buffer exists, that the file holds every
- * tensor of the model `config` describes, with its shape. The architecture
- * describes its layout without allocating parameters (nn/architecture.h),
- * so a corrupt configuration (a huge hidden_width, say) fails here instead
- * of making the loader allocate and initialise more parameters than the
- * file holds. */
-static diffuse_status check_layout(const st_file *f, diffuse_model_config *config,
+ * tensor of the model `config` describes, with its shape. The layout is
+ * described without allocating parameters (model_describe_layout), so a
+ * corrupt configuration (a huge hidden_width, say) fails here instead of
+ * making the loader allocate and initialise more parameters than the file
+ * holds. */
+static diffuse_status check_layout(const st_file *f, const diffuse_model_config *config,
                                    diffuse_error *err)
 {
-    const nn_architecture *arch = nn_architecture_find((int)config->architecture);
-    diffuse_model probe;
-    memset(&probe, 0, sizeof probe);
-    probe.config = config;
-    probe.dim = config->dim;
-    probe.prediction = (int)model_config_int(config, DIFFUSE_MODEL_PREDICTION);
-    diffuse_status status = arch->build(&probe);
+    model_tensor *tensors = NULL;
+    size_t count = 0;
+    diffuse_error layout_error = {{0}};
+    diffuse_status status = model_describe_layout(config, &tensors, &count, &layout_error);
     if (status != DIFFUSE_OK)
-        return checkpoint_rejected(err, status, "the model configuration", probe.error.message);
-    for (size_t i = 0; status == DIFFUSE_OK && i < probe.tensor_count; i++) {
-        const model_tensor *t = &probe.tensors[i];
+        return checkpoint_rejected(err, status, "the model configuration", layout_error.message);
+    for (size_t i = 0; status == DIFFUSE_OK && i < count; i++) {
+        const model_tensor *t = &tensors[i];
         const void *data;
         status = st_find(f, t->name, ST_F32, t->rank, t->shape, &data, err);
         if (status == DIFFUSE_ERROR_MISMATCH)
             status = diffuse_fail(err, DIFFUSE_ERROR_FORMAT, "%s", err->message);
     }
-    probe.ops->destroy(probe.arch);
-    free(probe.tensors);
+    free(tensors);
     return status;
 }
 

@@ -9,28 +9,14 @@
 #include "schedule.h"
 
 #define SCHEDULE_PREFIX "schedule."
+#define SCHEDULE_KIND "schedule.kind"
 #define SCHEDULE_BETAS "schedule.betas"
-
-/* The file's spelling of each schedule kind: part of format version 1, so
- * it is kept here rather than borrowed from the schedule's messages. */
-static const char *const schedule_kind_names[] = {
-    [DIFFUSE_SCHEDULE_LINEAR] = "linear",
-    [DIFFUSE_SCHEDULE_SCALED_LINEAR] = "scaled_linear",
-    [DIFFUSE_SCHEDULE_COSINE] = "cosine",
-    [DIFFUSE_SCHEDULE_SIGMOID] = "sigmoid",
-    [DIFFUSE_SCHEDULE_CUSTOM] = "custom",
-};
-#define SCHEDULE_KIND_NAME_COUNT (sizeof schedule_kind_names / sizeof schedule_kind_names[0])
 
 diffuse_status checkpoint_write_schedule(st_writer *w, const diffuse_schedule *s,
                                          diffuse_error *err)
 {
-    if ((size_t)s->kind >= SCHEDULE_KIND_NAME_COUNT)
-        return diffuse_fail(err, DIFFUSE_ERROR_UNSUPPORTED,
-                            "schedule kind %d has no name in checkpoint format %d", (int)s->kind,
-                            CHECKPOINT_FORMAT_VERSION);
     diffuse_status status =
-        st_writer_add_metadata(w, SCHEDULE_PREFIX "kind", schedule_kind_names[s->kind], err);
+        st_writer_add_metadata(w, SCHEDULE_KIND, schedule_kind_names[s->kind], err);
     if (status == DIFFUSE_OK)
         status = st_writer_add_metadata_int64(w, SCHEDULE_PREFIX "steps", (int64_t)s->steps, err);
     /* Every option is written as a double (ZERO_TERMINAL_SNR as 0.0 / 1.0):
@@ -53,19 +39,13 @@ diffuse_status checkpoint_write_schedule(st_writer *w, const diffuse_schedule *s
 static diffuse_status read_schedule_kind(const st_file *f, diffuse_schedule_kind *kind,
                                          diffuse_error *err)
 {
-    const char *name = st_metadata(f, SCHEDULE_PREFIX "kind");
-    if (name == NULL)
-        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                            "metadata \"" SCHEDULE_PREFIX "kind\" is missing");
-    for (size_t k = 0; k < SCHEDULE_KIND_NAME_COUNT; k++) {
-        if (strcmp(name, schedule_kind_names[k]) == 0) {
-            *kind = (diffuse_schedule_kind)k;
-            return DIFFUSE_OK;
-        }
-    }
-    return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                        "metadata \"" SCHEDULE_PREFIX "kind\" = \"%.64s\" is not a schedule kind",
-                        name);
+    size_t index = 0;
+    diffuse_status status = checkpoint_read_name(f, SCHEDULE_KIND, schedule_kind_names,
+                                                 SCHEDULE_KIND_COUNT, "not a schedule kind",
+                                                 &index, err);
+    if (status == DIFFUSE_OK)
+        *kind = (diffuse_schedule_kind)index;
+    return status;
 }
 
 static diffuse_status read_schedule_options(const st_file *f, diffuse_schedule_kind kind,

@@ -2,9 +2,7 @@
  * a model checkpoint plus the optimizer's kind, options, step count and
  * moments and the trainer's options (file layout: src/checkpoint.h) — all
  * the state a training step reads, so a resumed run continues bit-exactly. */
-#include <float.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "checkpoint.h"
 #include "model.h"
@@ -12,60 +10,22 @@
 #include "trainer.h"
 
 #define OPTIMIZER_PREFIX "optimizer."
-#define TRAINER_PREFIX "trainer."
+#define OPTIMIZER_KIND "optimizer.kind"
 #define OPTIMIZER_STEP "optimizer.step"
 #define FIRST_MOMENT "optimizer.first_moment"
 #define SECOND_MOMENT "optimizer.second_moment"
-
-/* The file's spelling of each optimizer kind (format version 1). */
-static const char *const optimizer_kind_names[] = {
-    [DIFFUSE_OPTIMIZER_ADAM] = "adam",
-    [DIFFUSE_OPTIMIZER_ADAMW] = "adamw",
-};
-#define OPTIMIZER_KIND_COUNT (sizeof optimizer_kind_names / sizeof optimizer_kind_names[0])
-
-/* The trainer's options under the names of its option table (private to
- * trainer.c); all of them are integers. */
-typedef struct trainer_key {
-    diffuse_trainer_option option;
-    const char *name;
-} trainer_key;
-
-static const trainer_key trainer_keys[] = {
-    {DIFFUSE_TRAINER_BATCH_SIZE, "batch_size"},
-    {DIFFUSE_TRAINER_SEED, "seed"},
-    {DIFFUSE_TRAINER_THREADS, "threads"},
-};
-#define TRAINER_KEY_COUNT (sizeof trainer_keys / sizeof trainer_keys[0])
+#define TRAINER_PREFIX "trainer."
 
 /* ---- Writing --------------------------------------------------------------- */
-
-static diffuse_status write_optimizer_options(st_writer *w, const diffuse_optimizer *opt,
-                                              diffuse_error *err)
-{
-    diffuse_status status = DIFFUSE_OK;
-    for (size_t k = 0; status == DIFFUSE_OK && k < optim_option_table.count; k++) {
-        const option_spec *spec = &optim_option_table.specs[k];
-        char key[CHECKPOINT_KEY_SIZE];
-        checkpoint_key(key, OPTIMIZER_PREFIX, spec->name);
-        status = spec->is_double
-                     ? st_writer_add_metadata_double(w, key, opt->options[k], err)
-                     : st_writer_add_metadata_int64(w, key, (int64_t)opt->options[k], err);
-    }
-    return status;
-}
 
 static diffuse_status write_optimizer(st_writer *w, const diffuse_optimizer *opt,
                                       diffuse_error *err)
 {
-    if ((size_t)opt->kind >= OPTIMIZER_KIND_COUNT)
-        return diffuse_fail(err, DIFFUSE_ERROR_UNSUPPORTED,
-                            "optimizer kind %d has no name in checkpoint format %d",
-                            (int)opt->kind, CHECKPOINT_FORMAT_VERSION);
-    diffuse_status status = st_writer_add_metadata(w, OPTIMIZER_PREFIX "kind",
-                                                   optimizer_kind_names[opt->kind], err);
+    diffuse_status status =
+        st_writer_add_metadata(w, OPTIMIZER_KIND, optim_kind_names[opt->kind], err);
     if (status == DIFFUSE_OK)
-        status = write_optimizer_options(w, opt, err);
+        status = checkpoint_write_options(w, OPTIMIZER_PREFIX, &optim_option_table, opt->options,
+                                          err);
     if (status == DIFFUSE_OK)
         status = st_writer_add_metadata_uint64(w, OPTIMIZER_STEP, opt->step, err);
     if (status == DIFFUSE_OK)
@@ -77,38 +37,18 @@ static diffuse_status write_optimizer(st_writer *w, const diffuse_optimizer *opt
     return status;
 }
 
-static diffuse_status write_trainer_options(st_writer *w, const diffuse_trainer *trainer,
-                                            diffuse_error *err)
-{
-    const double *values = trainer_option_values(trainer);
-    diffuse_status status = DIFFUSE_OK;
-    for (size_t i = 0; status == DIFFUSE_OK && i < TRAINER_KEY_COUNT; i++) {
-        char key[CHECKPOINT_KEY_SIZE];
-        checkpoint_key(key, TRAINER_PREFIX, trainer_keys[i].name);
-        status = st_writer_add_metadata_int64(w, key, (int64_t)values[trainer_keys[i].option],
-                                              err);
-    }
-    return status;
-}
-
 /* ---- Reading --------------------------------------------------------------- */
 
 static diffuse_status read_optimizer_kind(const st_file *f, diffuse_optimizer_kind *kind,
                                           diffuse_error *err)
 {
-    const char *name = st_metadata(f, OPTIMIZER_PREFIX "kind");
-    if (name == NULL)
-        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                            "metadata \"" OPTIMIZER_PREFIX "kind\" is missing");
-    for (size_t k = 0; k < OPTIMIZER_KIND_COUNT; k++) {
-        if (strcmp(name, optimizer_kind_names[k]) == 0) {
-            *kind = (diffuse_optimizer_kind)k;
-            return DIFFUSE_OK;
-        }
-    }
-    return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                        "metadata \"" OPTIMIZER_PREFIX "kind\" = \"%.64s\" is not an optimizer",
-                        name);
+    size_t index = 0;
+    diffuse_status status = checkpoint_read_name(f, OPTIMIZER_KIND, optim_kind_names,
+                                                 OPTIM_KIND_COUNT, "not an optimizer", &index,
+                                                 err);
+    if (status == DIFFUSE_OK)
+        *kind = (diffuse_optimizer_kind)index;
+    return status;
 }
 
 /* Reads "optimizer.<name>" strictly and sets it through the public setter,
@@ -120,19 +60,12 @@ static diffuse_status read_optimizer_option(const st_file *f, diffuse_optimizer 
     diffuse_optimizer_option option = (diffuse_optimizer_option)index;
     char key[CHECKPOINT_KEY_SIZE];
     checkpoint_key(key, OPTIMIZER_PREFIX, spec->name);
-    diffuse_status status;
-    if (spec->is_double) {
-        double value;
-        if ((status = st_metadata_double(f, key, -DBL_MAX, DBL_MAX, &value, err)) != DIFFUSE_OK)
-            return status;
-        status = diffuse_optimizer_set_double(opt, option, value);
-    } else {
-        int64_t value;
-        if ((status = st_metadata_int64(f, key, INT64_MIN, INT64_MAX, &value, err)) !=
-            DIFFUSE_OK)
-            return status;
-        status = diffuse_optimizer_set_int(opt, option, value);
-    }
+    checkpoint_number value;
+    diffuse_status status = checkpoint_read_number(f, key, spec->is_double, &value, err);
+    if (status != DIFFUSE_OK)
+        return status;
+    status = spec->is_double ? diffuse_optimizer_set_double(opt, option, value.real)
+                             : diffuse_optimizer_set_int(opt, option, value.integer);
     if (status != DIFFUSE_OK)
         return checkpoint_rejected_key(err, status, key, diffuse_optimizer_last_error(opt));
     return DIFFUSE_OK;
@@ -182,14 +115,14 @@ static diffuse_status read_trainer_options(const st_file *f, diffuse_trainer *tr
                                            diffuse_error *err)
 {
     diffuse_status status = DIFFUSE_OK;
-    for (size_t i = 0; status == DIFFUSE_OK && i < TRAINER_KEY_COUNT; i++) {
+    for (size_t k = 0; status == DIFFUSE_OK && k < trainer_option_table.count; k++) {
         char key[CHECKPOINT_KEY_SIZE];
-        checkpoint_key(key, TRAINER_PREFIX, trainer_keys[i].name);
+        checkpoint_key(key, TRAINER_PREFIX, trainer_option_table.specs[k].name);
         int64_t value;
         status = st_metadata_int64(f, key, INT64_MIN, INT64_MAX, &value, err);
         if (status != DIFFUSE_OK)
             break;
-        status = diffuse_trainer_set_int(trainer, trainer_keys[i].option, value);
+        status = diffuse_trainer_set_int(trainer, (diffuse_trainer_option)k, value);
         if (status != DIFFUSE_OK)
             status = checkpoint_rejected_key(err, status, key,
                                              diffuse_trainer_last_error(trainer));
@@ -252,7 +185,8 @@ DIFFUSE_API diffuse_status diffuse_trainer_save(diffuse_trainer *trainer, const 
     if (status == DIFFUSE_OK)
         status = write_optimizer(w, trainer_optimizer(trainer), &err);
     if (status == DIFFUSE_OK)
-        status = write_trainer_options(w, trainer, &err);
+        status = checkpoint_write_options(w, TRAINER_PREFIX, &trainer_option_table,
+                                          trainer_option_values(trainer), &err);
     if (status == DIFFUSE_OK)
         status = st_write_file(w, path, &err);
     st_writer_free(w);

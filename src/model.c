@@ -52,6 +52,14 @@ diffuse_status model_ensure_ema(diffuse_model *m)
     return DIFFUSE_OK;
 }
 
+/* The fields that follow from the configuration (an architecture's build
+ * reads them with m->config). */
+static void take_config_fields(diffuse_model *m, const diffuse_model_config *config)
+{
+    m->dim = config->dim;
+    m->prediction = (int)model_config_int(config, DIFFUSE_MODEL_PREDICTION);
+}
+
 /* A model with an owned copy of `config` and nothing else yet. */
 static diffuse_status new_model(diffuse_model **out, const diffuse_model_config *config)
 {
@@ -63,9 +71,27 @@ static diffuse_status new_model(diffuse_model **out, const diffuse_model_config 
         free(m);
         return status;
     }
-    m->dim = config->dim;
-    m->prediction = (int)model_config_int(config, DIFFUSE_MODEL_PREDICTION);
+    take_config_fields(m, config);
     *out = m;
+    return DIFFUSE_OK;
+}
+
+diffuse_status model_describe_layout(const diffuse_model_config *config, model_tensor **tensors,
+                                     size_t *count, diffuse_error *error)
+{
+    const nn_architecture *architecture = nn_architecture_find((int)config->architecture);
+    /* A model that build describes but nothing allocates parameters for;
+     * build only reads the configuration, so borrowing it is safe. */
+    diffuse_model probe;
+    memset(&probe, 0, sizeof probe);
+    probe.config = (diffuse_model_config *)config;
+    take_config_fields(&probe, config);
+    diffuse_status status = architecture->build(&probe);
+    if (status != DIFFUSE_OK)
+        return diffuse_fail(error, status, "%s", probe.error.message);
+    probe.ops->destroy(probe.arch);
+    *tensors = probe.tensors;
+    *count = probe.tensor_count;
     return DIFFUSE_OK;
 }
 

@@ -63,4 +63,15 @@ void model_zero_grads(diffuse_model *m);
 /* Allocates m->ema as a copy of m->params if it does not exist yet. */
 diffuse_status model_ensure_ema(diffuse_model *m);
 
+/* The tensor table (names, offsets, shapes) of the model diffuse_model_create
+ * would build from `config`, without allocating or initialising parameters:
+ * a checkpoint reader checks a file against it before trusting the
+ * configuration's sizes. `config` must be of an architecture that is built
+ * from its configuration (not a callback model). *tensors (malloc'd, the
+ * caller frees it) receives *count entries. Fails as the architecture's
+ * build does (an inconsistent configuration, NO_MEMORY) with the message in
+ * `error` (may be NULL). */
+diffuse_status model_describe_layout(const diffuse_model_config *config, model_tensor **tensors,
+                                     size_t *count, diffuse_error *error);
+
 #endif

@@ -29,6 +29,11 @@ static const option_spec optim_option_specs[OPTIM_OPTION_COUNT] = {
 
 const option_table optim_option_table = {"optimizer", optim_option_specs, OPTIM_OPTION_COUNT};
 
+const char *const optim_kind_names[OPTIM_KIND_COUNT] = {
+    [DIFFUSE_OPTIMIZER_ADAM] = "adam",
+    [DIFFUSE_OPTIMIZER_ADAMW] = "adamw",
+};
+
 /* Getters take a const handle but still record their failures in it: the
  * message slot is not part of the optimizer's observable state. */
 static diffuse_error *error_of(const diffuse_optimizer *opt)
@@ -166,7 +171,7 @@ DIFFUSE_API diffuse_status diffuse_optimizer_create(diffuse_optimizer **out,
     status = diffuse_check_pointer(NULL, model, "model");
     if (status != DIFFUSE_OK)
         return status;
-    if (kind != DIFFUSE_OPTIMIZER_ADAM && kind != DIFFUSE_OPTIMIZER_ADAMW)
+    if ((unsigned)kind >= OPTIM_KIND_COUNT)
         return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "unknown optimizer kind %d",
                             (int)kind);
     if (model->param_count == 0)
@@ -254,38 +259,35 @@ DIFFUSE_API diffuse_status diffuse_optimizer_set_int(diffuse_optimizer *optimize
                       (double)value, false);
 }
 
-/* The stored value of `option` if it has the wanted type, else NULL. */
-static const double *option_value(const diffuse_optimizer *optimizer,
-                                  diffuse_optimizer_option option, const void *out,
-                                  bool want_double)
+/* The checks of a getter before the option's: the handle, then `value`. */
+static diffuse_status check_getter(const diffuse_optimizer *optimizer, const void *value)
 {
-    if (diffuse_check_pointer(NULL, optimizer, "optimizer") != DIFFUSE_OK ||
-        diffuse_check_pointer(error_of(optimizer), out, "value") != DIFFUSE_OK ||
-        option_find(error_of(optimizer), &optim_option_table, (int)option, want_double) == NULL)
-        return NULL;
-    return &optimizer->options[option];
+    diffuse_status status = diffuse_check_pointer(NULL, optimizer, "optimizer");
+    if (status == DIFFUSE_OK)
+        status = diffuse_check_pointer(error_of(optimizer), value, "value");
+    return status;
 }
 
 DIFFUSE_API diffuse_status diffuse_optimizer_get_double(const diffuse_optimizer *optimizer,
                                                         diffuse_optimizer_option option,
                                                         double *value)
 {
-    const double *stored = option_value(optimizer, option, value, true);
-    if (stored == NULL)
-        return DIFFUSE_ERROR_INVALID_ARGUMENT;
-    *value = *stored;
-    return DIFFUSE_OK;
+    diffuse_status status = check_getter(optimizer, value);
+    if (status == DIFFUSE_OK)
+        status = option_get_double(error_of(optimizer), &optim_option_table, optimizer->options,
+                                   (int)option, value);
+    return status;
 }
 
 DIFFUSE_API diffuse_status diffuse_optimizer_get_int(const diffuse_optimizer *optimizer,
                                                      diffuse_optimizer_option option,
                                                      int64_t *value)
 {
-    const double *stored = option_value(optimizer, option, value, false);
-    if (stored == NULL)
-        return DIFFUSE_ERROR_INVALID_ARGUMENT;
-    *value = (int64_t)*stored;
-    return DIFFUSE_OK;
+    diffuse_status status = check_getter(optimizer, value);
+    if (status == DIFFUSE_OK)
+        status = option_get_int(error_of(optimizer), &optim_option_table, optimizer->options,
+                                (int)option, value);
+    return status;
 }
 
 DIFFUSE_API diffuse_status diffuse_optimizer_double_bounds(diffuse_optimizer_option option,
@@ -301,13 +303,7 @@ DIFFUSE_API diffuse_status diffuse_optimizer_int_bounds(diffuse_optimizer_option
 {
     if (min == NULL || max == NULL)
         return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "min and max must not be NULL");
-    double lo, hi;
-    diffuse_status status = option_bounds(NULL, &optim_option_table, (int)option, false, &lo, &hi);
-    if (status == DIFFUSE_OK) {
-        *min = (int64_t)lo;
-        *max = (int64_t)hi;
-    }
-    return status;
+    return option_int_bounds(NULL, &optim_option_table, (int)option, min, max);
 }
 
 /* ---- State ------------------------------------------------------------------- */

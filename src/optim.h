@@ -23,6 +23,12 @@
 extern const option_table optim_option_table;
 #define OPTIM_ADAMW_WEIGHT_DECAY 0.01
 
+/* Number of diffuse_optimizer_kind values, and the name of each ("adam",
+ * "adamw"), indexed by kind: the checkpoint's "optimizer.kind", so a name is
+ * part of checkpoint format 1 and must never change. */
+#define OPTIM_KIND_COUNT 2
+extern const char *const optim_kind_names[OPTIM_KIND_COUNT];
+
 /* What the optimizer remembers of each model tensor, in the model's order,
  * to recognise the model it was made for. */
 typedef struct optim_tensor_layout {

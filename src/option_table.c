@@ -39,15 +39,59 @@ diffuse_status option_set(diffuse_error *error, const option_table *table, doubl
     return DIFFUSE_OK;
 }
 
+diffuse_status option_get_double(diffuse_error *error, const option_table *table,
+                                 const double *values, int id, double *value)
+{
+    if (option_find(error, table, id, true) == NULL)
+        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    *value = values[id];
+    return DIFFUSE_OK;
+}
+
+diffuse_status option_get_int(diffuse_error *error, const option_table *table,
+                              const double *values, int id, int64_t *value)
+{
+    if (option_find(error, table, id, false) == NULL)
+        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    *value = (int64_t)values[id];
+    return DIFFUSE_OK;
+}
+
+static diffuse_status check_bounds_pointers(diffuse_error *error, const void *min,
+                                            const void *max)
+{
+    diffuse_status status = diffuse_check_pointer(error, min, "min");
+    if (status == DIFFUSE_OK)
+        status = diffuse_check_pointer(error, max, "max");
+    return status;
+}
+
 diffuse_status option_bounds(diffuse_error *error, const option_table *table, int id,
                              bool want_double, double *min, double *max)
 {
+    diffuse_status status = check_bounds_pointers(error, min, max);
+    if (status != DIFFUSE_OK)
+        return status;
     const option_spec *spec = option_find(error, table, id, want_double);
     if (spec == NULL)
         return DIFFUSE_ERROR_INVALID_ARGUMENT;
     *min = spec->min;
     *max = spec->max;
     return DIFFUSE_OK;
+}
+
+diffuse_status option_int_bounds(diffuse_error *error, const option_table *table, int id,
+                                 int64_t *min, int64_t *max)
+{
+    double low = 0.0, high = 0.0;
+    diffuse_status status = check_bounds_pointers(error, min, max);
+    if (status == DIFFUSE_OK)
+        status = option_bounds(error, table, id, false, &low, &high);
+    if (status == DIFFUSE_OK) {
+        *min = (int64_t)low;
+        *max = (int64_t)high;
+    }
+    return status;
 }
 
 void option_defaults(const option_table *table, double *values)

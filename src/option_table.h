@@ -35,9 +35,19 @@ const option_spec *option_find(diffuse_error *error, const option_table *table, 
 diffuse_status option_set(diffuse_error *error, const option_table *table, double *values,
                           int id, double value, bool is_double);
 
-/* Bounds of option `id` (type-checked like option_find). */
+/* values[id] of option `id`, type-checked like option_find (an int
+ * option's value is stored exactly). The caller has checked `value`. */
+diffuse_status option_get_double(diffuse_error *error, const option_table *table,
+                                 const double *values, int id, double *value);
+diffuse_status option_get_int(diffuse_error *error, const option_table *table,
+                              const double *values, int id, int64_t *value);
+
+/* Bounds of option `id`: min and max must not be NULL (checked first, then
+ * the id and type as in option_find). The _int form for integer options. */
 diffuse_status option_bounds(diffuse_error *error, const option_table *table, int id,
                              bool want_double, double *min, double *max);
+diffuse_status option_int_bounds(diffuse_error *error, const option_table *table, int id,
+                                 int64_t *min, int64_t *max);
 
 /* values[i] = default of option i, for every option of the table. */
 void option_defaults(const option_table *table, double *values);

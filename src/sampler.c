@@ -117,18 +117,20 @@ static diffuse_status set_option(diffuse_sampler *s, int option, double value, b
     return option_set(&s->error, &sampler_options, s->options, option, value, is_double);
 }
 
-static diffuse_status get_option(const diffuse_sampler *s, int option, double *value,
-                                 bool is_double)
+/* The checks of a getter before the option's: the handle, then `value`. */
+static diffuse_status check_getter(const diffuse_sampler *s, const void *value)
 {
-    diffuse_status status;
-    if ((status = diffuse_check_pointer(NULL, s, "sampler")) ||
-        (status = diffuse_check_pointer(NULL, value, "value")))
-        return status;
-    diffuse_error *error = (diffuse_error *)&s->error;
-    if (option_find(error, &sampler_options, option, is_double) == NULL)
-        return DIFFUSE_ERROR_INVALID_ARGUMENT;
-    *value = s->options[option];
-    return DIFFUSE_OK;
+    diffuse_status status = diffuse_check_pointer(NULL, s, "sampler");
+    if (status == DIFFUSE_OK)
+        status = diffuse_check_pointer(NULL, value, "value");
+    return status;
+}
+
+/* Getters record a bad option in the handle, which a const handle still
+ * owns (one thread at a time). */
+static diffuse_error *error_of(const diffuse_sampler *s)
+{
+    return (diffuse_error *)&s->error;
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_set_int(diffuse_sampler *sampler,
@@ -146,46 +148,33 @@ DIFFUSE_API diffuse_status diffuse_sampler_set_double(diffuse_sampler *sampler,
 DIFFUSE_API diffuse_status diffuse_sampler_get_int(const diffuse_sampler *sampler,
                                                    diffuse_sampler_option option, int64_t *value)
 {
-    double stored = 0.0;
-    diffuse_status status = get_option(sampler, (int)option, value != NULL ? &stored : NULL, false);
+    diffuse_status status = check_getter(sampler, value);
     if (status == DIFFUSE_OK)
-        *value = (int64_t)stored;
+        status = option_get_int(error_of(sampler), &sampler_options, sampler->options,
+                                (int)option, value);
     return status;
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_get_double(const diffuse_sampler *sampler,
                                                       diffuse_sampler_option option, double *value)
 {
-    return get_option(sampler, (int)option, value, true);
-}
-
-static diffuse_status bounds(int option, bool is_double, double *min, double *max)
-{
-    diffuse_status status;
-    if ((status = diffuse_check_pointer(NULL, min, "min")) ||
-        (status = diffuse_check_pointer(NULL, max, "max")))
-        return status;
-    return option_bounds(NULL, &sampler_options, option, is_double, min, max);
+    diffuse_status status = check_getter(sampler, value);
+    if (status == DIFFUSE_OK)
+        status = option_get_double(error_of(sampler), &sampler_options, sampler->options,
+                                   (int)option, value);
+    return status;
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_int_bounds(diffuse_sampler_option option,
                                                       int64_t *min, int64_t *max)
 {
-    double lo = 0.0, hi = 0.0;
-    diffuse_status status = diffuse_check_pointer(NULL, min, "min");
-    if (status == DIFFUSE_OK)
-        status = bounds((int)option, false, &lo, max != NULL ? &hi : NULL);
-    if (status == DIFFUSE_OK) {
-        *min = (int64_t)lo;
-        *max = (int64_t)hi;
-    }
-    return status;
+    return option_int_bounds(NULL, &sampler_options, (int)option, min, max);
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_double_bounds(diffuse_sampler_option option,
                                                          double *min, double *max)
 {
-    return bounds((int)option, true, min, max);
+    return option_bounds(NULL, &sampler_options, (int)option, true, min, max);
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler,

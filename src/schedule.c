@@ -10,12 +10,11 @@
 
 #include "option_table.h"
 
-#define SCHEDULE_KIND_COUNT 5
 #define OPTION_BIT(option) (1u << (option))
 /* M_PI is not part of strict C11. */
 #define SCHEDULE_PI 3.14159265358979323846
 
-static const char *const kind_names[SCHEDULE_KIND_COUNT] = {
+const char *const schedule_kind_names[SCHEDULE_KIND_COUNT] = {
     [DIFFUSE_SCHEDULE_LINEAR] = "linear",
     [DIFFUSE_SCHEDULE_SCALED_LINEAR] = "scaled_linear",
     [DIFFUSE_SCHEDULE_COSINE] = "cosine",
@@ -222,7 +221,7 @@ static diffuse_status check_generated_betas(diffuse_error *error, diffuse_schedu
         if (!(beta[t] > 0.0 && beta[t] <= 1.0))
             return diffuse_fail(error, DIFFUSE_ERROR_NUMERIC,
                                 "the %s schedule gives beta[%zu] = %.17g outside (0, 1]%s",
-                                kind_names[kind], t, beta[t], stage);
+                                schedule_kind_names[kind], t, beta[t], stage);
     }
     return DIFFUSE_OK;
 }
@@ -570,7 +569,7 @@ static const option_spec *find_applicable(const diffuse_schedule *s,
     if (spec != NULL && !schedule_option_applies(s->kind, option)) {
         diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
                      "schedule option %s does not apply to a %s schedule", spec->name,
-                     kind_names[s->kind]);
+                     schedule_kind_names[s->kind]);
         return NULL;
     }
     return spec;
@@ -651,35 +650,16 @@ DIFFUSE_API diffuse_status diffuse_schedule_get_int(const diffuse_schedule *sche
     return status;
 }
 
-static diffuse_status check_bounds_pointers(const void *min, const void *max)
-{
-    diffuse_status status = diffuse_check_pointer(NULL, min, "min");
-    if (status == DIFFUSE_OK)
-        status = diffuse_check_pointer(NULL, max, "max");
-    return status;
-}
-
 DIFFUSE_API diffuse_status diffuse_schedule_double_bounds(diffuse_schedule_option option,
                                                           double *min, double *max)
 {
-    diffuse_status status = check_bounds_pointers(min, max);
-    if (status != DIFFUSE_OK)
-        return status;
     return option_bounds(NULL, &schedule_options, (int)option, true, min, max);
 }
 
 DIFFUSE_API diffuse_status diffuse_schedule_int_bounds(diffuse_schedule_option option,
                                                        int64_t *min, int64_t *max)
 {
-    double low, high;
-    diffuse_status status = check_bounds_pointers(min, max);
-    if (status == DIFFUSE_OK)
-        status = option_bounds(NULL, &schedule_options, (int)option, false, &low, &high);
-    if (status == DIFFUSE_OK) {
-        *min = (int64_t)low;
-        *max = (int64_t)high;
-    }
-    return status;
+    return option_int_bounds(NULL, &schedule_options, (int)option, min, max);
 }
 
 /* ---- Getters ---------------------------------------------------------------- */

@@ -13,7 +13,13 @@
 #include "diffuse/schedule.h"
 #include "error.h"
 
-enum { SCHEDULE_TABLE_COUNT = 13, SCHEDULE_OPTION_COUNT = 6 };
+enum { SCHEDULE_KIND_COUNT = 5, SCHEDULE_TABLE_COUNT = 13, SCHEDULE_OPTION_COUNT = 6 };
+
+/* The name of each kind, indexed by diffuse_schedule_kind ("linear",
+ * "scaled_linear", "cosine", "sigmoid", "custom"): for messages and the
+ * checkpoint's "schedule.kind", so a name is part of checkpoint format 1
+ * and must never change. */
+extern const char *const schedule_kind_names[SCHEDULE_KIND_COUNT];
 
 struct diffuse_schedule {
     diffuse_error error;

@@ -24,7 +24,7 @@ static const option_spec trainer_specs[TRAINER_OPTION_COUNT] = {
     [DIFFUSE_TRAINER_THREADS] = {"threads", false, 0, 1024, 0},
 };
 
-static const option_table trainer_options = {"trainer", trainer_specs, TRAINER_OPTION_COUNT};
+const option_table trainer_option_table = {"trainer", trainer_specs, TRAINER_OPTION_COUNT};
 
 /* The rows of one step: x_0 (from the user), t, ε, x_t, the target and the
  * network's output, which backward turns into dL/doutput in place. */
@@ -119,7 +119,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse
     tr->model = model;
     tr->optimizer = optimizer;
     tr->progress_interval = 1;
-    option_defaults(&trainer_options, tr->options);
+    option_defaults(&trainer_option_table, tr->options);
     *out = tr;
     return DIFFUSE_OK;
 }
@@ -144,7 +144,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_set_int(diffuse_trainer *trainer,
     diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
     if (status != DIFFUSE_OK)
         return status;
-    return option_set(&trainer->error, &trainer_options, trainer->options, (int)option,
+    return option_set(&trainer->error, &trainer_option_table, trainer->options, (int)option,
                       (double)value, false);
 }
 
@@ -156,26 +156,13 @@ DIFFUSE_API diffuse_status diffuse_trainer_get_int(const diffuse_trainer *traine
         (status = diffuse_check_pointer(NULL, value, "value")))
         return status;
     diffuse_error *error = (diffuse_error *)&trainer->error;
-    if (option_find(error, &trainer_options, (int)option, false) == NULL)
-        return DIFFUSE_ERROR_INVALID_ARGUMENT;
-    *value = (int64_t)trainer->options[option];
-    return DIFFUSE_OK;
+    return option_get_int(error, &trainer_option_table, trainer->options, (int)option, value);
 }
 
 DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option option,
                                                       int64_t *min, int64_t *max)
 {
-    diffuse_status status;
-    if ((status = diffuse_check_pointer(NULL, min, "min")) ||
-        (status = diffuse_check_pointer(NULL, max, "max")))
-        return status;
-    double lo, hi;
-    status = option_bounds(NULL, &trainer_options, (int)option, false, &lo, &hi);
-    if (status == DIFFUSE_OK) {
-        *min = (int64_t)lo;
-        *max = (int64_t)hi;
-    }
-    return status;
+    return option_int_bounds(NULL, &trainer_option_table, (int)option, min, max);
 }
 
 DIFFUSE_API diffuse_status diffuse_trainer_set_data(diffuse_trainer *trainer, diffuse_data_fn fn,

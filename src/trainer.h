@@ -4,6 +4,11 @@
 
 #include "diffuse/train.h"
 #include "error.h"
+#include "option_table.h"
+
+/* Names, types, bounds and defaults of the options, indexed by
+ * diffuse_trainer_option (the names are the checkpoint keys). */
+extern const option_table trainer_option_table;
 
 const diffuse_schedule *trainer_schedule(const diffuse_trainer *trainer);
 diffuse_model *trainer_model(const diffuse_trainer *trainer);

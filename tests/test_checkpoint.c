@@ -8,18 +8,13 @@
  * substring that can be replaced (edit_header re-pads the header and keeps
  * the data section), and a weight is overwritten in place at its offset. */
 #include <diffuse/diffuse.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "model.h"       /* internal: poke a non-finite weight */
 #include "optim.h"       /* internal: compare the moments */
@@ -37,58 +32,14 @@ typedef struct blob {
 
 static blob read_blob(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long length = ftell(f);
-    ck_assert_int_ge(length, 0);
-    ck_assert_int_eq(fseek(f, 0, SEEK_SET), 0);
-    blob b = {malloc((size_t)length + 1), (size_t)length};
-    ck_assert_ptr_nonnull(b.bytes);
-    ck_assert_uint_eq(fread(b.bytes, 1, b.size, f), b.size);
-    fclose(f);
+    blob b;
+    b.bytes = diffuse_test_read_file(path, &b.size);
     return b;
-}
-
-static void write_bytes(const char *path, const void *bytes, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot create %s", path);
-    ck_assert_uint_eq(fwrite(bytes, 1, size, f), size);
-    ck_assert_int_eq(fclose(f), 0);
 }
 
 static bool same_blob(const blob *a, const blob *b)
 {
     return a->size == b->size && memcmp(a->bytes, b->bytes, a->size) == 0;
-}
-
-static int count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int count = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        count += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return count;
-}
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    char path[1024];
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (unlink(path) != 0)
-            rmdir(path);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 /* A fresh directory and paths inside it. */
@@ -162,24 +113,28 @@ static size_t element_offset(const blob *b, const char *name, size_t index)
     return at;
 }
 
-/* A copy with element `index` of F32 tensor `name` set to `value`
- * (little-endian host, like every machine this runs on). */
-static blob poke_float(const blob *b, const char *name, size_t index, float value)
+/* A copy with element `index` of tensor `name` replaced by the `size`
+ * bytes at `value` (little-endian host, like every machine this runs on). */
+static blob poke_element(const blob *b, const char *name, size_t index, const void *value,
+                         size_t size)
 {
     blob out = {malloc(b->size), b->size};
     ck_assert_ptr_nonnull(out.bytes);
     memcpy(out.bytes, b->bytes, b->size);
-    memcpy(out.bytes + element_offset(b, name, index), &value, sizeof value);
+    memcpy(out.bytes + element_offset(b, name, index), value, size);
     return out;
 }
 
+/* For an F32 tensor. */
+static blob poke_float(const blob *b, const char *name, size_t index, float value)
+{
+    return poke_element(b, name, index, &value, sizeof value);
+}
+
+/* For an F64 tensor. */
 static blob poke_double(const blob *b, const char *name, size_t index, double value)
 {
-    blob out = {malloc(b->size), b->size};
-    ck_assert_ptr_nonnull(out.bytes);
-    memcpy(out.bytes, b->bytes, b->size);
-    memcpy(out.bytes + element_offset(b, name, index), &value, sizeof value);
-    return out;
+    return poke_element(b, name, index, &value, sizeof value);
 }
 
 /* ---- Handles ------------------------------------------------------------- */
@@ -619,14 +574,14 @@ static void expect_edit_rejected(const scratch *sc, const blob *original, const 
                                  const char *hint)
 {
     blob edited = edit_header(original, from, to);
-    write_bytes(sc->other, edited.bytes, edited.size);
+    diffuse_test_write_file(sc->other, edited.bytes, edited.size);
     free(edited.bytes);
     expect_load_status(sc->other, loaders, want, hint);
 }
 
 static void expect_blob_rejected(const scratch *sc, blob edited, int loaders, const char *hint)
 {
-    write_bytes(sc->other, edited.bytes, edited.size);
+    diffuse_test_write_file(sc->other, edited.bytes, edited.size);
     free(edited.bytes);
     expect_load_status(sc->other, loaders, DIFFUSE_ERROR_FORMAT, hint);
 }
@@ -670,8 +625,8 @@ START_TEST(model_round_trip_every_schedule_bitwise)
         diffuse_model_free(m);
         diffuse_schedule_free(s);
     }
-    ck_assert_int_eq(count_entries(sc.dir), 2);
-    remove_dir(sc.dir);
+    ck_assert_int_eq(diffuse_test_count_entries(sc.dir), 2);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
@@ -712,7 +667,7 @@ START_TEST(checkpoint_holds_the_documented_names)
     ck_assert_uint_eq(st_tensor_count(f), 22);
     st_close(f);
     free(b.bytes);
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
@@ -732,7 +687,7 @@ START_TEST(trainer_file_loads_as_a_model)
     diffuse_model_free(m);
     diffuse_schedule_free(s);
     rig_free(&r);
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
@@ -786,7 +741,7 @@ START_TEST(resumed_training_is_bit_identical)
     free(got);
     rig_free(&first);
     rig_free(&straight);
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
@@ -800,7 +755,7 @@ START_TEST(truncated_files_are_rejected)
     for (int k = 0; k < 2; k++) {
         const blob *b = &files[k];
         for (size_t cut = 0; cut < b->size; cut++) {
-            write_bytes(sc.other, b->bytes, cut);
+            diffuse_test_write_file(sc.other, b->bytes, cut);
             expect_load_status(sc.other, k == 0 ? LOAD_MODEL : LOAD_MODEL | LOAD_TRAINER,
                                DIFFUSE_ERROR_FORMAT, NULL);
         }
@@ -808,12 +763,12 @@ START_TEST(truncated_files_are_rejected)
         unsigned char *longer = malloc(b->size + 1);
         memcpy(longer, b->bytes, b->size);
         longer[b->size] = 0;
-        write_bytes(sc.other, longer, b->size + 1);
+        diffuse_test_write_file(sc.other, longer, b->size + 1);
         expect_load_status(sc.other, LOAD_MODEL, DIFFUSE_ERROR_FORMAT, NULL);
         free(longer);
         free(files[k].bytes);
     }
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
@@ -832,7 +787,7 @@ START_TEST(flipped_bytes_are_rejected_or_harmless)
     for (size_t at = 0; at < b.size; at += at < data_start ? 1 : 29) {
         memcpy(copy, b.bytes, b.size);
         copy[at] ^= patterns[at % 3];
-        write_bytes(sc.other, copy, b.size);
+        diffuse_test_write_file(sc.other, copy, b.size);
         rig r;
         diffuse_status status =
             diffuse_trainer_load(sc.other, &r.model, &r.schedule, &r.optimizer, &r.trainer);
@@ -851,7 +806,7 @@ START_TEST(flipped_bytes_are_rejected_or_harmless)
     ck_assert_int_gt(accepted, 10);
     free(copy);
     free(b.bytes);
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
@@ -883,7 +838,7 @@ START_TEST(other_formats_and_versions_are_rejected)
     expect_load_status(missing, both, DIFFUSE_ERROR_IO, strerror(ENOENT));
     expect_load_status(sc.dir, both, DIFFUSE_ERROR_IO, NULL);
     free(b.bytes);
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
@@ -902,7 +857,7 @@ START_TEST(model_file_given_to_trainer_load_is_a_mismatch)
                          DIFFUSE_ERROR_FORMAT, "\"optimizer.kind\" is missing");
     free(t.bytes);
     free(b.bytes);
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
@@ -991,7 +946,7 @@ START_TEST(bad_metadata_values_are_rejected)
         expect_edit_rejected(&sc, &b, cases[i].from, cases[i].to, cases[i].loaders,
                              DIFFUSE_ERROR_FORMAT, cases[i].hint);
     free(b.bytes);
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
@@ -1050,7 +1005,7 @@ START_TEST(bad_tensors_are_rejected)
                          "\"schedule.kind\":\"linear\"",
                          LOAD_MODEL, F, "the file holds 21 tensors; its configuration calls for 20");
     free(c.bytes);
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
@@ -1073,11 +1028,11 @@ START_TEST(save_into_a_missing_directory_fails_and_leaves_nothing)
     rig_init(&r, &tiny_spec);
     ck_assert_int_eq(diffuse_trainer_save(r.trainer, path), DIFFUSE_ERROR_IO);
     ck_assert_ptr_nonnull(strstr(diffuse_trainer_last_error(r.trainer), strerror(ENOENT)));
-    ck_assert_int_eq(count_entries(sc.dir), 0);
+    ck_assert_int_eq(diffuse_test_count_entries(sc.dir), 0);
     rig_free(&r);
     diffuse_model_free(m);
     diffuse_schedule_free(s);
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
@@ -1092,17 +1047,16 @@ START_TEST(save_replaces_an_existing_checkpoint)
     diffuse_model *loaded = NULL;
     ck_assert_int_eq(diffuse_model_load(sc.path, &loaded, NULL), DIFFUSE_OK);
     expect_same_model(b, loaded);
-    ck_assert_int_eq(count_entries(sc.dir), 1);
+    ck_assert_int_eq(diffuse_test_count_entries(sc.dir), 1);
     diffuse_model_free(loaded);
     diffuse_model_free(a);
     diffuse_model_free(b);
     diffuse_schedule_free(s);
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
-/* RLIMIT_FSIZE makes write(2) fail with EFBIG past the limit — a real I/O
- * failure mid-file that also works as root. Restored for CK_FORK=no. */
+/* A real I/O failure mid-file (see diffuse_test_limit_file_size). */
 START_TEST(failed_save_leaves_the_old_checkpoint_byte_identical)
 {
     scratch sc;
@@ -1114,18 +1068,11 @@ START_TEST(failed_save_leaves_the_old_checkpoint_byte_identical)
     rig_init(&r, &big);
     rig_train(&r, 1);
 
-    struct rlimit saved, limited;
-    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
-    limited = saved;
-    limited.rlim_cur = 16 * 1024;
-    struct sigaction ignore = {.sa_handler = SIG_IGN}, previous;
-    sigemptyset(&ignore.sa_mask);
-    ck_assert_int_eq(sigaction(SIGXFSZ, &ignore, &previous), 0);
-    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &limited), 0);
+    diffuse_test_file_limit limit;
+    diffuse_test_limit_file_size(&limit, 16 * 1024);
     diffuse_status trainer_status = diffuse_trainer_save(r.trainer, sc.path);
     diffuse_status model_status = diffuse_model_save(r.model, r.schedule, sc.path);
-    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
-    ck_assert_int_eq(sigaction(SIGXFSZ, &previous, NULL), 0);
+    diffuse_test_unlimit_file_size(&limit);
 
     ck_assert_int_eq(trainer_status, DIFFUSE_ERROR_IO);
     ck_assert_int_eq(model_status, DIFFUSE_ERROR_IO);
@@ -1133,16 +1080,16 @@ START_TEST(failed_save_leaves_the_old_checkpoint_byte_identical)
     ck_assert_ptr_nonnull(strstr(diffuse_model_last_error(r.model), strerror(EFBIG)));
     blob now = read_blob(sc.path);
     ck_assert(same_blob(&old, &now));
-    ck_assert_int_eq(count_entries(sc.dir), 1);
+    ck_assert_int_eq(diffuse_test_count_entries(sc.dir), 1);
 
     /* Without the limit the same save replaces it. */
     ck_assert_int_eq(diffuse_trainer_save(r.trainer, sc.path), DIFFUSE_OK);
     expect_load_status(sc.path, LOAD_TRAINER, DIFFUSE_OK, NULL);
-    ck_assert_int_eq(count_entries(sc.dir), 1);
+    ck_assert_int_eq(diffuse_test_count_entries(sc.dir), 1);
     free(now.bytes);
     free(old.bytes);
     rig_free(&r);
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
@@ -1170,11 +1117,11 @@ START_TEST(unsaveable_models_write_nothing)
     m->params[5] = NAN;
     ck_assert_int_eq(diffuse_model_save(m, s, sc.path), DIFFUSE_ERROR_NUMERIC);
     ck_assert_ptr_nonnull(strstr(diffuse_model_last_error(m), "time_mlp.0.weight[5]"));
-    ck_assert_int_eq(count_entries(sc.dir), 0);
+    ck_assert_int_eq(diffuse_test_count_entries(sc.dir), 0);
     diffuse_model_free(m);
     diffuse_model_free(callback);
     diffuse_schedule_free(s);
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 
@@ -1194,7 +1141,7 @@ START_TEST(bad_arguments_are_rejected)
     ck_assert_int_eq(diffuse_model_save(m, s, NULL), BAD);
     ck_assert_str_eq(diffuse_model_last_error(m), "path must not be NULL");
     ck_assert_int_eq(diffuse_model_save(m, s, ""), BAD);
-    ck_assert_int_eq(count_entries(sc.dir), 0);
+    ck_assert_int_eq(diffuse_test_count_entries(sc.dir), 0);
 
     ck_assert_int_eq(diffuse_model_save(m, s, sc.path), DIFFUSE_OK);
     diffuse_model *lm = (diffuse_model *)&sentinel;
@@ -1239,7 +1186,7 @@ START_TEST(bad_arguments_are_rejected)
     rig_free(&r);
     diffuse_model_free(m);
     diffuse_schedule_free(s);
-    remove_dir(sc.dir);
+    diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
 

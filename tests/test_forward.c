@@ -13,18 +13,9 @@
 
 enum { N = FORWARD_REF_N, D = FORWARD_REF_D, COUNT = N * D };
 
-static diffuse_schedule *make_schedule(int kind, size_t steps, int zero_snr)
-{
-    diffuse_schedule *s = NULL;
-    ck_assert_int_eq(diffuse_schedule_create(&s, (diffuse_schedule_kind)kind, steps), DIFFUSE_OK);
-    ck_assert_int_eq(diffuse_schedule_set_int(s, DIFFUSE_SCHEDULE_ZERO_TERMINAL_SNR, zero_snr),
-                     DIFFUSE_OK);
-    return s;
-}
-
 static diffuse_schedule *make_reference(const forward_ref_case *c)
 {
-    return make_schedule(c->kind, c->steps, c->zero_terminal_snr);
+    return diffuse_test_schedule(c->kind, c->steps, c->zero_terminal_snr);
 }
 
 static diffuse_rng *make_rng(uint64_t seed)
@@ -92,7 +83,7 @@ END_TEST
 
 START_TEST(zero_terminal_snr_last_step_is_pure_noise)
 {
-    diffuse_schedule *s = make_schedule(DIFFUSE_SCHEDULE_COSINE, 100, 1);
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_COSINE, 100, 1);
     int32_t t[N] = {99, 99, 99, 99, 99};
     float xt[COUNT];
     ck_assert_int_eq(diffuse_q_sample(s, N, D, t, forward_ref_x0, forward_ref_eps, xt),
@@ -113,7 +104,7 @@ END_TEST
 
 START_TEST(q_sample_rng_is_q_sample_with_drawn_noise)
 {
-    diffuse_schedule *s = make_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
     diffuse_rng *rng = make_rng(7);
     float eps[COUNT], xt[COUNT], expected[COUNT];
     ck_assert_int_eq(diffuse_q_sample_rng(s, N, D, forward_ref_t, forward_ref_x0, rng, eps, xt),
@@ -178,7 +169,7 @@ enum { MC_ROWS = 20000 };
 
 START_TEST(q_sample_rng_has_the_marginal_distribution)
 {
-    diffuse_schedule *s = make_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
     diffuse_rng *rng = make_rng(11);
     float *x0 = malloc(MC_ROWS * sizeof *x0), *xt = malloc(MC_ROWS * sizeof *xt);
     int32_t *t = malloc(MC_ROWS * sizeof *t);
@@ -204,7 +195,7 @@ START_TEST(single_steps_compose_to_marginal_exactly)
 {
     int kind = _i % 4, zero_snr = _i / 4;
     size_t steps = 500;
-    diffuse_schedule *s = make_schedule(kind, steps, zero_snr);
+    diffuse_schedule *s = diffuse_test_schedule(kind, steps, zero_snr);
     double coef = 1.0, variance = 0.0;
     for (size_t t = 0; t < steps; t++) {
         double step_mean, step_variance, marginal_mean, marginal_variance;
@@ -222,7 +213,7 @@ END_TEST
 START_TEST(single_steps_compose_to_marginal_by_sampling)
 {
     enum { STEPS = 40, LAST = 30 };
-    diffuse_schedule *s = make_schedule(DIFFUSE_SCHEDULE_COSINE, STEPS, 0);
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_COSINE, STEPS, 0);
     diffuse_rng *rng = make_rng(3);
     float *x = malloc(MC_ROWS * sizeof *x), *z = malloc(MC_ROWS * sizeof *z);
     for (size_t i = 0; i < MC_ROWS; i++)
@@ -265,7 +256,7 @@ static void fill(float *x, float v)
 
 START_TEST(q_sample_rejects_bad_input)
 {
-    diffuse_schedule *s = make_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
     float xt[COUNT], bad[COUNT];
     const int32_t *t = forward_ref_t;
     const float *x0 = forward_ref_x0, *eps = forward_ref_eps;
@@ -309,7 +300,7 @@ END_TEST
 
 START_TEST(q_sample_rng_rejects_bad_input)
 {
-    diffuse_schedule *s = make_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
     diffuse_rng *rng = make_rng(5);
     float xt[COUNT], eps[COUNT], x0[COUNT];
     const int32_t *t = forward_ref_t;
@@ -352,7 +343,7 @@ END_TEST
 
 START_TEST(scalar_queries_reject_bad_input)
 {
-    diffuse_schedule *s = make_schedule(DIFFUSE_SCHEDULE_LINEAR, 10, 0);
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 10, 0);
     double a = 5.0, b = 5.0;
     diffuse_status (*query[2])(const diffuse_schedule *, size_t, double *, double *) = {
         diffuse_q_marginal, diffuse_q_step};

@@ -14,22 +14,6 @@
 #include "png_writer.h"
 #include "test_support.h"
 
-static uint8_t *read_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    ck_assert_int_ge(n, 0);
-    rewind(f);
-    uint8_t *data = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(data);
-    ck_assert_uint_eq(fread(data, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return data;
-}
-
 static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -68,7 +52,7 @@ static uint8_t pattern_byte(size_t k)
 static void check_png(const char *path, uint32_t width, uint32_t height, uint32_t channels)
 {
     size_t size, pos = 8;
-    uint8_t *file = read_file(path, &size);
+    uint8_t *file = diffuse_test_read_file(path, &size);
     static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     ck_assert_mem_eq(file, signature, 8);
     const char *expected_types[3] = {"IHDR", "IDAT", "IEND"};

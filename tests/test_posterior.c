@@ -67,18 +67,9 @@ static const double *expected_of(const posterior_ref_case *c, const conversion_c
     return (const double *)((const char *)c + conv->expected_offset);
 }
 
-static diffuse_schedule *make_schedule(int kind, size_t steps, int zero_snr)
-{
-    diffuse_schedule *s = NULL;
-    ck_assert_int_eq(diffuse_schedule_create(&s, (diffuse_schedule_kind)kind, steps), DIFFUSE_OK);
-    ck_assert_int_eq(diffuse_schedule_set_int(s, DIFFUSE_SCHEDULE_ZERO_TERMINAL_SNR, zero_snr),
-                     DIFFUSE_OK);
-    return s;
-}
-
 static diffuse_schedule *make_reference(const posterior_ref_case *c)
 {
-    return make_schedule(c->kind, c->steps, c->zero_terminal_snr);
+    return diffuse_test_schedule(c->kind, c->steps, c->zero_terminal_snr);
 }
 
 static void fill(float *x, size_t n, float v)
@@ -187,7 +178,7 @@ static void sweep_inputs(float *x0, float *eps)
 START_TEST(model_mean_with_true_eps_is_posterior_mean)
 {
     int kind = _i % 4, zero_snr = _i / 4;
-    diffuse_schedule *s = make_schedule(kind, SWEEP_STEPS, zero_snr);
+    diffuse_schedule *s = diffuse_test_schedule(kind, SWEEP_STEPS, zero_snr);
     float x0[SWEEP_COUNT], eps[SWEEP_COUNT], xt[SWEEP_COUNT];
     float model[SWEEP_COUNT], posterior[SWEEP_COUNT];
     sweep_inputs(x0, eps);
@@ -213,7 +204,7 @@ static double tolerance(double divisor)
 START_TEST(conversions_round_trip)
 {
     int kind = _i % 4, zero_snr = _i / 4;
-    diffuse_schedule *s = make_schedule(kind, SWEEP_STEPS, zero_snr);
+    diffuse_schedule *s = diffuse_test_schedule(kind, SWEEP_STEPS, zero_snr);
     const double *sqrt_ab = schedule_column(s, DIFFUSE_TABLE_SQRT_ALPHA_BAR);
     const double *sqrt_1m = schedule_column(s, DIFFUSE_TABLE_SQRT_ONE_MINUS_ALPHA_BAR);
     float x0[SWEEP_COUNT], eps[SWEEP_COUNT], xt[SWEEP_COUNT], v[SWEEP_COUNT];
@@ -243,7 +234,7 @@ END_TEST
 
 START_TEST(clipped_log_variance_at_t0)
 {
-    diffuse_schedule *s = make_schedule(DIFFUSE_SCHEDULE_LINEAR, 100, 0);
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 100, 0);
     double v0, log0, v1, log1;
     ck_assert_int_eq(diffuse_posterior_variance(s, 0, &v0, &log0), DIFFUSE_OK);
     ck_assert_int_eq(diffuse_posterior_variance(s, 1, &v1, &log1), DIFFUSE_OK);
@@ -258,7 +249,7 @@ END_TEST
 
 START_TEST(zero_snr_guards_name_the_row)
 {
-    diffuse_schedule *s = make_schedule(DIFFUSE_SCHEDULE_LINEAR, 100, 1);
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 100, 1);
     int32_t t[N] = {0, 99, 5, 98, 1};
     float out[COUNT];
     fill(out, COUNT, 123.0f);
@@ -313,7 +304,7 @@ END_TEST
 START_TEST(batched_functions_reject_bad_input)
 {
     const conversion_case *conv = &conversions[_i];
-    diffuse_schedule *s = make_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
     const int32_t *t = posterior_ref_t;
     const float *x = conv->x, *y = conv->y;
     float out[COUNT], bad[COUNT];
@@ -370,7 +361,7 @@ END_TEST
 
 START_TEST(variance_rejects_bad_input)
 {
-    diffuse_schedule *s = make_schedule(DIFFUSE_SCHEDULE_LINEAR, 10, 0);
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 10, 0);
     double v = 5.0, lv = 5.0;
     ck_assert_int_eq(diffuse_posterior_variance(NULL, 0, &v, &lv), DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(diffuse_posterior_variance(s, 0, NULL, &lv), DIFFUSE_ERROR_INVALID_ARGUMENT);

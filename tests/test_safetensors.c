@@ -1,16 +1,13 @@
 /* safetensors reader/writer and atomic file replacement (src/safetensors.h,
  * src/atomic_file.h). Interop: tests/reference/safetensors_reference.py
  * wrote tests/reference/safetensors_reference.safetensors. */
-#include <dirent.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,29 +18,6 @@
 #define REFERENCE_FILE DIFFUSE_TEST_DATA_DIR "/reference/safetensors_reference.safetensors"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static unsigned char *read_whole(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long length = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *bytes = malloc((size_t)length + 1);
-    ck_assert_ptr_nonnull(bytes);
-    ck_assert_uint_eq(fread(bytes, 1, (size_t)length, f), (size_t)length);
-    fclose(f);
-    *size = (size_t)length;
-    return bytes;
-}
-
-static void write_whole(const char *path, const void *bytes, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(bytes, 1, size, f), size);
-    ck_assert_int_eq(fclose(f), 0);
-}
 
 static void put_u64_le(unsigned char *p, uint64_t v)
 {
@@ -61,36 +35,6 @@ static unsigned char *make_file(const char *header, size_t header_size, size_t d
     put_u64_le(bytes, header_size);
     memcpy(bytes + 8, header, header_size);
     return bytes;
-}
-
-/* Names in `dir` other than "." and "..", counted. */
-static int count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int count = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        count += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return count;
-}
-
-/* Removes a test directory with files and empty subdirectories. */
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    char path[1024];
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (unlink(path) != 0)
-            rmdir(path);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 /* Opening must fail with FORMAT, a message containing `hint`, *out NULL. */
@@ -232,7 +176,7 @@ END_TEST
 START_TEST(writes_bytes_identical_to_python_reference)
 {
     size_t expected_size;
-    unsigned char *expected = read_whole(REFERENCE_FILE, &expected_size);
+    unsigned char *expected = diffuse_test_read_file(REFERENCE_FILE, &expected_size);
     st_writer *w = reference_writer();
     void *bytes = NULL;
     size_t size = 0;
@@ -245,16 +189,16 @@ START_TEST(writes_bytes_identical_to_python_reference)
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     ck_assert_int_eq(st_write_file(w, path, NULL), DIFFUSE_OK);
     size_t file_size;
-    unsigned char *written = read_whole(path, &file_size);
+    unsigned char *written = diffuse_test_read_file(path, &file_size);
     ck_assert_uint_eq(file_size, expected_size);
     ck_assert(memcmp(written, expected, file_size) == 0);
-    ck_assert_int_eq(count_entries(dir), 1); /* no temporary file left */
+    ck_assert_int_eq(diffuse_test_count_entries(dir), 1); /* no temporary file left */
 
     free(written);
     free(bytes);
     free(expected);
     st_writer_free(w);
-    remove_dir(dir);
+    diffuse_test_remove_dir(dir);
 }
 END_TEST
 
@@ -335,7 +279,7 @@ START_TEST(round_trip_all_dtypes_bitwise)
     ck_assert(seed == UINT64_MAX);
     ck_assert_str_eq(st_metadata(file, "empty"), "");
     st_close(file);
-    remove_dir(dir);
+    diffuse_test_remove_dir(dir);
 }
 END_TEST
 
@@ -415,7 +359,7 @@ END_TEST
 START_TEST(every_truncation_and_extension_is_rejected)
 {
     size_t size;
-    unsigned char *bytes = read_whole(REFERENCE_FILE, &size);
+    unsigned char *bytes = diffuse_test_read_file(REFERENCE_FILE, &size);
     for (size_t length = 0; length < size; length++) {
         char what[64];
         snprintf(what, sizeof what, "truncated to %zu bytes", length);
@@ -433,13 +377,13 @@ END_TEST
 START_TEST(truncated_files_on_disk_are_rejected)
 {
     size_t size;
-    unsigned char *bytes = read_whole(REFERENCE_FILE, &size);
+    unsigned char *bytes = diffuse_test_read_file(REFERENCE_FILE, &size);
     char dir[256], path[512];
     ck_assert_int_eq(diffuse_test_temp_dir(dir, sizeof dir), 0);
     snprintf(path, sizeof path, "%s/cut.safetensors", dir);
     const size_t lengths[] = {0, 5, 8, 100, size - 1};
     for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; k++) {
-        write_whole(path, bytes, lengths[k]);
+        diffuse_test_write_file(path, bytes, lengths[k]);
         diffuse_error err = {{0}};
         st_file *file = (st_file *)&err;
         ck_assert_int_eq(st_open(&file, path, &err), DIFFUSE_ERROR_FORMAT);
@@ -447,14 +391,14 @@ START_TEST(truncated_files_on_disk_are_rejected)
         ck_assert(err.message[0] != '\0');
     }
     free(bytes);
-    remove_dir(dir);
+    diffuse_test_remove_dir(dir);
 }
 END_TEST
 
 START_TEST(header_length_field_is_checked)
 {
     size_t size;
-    unsigned char *bytes = read_whole(REFERENCE_FILE, &size);
+    unsigned char *bytes = diffuse_test_read_file(REFERENCE_FILE, &size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = (n << 8) | bytes[i];
@@ -483,7 +427,7 @@ END_TEST
 START_TEST(every_bit_flip_is_survived)
 {
     size_t size;
-    unsigned char *bytes = read_whole(REFERENCE_FILE, &size);
+    unsigned char *bytes = diffuse_test_read_file(REFERENCE_FILE, &size);
     size_t rejected = 0, accepted = 0;
     for (size_t i = 0; i < size; i++) {
         for (int bit = 0; bit < 8; bit++) {
@@ -962,7 +906,7 @@ START_TEST(reader_reports_io_errors)
     ck_assert_int_eq(st_open(NULL, dir, &err), DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(st_open_memory(&file, NULL, 16, &err), DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(st_open_memory(NULL, "x", 1, &err), DIFFUSE_ERROR_INVALID_ARGUMENT);
-    remove_dir(dir);
+    diffuse_test_remove_dir(dir);
 }
 END_TEST
 
@@ -989,10 +933,10 @@ START_TEST(atomic_write_into_missing_directory_fails_cleanly)
     diffuse_error err = {{0}};
     ck_assert_int_eq(st_write_file(w, path, &err), DIFFUSE_ERROR_IO);
     ck_assert_ptr_nonnull(strstr(err.message, strerror(ENOENT)));
-    ck_assert_int_eq(count_entries(dir), 0);
+    ck_assert_int_eq(diffuse_test_count_entries(dir), 0);
     st_writer_free(w);
     free(storage);
-    remove_dir(dir);
+    diffuse_test_remove_dir(dir);
 }
 END_TEST
 
@@ -1010,18 +954,17 @@ START_TEST(atomic_write_over_a_directory_fails_cleanly)
     struct stat info;
     ck_assert_int_eq(stat(path, &info), 0);
     ck_assert(S_ISDIR(info.st_mode));
-    ck_assert_int_eq(count_entries(dir), 1); /* the directory, no temporary */
-    ck_assert_int_eq(count_entries(path), 0);
+    ck_assert_int_eq(diffuse_test_count_entries(dir), 1); /* the directory, no temporary */
+    ck_assert_int_eq(diffuse_test_count_entries(path), 0);
     st_writer_free(w);
     free(storage);
-    remove_dir(path);
-    remove_dir(dir);
+    diffuse_test_remove_dir(path);
+    diffuse_test_remove_dir(dir);
 }
 END_TEST
 
-/* RLIMIT_FSIZE makes write(2) fail with EFBIG once the temporary file
- * reaches the limit — a real, deterministic I/O failure mid-file that also
- * works as root. Restored afterwards for CK_FORK=no. */
+/* A real I/O failure once the temporary file reaches the limit (see
+ * diffuse_test_limit_file_size). */
 START_TEST(failed_write_leaves_old_file_byte_identical)
 {
     char dir[256], path[512];
@@ -1031,29 +974,22 @@ START_TEST(failed_write_leaves_old_file_byte_identical)
     st_writer *old_writer = writer_with_bytes(1000, 0xAA, &old_storage);
     ck_assert_int_eq(st_write_file(old_writer, path, NULL), DIFFUSE_OK);
     size_t old_size;
-    unsigned char *old_bytes = read_whole(path, &old_size);
+    unsigned char *old_bytes = diffuse_test_read_file(path, &old_size);
 
     st_writer *new_writer = writer_with_bytes(1 << 20, 0x55, &new_storage);
-    struct rlimit saved, limited;
-    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
-    limited = saved;
-    limited.rlim_cur = 64 * 1024;
-    struct sigaction ignore = {.sa_handler = SIG_IGN}, previous;
-    sigemptyset(&ignore.sa_mask);
-    ck_assert_int_eq(sigaction(SIGXFSZ, &ignore, &previous), 0);
-    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &limited), 0);
+    diffuse_test_file_limit limit;
+    diffuse_test_limit_file_size(&limit, 64 * 1024);
     diffuse_error err = {{0}};
     diffuse_status status = st_write_file(new_writer, path, &err);
-    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
-    ck_assert_int_eq(sigaction(SIGXFSZ, &previous, NULL), 0);
+    diffuse_test_unlimit_file_size(&limit);
 
     ck_assert_int_eq(status, DIFFUSE_ERROR_IO);
     ck_assert_ptr_nonnull(strstr(err.message, strerror(EFBIG)));
     size_t now_size;
-    unsigned char *now_bytes = read_whole(path, &now_size);
+    unsigned char *now_bytes = diffuse_test_read_file(path, &now_size);
     ck_assert_uint_eq(now_size, old_size);
     ck_assert(memcmp(now_bytes, old_bytes, old_size) == 0);
-    ck_assert_int_eq(count_entries(dir), 1);
+    ck_assert_int_eq(diffuse_test_count_entries(dir), 1);
 
     /* Without the limit the same write replaces the file completely. */
     ck_assert_int_eq(st_write_file(new_writer, path, NULL), DIFFUSE_OK);
@@ -1061,7 +997,7 @@ START_TEST(failed_write_leaves_old_file_byte_identical)
     ck_assert_int_eq(st_open(&file, path, NULL), DIFFUSE_OK);
     ck_assert_uint_eq(st_lookup(file, "bytes")->byte_size, 1 << 20);
     ck_assert_uint_eq(((const unsigned char *)st_lookup(file, "bytes")->data)[12345], 0x55);
-    ck_assert_int_eq(count_entries(dir), 1);
+    ck_assert_int_eq(diffuse_test_count_entries(dir), 1);
     st_close(file);
     free(now_bytes);
     free(old_bytes);
@@ -1069,7 +1005,7 @@ START_TEST(failed_write_leaves_old_file_byte_identical)
     st_writer_free(new_writer);
     free(old_storage);
     free(new_storage);
-    remove_dir(dir);
+    diffuse_test_remove_dir(dir);
 }
 END_TEST
 
@@ -1080,11 +1016,11 @@ START_TEST(atomic_file_direct_use)
     snprintf(path, sizeof path, "%s/plain.txt", dir);
     atomic_file file;
     ck_assert_int_eq(atomic_file_begin(&file, path, NULL), DIFFUSE_OK);
-    ck_assert_int_eq(count_entries(dir), 1); /* the temporary */
+    ck_assert_int_eq(diffuse_test_count_entries(dir), 1); /* the temporary */
     ck_assert_int_eq(atomic_file_write(&file, "hello", 5, NULL), DIFFUSE_OK);
     atomic_file_abort(&file); /* changed our mind: nothing remains */
     atomic_file_abort(&file);
-    ck_assert_int_eq(count_entries(dir), 0);
+    ck_assert_int_eq(diffuse_test_count_entries(dir), 0);
     ck_assert_int_eq(atomic_file_write(&file, "x", 1, NULL), DIFFUSE_ERROR_STATE);
     ck_assert_int_eq(atomic_file_commit(&file, NULL), DIFFUSE_ERROR_STATE);
 
@@ -1093,11 +1029,11 @@ START_TEST(atomic_file_direct_use)
     ck_assert_int_eq(atomic_file_commit(&file, NULL), DIFFUSE_OK);
     atomic_file_abort(&file); /* no-op after a commit */
     size_t size;
-    unsigned char *bytes = read_whole(path, &size);
+    unsigned char *bytes = diffuse_test_read_file(path, &size);
     ck_assert_uint_eq(size, 5);
     ck_assert(memcmp(bytes, "hello", 5) == 0);
     free(bytes);
-    ck_assert_int_eq(count_entries(dir), 1);
+    ck_assert_int_eq(diffuse_test_count_entries(dir), 1);
 
     ck_assert_int_eq(atomic_file_begin(NULL, path, NULL), DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(atomic_file_begin(&file, "", NULL), DIFFUSE_ERROR_INVALID_ARGUMENT);
@@ -1110,8 +1046,8 @@ START_TEST(atomic_file_direct_use)
     ck_assert_int_eq(atomic_file_begin(&file, "relative.txt", NULL), DIFFUSE_OK);
     ck_assert_int_eq(atomic_file_commit(&file, NULL), DIFFUSE_OK);
     ck_assert_int_eq(chdir(cwd), 0);
-    ck_assert_int_eq(count_entries(dir), 2);
-    remove_dir(dir);
+    ck_assert_int_eq(diffuse_test_count_entries(dir), 2);
+    diffuse_test_remove_dir(dir);
 }
 END_TEST
 

@@ -3,7 +3,10 @@
 #define DIFFUSE_TEST_SUPPORT_H
 
 #include <check.h>
+#include <diffuse/schedule.h>
+#include <signal.h>
 #include <stddef.h>
+#include <sys/resource.h>
 
 /* Runs `suite`, prints Check's summary and returns the process exit code
  * (0 only when every check passed). */
@@ -17,8 +20,39 @@ int diffuse_test_run(Suite *suite);
                       "%s = %.17g, expected %s = %.17g", #a, ck_a_, #b, ck_b_);       \
     } while (0)
 
+/* A schedule of `kind` (a diffuse_schedule_kind) with T = steps and the
+ * ZERO_TERMINAL_SNR option set to zero_terminal_snr; fails the test on error. */
+diffuse_schedule *diffuse_test_schedule(int kind, size_t steps, int zero_terminal_snr);
+
+/* ---- Files ------------------------------------------------------------------ */
+
 /* A fresh directory under $TMPDIR (or /tmp) for files a test writes;
  * `buffer` receives its path. Returns 0 on success. */
 int diffuse_test_temp_dir(char *buffer, size_t size);
+
+/* Removes a test directory with its files and empty subdirectories. */
+void diffuse_test_remove_dir(const char *dir);
+
+/* The names in `dir` other than "." and "..", counted. */
+int diffuse_test_count_entries(const char *dir);
+
+/* The whole file (malloc'd, with one spare byte after the *size bytes;
+ * the caller frees it). Fails the test when the file cannot be read. */
+unsigned char *diffuse_test_read_file(const char *path, size_t *size);
+
+/* Creates or replaces `path` with `size` bytes; fails the test on error. */
+void diffuse_test_write_file(const char *path, const void *bytes, size_t size);
+
+/* RLIMIT_FSIZE makes write(2) fail with EFBIG once a file would grow past
+ * the limit — a real, deterministic I/O failure mid-file that also works as
+ * root. SIGXFSZ is ignored meanwhile so that the process survives.
+ * diffuse_test_unlimit_file_size restores both (needed with CK_FORK=no). */
+typedef struct diffuse_test_file_limit {
+    struct rlimit saved;
+    struct sigaction previous;
+} diffuse_test_file_limit;
+
+void diffuse_test_limit_file_size(diffuse_test_file_limit *limit, rlim_t bytes);
+void diffuse_test_unlimit_file_size(const diffuse_test_file_limit *limit);
 
 #endif
