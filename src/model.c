@@ -138,6 +138,47 @@ DIFFUSE_API diffuse_status diffuse_model_create(diffuse_model **out,
     return DIFFUSE_OK;
 }
 
+static const nn_architecture *architecture_of(const diffuse_model *m)
+{
+    return nn_architecture_find((int)m->config->architecture);
+}
+
+bool model_can_replicate(const diffuse_model *m)
+{
+    return architecture_of(m)->build != NULL;
+}
+
+diffuse_status model_create_replica(const diffuse_model *m, diffuse_model **out)
+{
+    *out = NULL;
+    const nn_architecture *architecture = architecture_of(m);
+    if (architecture->build == NULL)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_UNSUPPORTED,
+                            "a %s model cannot be replicated for worker threads",
+                            architecture->name);
+    diffuse_model *replica = NULL;
+    diffuse_status status = new_model(&replica, m->config);
+    if (status != DIFFUSE_OK)
+        return status;
+    replica->params = m->params;
+    replica->shares_params = true;
+    status = architecture->build(replica);
+    if (status != DIFFUSE_OK) {
+        status = diffuse_fail(NULL, status, "%s", replica->error.message);
+    } else {
+        replica->grads = calloc(replica->param_count, sizeof *replica->grads);
+        if (replica->grads == NULL)
+            status = diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY,
+                                  "out of memory for the gradients of a model replica");
+    }
+    if (status != DIFFUSE_OK) {
+        diffuse_model_free(replica);
+        return status;
+    }
+    *out = replica;
+    return DIFFUSE_OK;
+}
+
 DIFFUSE_API diffuse_status diffuse_model_create_callback(diffuse_model **out, size_t dim,
                                                          diffuse_prediction prediction,
                                                          diffuse_predict_fn fn, void *user)
@@ -180,7 +221,8 @@ DIFFUSE_API void diffuse_model_free(diffuse_model *model)
         model->ops->destroy(model->arch);
     diffuse_model_config_free(model->config);
     free(model->tensors);
-    free(model->params);
+    if (!model->shares_params)
+        free(model->params);
     free(model->grads);
     free(model->ema);
     free(model);

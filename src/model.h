@@ -12,6 +12,7 @@
 #ifndef DIFFUSE_SRC_MODEL_H
 #define DIFFUSE_SRC_MODEL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "diffuse/model.h"
@@ -50,7 +51,8 @@ struct diffuse_model {
     size_t dim;                  /* data dimension d */
     int prediction;              /* diffuse_prediction */
     size_t param_count;
-    float *params;
+    float *params;               /* never moves once allocated: replicas point at it */
+    bool shares_params;          /* a replica: params belong to its primary */
     float *grads;
     float *ema;                  /* NULL until EMA starts */
     size_t tensor_count;
@@ -62,6 +64,24 @@ void model_zero_grads(diffuse_model *m);
 
 /* Allocates m->ema as a copy of m->params if it does not exist yet. */
 diffuse_status model_ensure_ema(diffuse_model *m);
+
+/* A replica of `m` for a worker thread: a model of the same architecture
+ * and configuration with its own activation workspace, error slot and
+ * gradient buffer (zeroed), whose `params` points at m->params (borrowed:
+ * freeing the replica with diffuse_model_free leaves them alone; `m` must
+ * outlive it). Several threads may then run forward/backward/predict at
+ * once, each on its own replica (or m), as long as nobody writes the
+ * parameters meanwhile. The replica has no EMA; sampling passes m->ema as
+ * `params` explicitly.
+ * Only models built from their configuration have replicas: for a callback
+ * model, DIFFUSE_ERROR_UNSUPPORTED (the user's function would be called from
+ * several threads, which it never promised to allow). Also NO_MEMORY.
+ * Failures leave *out = NULL and the message in the calling thread's slot
+ * (diffuse_last_error). */
+diffuse_status model_create_replica(const diffuse_model *m, diffuse_model **out);
+
+/* Whether model_create_replica works for `m` (false for callback models). */
+bool model_can_replicate(const diffuse_model *m);
 
 /* The tensor table (names, offsets, shapes) of the model diffuse_model_create
  * would build from `config`, without allocating or initialising parameters:

@@ -11,17 +11,18 @@
 #include "model.h"
 #include "optim.h"
 #include "option_table.h"
+#include "parallel.h"
 #include "philox.h"
 #include "posterior.h"
 #include "schedule.h"
 #include "trainer.h"
 
-enum { TRAINER_OPTION_COUNT = 3 };
+enum { TRAINER_OPTION_COUNT = 3, TRAINER_MAX_THREADS = 1024 };
 
 static const option_spec trainer_specs[TRAINER_OPTION_COUNT] = {
     [DIFFUSE_TRAINER_BATCH_SIZE] = {"batch_size", false, 1, 1048576, 256},
     [DIFFUSE_TRAINER_SEED] = {"seed", false, 0, 9007199254740991.0 /* 2^53 − 1 */, 0},
-    [DIFFUSE_TRAINER_THREADS] = {"threads", false, 0, 1024, 0},
+    [DIFFUSE_TRAINER_THREADS] = {"threads", false, 0, TRAINER_MAX_THREADS, 0},
 };
 
 const option_table trainer_option_table = {"trainer", trainer_specs, TRAINER_OPTION_COUNT};
@@ -35,6 +36,15 @@ typedef struct batch_buffers {
     int32_t *t, *labels;
 } batch_buffers;
 
+/* One worker's share of a step: rows [first, first + rows) of the batch,
+ * through its own model (the trainer's for worker 0, an owned replica
+ * sharing its parameters for the others) into that model's gradients. */
+typedef struct train_worker {
+    diffuse_model *model;
+    size_t first, rows;
+    double squared_error; /* Σ (output − target)² over its rows */
+} train_worker;
+
 struct diffuse_trainer {
     diffuse_error error;
     diffuse_model *model;
@@ -47,6 +57,9 @@ struct diffuse_trainer {
     void *progress_user;
     uint64_t progress_interval;
     batch_buffers batch;
+    train_worker *workers;      /* worker_count ≥ 1 once a step has run */
+    size_t worker_count;
+    parallel_pool *pool;        /* worker_count − 1 threads; NULL for one worker */
 };
 
 static void batch_free(batch_buffers *b)
@@ -89,6 +102,42 @@ static diffuse_status batch_reserve(diffuse_trainer *tr, size_t rows)
     return DIFFUSE_OK;
 }
 
+static void workers_free(diffuse_trainer *tr)
+{
+    parallel_pool_free(tr->pool);
+    tr->pool = NULL;
+    for (size_t i = 1; i < tr->worker_count; i++)
+        diffuse_model_free(tr->workers[i].model);
+    free(tr->workers);
+    tr->workers = NULL;
+    tr->worker_count = 0;
+}
+
+/* Sets up `count` workers (replicas and a pool for count > 1); kept between
+ * steps with the same count, so steady-state training allocates nothing. */
+static diffuse_status workers_prepare(diffuse_trainer *tr, size_t count)
+{
+    if (tr->worker_count == count)
+        return DIFFUSE_OK;
+    workers_free(tr);
+    tr->workers = calloc(count, sizeof *tr->workers);
+    if (tr->workers == NULL)
+        return diffuse_fail(&tr->error, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate %zu workers",
+                            count);
+    tr->worker_count = count;
+    tr->workers[0].model = tr->model;
+    diffuse_status status = DIFFUSE_OK;
+    for (size_t i = 1; i < count && status == DIFFUSE_OK; i++)
+        status = model_create_replica(tr->model, &tr->workers[i].model);
+    if (status == DIFFUSE_OK && count > 1)
+        status = parallel_pool_create(&tr->pool, count - 1);
+    if (status != DIFFUSE_OK) {
+        status = diffuse_fail(&tr->error, status, "%s", diffuse_last_error());
+        workers_free(tr);
+    }
+    return status;
+}
+
 DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse_model *model,
                                                   const diffuse_schedule *schedule,
                                                   diffuse_optimizer *optimizer)
@@ -129,6 +178,7 @@ DIFFUSE_API void diffuse_trainer_free(diffuse_trainer *trainer)
     if (trainer == NULL)
         return;
     batch_free(&trainer->batch);
+    workers_free(trainer);
     diffuse_schedule_free(trainer->schedule);
     free(trainer);
 }
@@ -203,13 +253,6 @@ DIFFUSE_API diffuse_status diffuse_trainer_step_count(const diffuse_trainer *tra
     return DIFFUSE_OK;
 }
 
-static void apply_thread_count(const diffuse_trainer *tr)
-{
-    int threads = (int)tr->options[DIFFUSE_TRAINER_THREADS];
-    if (threads > 0)
-        openblas_set_num_threads(threads);
-}
-
 /* t ~ Uniform{0..T−1} and ε ~ N(0, I) for step k, from the streams
  * (seed, 2k) and (seed, 2k+1): the draws depend only on seed and step. */
 static void draw_noise(diffuse_trainer *tr, size_t rows)
@@ -226,25 +269,107 @@ static void draw_noise(diffuse_trainer *tr, size_t rows)
     philox_normal(seed, 2 * step + 1, 0, b->eps, rows * tr->model->dim);
 }
 
-/* L = mean (output − target)²; output is overwritten by
- * dL/doutput = 2 (output − target) / (n·d). Accumulated in double. */
-static double loss_and_gradient(float *output, const float *target, size_t count)
+/* Σ (output − target)² over `count` values, in double; output is
+ * overwritten by dL/doutput = scale · (output − target), where
+ * scale = 2/(n·d) for the whole batch's L = mean (output − target)². */
+static double squared_error_and_gradient(float *output, const float *target, size_t count,
+                                         float scale)
 {
     double sum = 0.0;
-    float scale = (float)(2.0 / (double)count);
     for (size_t i = 0; i < count; i++) {
         float diff = output[i] - target[i];
         sum += (double)diff * (double)diff;
         output[i] = scale * diff;
     }
+    return sum;
+}
+
+/* What the workers of one step share (read-only). */
+typedef struct train_pass {
+    diffuse_trainer *trainer;
+    size_t workers; /* workers[0 … workers−1] take part */
+    const float *target;
+    float scale; /* 2/(n·d) */
+} train_pass;
+
+/* Forward, loss terms and backward of worker `index`'s rows into its
+ * model's gradients (zeroed first). */
+static diffuse_status train_part(void *context, size_t index)
+{
+    const train_pass *pass = context;
+    batch_buffers *b = &pass->trainer->batch;
+    train_worker *w = &pass->trainer->workers[index];
+    diffuse_model *m = w->model;
+    size_t at = w->first * m->dim, count = w->rows * m->dim;
+    diffuse_status status = m->ops->forward(m, b->xt + at, b->t + w->first, w->rows,
+                                            b->output + at);
+    if (status != DIFFUSE_OK)
+        return status;
+    w->squared_error =
+        squared_error_and_gradient(b->output + at, pass->target + at, count, pass->scale);
+    if (!isfinite(w->squared_error))
+        return DIFFUSE_OK; /* the step fails on the loss: no gradient needed */
+    model_zero_grads(m);
+    return m->ops->backward(m, b->output + at, w->rows);
+}
+
+/* Splits `rows` rows into contiguous parts, one per worker of the step
+ * (the first rows % count one row longer). */
+static void split_rows(diffuse_trainer *tr, size_t rows, size_t count)
+{
+    size_t first = 0;
+    for (size_t i = 0; i < count; i++) {
+        train_worker *w = &tr->workers[i];
+        w->first = first;
+        w->rows = rows / count + (i < rows % count);
+        first += w->rows;
+    }
+}
+
+/* Runs train_part on every worker; the first failure in worker order is
+ * reported as the trainer's. */
+static diffuse_status run_workers(diffuse_trainer *tr, train_pass *pass)
+{
+    diffuse_status statuses[TRAINER_MAX_THREADS];
+    if (pass->workers > 1)
+        parallel_run(tr->pool, pass->workers, train_part, pass, statuses);
+    else
+        statuses[0] = train_part(pass, 0);
+    for (size_t i = 0; i < pass->workers; i++) {
+        if (statuses[i] != DIFFUSE_OK)
+            return diffuse_fail(&tr->error, statuses[i], "%s",
+                                diffuse_model_last_error(tr->workers[i].model));
+    }
+    return DIFFUSE_OK;
+}
+
+/* L = Σ_workers squared_error / (n·d), summed in worker order. */
+static double batch_loss(const diffuse_trainer *tr, size_t workers, size_t count)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < workers; i++)
+        sum += tr->workers[i].squared_error;
     return sum / (double)count;
 }
 
-/* Reports a failure recorded in the model or optimizer as the trainer's. */
-static diffuse_status forward_failure(diffuse_trainer *tr, diffuse_status status,
-                                      const char *message)
+/* m->grads += each replica's gradients, in worker order, so the result
+ * depends only on the batch and the thread count. */
+static void reduce_gradients(diffuse_trainer *tr, size_t workers)
 {
-    return diffuse_fail(&tr->error, status, "%s", message);
+    diffuse_model *m = tr->model;
+    for (size_t i = 1; i < workers; i++) {
+        const float *grads = tr->workers[i].model->grads;
+        for (size_t p = 0; p < m->param_count; p++)
+            m->grads[p] += grads[p];
+    }
+}
+
+/* Workers the trainer keeps: THREADS (at least one); a batch of n rows
+ * uses at most n of them. */
+static size_t workers_wanted(const diffuse_trainer *tr)
+{
+    size_t threads = (size_t)tr->options[DIFFUSE_TRAINER_THREADS];
+    return threads > 1 ? threads : 1;
 }
 
 /* One optimisation step on the `rows` rows already in batch.x0. */
@@ -254,8 +379,13 @@ static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_
     diffuse_model *m = tr->model;
     size_t count = rows * m->dim;
     diffuse_status status = diffuse_check_finite_floats(&tr->error, b->x0, count, "batch x0");
+    if (status == DIFFUSE_OK)
+        status = workers_prepare(tr, workers_wanted(tr));
     if (status != DIFFUSE_OK)
         return status;
+    /* THREADS ≥ 1: OpenBLAS runs single-threaded; the rows are the parallelism. */
+    if (tr->options[DIFFUSE_TRAINER_THREADS] > 0)
+        openblas_set_num_threads(1);
 
     draw_noise(tr, rows);
     forward_q_sample(tr->schedule, rows, m->dim, b->t, b->x0, b->eps, b->xt);
@@ -265,21 +395,21 @@ static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_
         target = b->target;
     }
 
-    status = m->ops->forward(m, b->xt, b->t, rows, b->output);
-    if (status != DIFFUSE_OK)
-        return forward_failure(tr, status, diffuse_model_last_error(m));
-    double loss = loss_and_gradient(b->output, target, count);
+    train_pass pass = {tr, tr->worker_count < rows ? tr->worker_count : rows, target,
+                       (float)(2.0 / (double)count)};
+    split_rows(tr, rows, pass.workers);
+    if ((status = run_workers(tr, &pass)))
+        return status;
+    double loss = batch_loss(tr, pass.workers, count);
     if (!isfinite(loss))
         return diffuse_fail(&tr->error, DIFFUSE_ERROR_NUMERIC,
                             "loss is not finite at step %llu; weights unchanged",
                             (unsigned long long)tr->optimizer->step);
-    model_zero_grads(m);
-    status = m->ops->backward(m, b->output, rows);
-    if (status != DIFFUSE_OK)
-        return forward_failure(tr, status, diffuse_model_last_error(m));
+    reduce_gradients(tr, pass.workers);
     status = optim_step(tr->optimizer, m);
     if (status != DIFFUSE_OK)
-        return forward_failure(tr, status, diffuse_optimizer_last_error(tr->optimizer));
+        return diffuse_fail(&tr->error, status, "%s",
+                            diffuse_optimizer_last_error(tr->optimizer));
     if (loss_out != NULL)
         *loss_out = loss;
     return DIFFUSE_OK;
@@ -322,7 +452,6 @@ DIFFUSE_API diffuse_status diffuse_trainer_step(diffuse_trainer *trainer, double
                             "no data callback set (diffuse_trainer_set_data)");
     size_t capacity = (size_t)trainer->options[DIFFUSE_TRAINER_BATCH_SIZE];
     size_t rows = 0;
-    apply_thread_count(trainer);
     if ((status = batch_reserve(trainer, capacity)) ||
         (status = pull_batch(trainer, capacity, &rows)))
         return status;
@@ -341,7 +470,6 @@ DIFFUSE_API diffuse_status diffuse_trainer_step_batch(diffuse_trainer *trainer, 
         (status = batch_reserve(trainer, n)))
         return status;
     memcpy(trainer->batch.x0, x0, count * sizeof(float));
-    apply_thread_count(trainer);
     return train_rows(trainer, n, loss);
 }
 

@@ -9,6 +9,7 @@
  * reverse-step math independently of any training. */
 #include <diffuse/diffuse.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,12 +23,16 @@ typedef struct oracle {
     diffuse_schedule *schedule;
     int predict_v;
     int fail;      /* make the callback fail */
+    int foreign_thread; /* set when called from a thread other than `caller` */
+    pthread_t caller;
 } oracle;
 
 static int oracle_predict(void *user, const float *x_t, const int32_t *t, size_t n, size_t dim,
                           float *out)
 {
     oracle *o = user;
+    if (!pthread_equal(pthread_self(), o->caller))
+        o->foreign_thread = 1;
     if (o->fail)
         return 1;
     for (size_t i = 0; i < n; i++) {
@@ -49,6 +54,7 @@ static diffuse_model *oracle_model(oracle *o, diffuse_prediction prediction)
 {
     diffuse_model *model = NULL;
     o->predict_v = prediction == DIFFUSE_PREDICT_V;
+    o->caller = pthread_self();
     ck_assert_int_eq(diffuse_model_create_callback(&model, DIM, prediction, oracle_predict, o),
                      DIFFUSE_OK);
     return model;
@@ -78,7 +84,7 @@ static void expect_oracle_distribution(diffuse_sampler *sampler, size_t n)
 
 START_TEST(epsilon_oracle_reproduces_the_data)
 {
-    oracle o = {linear_schedule(1000), 0, 0};
+    oracle o = {.schedule = linear_schedule(1000)};
     diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
     diffuse_sampler *sampler = NULL;
     ck_assert_int_eq(diffuse_sampler_create(&sampler, model, o.schedule), DIFFUSE_OK);
@@ -95,7 +101,7 @@ END_TEST
 
 START_TEST(v_oracle_with_zero_terminal_snr)
 {
-    oracle o = {linear_schedule(1000), 0, 0};
+    oracle o = {.schedule = linear_schedule(1000)};
     ck_assert_int_eq(diffuse_schedule_set_int(o.schedule, DIFFUSE_SCHEDULE_ZERO_TERMINAL_SNR, 1),
                      DIFFUSE_OK);
     diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_V);
@@ -135,7 +141,7 @@ static void sample_with(diffuse_model *model, diffuse_schedule *schedule, int64_
 START_TEST(seeded_and_independent_of_chunking)
 {
     enum { N = 50 };
-    oracle o = {linear_schedule(50), 0, 0};
+    oracle o = {.schedule = linear_schedule(50)};
     diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
     float a[N * DIM], b[N * DIM], c[N * DIM];
     sample_with(model, o.schedule, 7, 4096, N, a);
@@ -143,6 +149,138 @@ START_TEST(seeded_and_independent_of_chunking)
     sample_with(model, o.schedule, 8, 4096, N, c);
     ck_assert_mem_eq(a, b, sizeof a);
     ck_assert(memcmp(a, c, sizeof a) != 0);
+    diffuse_model_free(model);
+    diffuse_schedule_free(o.schedule);
+}
+END_TEST
+
+/* ---- Threads ---------------------------------------------------------- */
+
+/* An untrained MLP: its output is arbitrary but finite, and its sgemm
+ * calls are what the threads split. */
+static diffuse_model *small_mlp(void)
+{
+    diffuse_model_config *config = NULL;
+    diffuse_model *model = NULL;
+    ck_assert_int_eq(diffuse_model_config_create(&config, DIFFUSE_ARCH_MLP, DIM), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_config_set_int(config, DIFFUSE_MODEL_HIDDEN_WIDTH, 32),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_create(&model, config), DIFFUSE_OK);
+    diffuse_model_config_free(config);
+    return model;
+}
+
+static void sample_threaded(diffuse_model *model, diffuse_schedule *schedule, int64_t threads,
+                            int64_t chunk, size_t n, float *out)
+{
+    diffuse_sampler *sampler = NULL;
+    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, schedule), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_THREADS, threads),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_CHUNK_ROWS, chunk),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_run(sampler, n, out), DIFFUSE_OK);
+    /* A second run on the same handle reuses its workers. */
+    float *again = malloc(n * DIM * sizeof(float));
+    ck_assert_ptr_nonnull(again);
+    ck_assert_int_eq(diffuse_sampler_run(sampler, n, again), DIFFUSE_OK);
+    ck_assert_mem_eq(out, again, n * DIM * sizeof(float));
+    free(again);
+    diffuse_sampler_free(sampler);
+}
+
+/* Two threads take rows 0-31 and 32-63: the same sgemm shapes as one
+ * thread with 32-row chunks, and noise addressed by global row, so the
+ * same bits; 3 threads (parts of 22, 21, 21 rows) agree to rounding. */
+START_TEST(threads_split_rows_exactly)
+{
+    enum { N = 64 };
+    diffuse_schedule *schedule = linear_schedule(40);
+    diffuse_model *model = small_mlp();
+    float one[N * DIM], two[N * DIM], three[N * DIM];
+    sample_threaded(model, schedule, 1, 32, N, one);
+    sample_threaded(model, schedule, 2, 4096, N, two);
+    sample_threaded(model, schedule, 3, 4096, N, three);
+    ck_assert_mem_eq(one, two, sizeof one);
+    for (size_t i = 0; i < N * DIM; i++)
+        ck_assert_close(three[i], one[i], 1e-4, 1e-4);
+    /* More threads than rows: one row each. */
+    float few[2 * DIM];
+    sample_threaded(model, schedule, 8, 4096, 2, few);
+    ck_assert_close(few[0], one[0], 1e-4, 1e-4);
+    diffuse_model_free(model);
+    diffuse_schedule_free(schedule);
+}
+END_TEST
+
+/* What a progress callback saw. */
+typedef struct progress_log {
+    pthread_t caller;
+    int foreign_thread;
+    int backwards;
+    uint64_t calls, last, total, cancel_at;
+} progress_log;
+
+static int log_progress(void *user, uint64_t done, uint64_t total)
+{
+    progress_log *log = user;
+    if (!pthread_equal(pthread_self(), log->caller))
+        log->foreign_thread = 1;
+    if (done < log->last)
+        log->backwards = 1;
+    log->calls++;
+    log->last = done;
+    log->total = total;
+    return log->cancel_at != 0 && done >= log->cancel_at;
+}
+
+START_TEST(threaded_progress_and_cancel)
+{
+    enum { N = 64 };
+    diffuse_schedule *schedule = linear_schedule(50);
+    diffuse_model *model = small_mlp();
+    diffuse_sampler *sampler = NULL;
+    float x[N * DIM];
+    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, schedule), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_THREADS, 2), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_CHUNK_ROWS, 16),
+                     DIFFUSE_OK);
+    progress_log log = {.caller = pthread_self()};
+    ck_assert_int_eq(diffuse_sampler_set_progress(sampler, log_progress, &log), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_run(sampler, N, x), DIFFUSE_OK);
+    ck_assert_int_eq(log.foreign_thread, 0);
+    ck_assert_int_eq(log.backwards, 0);
+    ck_assert_uint_eq(log.total, 4 * 50); /* 4 chunks of 16 rows × 50 steps */
+    ck_assert_uint_eq(log.last, log.total);
+    ck_assert_uint_ge(log.calls, 2 * 50);
+
+    log = (progress_log){.caller = pthread_self(), .cancel_at = 10};
+    ck_assert_int_eq(diffuse_sampler_run(sampler, N, x), DIFFUSE_ERROR_CANCELLED);
+    ck_assert_ptr_nonnull(strstr(diffuse_sampler_last_error(sampler), "cancelled"));
+    ck_assert_uint_ge(log.last, 10);
+    ck_assert_uint_lt(log.last, log.total);
+    ck_assert_int_eq(log.foreign_thread, 0);
+    /* ... and the handle still works afterwards. */
+    ck_assert_int_eq(diffuse_sampler_set_progress(sampler, NULL, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_run(sampler, N, x), DIFFUSE_OK);
+    diffuse_sampler_free(sampler);
+    diffuse_model_free(model);
+    diffuse_schedule_free(schedule);
+}
+END_TEST
+
+/* A callback model is never called from another thread: THREADS > 1
+ * samples it on the calling thread, with the same bits as THREADS = 0. */
+START_TEST(callback_model_stays_on_the_calling_thread)
+{
+    enum { N = 40 };
+    oracle o = {.schedule = linear_schedule(30)};
+    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
+    float serial[N * DIM], threaded[N * DIM];
+    sample_threaded(model, o.schedule, 0, 4096, N, serial);
+    sample_threaded(model, o.schedule, 4, 4096, N, threaded);
+    ck_assert_mem_eq(serial, threaded, sizeof serial);
+    ck_assert_int_eq(o.foreign_thread, 0);
     diffuse_model_free(model);
     diffuse_schedule_free(o.schedule);
 }
@@ -157,7 +295,7 @@ static int cancel_at_ten(void *user, uint64_t done, uint64_t total)
 
 START_TEST(failures_are_reported)
 {
-    oracle o = {linear_schedule(100), 0, 0};
+    oracle o = {.schedule = linear_schedule(100)};
     diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
     diffuse_sampler *sampler = NULL;
     ck_assert_int_eq(diffuse_sampler_create(&sampler, model, o.schedule), DIFFUSE_OK);
@@ -184,7 +322,7 @@ END_TEST
 
 START_TEST(bad_arguments)
 {
-    oracle o = {linear_schedule(10), 0, 0};
+    oracle o = {.schedule = linear_schedule(10)};
     diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
     diffuse_sampler *sampler = NULL;
     float x[DIM];
@@ -257,6 +395,9 @@ static Suite *sampler_suite(void)
     tcase_add_test(tc, seeded_and_independent_of_chunking);
     tcase_add_test(tc, failures_are_reported);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, threads_split_rows_exactly);
+    tcase_add_test(tc, threaded_progress_and_cancel);
+    tcase_add_test(tc, callback_model_stays_on_the_calling_thread);
     suite_add_tcase(suite, tc);
     return suite;
 }

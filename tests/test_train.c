@@ -108,10 +108,17 @@ static double mean_loss(rig *r, int steps)
     return sum / steps;
 }
 
-static void check_loss_falls(diffuse_prediction prediction)
+static void set_threads(rig *r, int64_t threads)
+{
+    ck_assert_int_eq(diffuse_trainer_set_int(r->trainer, DIFFUSE_TRAINER_THREADS, threads),
+                     DIFFUSE_OK);
+}
+
+static void check_loss_falls(diffuse_prediction prediction, int64_t threads)
 {
     rig r;
     rig_init(&r, prediction);
+    set_threads(&r, threads);
     double first = mean_loss(&r, 20);
     ck_assert_int_eq(diffuse_trainer_train(r.trainer, 400, NULL), DIFFUSE_OK);
     double last = mean_loss(&r, 20);
@@ -124,13 +131,19 @@ static void check_loss_falls(diffuse_prediction prediction)
 
 START_TEST(epsilon_loss_falls)
 {
-    check_loss_falls(DIFFUSE_PREDICT_EPSILON);
+    check_loss_falls(DIFFUSE_PREDICT_EPSILON, 0);
 }
 END_TEST
 
 START_TEST(v_loss_falls)
 {
-    check_loss_falls(DIFFUSE_PREDICT_V);
+    check_loss_falls(DIFFUSE_PREDICT_V, 0);
+}
+END_TEST
+
+START_TEST(two_threads_learn)
+{
+    check_loss_falls(DIFFUSE_PREDICT_EPSILON, 2);
 }
 END_TEST
 
@@ -158,11 +171,68 @@ START_TEST(same_seed_same_bits)
 }
 END_TEST
 
-/* A failing step must leave weights and optimizer state exactly as before. */
-static void expect_untouched_failure(int mode, diffuse_status expected, const char *message)
+/* Two rigs trained for `steps` steps with 2 threads agree bit for bit;
+ * against one thread they agree to rounding (the rows' gradients are summed
+ * in another order), step by step. */
+START_TEST(two_threads_same_bits_and_close_to_one)
+{
+    enum { STEPS = 30 };
+    rig a, b, one;
+    rig_init(&a, DIFFUSE_PREDICT_EPSILON);
+    rig_init(&b, DIFFUSE_PREDICT_EPSILON);
+    rig_init(&one, DIFFUSE_PREDICT_EPSILON);
+    set_threads(&a, 2);
+    set_threads(&b, 2);
+    set_threads(&one, 1);
+    for (int i = 0; i < STEPS; i++) {
+        double la = 0, lb = 0, l1 = 0;
+        ck_assert_int_eq(diffuse_trainer_step(a.trainer, &la), DIFFUSE_OK);
+        ck_assert_int_eq(diffuse_trainer_step(b.trainer, &lb), DIFFUSE_OK);
+        ck_assert_int_eq(diffuse_trainer_step(one.trainer, &l1), DIFFUSE_OK);
+        ck_assert_double_eq(la, lb);
+        ck_assert_close(la, l1, 1e-5, 0.0);
+    }
+    float *pa = copy_params(&a), *pb = copy_params(&b), *p1 = copy_params(&one);
+    size_t count = 0;
+    diffuse_model_param_count(a.model, &count);
+    ck_assert_mem_eq(pa, pb, count * sizeof(float));
+    for (size_t i = 0; i < count; i++)
+        ck_assert_close(pa[i], p1[i], 0.0, 1e-5);
+    free(pa);
+    free(pb);
+    free(p1);
+    rig_free(&a);
+    rig_free(&b);
+    rig_free(&one);
+}
+END_TEST
+
+/* More threads than rows: one row per worker; changing the thread count
+ * between steps rebuilds the workers. */
+START_TEST(threads_beyond_rows)
 {
     rig r;
     rig_init(&r, DIFFUSE_PREDICT_EPSILON);
+    float x[3 * 2];
+    double loss = 0;
+    ck_assert_int_eq(diffuse_toy2d_sample(DIFFUSE_TOY2D_TWO_MOONS, 3, 0, 3, x), DIFFUSE_OK);
+    set_threads(&r, 8);
+    ck_assert_int_eq(diffuse_trainer_step_batch(r.trainer, 3, x, &loss), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_step_batch(r.trainer, 1, x, &loss), DIFFUSE_OK);
+    set_threads(&r, 3);
+    ck_assert_int_eq(diffuse_trainer_step_batch(r.trainer, 3, x, &loss), DIFFUSE_OK);
+    ck_assert(isfinite(loss) && loss > 0.0);
+    rig_free(&r);
+}
+END_TEST
+
+/* A failing step must leave weights and optimizer state exactly as before. */
+static void expect_untouched_failure_with(int64_t threads, int mode, diffuse_status expected,
+                                          const char *message)
+{
+    rig r;
+    rig_init(&r, DIFFUSE_PREDICT_EPSILON);
+    set_threads(&r, threads);
     ck_assert_int_eq(diffuse_trainer_train(r.trainer, 3, NULL), DIFFUSE_OK);
     float *before = copy_params(&r);
     r.data.mode = mode;
@@ -183,6 +253,11 @@ static void expect_untouched_failure(int mode, diffuse_status expected, const ch
     free(before);
     free(after);
     rig_free(&r);
+}
+
+static void expect_untouched_failure(int mode, diffuse_status expected, const char *message)
+{
+    expect_untouched_failure_with(0, mode, expected, message);
 }
 
 START_TEST(failing_callback)
@@ -212,6 +287,14 @@ END_TEST
 START_TEST(overflowing_loss)
 {
     expect_untouched_failure(FEED_HUGE, DIFFUSE_ERROR_NUMERIC, "not finite");
+}
+END_TEST
+
+START_TEST(threaded_failures_leave_weights)
+{
+    expect_untouched_failure_with(2, FEED_HUGE, DIFFUSE_ERROR_NUMERIC, "not finite");
+    expect_untouched_failure_with(2, FEED_NAN, DIFFUSE_ERROR_NUMERIC, "not finite");
+    expect_untouched_failure_with(2, FEED_FAIL, DIFFUSE_ERROR_CALLBACK, "disk on fire");
 }
 END_TEST
 
@@ -365,6 +448,9 @@ static Suite *train_suite(void)
     tcase_add_test(learning, v_loss_falls);
     tcase_add_test(learning, same_seed_same_bits);
     tcase_add_test(learning, step_batch_matches_callback);
+    tcase_add_test(learning, two_threads_learn);
+    tcase_add_test(learning, two_threads_same_bits_and_close_to_one);
+    tcase_add_test(learning, threads_beyond_rows);
     suite_add_tcase(suite, learning);
     TCase *failures = tcase_create("failures");
     tcase_add_test(failures, failing_callback);
@@ -372,6 +458,7 @@ static Suite *train_suite(void)
     tcase_add_test(failures, too_many_rows);
     tcase_add_test(failures, nan_in_data);
     tcase_add_test(failures, overflowing_loss);
+    tcase_add_test(failures, threaded_failures_leave_weights);
     tcase_add_test(failures, partial_batches_train);
     tcase_add_test(failures, progress_can_stop_training);
     tcase_add_test(failures, bad_arguments);

@@ -18,12 +18,13 @@
  * values i·d … i·d+d−1, and z at step t from stream (seed, t+1) likewise, so
  * the noise never depends on how rows are split into chunks or on threads.
  * Same seed, model, n, chunk size and thread count ⇒ the same bits; with
- * another chunk size the network's sgemm calls may round differently in the
- * last bit (OpenBLAS picks kernels by matrix size).
+ * another chunk size or thread count the network's sgemm calls may round
+ * differently in the last bit (OpenBLAS picks kernels by matrix size) — the
+ * only way either can change the result.
  *
  * Ownership: the sampler borrows the model (it must outlive the sampler and
  * must not be trained by another thread meanwhile) and copies the schedule.
- * Memory: O(n·d + chunk·width); it does not grow with T.
+ * Memory: O(n·d + threads·chunk·width); it does not grow with T.
  */
 #ifndef DIFFUSE_SAMPLER_H
 #define DIFFUSE_SAMPLER_H
@@ -48,13 +49,33 @@ typedef enum diffuse_sampler_option {
     DIFFUSE_SAMPLER_CLIP_X0 = 1,    /* double, clip x̂_0 to [−c, c]; 0 (default) = off */
     DIFFUSE_SAMPLER_USE_EMA = 2,    /* int 0/1, sample with the EMA weights; default 0 */
     DIFFUSE_SAMPLER_SEED = 3,       /* int, default 0 */
-    DIFFUSE_SAMPLER_THREADS = 4,    /* int, OpenBLAS threads; 0 (default) leaves them */
+    DIFFUSE_SAMPLER_THREADS = 4,    /* int, worker threads; default 0, 0..1024 (below) */
     DIFFUSE_SAMPLER_CHUNK_ROWS = 5  /* int, rows denoised together; default 4096 */
 } diffuse_sampler_option;
 
-/* Progress: called after each reverse step of each chunk with the number of
- * (chunk, step) units done and the total. Non-zero return cancels the run
- * (DIFFUSE_ERROR_CANCELLED; the output is then incomplete). */
+/* DIFFUSE_SAMPLER_THREADS = k:
+ *   0  (default) one thread (the caller's); OpenBLAS is left as it is;
+ *   1  the same, but OpenBLAS is set to one thread;
+ *   k > 1 the n rows are split into k contiguous parts (at most one per
+ *      row), each denoised through all T steps, chunk by chunk, by its own
+ *      thread (the calling one and k−1 the sampler keeps until it is freed
+ *      or k changes), with OpenBLAS set to one thread. A 2-thread run of
+ *      64 rows is thus bit-identical to a 1-thread run with 32-row chunks.
+ *      Each thread has its own chunk buffers and network activations:
+ *      memory O(n·d + k·chunk·width). Callback models are always sampled
+ *      on the calling thread only (their function is never called from
+ *      another thread), whatever k is.
+ * For k ≥ 1 the sampler calls openblas_set_num_threads(1), which is
+ * PROCESS-WIDE in the OpenBLAS builds Debian ships: it also affects other
+ * code in the process that uses OpenBLAS, and stays so after the call. */
+
+/* Progress: called on the calling thread after each reverse step of each
+ * chunk with the number of (chunk, step) units done and the total. Non-zero
+ * return cancels the run (DIFFUSE_ERROR_CANCELLED; the output is then
+ * incomplete). With THREADS > 1 it is called after each step of the calling
+ * thread's own chunks with the units done by all threads (so `done` may skip
+ * values; it never decreases), once more with done = total if it has not
+ * seen that yet, and a cancel stops every thread at its next step. */
 typedef int (*diffuse_sample_progress_fn)(void *user, uint64_t done, uint64_t total);
 
 /* Creates a sampler for `model` (borrowed; any model, callback models

@@ -53,8 +53,24 @@ typedef int (*diffuse_train_progress_fn)(void *user, uint64_t step, double loss,
 typedef enum diffuse_trainer_option {
     DIFFUSE_TRAINER_BATCH_SIZE = 0, /* int, rows per step; default 256, 1..1048576 */
     DIFFUSE_TRAINER_SEED = 1,       /* int, seed of t and ε draws; default 0 */
-    DIFFUSE_TRAINER_THREADS = 2     /* int, OpenBLAS threads; 0 (default) leaves them as they are */
+    DIFFUSE_TRAINER_THREADS = 2     /* int, worker threads per step; default 0, 0..1024 (below) */
 } diffuse_trainer_option;
+
+/* DIFFUSE_TRAINER_THREADS = k:
+ *   0  (default) everything runs on the calling thread and OpenBLAS is left
+ *      as it is (its own threads, OPENBLAS_NUM_THREADS);
+ *   1  the same, but OpenBLAS is set to one thread;
+ *   k > 1 the batch's rows are split into k contiguous parts (at most one
+ *      per row); k threads (the calling one and k−1 the trainer keeps until
+ *      it is freed or k changes) each run forward, loss and backward for
+ *      their part into their own gradient buffer, with OpenBLAS set to one
+ *      thread. The gradients are then summed in a fixed order, so the same
+ *      seed, data and k give the same bits; another k agrees to rounding
+ *      (summation order, and sgemm kernels chosen by matrix size).
+ * For k ≥ 1 the trainer calls openblas_set_num_threads(1), which is
+ * PROCESS-WIDE in the OpenBLAS builds Debian ships: it also affects other
+ * code in the process that uses OpenBLAS, and stays so after the call.
+ * Callbacks (data, progress) are always called on the calling thread. */
 
 /* Creates a trainer for `model` (which must be trainable: not a callback
  * model) with `optimizer` (created for this model) and a copy of `schedule`.
