@@ -4,6 +4,9 @@
  *     toy2d [--data swiss_roll|two_moons|8gaussians|checkerboard] [--steps N]
  *           [--samples N] [--seed N] [--threads N] [--out FILE.png] [--save FILE]
  *
+ * --threads defaults to the number of cores (at most 8); 0 leaves threading
+ * to OpenBLAS.
+ *
  * It prints a progress line while training, then the energy distance of the
  * samples to fresh data (0 is a perfect match) next to that of pure noise. */
 #include <diffuse/diffuse.h>
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "scatter_plot.h"
 #include "toy2d_recipe.h"
@@ -45,7 +49,11 @@ static int parse_unsigned(const char *text, uint64_t max, uint64_t *value)
 
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o = (options){DIFFUSE_TOY2D_SWISS_ROLL, TOY2D_DEFAULT_STEPS, 2000, 1, 0, "toy2d.png", NULL};
+    /* One library thread per core: the library splits rows across them. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
+    *o = (options){DIFFUSE_TOY2D_SWISS_ROLL, TOY2D_DEFAULT_STEPS, 2000, 1, threads, "toy2d.png",
+                   NULL};
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t number = 0;
@@ -125,8 +133,13 @@ int main(int argc, char **argv)
     toy2d_quality quality;
     if (samples && data && toy2d_sample(&run, o.samples, samples) == 0 &&
         toy2d_measure(&run, samples, o.samples, data, &quality) == 0) {
-        printf("energy distance to fresh data: samples %.5f, N(0,I) noise %.5f (ratio %.1fx)\n",
-               quality.samples, quality.noise, quality.noise / quality.samples);
+        printf("energy distance to fresh data: samples %.5f, N(0,I) noise %.5f", quality.samples,
+               quality.noise);
+        /* The estimate is unbiased, so a perfect fit scatters around 0. */
+        if (quality.samples > 0.0)
+            printf(" (noise is %.0fx farther)\n", quality.noise / quality.samples);
+        else
+            printf(" (samples indistinguishable from data)\n");
         failed = write_picture(&o, data, samples, o.samples) != 0;
         if (!failed && o.save != NULL) {
             failed = diffuse_trainer_save(run.trainer, o.save) != DIFFUSE_OK;
