@@ -3,7 +3,7 @@
 # (docs/performance.md): prints the markdown table on stdout, progress on
 # stderr. Arguments go to bench/compare.py, e.g.
 #
-#   bench/run.sh                          # the table (about 10 minutes on 2 cores)
+#   bench/run.sh                          # the table (~7 minutes on a quiet 2-core machine)
 #   bench/run.sh --json raw.json          # ... and every raw measurement
 #   bench/run.sh --explore                # PyTorch under each candidate setting
 #   bench/run.sh --widths 128 --threads 1 --rounds 1      # a quicker subset
