@@ -37,7 +37,9 @@ typedef struct model_ops {
     diffuse_status (*forward)(diffuse_model *m, const float *x, const int32_t *t, size_t n,
                               float *out);
     /* Accumulates dL/dparams into m->grads (does not zero them) given
-     * d_out = dL/dout of the last forward call. */
+     * d_out = dL/dout of the last forward call. Once per forward: backward
+     * may overwrite what forward kept, and so may predict in between;
+     * DIFFUSE_ERROR_STATE then. */
     diffuse_status (*backward)(diffuse_model *m, const float *d_out, size_t n);
     /* Releases `arch`. */
     void (*destroy)(void *arch);

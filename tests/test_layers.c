@@ -470,14 +470,17 @@ START_TEST(time_branch_forward_and_gradients)
     nn_time_pass pass;
     nn_workspace memory = {NULL, 0};
     nn_carver measure = {NULL, 0};
-    nn_time_pass_carve(&measure, &pass, &shape, N, true);
+    nn_time_pass_carve(&measure, &pass, &shape, N);
     ck_assert_int_eq(nn_workspace_reserve(NULL, &memory, measure.used), DIFFUSE_OK);
     nn_carver assign = {memory.data, 0};
-    nn_time_pass_carve(&assign, &pass, &shape, N, true);
+    nn_time_pass_carve(&assign, &pass, &shape, N);
+    nn_time_scratch scratch = {random_floats(N * H, 26, -9.0f, 9.0f),
+                               random_floats(N * H, 27, -9.0f, 9.0f)};
 
     nn_time_weights weights = {w1, b1, w2, b2};
-    ck_assert_int_eq(nn_time_mlp_forward(NULL, &shape, &table, &pass, &weights, t, N),
-                     DIFFUSE_OK);
+    ck_assert_int_eq(
+        nn_time_mlp_forward(NULL, &shape, &table, &pass, &weights, t, N, &scratch),
+        DIFFUSE_OK);
     ck_assert_uint_eq(pass.unique, 5);
     float rows[N * H];
     nn_time_pass_spread(&pass, rows, bias, H);
@@ -508,7 +511,9 @@ START_TEST(time_branch_forward_and_gradients)
     float *dw1 = zero_floats(H * E), *db1 = zero_floats(H), *dw2 = zero_floats(H * H);
     float *db2 = zero_floats(H);
     nn_time_grads grads = {dw1, db1, dw2, db2};
-    nn_time_mlp_backward(&shape, &pass, &weights, &grads, r);
+    float *d_rows = zero_floats(N * H); /* backward overwrites it */
+    memcpy(d_rows, r, N * H * sizeof *d_rows);
+    nn_time_mlp_backward(&shape, &pass, &weights, &grads, d_rows, &scratch);
     double *num_w1 = numeric_gradient(c.w1, H * E, time_loss, &c);
     double *num_b1 = numeric_gradient(c.b1, H, time_loss, &c);
     double *num_w2 = numeric_gradient(c.w2, H * H, time_loss, &c);
@@ -523,7 +528,8 @@ START_TEST(time_branch_forward_and_gradients)
     double *doubles[] = {c.w1, c.b1, c.w2, c.b2, c.bias, c.r, num_w1, num_b1, num_w2, num_b2};
     for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++)
         free(doubles[i]);
-    float *floats[] = {w1, b1, w2, b2, bias, r, dw1, db1, dw2, db2};
+    float *floats[] = {w1,  b1,  w2,  b2,     bias,      r,        dw1,
+                       db1, dw2, db2, d_rows, scratch.a, scratch.b};
     for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
         free(floats[i]);
 }
@@ -590,6 +596,8 @@ START_TEST(mlp_forward_and_gradients)
     ck_assert_int_eq(m->ops->predict(m, m->params, x, t, N, predicted), DIFFUSE_OK);
     ck_assert_int_eq(memcmp(out, predicted, sizeof(float) * N * D), 0);
 
+    /* the prediction reused the training activations' memory */
+    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
     model_zero_grads(m);
     ck_assert_int_eq(nn_mlp_backward(m, r, N, dx), DIFFUSE_OK);
     double *num_dx = numeric_gradient(c.x, N * D, mlp_loss, &c);
@@ -639,12 +647,20 @@ START_TEST(mlp_backward_accumulates)
     ck_assert_int_eq(m->ops->backward(m, r, N), DIFFUSE_OK);
     for (size_t i = 0; i < m->param_count; i++)
         ck_assert_close(m->grads[i], 2.0 * once[i], 1e-5, 1e-7);
-    /* zeroing restores a single backward exactly */
+    /* backward consumes what forward kept: a second one needs a new forward */
+    ck_assert_int_eq(m->ops->backward(m, r, N), DIFFUSE_ERROR_STATE);
+    /* zeroing restores a single forward + backward exactly */
     model_zero_grads(m);
+    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
     ck_assert_int_eq(m->ops->backward(m, r, N), DIFFUSE_OK);
     ck_assert_int_eq(memcmp(m->grads, once, m->param_count * sizeof *once), 0);
     /* backward must follow a forward over the same rows */
+    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
     ck_assert_int_eq(m->ops->backward(m, r, N - 1), DIFFUSE_ERROR_STATE);
+    /* a prediction in between overwrites the forward's activations */
+    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->predict(m, m->params, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->backward(m, r, N), DIFFUSE_ERROR_STATE);
     free(x);
     free(r);
     free(out);

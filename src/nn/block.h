@@ -4,8 +4,8 @@
  *
  * the building block of the MLP: its hidden layers (residual, H → H), its
  * output layer (H → d) and the second layer of the time MLP (H → H) are all
- * of this form. Forward keeps a = φ(x) (needed for dW) and φ'(x) (needed
- * for dx); backward, with g = dL/dy:
+ * of this form. Backward needs a = φ(x) (for dW) and φ'(x) (for dx), which
+ * the caller keeps from forward or recomputes from x; with g = dL/dy:
  *
  *     dW += gᵀ a,   db += Σ_rows g,   dx = (g W) ⊙ φ'(x) [+ g]
  *
@@ -26,8 +26,10 @@ void nn_block_forward(float *out, float *act, float *derivative, const float *in
                       const float *weight, const float *bias, size_t n, size_t in_dim,
                       size_t out_dim, diffuse_activation kind, bool residual);
 
-/* Backward given d_out = dL/dy and what forward kept (act, derivative):
- * accumulates d_weight, d_bias and writes d_in (must not overlap d_out). */
+/* Backward given d_out = dL/dy, act = φ(x) and derivative = φ'(x):
+ * accumulates d_weight, d_bias and writes d_in, which must not overlap
+ * d_out or derivative but may be the same array as act (act is read for dW
+ * before d_in is written), so callers need no extra array for d_in. */
 void nn_block_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out,
                        const float *act, const float *derivative, const float *weight,
                        size_t n, size_t in_dim, size_t out_dim, bool residual);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model_config.h"
+#include "nn/activation.h"
 #include "nn/block.h"
 #include "nn/init.h"
 #include "nn/linear.h"
@@ -20,33 +21,15 @@ typedef struct mlp_state {
     nn_time_shape time_shape;
     nn_time_table table;
 
-    /* Training: what forward keeps for backward, for train_rows rows. */
-    nn_workspace train_memory;
-    nn_time_pass train_time;
-    size_t train_rows;  /* rows of the last forward; 0 = none */
-    float *x;           /* [n, d] copy of the input */
-    float *h;           /* [n, H] running hidden state */
-    float *act;         /* [L+1][n, H]: φ(h_l), l = 0 … L */
-    float *derivative;  /* [L+1][n, H]: φ'(h_l) */
-    float *grad;        /* [n, H] backward: dL/dh_l … */
-    float *grad_next;   /* [n, H]          … and dL/dh_{l−1} */
-
-    /* Prediction: one chunk of at most NN_MLP_PREDICT_ROWS rows. */
-    nn_workspace predict_memory;
-    nn_time_pass predict_time;
-    float *predict_h;   /* [rows, H] */
-    float *predict_act; /* [rows, H], reused by every layer */
+    /* One workspace for training and prediction, which never run at once:
+     * a prediction overwrites what a training forward kept (train_rows). */
+    nn_workspace memory;
+    nn_time_pass time;
+    size_t train_rows; /* rows of the training forward `memory` holds; 0 = none */
+    float *x;          /* [n, d] copy of the training input */
+    float *h;          /* training: [L+1][n, H], h_0 … h_L; prediction: [rows, H] */
+    float *spare[2];   /* [n, H] each: φ(h_l), time features, gradients */
 } mlp_state;
-
-/* Where one forward pass writes: act_stride = 0 makes every layer reuse
- * the same φ array (inference); derivative = NULL skips φ'. */
-typedef struct mlp_buffers {
-    nn_time_pass *time;
-    float *h;
-    float *act;
-    float *derivative;
-    size_t act_stride;
-} mlp_buffers;
 
 void nn_mlp_shape_from_config(const diffuse_model_config *config, nn_mlp_shape *shape)
 {
@@ -92,70 +75,73 @@ static nn_time_weights time_weights(const nn_mlp_layout *layout, const float *pa
     return weights;
 }
 
-/* f(params; x, t) for n rows into `out`, through `buffers`. */
+/* f(params; x, t) for n rows into `out`. Block l reads h + l·h_stride and
+ * writes h + (l+1)·h_stride: with h_stride = 0 every layer works in place
+ * (prediction), otherwise each h_l stays for backward (training). The two
+ * spares hold φ(h_l) and, at first, the time features. Only h_l is kept:
+ * backward recomputes φ(h_l) and φ'(h_l), which costs one activation pass
+ * per layer but halves the memory a training batch needs. */
 static diffuse_status run_forward(mlp_state *s, diffuse_error *error, const float *params,
                                   const float *x, const int32_t *t, size_t n, float *out,
-                                  const mlp_buffers *buffers)
+                                  size_t h_stride)
 {
     const nn_mlp_shape *shape = &s->shape;
     const nn_mlp_layout *layout = &s->layout;
     size_t d = shape->dim, width = shape->width;
     nn_time_weights weights = time_weights(layout, params);
-    diffuse_status status = nn_time_mlp_forward(error, &s->time_shape, &s->table, buffers->time,
-                                                &weights, t, n);
+    nn_time_scratch scratch = {s->spare[0], s->spare[1]};
+    diffuse_status status = nn_time_mlp_forward(error, &s->time_shape, &s->table, &s->time,
+                                                &weights, t, n, &scratch);
     if (status != DIFFUSE_OK)
         return status;
     /* h_0 = features(t) + b_in + W_in x */
-    float *h = buffers->h;
-    nn_time_pass_spread(buffers->time, h, params + layout->input_b, width);
-    nn_linear_forward(h, x, params + layout->input_w, NULL, n, d, width, true);
-    for (size_t l = 0; l <= shape->layers; l++) {
-        float *act = buffers->act + l * buffers->act_stride;
-        float *derivative =
-            buffers->derivative != NULL ? buffers->derivative + l * buffers->act_stride : NULL;
-        if (l < shape->layers) {
-            /* h_{l+1} = W φ(h_l) + b [+ h_l], in place */
-            size_t block = layout->blocks + l * layout->block_stride;
-            nn_block_forward(h, act, derivative, h, params + block, params + block + width * width,
-                             n, width, width, shape->activation, shape->residual);
-        } else {
-            /* f = W_out φ(h_L) + b_out */
-            nn_block_forward(out, act, derivative, h, params + layout->output_w,
-                             params + layout->output_b, n, width, d, shape->activation, false);
-        }
+    nn_time_pass_spread(&s->time, s->h, params + layout->input_b, width);
+    nn_linear_forward(s->h, x, params + layout->input_w, NULL, n, d, width, true);
+    float *act = s->spare[0];
+    for (size_t l = 0; l < shape->layers; l++) {
+        /* h_{l+1} = W φ(h_l) + b [+ h_l] */
+        size_t block = layout->blocks + l * layout->block_stride;
+        nn_block_forward(s->h + (l + 1) * h_stride, act, NULL, s->h + l * h_stride,
+                         params + block, params + block + width * width, n, width, width,
+                         shape->activation, shape->residual);
     }
+    /* f = W_out φ(h_L) + b_out */
+    nn_block_forward(out, act, NULL, s->h + shape->layers * h_stride, params + layout->output_w,
+                     params + layout->output_b, n, width, d, shape->activation, false);
     return DIFFUSE_OK;
 }
 
 static void carve_train(nn_carver *carver, mlp_state *s, size_t n)
 {
-    size_t activations = n * s->shape.width, kept = (s->shape.layers + 1) * activations;
-    nn_time_pass_carve(carver, &s->train_time, &s->time_shape, n, true);
+    size_t activations = n * s->shape.width;
+    nn_time_pass_carve(carver, &s->time, &s->time_shape, n);
     s->x = nn_carve_floats(carver, n * s->shape.dim);
-    s->h = nn_carve_floats(carver, activations);
-    s->act = nn_carve_floats(carver, kept);
-    s->derivative = nn_carve_floats(carver, kept);
-    s->grad = nn_carve_floats(carver, activations);
-    s->grad_next = nn_carve_floats(carver, activations);
+    s->h = nn_carve_floats(carver, (s->shape.layers + 1) * activations);
+    s->spare[0] = nn_carve_floats(carver, activations);
+    s->spare[1] = nn_carve_floats(carver, activations);
 }
 
 static void carve_predict(nn_carver *carver, mlp_state *s, size_t rows)
 {
-    nn_time_pass_carve(carver, &s->predict_time, &s->time_shape, rows, false);
-    s->predict_h = nn_carve_floats(carver, rows * s->shape.width);
-    s->predict_act = nn_carve_floats(carver, rows * s->shape.width);
+    size_t activations = rows * s->shape.width;
+    nn_time_pass_carve(carver, &s->time, &s->time_shape, rows);
+    s->x = NULL;
+    s->h = nn_carve_floats(carver, activations);
+    s->spare[0] = nn_carve_floats(carver, activations);
+    s->spare[1] = nn_carve_floats(carver, activations);
 }
 
-/* Sizes `memory` for `rows` with `carve` (measure, reserve, assign). */
-static diffuse_status reserve(diffuse_error *error, mlp_state *s, nn_workspace *memory,
+/* Lays `memory` out for `rows` with `carve` (measure, reserve, assign). */
+static diffuse_status reserve(diffuse_error *error, mlp_state *s,
                               void (*carve)(nn_carver *, mlp_state *, size_t), size_t rows)
 {
+    s->train_rows = 0;
     nn_carver measure = {NULL, 0};
     carve(&measure, s, rows);
-    diffuse_status status = nn_workspace_reserve(error, memory, measure.used);
+    diffuse_status status = nn_workspace_reserve(error, &s->memory, measure.used);
     if (status != DIFFUSE_OK)
         return status;
-    nn_carver assign = {memory->data, 0};
+    nn_carver assign = {s->memory.data, 0};
     carve(&assign, s, rows);
     return DIFFUSE_OK;
 }
@@ -176,13 +162,12 @@ static diffuse_status mlp_predict(diffuse_model *m, const float *params, const f
     if (status != DIFFUSE_OK)
         return status;
     size_t chunk = n < NN_MLP_PREDICT_ROWS ? n : NN_MLP_PREDICT_ROWS;
-    status = reserve(&m->error, s, &s->predict_memory, carve_predict, chunk);
-    mlp_buffers buffers = {&s->predict_time, s->predict_h, s->predict_act, NULL, 0};
+    status = reserve(&m->error, s, carve_predict, chunk);
     size_t d = s->shape.dim;
     for (size_t start = 0; start < n && status == DIFFUSE_OK; start += chunk) {
         size_t rows = n - start < chunk ? n - start : chunk;
         status = run_forward(s, &m->error, params, x + start * d, t + start, rows,
-                             out + start * d, &buffers);
+                             out + start * d, 0);
     }
     return status;
 }
@@ -191,19 +176,34 @@ static diffuse_status mlp_forward(diffuse_model *m, const float *x, const int32_
                                   float *out)
 {
     mlp_state *s = m->arch;
-    s->train_rows = 0;
     diffuse_status status = check_rows(&m->error, n);
     if (status == DIFFUSE_OK)
-        status = reserve(&m->error, s, &s->train_memory, carve_train, n);
+        status = reserve(&m->error, s, carve_train, n);
     if (status != DIFFUSE_OK)
         return status;
     memcpy(s->x, x, n * s->shape.dim * sizeof *s->x);
-    size_t activations = n * s->shape.width;
-    mlp_buffers buffers = {&s->train_time, s->h, s->act, s->derivative, activations};
-    status = run_forward(s, &m->error, m->params, s->x, t, n, out, &buffers);
+    status = run_forward(s, &m->error, m->params, s->x, t, n, out, n * s->shape.width);
     if (status == DIFFUSE_OK)
         s->train_rows = n;
     return status;
+}
+
+/* Backward through y = W φ(in) + b [+ in] given d_y = dL/dy: φ(in) and
+ * φ'(in) are recomputed into the two free arrays, and dL/din replaces
+ * φ(in) (block.h allows it). Returns that array; `spare` then lists the
+ * arrays free for the next layer: the one φ'(in) used and `released`. */
+static float *block_backward(const mlp_state *s, diffuse_model *m, const float *d_y,
+                             float *spare[2], const float *in, size_t weight, size_t bias,
+                             size_t out_dim, bool residual, float *released)
+{
+    size_t n = s->train_rows, width = s->shape.width;
+    float *act = spare[0], *derivative = spare[1];
+    nn_activation_forward(s->shape.activation, act, derivative, in, n * width);
+    nn_block_backward(act, m->grads + weight, m->grads + bias, d_y, act, derivative,
+                      m->params + weight, n, width, out_dim, residual);
+    spare[0] = derivative;
+    spare[1] = released;
+    return act;
 }
 
 diffuse_status nn_mlp_backward(diffuse_model *m, const float *d_out, size_t n, float *d_x)
@@ -213,32 +213,30 @@ diffuse_status nn_mlp_backward(diffuse_model *m, const float *d_out, size_t n, f
         return diffuse_fail(&m->error, DIFFUSE_ERROR_STATE,
                             "backward over %zu rows needs a forward over the same rows first", n);
     const nn_mlp_layout *layout = &s->layout;
-    const float *params = m->params;
-    float *grads = m->grads;
-    size_t d = s->shape.dim, width = s->shape.width, activations = n * width;
-    size_t layers = s->shape.layers;
-    float *grad = s->grad, *grad_next = s->grad_next;
-    /* f = W_out φ(h_L) + b_out */
-    nn_block_backward(grad, grads + layout->output_w, grads + layout->output_b, d_out,
-                      s->act + layers * activations, s->derivative + layers * activations,
-                      params + layout->output_w, n, width, d, false);
-    /* h_{l+1} = W φ(h_l) + b [+ h_l], l = L−1 … 0 */
+    size_t d = s->shape.dim, width = s->shape.width, layers = s->shape.layers;
+    size_t activations = n * width;
+    float *h_last = s->h + layers * activations;
+    float *spare[2] = {s->spare[0], s->spare[1]};
+    /* f = W_out φ(h_L) + b_out; afterwards h_L is free. */
+    float *grad = block_backward(s, m, d_out, spare, h_last, layout->output_w, layout->output_b,
+                                 d, false, h_last);
+    /* h_{l+1} = W φ(h_l) + b [+ h_l], l = L−1 … 0; each frees dL/dh_{l+1}. */
     for (size_t l = layers; l-- > 0;) {
         size_t block = layout->blocks + l * layout->block_stride;
-        nn_block_backward(grad_next, grads + block, grads + block + width * width, grad,
-                          s->act + l * activations, s->derivative + l * activations,
-                          params + block, n, width, width, s->shape.residual);
-        float *swap = grad;
-        grad = grad_next;
-        grad_next = swap;
+        grad = block_backward(s, m, grad, spare, s->h + l * activations, block,
+                              block + width * width, width, s->shape.residual, grad);
     }
     /* h_0 = W_in x + b_in + features(t) */
+    const float *params = m->params;
+    float *grads = m->grads;
     nn_linear_backward(d_x, grads + layout->input_w, grads + layout->input_b, grad, s->x,
                        params + layout->input_w, n, d, width);
     nn_time_weights weights = time_weights(layout, params);
     nn_time_grads time_grads = {grads + layout->time_w1, grads + layout->time_b1,
                                 grads + layout->time_w2, grads + layout->time_b2};
-    nn_time_mlp_backward(&s->time_shape, &s->train_time, &weights, &time_grads, grad);
+    nn_time_scratch scratch = {spare[0], spare[1]};
+    nn_time_mlp_backward(&s->time_shape, &s->time, &weights, &time_grads, grad, &scratch);
+    s->train_rows = 0; /* the arrays backward walked through are overwritten */
     return DIFFUSE_OK;
 }
 
@@ -253,8 +251,7 @@ static void mlp_destroy(void *arch)
     if (s == NULL)
         return;
     nn_time_table_release(&s->table);
-    nn_workspace_release(&s->train_memory);
-    nn_workspace_release(&s->predict_memory);
+    nn_workspace_release(&s->memory);
     free(s);
 }
 

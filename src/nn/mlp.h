@@ -5,10 +5,12 @@
  *   h_l = W_l φ(h_{l−1}) + b_l [+ h_{l−1}]         (block.h, l = 1 … L)
  *   f   = W_out φ(h_L) + b_out                     (block.h)
  *
- * Training forward keeps x, φ(h_l) and φ'(h_l) for every layer; backward
- * walks the blocks in reverse. Prediction runs in chunks of
- * NN_MLP_PREDICT_ROWS rows (bounded memory, cache-sized activations) and
- * keeps only two [rows, H] arrays. */
+ * Training forward keeps x and every h_l; backward walks the blocks in
+ * reverse, recomputing φ(h_l) and φ'(h_l) (cheap next to the GEMMs), with
+ * two spare [n, H] arrays and the h_l it has finished with as scratch:
+ * (L + 3)·n·H floats besides the time branch, about half of what keeping
+ * φ(h_l) and φ'(h_l) for every layer would take. Prediction runs in chunks of NN_MLP_PREDICT_ROWS rows (bounded,
+ * cache-sized activations) in three [rows, H] arrays, in the same memory. */
 #ifndef DIFFUSE_SRC_NN_MLP_H
 #define DIFFUSE_SRC_NN_MLP_H
 
@@ -19,7 +21,7 @@
 #include "model.h"
 #include "nn/architecture.h"
 
-#define NN_MLP_PREDICT_ROWS ((size_t)512)
+#define NN_MLP_PREDICT_ROWS ((size_t)256)
 
 typedef struct nn_mlp_shape {
     size_t dim;                    /* d */

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "nn/activation.h"
 #include "nn/block.h"
 #include "nn/linear.h"
 #include "nn/vec.h"
@@ -17,20 +18,15 @@ static size_t hash_bits_for(size_t n)
 }
 
 void nn_time_pass_carve(nn_carver *carver, nn_time_pass *pass, const nn_time_shape *shape,
-                        size_t n, bool training)
+                        size_t n)
 {
-    size_t features = n * shape->width;
     pass->hash_bits = hash_bits_for(n);
     pass->slot = nn_carve_ints(carver, n);
     pass->unique_t = nn_carve_ints(carver, n);
     pass->hash = nn_carve_ints(carver, (size_t)1 << pass->hash_bits);
     pass->emb = nn_carve_floats(carver, n * shape->embed_dim);
-    pass->pre = nn_carve_floats(carver, features);
-    pass->act = nn_carve_floats(carver, features);
-    pass->features = nn_carve_floats(carver, features);
-    pass->derivative = training ? nn_carve_floats(carver, features) : NULL;
-    pass->grad_features = training ? nn_carve_floats(carver, features) : NULL;
-    pass->grad_pre = training ? nn_carve_floats(carver, features) : NULL;
+    pass->pre = nn_carve_floats(carver, n * shape->width);
+    pass->features = NULL;
 }
 
 /* Fibonacci hashing: the top hash_bits bits of t·⌊2^32/φ⌋. */
@@ -63,7 +59,8 @@ static void find_unique(nn_time_pass *pass, const int32_t *t, size_t n)
 
 diffuse_status nn_time_mlp_forward(diffuse_error *error, const nn_time_shape *shape,
                                    nn_time_table *table, nn_time_pass *pass,
-                                   const nn_time_weights *weights, const int32_t *t, size_t n)
+                                   const nn_time_weights *weights, const int32_t *t, size_t n,
+                                   const nn_time_scratch *scratch)
 {
     find_unique(pass, t, n);
     size_t unique = pass->unique, embed = shape->embed_dim, width = shape->width;
@@ -74,8 +71,9 @@ diffuse_status nn_time_mlp_forward(diffuse_error *error, const nn_time_shape *sh
     /* pre = W1 emb + b1;  features = W2 φ(pre) + b2 */
     nn_linear_forward(pass->pre, pass->emb, weights->w1, weights->b1, unique, embed, width,
                       false);
-    nn_block_forward(pass->features, pass->act, pass->derivative, pass->pre, weights->w2,
-                     weights->b2, unique, width, width, shape->activation, false);
+    pass->features = scratch->b;
+    nn_block_forward(pass->features, scratch->a, NULL, pass->pre, weights->w2, weights->b2, unique,
+                     width, width, shape->activation, false);
     return DIFFUSE_OK;
 }
 
@@ -88,16 +86,21 @@ void nn_time_pass_spread(const nn_time_pass *pass, float *rows, const float *bia
 
 void nn_time_mlp_backward(const nn_time_shape *shape, nn_time_pass *pass,
                           const nn_time_weights *weights, const nn_time_grads *grads,
-                          const float *d_rows)
+                          float *d_rows, const nn_time_scratch *scratch)
 {
     size_t unique = pass->unique, width = shape->width;
     /* dL/dfeatures(t_u) = Σ over the rows i with t_i = t_u of d_rows[i] */
-    memset(pass->grad_features, 0, unique * width * sizeof *pass->grad_features);
+    float *grad_features = scratch->a;
+    memset(grad_features, 0, unique * width * sizeof *grad_features);
     for (size_t i = 0; i < pass->rows; i++)
-        nn_vec_add(pass->grad_features + (size_t)pass->slot[i] * width, d_rows + i * width,
-                   width);
-    nn_block_backward(pass->grad_pre, grads->w2, grads->b2, pass->grad_features, pass->act,
-                      pass->derivative, weights->w2, unique, width, width, false);
-    nn_linear_backward(NULL, grads->w1, grads->b1, pass->grad_pre, pass->emb, weights->w1,
-                       unique, shape->embed_dim, width);
+        nn_vec_add(grad_features + (size_t)pass->slot[i] * width, d_rows + i * width, width);
+    /* features = W2 φ(pre) + b2, with φ(pre) recomputed into the rows'
+     * gradient (no longer needed) and φ'(pre) into scratch.b; dL/dpre then
+     * overwrites φ(pre) (block.h allows it). */
+    float *act = d_rows, *derivative = scratch->b;
+    nn_activation_forward(shape->activation, act, derivative, pass->pre, unique * width);
+    nn_block_backward(act, grads->w2, grads->b2, grad_features, act, derivative, weights->w2,
+                      unique, width, width, false);
+    nn_linear_backward(NULL, grads->w1, grads->b1, act, pass->emb, weights->w1, unique,
+                       shape->embed_dim, width);
 }

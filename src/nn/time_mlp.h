@@ -35,7 +35,8 @@ typedef struct nn_time_grads {
     float *w1, *b1, *w2, *b2;
 } nn_time_grads;
 
-/* The arrays of one pass over n rows (U ≤ n distinct timesteps). */
+/* What one pass over n rows keeps between forward and backward (U ≤ n
+ * distinct timesteps). */
 typedef struct nn_time_pass {
     size_t rows;           /* n */
     size_t unique;         /* U */
@@ -45,33 +46,41 @@ typedef struct nn_time_pass {
     size_t hash_bits;      /* the set has 2^hash_bits ≥ 2n entries */
     float *emb;            /* [U, E] */
     float *pre;            /* [U, H]  W1 emb + b1 */
-    float *act;            /* [U, H]  φ(pre) */
-    float *derivative;     /* [U, H]  φ'(pre); NULL for inference */
-    float *features;       /* [U, H]  W2 act + b2 */
-    float *grad_features;  /* [U, H]  backward scratch; NULL for inference */
-    float *grad_pre;       /* [U, H]  backward scratch; NULL for inference */
+    float *features;       /* [U, H]  W2 φ(pre) + b2: in the forward's scratch */
 } nn_time_pass;
 
-/* Carves the pass's arrays for up to n rows (see workspace.h: call once to
- * measure, once to assign). `training` adds what backward needs. */
-void nn_time_pass_carve(nn_carver *carver, nn_time_pass *pass, const nn_time_shape *shape,
-                        size_t n, bool training);
+/* Two arrays of at least n·H floats that the branch may overwrite; they
+ * belong to the caller between calls, so a network lends arrays its own
+ * layers are not using at that moment instead of the branch owning more
+ * memory. They must not overlap each other or the pass. */
+typedef struct nn_time_scratch {
+    float *a, *b;
+} nn_time_scratch;
 
-/* Forward over the timesteps t[0 … n−1] (all ≥ 0). Fails only for lack of
- * memory in the embedding cache. */
+/* Carves the pass's arrays for up to n rows (see workspace.h: call once to
+ * measure, once to assign). */
+void nn_time_pass_carve(nn_carver *carver, nn_time_pass *pass, const nn_time_shape *shape,
+                        size_t n);
+
+/* Forward over the timesteps t[0 … n−1] (all ≥ 0), using scratch.a and
+ * scratch.b (pass->features lives in scratch.b until the caller reuses it).
+ * Fails only for lack of memory in the embedding cache. */
 diffuse_status nn_time_mlp_forward(diffuse_error *error, const nn_time_shape *shape,
                                    nn_time_table *table, nn_time_pass *pass,
-                                   const nn_time_weights *weights, const int32_t *t, size_t n);
+                                   const nn_time_weights *weights, const int32_t *t, size_t n,
+                                   const nn_time_scratch *scratch);
 
 /* rows[i, :] = features(t_i) + bias for the n rows of the last forward:
  * the time features broadcast to the batch, with the bias of the layer
- * they are added to. */
+ * they are added to. Call it before scratch.b is reused. */
 void nn_time_pass_spread(const nn_time_pass *pass, float *rows, const float *bias, size_t width);
 
 /* Backward given d_rows[n, H] = dL/d(the rows spread by the last forward):
- * accumulates dW1, db1, dW2, db2. */
+ * accumulates dW1, db1, dW2, db2. φ(pre) and φ'(pre) are recomputed from
+ * pre rather than kept since forward; d_rows, once summed per distinct
+ * timestep, is overwritten with them (scratch too). */
 void nn_time_mlp_backward(const nn_time_shape *shape, nn_time_pass *pass,
                           const nn_time_weights *weights, const nn_time_grads *grads,
-                          const float *d_rows);
+                          float *d_rows, const nn_time_scratch *scratch);
 
 #endif
