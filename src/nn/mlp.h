@@ -9,8 +9,9 @@
  * reverse, recomputing φ(h_l) and φ'(h_l) (cheap next to the GEMMs), with
  * two spare [n, H] arrays and the h_l it has finished with as scratch:
  * (L + 3)·n·H floats besides the time branch, about half of what keeping
- * φ(h_l) and φ'(h_l) for every layer would take. Prediction runs in chunks of NN_MLP_PREDICT_ROWS rows (bounded,
- * cache-sized activations) in three [rows, H] arrays, in the same memory. */
+ * φ(h_l) and φ'(h_l) for every layer would take. Prediction runs in
+ * chunks of NN_MLP_PREDICT_ROWS rows (bounded, cache-sized activations) in
+ * three [rows, H] arrays, in the same memory. */
 #ifndef DIFFUSE_SRC_NN_MLP_H
 #define DIFFUSE_SRC_NN_MLP_H
 
