@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/vec.h"
+
 /* Largest double below 1: the upper bound of the [0, 1) options. */
 #define BELOW_ONE 0x1.fffffffffffffp-1
 #define INT31_MAX 2147483647.0
@@ -345,27 +347,69 @@ DIFFUSE_API diffuse_status diffuse_optimizer_reset(diffuse_optimizer *optimizer)
 
 /* ---- The step ----------------------------------------------------------------- */
 
-/* Partial sums of the squared norm: a fixed number of interleaved lanes
- * breaks the serial dependence of one accumulator (and lets the compiler use
- * vector registers) while the summation order stays fixed, so the result is
- * bitwise reproducible. */
-#define NORM_LANES 8
+/* The gradient passes and the update walk their arrays in blocks of a
+ * constant size plus a scalar tail and are compiled for AVX-512, AVX2 and
+ * the baseline (NN_VECTOR_CLONES, see nn/vec.h). Every element goes through
+ * the same IEEE operations in each variant, so the results are bitwise
+ * identical whichever variant runs. */
 
-/* Σ g_i² in double: lane j sums the elements i ≡ j (mod 8) in increasing i,
- * then the lanes are added in order 0..7. */
-static double squared_norm(const float *g, size_t n)
+/* Partial sums of the squared norm: a fixed number of interleaved lanes
+ * breaks the serial dependence of one accumulator (32 doubles: four AVX-512
+ * registers) and shortens each rounding chain, while the summation order
+ * stays fixed, so the result is bitwise reproducible. */
+#define NORM_LANES 32
+
+/* lane[j] += g[j]², j < count. */
+static NN_ALWAYS_INLINE void add_squares(double *restrict lane, const float *restrict g,
+                                         size_t count)
+{
+    for (size_t j = 0; j < count; j++)
+        lane[j] += (double)g[j] * (double)g[j];
+}
+
+/* Σ g_i² in double: lane j sums the elements i ≡ j (mod NORM_LANES) in
+ * increasing i, then the lanes are added in order 0, 1, … A NaN or Inf in g
+ * makes the sum non-finite (a float squared cannot overflow a double). */
+static NN_VECTOR_CLONES double squared_norm(const float *g, size_t n)
 {
     double lane[NORM_LANES] = {0};
     size_t i = 0;
     for (; i + NORM_LANES <= n; i += NORM_LANES)
-        for (size_t j = 0; j < NORM_LANES; j++)
-            lane[j] += (double)g[i + j] * (double)g[i + j];
-    for (size_t j = 0; i < n; i++, j++)
-        lane[j] += (double)g[i] * (double)g[i];
+        add_squares(lane, g + i, NORM_LANES);
+    add_squares(lane, g + i, n - i);
     double total = 0.0;
     for (size_t j = 0; j < NORM_LANES; j++)
         total += lane[j];
     return total;
+}
+
+/* A float is Inf or NaN exactly when its exponent bits are all ones. */
+#define FLOAT_EXPONENT_BITS UINT32_C(0x7f800000)
+
+/* The largest exponent field of g[0 .. count) and `largest`. An integer
+ * maximum is exact in any order, so the compiler vectorises it freely. */
+static NN_ALWAYS_INLINE uint32_t largest_exponent(uint32_t largest, const float *g, size_t count)
+{
+    for (size_t j = 0; j < count; j++) {
+        uint32_t bits;
+        memcpy(&bits, &g[j], sizeof bits);
+        bits &= FLOAT_EXPONENT_BITS;
+        largest = bits > largest ? bits : largest;
+    }
+    return largest;
+}
+
+/* True when every g_i is finite: the check a step needs when it does not
+ * need the norm. Two integer operations per element, where the norm needs a
+ * conversion, a multiplication and an addition in double. */
+static NN_VECTOR_CLONES bool all_finite(const float *g, size_t n)
+{
+    uint32_t largest = 0;
+    size_t i = 0;
+    for (; i + NN_VEC_BLOCK <= n; i += NN_VEC_BLOCK)
+        largest = largest_exponent(largest, g + i, NN_VEC_BLOCK);
+    largest = largest_exponent(largest, g + i, n - i);
+    return largest != FLOAT_EXPONENT_BITS;
 }
 
 /* The message for a non-finite gradient: the first bad element and its
@@ -386,6 +430,23 @@ static diffuse_status fail_non_finite(diffuse_optimizer *opt, const diffuse_mode
                         i, i < m->param_count ? (double)m->grads[i] : 0.0, name);
 }
 
+/* *norm = ‖g‖₂ when clipping needs it (else 0); fails with NUMERIC when any
+ * g_i is NaN or Inf, clipping or not. Without clipping only the cheaper
+ * finiteness pass runs. */
+static diffuse_status gradient_norm(diffuse_optimizer *opt, const diffuse_model *m, double *norm)
+{
+    *norm = 0.0;
+    if (opt->options[DIFFUSE_OPTIMIZER_CLIP_NORM] > 0.0) {
+        double squared = squared_norm(m->grads, m->param_count);
+        if (!isfinite(squared))
+            return fail_non_finite(opt, m);
+        *norm = sqrt(squared);
+    } else if (!all_finite(m->grads, m->param_count)) {
+        return fail_non_finite(opt, m);
+    }
+    return DIFFUSE_OK;
+}
+
 /* Scalars of one step, in float like the buffers they multiply. */
 typedef struct step_coefficients {
     float gradient_scale;         /* clipping factor min(1, c/‖g‖) */
@@ -399,20 +460,29 @@ typedef struct step_coefficients {
     float ema_decay, ema_weight;  /* d, 1 − d */
 } step_coefficients;
 
-/* The fused update of parameters [0, n) of one segment. With l2 = 0 and
+/* The buffers of one segment, each starting at the segment's first
+ * parameter. */
+typedef struct segment_buffers {
+    float *theta, *m, *v;
+    const float *grad;
+    float *ema; /* NULL without EMA */
+} segment_buffers;
+
+/* The fused update of elements [first, first + count). With l2 = 0 and
  * shrink = 1 (parameters not decayed) the extra terms are exact no-ops, so
  * one loop serves Adam, AdamW and both kinds of segment. `with_ema` is a
  * constant at each call so the compiler can drop the EMA store. */
-static inline void update_segment(const step_coefficients *c, size_t n, float *restrict theta,
-                                  float *restrict m, float *restrict v, const float *restrict grad,
-                                  float *restrict ema, bool with_ema)
+static NN_ALWAYS_INLINE void update_span(const step_coefficients *c, size_t first, size_t count,
+                                         float *restrict theta, float *restrict m,
+                                         float *restrict v, const float *restrict grad,
+                                         float *restrict ema, bool with_ema)
 {
     const float scale = c->gradient_scale, l2 = c->l2, shrink = c->shrink;
     const float b1 = c->beta1, one_minus_b1 = c->one_minus_beta1;
     const float b2 = c->beta2, one_minus_b2 = c->one_minus_beta2;
     const float step_size = c->step_size, inv_sqrt_c2 = c->inv_sqrt_correction2;
     const float eps = c->epsilon, d = c->ema_decay, one_minus_d = c->ema_weight;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = first; i < first + count; i++) {
         float g = scale * grad[i] + l2 * theta[i];      /* clipped gradient (+ λθ for Adam) */
         float mi = b1 * m[i] + one_minus_b1 * g;        /* m ← β1·m + (1−β1)·g */
         float vi = b2 * v[i] + one_minus_b2 * (g * g);  /* v ← β2·v + (1−β2)·g² */
@@ -424,6 +494,27 @@ static inline void update_segment(const step_coefficients *c, size_t n, float *r
         if (with_ema)
             ema[i] = d * ema[i] + one_minus_d * t;      /* ema ← d·ema + (1−d)·θ */
     }
+}
+
+/* The update of a segment's n elements: full blocks (vectorised), then the
+ * tail. */
+static NN_ALWAYS_INLINE void update_blocks(const step_coefficients *c, const segment_buffers *b,
+                                           size_t n, bool with_ema)
+{
+    size_t i = 0;
+    for (; i + NN_VEC_BLOCK <= n; i += NN_VEC_BLOCK)
+        update_span(c, i, NN_VEC_BLOCK, b->theta, b->m, b->v, b->grad, b->ema, with_ema);
+    update_span(c, i, n - i, b->theta, b->m, b->v, b->grad, b->ema, with_ema);
+}
+
+/* The update of one segment; b->ema == NULL skips the EMA. */
+static NN_VECTOR_CLONES void update_segment(const step_coefficients *c, const segment_buffers *b,
+                                            size_t n)
+{
+    if (b->ema != NULL)
+        update_blocks(c, b, n, true);
+    else
+        update_blocks(c, b, n, false);
 }
 
 static step_coefficients step_coefficients_for(const diffuse_optimizer *opt, double lr,
@@ -473,10 +564,9 @@ static diffuse_status check_step(diffuse_optimizer *opt, diffuse_model *m, doubl
     status = optim_check_schedule(opt, &opt->error);
     if (status != DIFFUSE_OK)
         return status;
-    double squared = squared_norm(m->grads, m->param_count);
-    if (!isfinite(squared))
-        return fail_non_finite(opt, m);
-    *norm = sqrt(squared);
+    status = gradient_norm(opt, m, norm);
+    if (status != DIFFUSE_OK)
+        return status;
     if (opt->options[DIFFUSE_OPTIMIZER_EMA_DECAY] > 0.0) {
         /* Allocation is the last thing that can fail: until here nothing
          * changed, and a new EMA buffer is a copy of the unchanged θ. */
@@ -502,14 +592,12 @@ diffuse_status optim_step(diffuse_optimizer *opt, diffuse_model *m)
     bool with_ema = opt->options[DIFFUSE_OPTIMIZER_EMA_DECAY] > 0.0;
     for (size_t s = 0; s < opt->segment_count; s++) {
         const optim_segment *seg = &opt->segments[s];
-        size_t b = seg->begin, n = seg->end - seg->begin;
+        size_t b = seg->begin;
+        segment_buffers buffers = {m->params + b, opt->first_moment + b,
+                                   opt->second_moment + b, m->grads + b,
+                                   with_ema ? m->ema + b : NULL};
         set_segment_decay(&c, opt, lr, seg->decayed);
-        if (with_ema)
-            update_segment(&c, n, m->params + b, opt->first_moment + b, opt->second_moment + b,
-                           m->grads + b, m->ema + b, true);
-        else
-            update_segment(&c, n, m->params + b, opt->first_moment + b, opt->second_moment + b,
-                           m->grads + b, NULL, false);
+        update_segment(&c, &buffers, seg->end - b);
     }
     opt->step++;
     return DIFFUSE_OK;

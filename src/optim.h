@@ -62,11 +62,12 @@ struct diffuse_optimizer {
 /* One optimizer step on m->params with the gradient in m->grads (see
  * include/diffuse/optim.h for the equations). On any failure nothing is
  * changed (params, moments, EMA, step) and the message is in opt->error:
- * MISMATCH (m is not the model opt was made for), NUMERIC (non-finite
- * gradient norm), STATE (inconsistent schedule options), NO_MEMORY (the EMA
+ * MISMATCH (m is not the model opt was made for), NUMERIC (a NaN or Inf in
+ * the gradient), STATE (inconsistent schedule options), NO_MEMORY (the EMA
  * buffer could not be allocated). No allocation except the EMA buffer at the
- * first EMA step; one pass over the gradient for its norm, one fused pass for
- * the update. Bitwise deterministic. */
+ * first EMA step; one pass over the gradient (its norm when clipping, else
+ * only a finiteness check), one fused pass for the update. Bitwise
+ * deterministic. */
 diffuse_status optim_step(diffuse_optimizer *opt, diffuse_model *m);
 
 /* The learning rate lr_s of step `step` under opt's current options. For

@@ -264,20 +264,24 @@ static void take_snapshot(snapshot *s, const diffuse_optimizer *opt, const diffu
     s->step = opt->step;
 }
 
-/* A NaN, +Inf or −Inf gradient (the loop index picks which) leaves weights,
- * moments, EMA and step count bitwise unchanged. */
+/* A NaN, +Inf or −Inf gradient leaves weights, moments, EMA and step count
+ * bitwise unchanged, with clipping (the norm detects it) and without (a
+ * separate finiteness pass does): the loop index picks the value (i % 3)
+ * and whether to clip (i / 3). */
 START_TEST(non_finite_gradient_changes_nothing)
 {
     const float bad[] = {NAN, INFINITY, -INFINITY};
     diffuse_model *m = reference_model();
     diffuse_optimizer *opt = optimizer_new(DIFFUSE_OPTIMIZER_ADAMW, m);
     configure_case(opt, &optim_ref_cases[0]); /* clipping, EMA, schedule all on */
+    if (_i >= 3)
+        set_double(opt, DIFFUSE_OPTIMIZER_CLIP_NORM, 0.0);
     for (int s = 0; s < 2; s++) {
         memcpy(m->grads, optim_ref_grads[s], sizeof optim_ref_grads[s]);
         step_ok(opt, m);
     }
     memcpy(m->grads, optim_ref_grads[2], sizeof optim_ref_grads[2]);
-    m->grads[13] = bad[_i]; /* in layer0.bias */
+    m->grads[13] = bad[_i % 3]; /* in layer0.bias */
     snapshot before, after;
     take_snapshot(&before, opt, m);
     ck_assert_int_eq(optim_step(opt, m), DIFFUSE_ERROR_NUMERIC);
@@ -888,7 +892,7 @@ static Suite *optim_suite(void)
     suite_add_tcase(suite, reference);
 
     TCase *behaviour = tcase_create("behaviour");
-    tcase_add_loop_test(behaviour, non_finite_gradient_changes_nothing, 0, 3);
+    tcase_add_loop_test(behaviour, non_finite_gradient_changes_nothing, 0, 6);
     tcase_add_test(behaviour, non_finite_first_step_creates_no_ema);
     tcase_add_test(behaviour, adam_minimises_quadratic);
     tcase_add_test(behaviour, clipping_bounds_the_gradient);
