@@ -9,6 +9,7 @@
 #include "diffuse/train.h"
 #include "forward.h"
 #include "model.h"
+#include "nn/vec.h"
 #include "optim.h"
 #include "option_table.h"
 #include "parallel.h"
@@ -357,11 +358,8 @@ static double batch_loss(const diffuse_trainer *tr, size_t workers, size_t count
 static void reduce_gradients(diffuse_trainer *tr, size_t workers)
 {
     diffuse_model *m = tr->model;
-    for (size_t i = 1; i < workers; i++) {
-        const float *grads = tr->workers[i].model->grads;
-        for (size_t p = 0; p < m->param_count; p++)
-            m->grads[p] += grads[p];
-    }
+    for (size_t i = 1; i < workers; i++)
+        nn_vec_add(m->grads, tr->workers[i].model->grads, m->param_count);
 }
 
 /* Workers the trainer keeps: THREADS (at least one); a batch of n rows
