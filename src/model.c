@@ -148,7 +148,44 @@ bool model_can_replicate(const diffuse_model *m)
     return architecture_of(m)->build != NULL;
 }
 
-diffuse_status model_create_replica(const diffuse_model *m, diffuse_model **out)
+/* A new replica of `m`: its own architecture state (activations), error
+ * slot and configuration; m's parameters; no gradient buffer (gradients go
+ * through a team into m's, see model_grads_open). */
+static diffuse_status create_replica(const diffuse_model *m, diffuse_model **out)
+{
+    diffuse_model *replica = NULL;
+    diffuse_status status = new_model(&replica, m->config);
+    if (status != DIFFUSE_OK)
+        return status;
+    replica->params = m->params;
+    replica->shares_params = true;
+    status = architecture_of(m)->build(replica);
+    if (status != DIFFUSE_OK) {
+        status = diffuse_fail(NULL, status, "%s", replica->error.message);
+        diffuse_model_free(replica);
+        return status;
+    }
+    *out = replica;
+    return DIFFUSE_OK;
+}
+
+/* Grows m->replicas to hold `count` entries (new ones NULL). */
+static diffuse_status reserve_replicas(diffuse_model *m, size_t count)
+{
+    if (count <= m->replica_count)
+        return DIFFUSE_OK;
+    diffuse_model **grown = realloc(m->replicas, count * sizeof *grown);
+    if (grown == NULL)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY, "out of memory for %zu replicas",
+                            count);
+    for (size_t i = m->replica_count; i < count; i++)
+        grown[i] = NULL;
+    m->replicas = grown;
+    m->replica_count = count;
+    return DIFFUSE_OK;
+}
+
+diffuse_status model_replica(diffuse_model *m, size_t index, diffuse_model **out)
 {
     *out = NULL;
     const nn_architecture *architecture = architecture_of(m);
@@ -156,27 +193,34 @@ diffuse_status model_create_replica(const diffuse_model *m, diffuse_model **out)
         return diffuse_fail(NULL, DIFFUSE_ERROR_UNSUPPORTED,
                             "a %s model cannot be replicated for worker threads",
                             architecture->name);
-    diffuse_model *replica = NULL;
-    diffuse_status status = new_model(&replica, m->config);
-    if (status != DIFFUSE_OK)
-        return status;
-    replica->params = m->params;
-    replica->shares_params = true;
-    status = architecture->build(replica);
-    if (status != DIFFUSE_OK) {
-        status = diffuse_fail(NULL, status, "%s", replica->error.message);
-    } else {
-        replica->grads = calloc(replica->param_count, sizeof *replica->grads);
-        if (replica->grads == NULL)
-            status = diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY,
-                                  "out of memory for the gradients of a model replica");
-    }
-    if (status != DIFFUSE_OK) {
-        diffuse_model_free(replica);
-        return status;
-    }
-    *out = replica;
-    return DIFFUSE_OK;
+    if (index == 0)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "worker 0 uses the model itself");
+    diffuse_status status = reserve_replicas(m, index);
+    if (status == DIFFUSE_OK && m->replicas[index - 1] == NULL)
+        status = create_replica(m, &m->replicas[index - 1]);
+    if (status == DIFFUSE_OK)
+        *out = m->replicas[index - 1];
+    return status;
+}
+
+void model_join_team(diffuse_model *m, gradient_team *team, size_t worker)
+{
+    m->team = team;
+    m->team_worker = worker;
+}
+
+float *model_grads_open(diffuse_model *m, size_t offset)
+{
+    if (m->team == NULL)
+        return m->grads + offset;
+    return gradient_team_open(m->team, m->team_worker, offset);
+}
+
+void model_grads_close(diffuse_model *m)
+{
+    if (m->team != NULL)
+        gradient_team_close(m->team, m->team_worker);
 }
 
 DIFFUSE_API diffuse_status diffuse_model_create_callback(diffuse_model **out, size_t dim,
@@ -217,6 +261,9 @@ DIFFUSE_API void diffuse_model_free(diffuse_model *model)
 {
     if (model == NULL)
         return;
+    for (size_t i = 0; i < model->replica_count; i++)
+        diffuse_model_free(model->replicas[i]);
+    free(model->replicas);
     if (model->ops != NULL)
         model->ops->destroy(model->arch);
     diffuse_model_config_free(model->config);

@@ -17,6 +17,7 @@
 
 #include "diffuse/model.h"
 #include "error.h"
+#include "gradient_team.h"
 
 #define MODEL_MAX_RANK 4
 
@@ -55,8 +56,12 @@ struct diffuse_model {
     size_t param_count;
     float *params;               /* never moves once allocated: replicas point at it */
     bool shares_params;          /* a replica: params belong to its primary */
-    float *grads;
+    float *grads;                /* NULL in a replica */
     float *ema;                  /* NULL until EMA starts */
+    gradient_team *team;         /* non-NULL: backward adds through it (model_grads_open) */
+    size_t team_worker;          /* this model's worker index in `team` */
+    diffuse_model **replicas;    /* replicas[i − 1]: worker i's (model_replica); NULL until used */
+    size_t replica_count;
     size_t tensor_count;
     model_tensor *tensors;
 };
@@ -67,23 +72,38 @@ void model_zero_grads(diffuse_model *m);
 /* Allocates m->ema as a copy of m->params if it does not exist yet. */
 diffuse_status model_ensure_ema(diffuse_model *m);
 
-/* A replica of `m` for a worker thread: a model of the same architecture
- * and configuration with its own activation workspace, error slot and
- * gradient buffer (zeroed), whose `params` points at m->params (borrowed:
- * freeing the replica with diffuse_model_free leaves them alone; `m` must
- * outlive it). Several threads may then run forward/backward/predict at
- * once, each on its own replica (or m), as long as nobody writes the
- * parameters meanwhile. The replica has no EMA; sampling passes m->ema as
- * `params` explicitly.
+/* Worker `index`'s replica of `m` (index ≥ 1; worker 0 uses m itself),
+ * created on first use and kept, with its activation memory, until m is
+ * freed, so every handle that runs m on several threads (a trainer, a
+ * sampler) shares the same replicas. A replica has the same architecture
+ * and configuration, its own activation workspace and error slot, m's
+ * parameter buffer (borrowed) and no gradient buffer of its own: its
+ * backward must run in a gradient team (model_join_team) that adds into
+ * m's. Several threads may run forward/backward/predict at once, each on
+ * its own replica (or m), as long as nobody writes the parameters
+ * meanwhile. It has no EMA; sampling passes m->ema as `params` explicitly.
  * Only models built from their configuration have replicas: for a callback
  * model, DIFFUSE_ERROR_UNSUPPORTED (the user's function would be called from
  * several threads, which it never promised to allow). Also NO_MEMORY.
  * Failures leave *out = NULL and the message in the calling thread's slot
  * (diffuse_last_error). */
-diffuse_status model_create_replica(const diffuse_model *m, diffuse_model **out);
+diffuse_status model_replica(diffuse_model *m, size_t index, diffuse_model **out);
 
-/* Whether model_create_replica works for `m` (false for callback models). */
+/* Whether model_replica works for `m` (false for callback models). */
 bool model_can_replicate(const diffuse_model *m);
+
+/* From now on m's backward adds its gradients through `team` as worker
+ * `worker` (gradient_team.h); NULL: straight into m->grads again. */
+void model_join_team(diffuse_model *m, gradient_team *team, size_t worker);
+
+/* For an architecture's backward: where to accumulate the gradient of the
+ * parameters from `offset` on, for one tensor group (a layer's weight and
+ * bias, contiguous in the buffer). Every open is followed by
+ * model_grads_close once the group's gradient is added, and every backward
+ * opens the same groups in the same order. In a team this waits for the
+ * previous worker to close the group. */
+float *model_grads_open(diffuse_model *m, size_t offset);
+void model_grads_close(diffuse_model *m);
 
 /* The tensor table (names, offsets, shapes) of the model diffuse_model_create
  * would build from `config`, without allocating or initialising parameters:

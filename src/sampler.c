@@ -92,11 +92,8 @@ static void workers_free(diffuse_sampler *s)
 {
     parallel_pool_free(s->pool);
     s->pool = NULL;
-    for (size_t i = 0; i < s->worker_count; i++) {
+    for (size_t i = 0; i < s->worker_count; i++)
         chunk_free(&s->workers[i].chunk);
-        if (i > 0)
-            diffuse_model_free(s->workers[i].model);
-    }
     free(s->workers);
     s->workers = NULL;
     s->worker_count = 0;
@@ -117,7 +114,7 @@ static diffuse_status workers_prepare(diffuse_sampler *s, size_t count)
     s->workers[0].model = s->model;
     diffuse_status status = DIFFUSE_OK;
     for (size_t i = 1; i < count && status == DIFFUSE_OK; i++)
-        status = model_create_replica(s->model, &s->workers[i].model);
+        status = model_replica(s->model, i, &s->workers[i].model);
     if (status == DIFFUSE_OK && count > 1)
         status = parallel_pool_create(&s->pool, count - 1);
     if (status != DIFFUSE_OK) {

@@ -8,8 +8,8 @@
 
 #include "diffuse/train.h"
 #include "forward.h"
+#include "gradient_team.h"
 #include "model.h"
-#include "nn/vec.h"
 #include "optim.h"
 #include "option_table.h"
 #include "parallel.h"
@@ -38,8 +38,9 @@ typedef struct batch_buffers {
 } batch_buffers;
 
 /* One worker's share of a step: rows [first, first + rows) of the batch,
- * through its own model (the trainer's for worker 0, an owned replica
- * sharing its parameters for the others) into that model's gradients. */
+ * through its own model (the trainer's for worker 0, the model's replica
+ * for the others), adding its gradients into the trainer's model's in
+ * worker order (a gradient team). */
 typedef struct train_worker {
     diffuse_model *model;
     size_t first, rows;
@@ -61,6 +62,7 @@ struct diffuse_trainer {
     train_worker *workers;      /* worker_count ≥ 1 once a step has run */
     size_t worker_count;
     parallel_pool *pool;        /* worker_count − 1 threads; NULL for one worker */
+    gradient_team *team;        /* the workers' ordered gradient sum; NULL for one worker */
 };
 
 static void batch_free(batch_buffers *b)
@@ -107,8 +109,8 @@ static void workers_free(diffuse_trainer *tr)
 {
     parallel_pool_free(tr->pool);
     tr->pool = NULL;
-    for (size_t i = 1; i < tr->worker_count; i++)
-        diffuse_model_free(tr->workers[i].model);
+    gradient_team_free(tr->team);
+    tr->team = NULL;
     free(tr->workers);
     tr->workers = NULL;
     tr->worker_count = 0;
@@ -129,7 +131,9 @@ static diffuse_status workers_prepare(diffuse_trainer *tr, size_t count)
     tr->workers[0].model = tr->model;
     diffuse_status status = DIFFUSE_OK;
     for (size_t i = 1; i < count && status == DIFFUSE_OK; i++)
-        status = model_create_replica(tr->model, &tr->workers[i].model);
+        status = model_replica(tr->model, i, &tr->workers[i].model);
+    if (status == DIFFUSE_OK && count > 1)
+        status = gradient_team_create(NULL, &tr->team, count);
     if (status == DIFFUSE_OK && count > 1)
         status = parallel_pool_create(&tr->pool, count - 1);
     if (status != DIFFUSE_OK) {
@@ -293,11 +297,10 @@ typedef struct train_pass {
     float scale; /* 2/(n·d) */
 } train_pass;
 
-/* Forward, loss terms and backward of worker `index`'s rows into its
- * model's gradients (zeroed first). */
-static diffuse_status train_part(void *context, size_t index)
+/* Forward, loss terms and backward of worker `index`'s rows; worker 0
+ * zeroes the gradients its team (if any) then adds to. */
+static diffuse_status worker_step(const train_pass *pass, size_t index)
 {
-    const train_pass *pass = context;
     batch_buffers *b = &pass->trainer->batch;
     train_worker *w = &pass->trainer->workers[index];
     diffuse_model *m = w->model;
@@ -310,8 +313,20 @@ static diffuse_status train_part(void *context, size_t index)
         squared_error_and_gradient(b->output + at, pass->target + at, count, pass->scale);
     if (!isfinite(w->squared_error))
         return DIFFUSE_OK; /* the step fails on the loss: no gradient needed */
-    model_zero_grads(m);
+    if (index == 0)
+        model_zero_grads(pass->trainer->model);
     return m->ops->backward(m, b->output + at, w->rows);
+}
+
+/* worker_step as a parallel task: however it ends, the worker leaves the
+ * team, so the next one never waits for it in vain. */
+static diffuse_status train_part(void *context, size_t index)
+{
+    const train_pass *pass = context;
+    diffuse_status status = worker_step(pass, index);
+    if (pass->workers > 1)
+        gradient_team_leave(pass->trainer->team, index);
+    return status;
 }
 
 /* Splits `rows` rows into contiguous parts, one per worker of the step
@@ -332,10 +347,16 @@ static void split_rows(diffuse_trainer *tr, size_t rows, size_t count)
 static diffuse_status run_workers(diffuse_trainer *tr, train_pass *pass)
 {
     diffuse_status statuses[TRAINER_MAX_THREADS];
-    if (pass->workers > 1)
+    if (pass->workers > 1) {
+        gradient_team_start(tr->team, tr->model->grads);
+        for (size_t i = 0; i < pass->workers; i++)
+            model_join_team(tr->workers[i].model, tr->team, i);
         parallel_run(tr->pool, pass->workers, train_part, pass, statuses);
-    else
+        for (size_t i = 0; i < pass->workers; i++)
+            model_join_team(tr->workers[i].model, NULL, 0);
+    } else {
         statuses[0] = train_part(pass, 0);
+    }
     for (size_t i = 0; i < pass->workers; i++) {
         if (statuses[i] != DIFFUSE_OK)
             return diffuse_fail(&tr->error, statuses[i], "%s",
@@ -351,15 +372,6 @@ static double batch_loss(const diffuse_trainer *tr, size_t workers, size_t count
     for (size_t i = 0; i < workers; i++)
         sum += tr->workers[i].squared_error;
     return sum / (double)count;
-}
-
-/* m->grads += each replica's gradients, in worker order, so the result
- * depends only on the batch and the thread count. */
-static void reduce_gradients(diffuse_trainer *tr, size_t workers)
-{
-    diffuse_model *m = tr->model;
-    for (size_t i = 1; i < workers; i++)
-        nn_vec_add(m->grads, tr->workers[i].model->grads, m->param_count);
 }
 
 /* Workers the trainer keeps: THREADS (at least one); a batch of n rows
@@ -403,7 +415,6 @@ static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_
         return diffuse_fail(&tr->error, DIFFUSE_ERROR_NUMERIC,
                             "loss is not finite at step %llu; weights unchanged",
                             (unsigned long long)tr->optimizer->step);
-    reduce_gradients(tr, pass.workers);
     status = optim_step(tr->optimizer, m);
     if (status != DIFFUSE_OK)
         return diffuse_fail(&tr->error, status, "%s",

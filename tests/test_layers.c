@@ -456,6 +456,17 @@ static double time_loss(void *ctx)
     return sum;
 }
 
+/* nn_time_grads over one plain buffer (the context); groups need no order. */
+static float *open_gradient(void *buffer, size_t offset)
+{
+    return (float *)buffer + offset;
+}
+
+static void close_gradient(void *buffer)
+{
+    (void)buffer;
+}
+
 START_TEST(time_branch_forward_and_gradients)
 {
     enum { N = 9, E = 6, H = 5 };
@@ -478,12 +489,11 @@ START_TEST(time_branch_forward_and_gradients)
                                random_floats(N * H, 27, -9.0f, 9.0f)};
 
     nn_time_weights weights = {w1, b1, w2, b2};
-    ck_assert_int_eq(
-        nn_time_mlp_forward(NULL, &shape, &table, &pass, &weights, t, N, &scratch),
-        DIFFUSE_OK);
-    ck_assert_uint_eq(pass.unique, 5);
     float rows[N * H];
-    nn_time_pass_spread(&pass, rows, bias, H);
+    ck_assert_int_eq(nn_time_mlp_forward(NULL, &shape, &table, &pass, &weights, t, N,
+                                         scratch.a, bias, rows),
+                     DIFFUSE_OK);
+    ck_assert_uint_eq(pass.unique, 5);
 
     time_case c = {N,
                    t,
@@ -508,9 +518,10 @@ START_TEST(time_branch_forward_and_gradients)
         c.r = saved;
     }
 
-    float *dw1 = zero_floats(H * E), *db1 = zero_floats(H), *dw2 = zero_floats(H * H);
-    float *db2 = zero_floats(H);
-    nn_time_grads grads = {dw1, db1, dw2, db2};
+    /* [dW1 | db1 | dW2 | db2], the layout of a network's gradient buffer */
+    float *gradient = zero_floats(H * E + H + H * H + H);
+    float *dw1 = gradient, *db1 = dw1 + H * E, *dw2 = db1 + H, *db2 = dw2 + H * H;
+    nn_time_grads grads = {open_gradient, close_gradient, gradient, 0, H * E + H};
     float *d_rows = zero_floats(N * H); /* backward overwrites it */
     memcpy(d_rows, r, N * H * sizeof *d_rows);
     nn_time_mlp_backward(&shape, &pass, &weights, &grads, d_rows, &scratch);
@@ -528,8 +539,7 @@ START_TEST(time_branch_forward_and_gradients)
     double *doubles[] = {c.w1, c.b1, c.w2, c.b2, c.bias, c.r, num_w1, num_b1, num_w2, num_b2};
     for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++)
         free(doubles[i]);
-    float *floats[] = {w1,  b1,  w2,  b2,     bias,      r,        dw1,
-                       db1, dw2, db2, d_rows, scratch.a, scratch.b};
+    float *floats[] = {w1, b1, w2, b2, bias, r, gradient, d_rows, scratch.a, scratch.b};
     for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
         free(floats[i]);
 }

@@ -171,18 +171,20 @@ START_TEST(same_seed_same_bits)
 }
 END_TEST
 
-/* Two rigs trained for `steps` steps with 2 threads agree bit for bit;
- * against one thread they agree to rounding (the rows' gradients are summed
- * in another order), step by step. */
-START_TEST(two_threads_same_bits_and_close_to_one)
+/* Two rigs trained for `steps` steps with k = 2 or 3 threads (the loop
+ * index; 3 is more workers than this machine's cores, so workers wait for
+ * one another's gradients while descheduled) agree bit for bit; against one
+ * thread they agree to rounding (the rows' gradients are summed in another
+ * order), step by step. */
+START_TEST(threads_same_bits_and_close_to_one)
 {
     enum { STEPS = 30 };
     rig a, b, one;
     rig_init(&a, DIFFUSE_PREDICT_EPSILON);
     rig_init(&b, DIFFUSE_PREDICT_EPSILON);
     rig_init(&one, DIFFUSE_PREDICT_EPSILON);
-    set_threads(&a, 2);
-    set_threads(&b, 2);
+    set_threads(&a, 2 + _i);
+    set_threads(&b, 2 + _i);
     set_threads(&one, 1);
     for (int i = 0; i < STEPS; i++) {
         double la = 0, lb = 0, l1 = 0;
@@ -449,7 +451,7 @@ static Suite *train_suite(void)
     tcase_add_test(learning, same_seed_same_bits);
     tcase_add_test(learning, step_batch_matches_callback);
     tcase_add_test(learning, two_threads_learn);
-    tcase_add_test(learning, two_threads_same_bits_and_close_to_one);
+    tcase_add_loop_test(learning, threads_same_bits_and_close_to_one, 0, 2);
     tcase_add_test(learning, threads_beyond_rows);
     suite_add_tcase(suite, learning);
     TCase *failures = tcase_create("failures");

@@ -61,7 +61,8 @@ typedef enum diffuse_sampler_option {
  *      thread (the calling one and k−1 the sampler keeps until it is freed
  *      or k changes), with OpenBLAS set to one thread. A 2-thread run of
  *      64 rows is thus bit-identical to a 1-thread run with 32-row chunks.
- *      Each thread has its own chunk buffers and network activations:
+ *      Each thread has its own chunk buffers and network activations
+ *      (kept by the model, shared with its trainer, until it is freed):
  *      memory O(n·d + k·chunk·width). Callback models are always sampled
  *      on the calling thread only (their function is never called from
  *      another thread), whatever k is.

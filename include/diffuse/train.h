@@ -63,10 +63,14 @@ typedef enum diffuse_trainer_option {
  *   k > 1 the batch's rows are split into k contiguous parts (at most one
  *      per row); k threads (the calling one and k−1 the trainer keeps until
  *      it is freed or k changes) each run forward, loss and backward for
- *      their part into their own gradient buffer, with OpenBLAS set to one
- *      thread. The gradients are then summed in a fixed order, so the same
- *      seed, data and k give the same bits; another k agrees to rounding
- *      (summation order, and sgemm kernels chosen by matrix size).
+ *      their part, with OpenBLAS set to one thread, adding their gradients
+ *      into the model's layer by layer in a fixed order (thread i after
+ *      thread i − 1), so the same seed, data and k give the same bits;
+ *      another k agrees to rounding (summation order, and sgemm kernels
+ *      chosen by matrix size). Each extra thread costs its rows'
+ *      activations only (no gradient buffer of its own); the model keeps
+ *      the per-thread activation memory, shared with its sampler, until it
+ *      is freed.
  * For k ≥ 1 the trainer calls openblas_set_num_threads(1), which is
  * PROCESS-WIDE in the OpenBLAS builds Debian ships: it also affects other
  * code in the process that uses OpenBLAS, and stays so after the call.

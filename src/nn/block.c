@@ -21,7 +21,15 @@ void nn_block_backward(float *d_in, float *d_weight, float *d_bias, const float 
                        const float *act, const float *derivative, const float *weight,
                        size_t n, size_t in_dim, size_t out_dim, bool residual)
 {
-    nn_linear_backward(d_in, d_weight, d_bias, d_out, act, weight, n, in_dim, out_dim);
+    nn_linear_backward_params(d_weight, d_bias, d_out, act, n, in_dim, out_dim);
+    nn_block_backward_input(d_in, d_out, derivative, weight, n, in_dim, out_dim, residual);
+}
+
+void nn_block_backward_input(float *d_in, const float *d_out, const float *derivative,
+                             const float *weight, size_t n, size_t in_dim, size_t out_dim,
+                             bool residual)
+{
+    nn_linear_backward_input(d_in, d_out, weight, n, in_dim, out_dim);
     nn_activation_backward(d_in, derivative, residual ? d_out : NULL, n * in_dim);
 }
 

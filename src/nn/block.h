@@ -34,6 +34,13 @@ void nn_block_backward(float *d_in, float *d_weight, float *d_bias, const float 
                        const float *act, const float *derivative, const float *weight,
                        size_t n, size_t in_dim, size_t out_dim, bool residual);
 
+/* The part of backward after the parameter gradients (which are
+ * nn_linear_backward_params(d_weight, d_bias, d_out, act, …)):
+ * d_in = (d_out·W) ⊙ derivative [+ d_out], same aliasing rules. */
+void nn_block_backward_input(float *d_in, const float *d_out, const float *derivative,
+                             const float *weight, size_t n, size_t in_dim, size_t out_dim,
+                             bool residual);
+
 /* Double-precision reference of the forward pass (plain loops; `out` must
  * not overlap `in`). */
 void nn_block_forward_reference(double *out, const double *in, const double *weight,

@@ -23,19 +23,31 @@ void nn_linear_forward(float *out, const float *in, const float *weight, const f
                 (int)out_dim);
 }
 
-void nn_linear_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out,
-                        const float *in, const float *weight, size_t n, size_t in_dim,
-                        size_t out_dim)
+void nn_linear_backward_params(float *d_weight, float *d_bias, const float *d_out,
+                               const float *in, size_t n, size_t in_dim, size_t out_dim)
 {
     /* dW[out, in] += dY[n, out]ᵀ · X[n, in] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out_dim, (int)in_dim, (int)n, 1.0f,
                 d_out, (int)out_dim, in, (int)in_dim, 1.0f, d_weight, (int)in_dim);
     if (d_bias != NULL)
         nn_vec_column_sums(d_bias, d_out, n, out_dim);
+}
+
+void nn_linear_backward_input(float *d_in, const float *d_out, const float *weight, size_t n,
+                              size_t in_dim, size_t out_dim)
+{
     /* dX[n, in] = dY[n, out] · W[out, in] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)in_dim, (int)out_dim, 1.0f,
+                d_out, (int)out_dim, weight, (int)in_dim, 0.0f, d_in, (int)in_dim);
+}
+
+void nn_linear_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out,
+                        const float *in, const float *weight, size_t n, size_t in_dim,
+                        size_t out_dim)
+{
+    nn_linear_backward_params(d_weight, d_bias, d_out, in, n, in_dim, out_dim);
     if (d_in != NULL)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)in_dim, (int)out_dim,
-                    1.0f, d_out, (int)out_dim, weight, (int)in_dim, 0.0f, d_in, (int)in_dim);
+        nn_linear_backward_input(d_in, d_out, weight, n, in_dim, out_dim);
 }
 
 void nn_linear_forward_reference(double *out, const double *in, const double *weight,

@@ -28,7 +28,7 @@ typedef struct mlp_state {
     size_t train_rows; /* rows of the training forward `memory` holds; 0 = none */
     float *x;          /* [n, d] copy of the training input */
     float *h;          /* training: [L+1][n, H], h_0 … h_L; prediction: [rows, H] */
-    float *spare[2];   /* [n, H] each: φ(h_l), time features, gradients */
+    float *spare[2];   /* [n, H] each: φ(h_l), gradients; prediction: spare[0] only */
 } mlp_state;
 
 void nn_mlp_shape_from_config(const diffuse_model_config *config, nn_mlp_shape *shape)
@@ -77,10 +77,10 @@ static nn_time_weights time_weights(const nn_mlp_layout *layout, const float *pa
 
 /* f(params; x, t) for n rows into `out`. Block l reads h + l·h_stride and
  * writes h + (l+1)·h_stride: with h_stride = 0 every layer works in place
- * (prediction), otherwise each h_l stays for backward (training). The two
- * spares hold φ(h_l) and, at first, the time features. Only h_l is kept:
- * backward recomputes φ(h_l) and φ'(h_l), which costs one activation pass
- * per layer but halves the memory a training batch needs. */
+ * (prediction), otherwise each h_l stays for backward (training). spare[0]
+ * holds φ(h_l) (and φ(pre) of the time branch). Only h_l is kept: backward
+ * recomputes φ(h_l) and φ'(h_l), which costs one activation pass per layer
+ * but halves the memory a training batch needs. */
 static diffuse_status run_forward(mlp_state *s, diffuse_error *error, const float *params,
                                   const float *x, const int32_t *t, size_t n, float *out,
                                   size_t h_stride)
@@ -89,15 +89,14 @@ static diffuse_status run_forward(mlp_state *s, diffuse_error *error, const floa
     const nn_mlp_layout *layout = &s->layout;
     size_t d = shape->dim, width = shape->width;
     nn_time_weights weights = time_weights(layout, params);
-    nn_time_scratch scratch = {s->spare[0], s->spare[1]};
+    float *act = s->spare[0];
+    /* h_0 = features(t) + b_in + W_in x */
     diffuse_status status = nn_time_mlp_forward(error, &s->time_shape, &s->table, &s->time,
-                                                &weights, t, n, &scratch);
+                                                &weights, t, n, act, params + layout->input_b,
+                                                s->h);
     if (status != DIFFUSE_OK)
         return status;
-    /* h_0 = features(t) + b_in + W_in x */
-    nn_time_pass_spread(&s->time, s->h, params + layout->input_b, width);
     nn_linear_forward(s->h, x, params + layout->input_w, NULL, n, d, width, true);
-    float *act = s->spare[0];
     for (size_t l = 0; l < shape->layers; l++) {
         /* h_{l+1} = W φ(h_l) + b [+ h_l] */
         size_t block = layout->blocks + l * layout->block_stride;
@@ -128,7 +127,7 @@ static void carve_predict(nn_carver *carver, mlp_state *s, size_t rows)
     s->x = NULL;
     s->h = nn_carve_floats(carver, activations);
     s->spare[0] = nn_carve_floats(carver, activations);
-    s->spare[1] = nn_carve_floats(carver, activations);
+    s->spare[1] = NULL; /* backward only */
 }
 
 /* Lays `memory` out for `rows` with `carve` (measure, reserve, assign). */
@@ -189,9 +188,10 @@ static diffuse_status mlp_forward(diffuse_model *m, const float *x, const int32_
 }
 
 /* Backward through y = W φ(in) + b [+ in] given d_y = dL/dy: φ(in) and
- * φ'(in) are recomputed into the two free arrays, and dL/din replaces
- * φ(in) (block.h allows it). Returns that array; `spare` then lists the
- * arrays free for the next layer: the one φ'(in) used and `released`. */
+ * φ'(in) are recomputed into the two free arrays, the weight and bias
+ * gradients are added (one group, model.h), and dL/din replaces φ(in)
+ * (block.h allows it). Returns that array; `spare` then lists the arrays
+ * free for the next layer: the one φ'(in) used and `released`. */
 static float *block_backward(const mlp_state *s, diffuse_model *m, const float *d_y,
                              float *spare[2], const float *in, size_t weight, size_t bias,
                              size_t out_dim, bool residual, float *released)
@@ -199,11 +199,24 @@ static float *block_backward(const mlp_state *s, diffuse_model *m, const float *
     size_t n = s->train_rows, width = s->shape.width;
     float *act = spare[0], *derivative = spare[1];
     nn_activation_forward(s->shape.activation, act, derivative, in, n * width);
-    nn_block_backward(act, m->grads + weight, m->grads + bias, d_y, act, derivative,
-                      m->params + weight, n, width, out_dim, residual);
+    float *d_weight = model_grads_open(m, weight);
+    nn_linear_backward_params(d_weight, d_weight + (bias - weight), d_y, act, n, width, out_dim);
+    model_grads_close(m);
+    nn_block_backward_input(act, d_y, derivative, m->params + weight, n, width, out_dim,
+                            residual);
     spare[0] = derivative;
     spare[1] = released;
     return act;
+}
+
+static float *open_time_group(void *model, size_t offset)
+{
+    return model_grads_open(model, offset);
+}
+
+static void close_time_group(void *model)
+{
+    model_grads_close(model);
 }
 
 diffuse_status nn_mlp_backward(diffuse_model *m, const float *d_out, size_t n, float *d_x)
@@ -227,13 +240,15 @@ diffuse_status nn_mlp_backward(diffuse_model *m, const float *d_out, size_t n, f
                               block + width * width, width, s->shape.residual, grad);
     }
     /* h_0 = W_in x + b_in + features(t) */
-    const float *params = m->params;
-    float *grads = m->grads;
-    nn_linear_backward(d_x, grads + layout->input_w, grads + layout->input_b, grad, s->x,
-                       params + layout->input_w, n, d, width);
-    nn_time_weights weights = time_weights(layout, params);
-    nn_time_grads time_grads = {grads + layout->time_w1, grads + layout->time_b1,
-                                grads + layout->time_w2, grads + layout->time_b2};
+    float *d_input_w = model_grads_open(m, layout->input_w);
+    nn_linear_backward_params(d_input_w, d_input_w + (layout->input_b - layout->input_w), grad,
+                              s->x, n, d, width);
+    model_grads_close(m);
+    if (d_x != NULL)
+        nn_linear_backward_input(d_x, grad, m->params + layout->input_w, n, d, width);
+    nn_time_weights weights = time_weights(layout, m->params);
+    nn_time_grads time_grads = {open_time_group, close_time_group, m, layout->time_w1,
+                                layout->time_w2};
     nn_time_scratch scratch = {spare[0], spare[1]};
     nn_time_mlp_backward(&s->time_shape, &s->time, &weights, &time_grads, grad, &scratch);
     s->train_rows = 0; /* the arrays backward walked through are overwritten */

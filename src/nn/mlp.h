@@ -11,7 +11,7 @@
  * (L + 3)·n·H floats besides the time branch, about half of what keeping
  * φ(h_l) and φ'(h_l) for every layer would take. Prediction runs in
  * chunks of NN_MLP_PREDICT_ROWS rows (bounded, cache-sized activations) in
- * three [rows, H] arrays, in the same memory. */
+ * two [rows, H] arrays, in the same memory. */
 #ifndef DIFFUSE_SRC_NN_MLP_H
 #define DIFFUSE_SRC_NN_MLP_H
 

@@ -26,7 +26,6 @@ void nn_time_pass_carve(nn_carver *carver, nn_time_pass *pass, const nn_time_sha
     pass->hash = nn_carve_ints(carver, (size_t)1 << pass->hash_bits);
     pass->emb = nn_carve_floats(carver, n * shape->embed_dim);
     pass->pre = nn_carve_floats(carver, n * shape->width);
-    pass->features = NULL;
 }
 
 /* Fibonacci hashing: the top hash_bits bits of t·⌊2^32/φ⌋. */
@@ -57,10 +56,26 @@ static void find_unique(nn_time_pass *pass, const int32_t *t, size_t n)
     pass->unique = unique;
 }
 
+/* rows[i] = rows[slot[i]] + bias for i = n−1 … 0, where the first U rows
+ * hold the features of the distinct timesteps. slot[i] ≤ i (distinct values
+ * are numbered in order of first appearance), so going down from the last
+ * row every row is read before it is overwritten. */
+static void spread_in_place(const nn_time_pass *pass, float *rows, const float *bias,
+                            size_t width)
+{
+    for (size_t i = pass->rows; i-- > 0;) {
+        size_t slot = (size_t)pass->slot[i];
+        if (slot == i)
+            nn_vec_add(rows + i * width, bias, width);
+        else
+            nn_vec_sum(rows + i * width, rows + slot * width, bias, width);
+    }
+}
+
 diffuse_status nn_time_mlp_forward(diffuse_error *error, const nn_time_shape *shape,
                                    nn_time_table *table, nn_time_pass *pass,
                                    const nn_time_weights *weights, const int32_t *t, size_t n,
-                                   const nn_time_scratch *scratch)
+                                   float *scratch, const float *bias, float *rows)
 {
     find_unique(pass, t, n);
     size_t unique = pass->unique, embed = shape->embed_dim, width = shape->width;
@@ -68,27 +83,30 @@ diffuse_status nn_time_mlp_forward(diffuse_error *error, const nn_time_shape *sh
                                                  pass->emb);
     if (status != DIFFUSE_OK)
         return status;
-    /* pre = W1 emb + b1;  features = W2 φ(pre) + b2 */
+    /* pre = W1 emb + b1;  features = W2 φ(pre) + b2, into the first U rows */
     nn_linear_forward(pass->pre, pass->emb, weights->w1, weights->b1, unique, embed, width,
                       false);
-    pass->features = scratch->b;
-    nn_block_forward(pass->features, scratch->a, NULL, pass->pre, weights->w2, weights->b2, unique,
-                     width, width, shape->activation, false);
+    nn_block_forward(rows, scratch, NULL, pass->pre, weights->w2, weights->b2, unique, width,
+                     width, shape->activation, false);
+    spread_in_place(pass, rows, bias, width);
     return DIFFUSE_OK;
 }
 
-void nn_time_pass_spread(const nn_time_pass *pass, float *rows, const float *bias, size_t width)
+/* Accumulates (weight, bias) of one group: dW += d_outᵀ·in, db += Σ d_out. */
+static void add_group(const nn_time_grads *grads, size_t offset, size_t bias_offset,
+                      const float *d_out, const float *in, size_t rows, size_t in_dim,
+                      size_t out_dim)
 {
-    for (size_t i = 0; i < pass->rows; i++)
-        nn_vec_sum(rows + i * width, pass->features + (size_t)pass->slot[i] * width, bias,
-                   width);
+    float *weight = grads->open(grads->context, offset);
+    nn_linear_backward_params(weight, weight + bias_offset, d_out, in, rows, in_dim, out_dim);
+    grads->close(grads->context);
 }
 
 void nn_time_mlp_backward(const nn_time_shape *shape, nn_time_pass *pass,
                           const nn_time_weights *weights, const nn_time_grads *grads,
                           float *d_rows, const nn_time_scratch *scratch)
 {
-    size_t unique = pass->unique, width = shape->width;
+    size_t unique = pass->unique, width = shape->width, embed = shape->embed_dim;
     /* dL/dfeatures(t_u) = Σ over the rows i with t_i = t_u of d_rows[i] */
     float *grad_features = scratch->a;
     memset(grad_features, 0, unique * width * sizeof *grad_features);
@@ -99,8 +117,9 @@ void nn_time_mlp_backward(const nn_time_shape *shape, nn_time_pass *pass,
      * overwrites φ(pre) (block.h allows it). */
     float *act = d_rows, *derivative = scratch->b;
     nn_activation_forward(shape->activation, act, derivative, pass->pre, unique * width);
-    nn_block_backward(act, grads->w2, grads->b2, grad_features, act, derivative, weights->w2,
-                      unique, width, width, false);
-    nn_linear_backward(NULL, grads->w1, grads->b1, act, pass->emb, weights->w1, unique,
-                       shape->embed_dim, width);
+    add_group(grads, grads->w2, width * width, grad_features, act, unique, width, width);
+    nn_block_backward_input(act, grad_features, derivative, weights->w2, unique, width, width,
+                            false);
+    /* pre = W1 emb + b1 */
+    add_group(grads, grads->w1, width * embed, act, pass->emb, unique, embed, width);
 }

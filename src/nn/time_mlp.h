@@ -31,8 +31,16 @@ typedef struct nn_time_weights {
     const float *w2, *b2; /* [H, H], [H] */
 } nn_time_weights;
 
+/* Where backward accumulates the gradients of (W2, b2) and then of
+ * (W1, b1): open(context, offset) returns the array for the group whose
+ * weight starts `offset` floats into the gradient buffer (the bias follows
+ * the weight), close(context) ends the group (model_grads_open/close in a
+ * network; model.h says why). */
 typedef struct nn_time_grads {
-    float *w1, *b1, *w2, *b2;
+    float *(*open)(void *context, size_t offset);
+    void (*close)(void *context);
+    void *context;
+    size_t w1, w2; /* offsets of W1 [H, E] and W2 [H, H] */
 } nn_time_grads;
 
 /* What one pass over n rows keeps between forward and backward (U ≤ n
@@ -46,7 +54,6 @@ typedef struct nn_time_pass {
     size_t hash_bits;      /* the set has 2^hash_bits ≥ 2n entries */
     float *emb;            /* [U, E] */
     float *pre;            /* [U, H]  W1 emb + b1 */
-    float *features;       /* [U, H]  W2 φ(pre) + b2: in the forward's scratch */
 } nn_time_pass;
 
 /* Two arrays of at least n·H floats that the branch may overwrite; they
@@ -62,18 +69,15 @@ typedef struct nn_time_scratch {
 void nn_time_pass_carve(nn_carver *carver, nn_time_pass *pass, const nn_time_shape *shape,
                         size_t n);
 
-/* Forward over the timesteps t[0 … n−1] (all ≥ 0), using scratch.a and
- * scratch.b (pass->features lives in scratch.b until the caller reuses it).
- * Fails only for lack of memory in the embedding cache. */
+/* Forward over the timesteps t[0 … n−1] (all ≥ 0): rows[i, :] =
+ * features(t_i) + bias, the time features broadcast to the batch with the
+ * bias of the layer they are added to. rows is [n, H]; `scratch` (at least
+ * U·H floats, overlapping nothing else) holds φ(pre) meanwhile. Fails only
+ * for lack of memory in the embedding cache. */
 diffuse_status nn_time_mlp_forward(diffuse_error *error, const nn_time_shape *shape,
                                    nn_time_table *table, nn_time_pass *pass,
                                    const nn_time_weights *weights, const int32_t *t, size_t n,
-                                   const nn_time_scratch *scratch);
-
-/* rows[i, :] = features(t_i) + bias for the n rows of the last forward:
- * the time features broadcast to the batch, with the bias of the layer
- * they are added to. Call it before scratch.b is reused. */
-void nn_time_pass_spread(const nn_time_pass *pass, float *rows, const float *bias, size_t width);
+                                   float *scratch, const float *bias, float *rows);
 
 /* Backward given d_rows[n, H] = dL/d(the rows spread by the last forward):
  * accumulates dW1, db1, dW2, db2. φ(pre) and φ'(pre) are recomputed from
