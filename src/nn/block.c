@@ -1,20 +1,24 @@
 /* Pre-activation dense block (see block.h). */
 #include "nn/block.h"
 
-#include <string.h>
-
 #include "nn/activation.h"
 #include "nn/linear.h"
+#include "nn/vec.h"
 
 void nn_block_forward(float *out, float *act, float *derivative, const float *in,
                       const float *weight, const float *bias, size_t n, size_t in_dim,
                       size_t out_dim, diffuse_activation kind, bool residual)
 {
     nn_activation_forward(kind, act, derivative, in, n * in_dim);
-    /* With the skip, out starts as x and the layer accumulates onto it. */
-    if (residual && out != in)
-        memcpy(out, in, n * in_dim * sizeof *out);
-    nn_linear_forward(out, act, weight, bias, n, in_dim, out_dim, residual);
+    if (residual && out != in) {
+        /* With the skip, out starts as x + b (one pass, where a copy and
+         * then the bias would take two) and the product accumulates onto it. */
+        for (size_t i = 0; i < n; i++)
+            nn_vec_sum(out + i * out_dim, in + i * in_dim, bias, out_dim);
+        nn_linear_forward(out, act, weight, NULL, n, in_dim, out_dim, true);
+    } else {
+        nn_linear_forward(out, act, weight, bias, n, in_dim, out_dim, residual);
+    }
 }
 
 void nn_block_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out,
