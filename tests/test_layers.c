@@ -3,7 +3,9 @@
  * differences of the double precision reference forward (layers, the time
  * branch, residual blocks and the whole MLP). */
 #include <diffuse/diffuse.h>
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,6 +150,123 @@ START_TEST(activation_matches_reference)
     free(y);
     free(dy);
     free(y_only);
+}
+END_TEST
+
+/* One ulp of a float of magnitude |v| (the subnormal spacing below the
+ * normal range). */
+static double float_ulp(double v)
+{
+    if (fabs(v) < 0x1p-126)
+        return 0x1p-149;
+    int exponent;
+    frexp(v, &exponent); /* |v| = m·2^exponent with ½ ≤ m < 1 */
+    return ldexp(1.0, exponent - 24);
+}
+
+/* The float with these bits. */
+static float float_from_bits(uint32_t bits)
+{
+    float x;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
+/* The bounds stated in nn/activation.h, against the double reference, at
+ * every 1999th float of either sign up to 100 (every binade, subnormals,
+ * ±0, both sides of the clamp at |z| = 87; z = x for SiLU, z = 2u for
+ * GELU):
+ *   z ≥ −87:  |φ − ref| ≤ (4 + c)·ulp(ref),
+ *             |φ' − ref'| ≤ (5 + c)·ulp(σ + |ref' − σ|)   (σ = ref/x),
+ *             c = 3·|z| for GELU with |z| ≤ 87 (the rounding of z in
+ *             float), else 0;
+ *   z < −87:  |φ − ref| and |φ' − ref'| ≤ 1e-35.
+ * The first violation is reported (one assertion, not a million). */
+START_TEST(activation_sweep_within_ulp_bounds)
+{
+    diffuse_activation kind = activations[_i];
+    const uint32_t stride = 1999, top = 0x42c80000u; /* 100.0f */
+    size_t n = 2 * (top / stride + 1);
+    float *x = zero_floats(n), *y = zero_floats(n), *dy = zero_floats(n);
+    float *y_only = zero_floats(n);
+    for (size_t i = 0; i < n / 2; i++) {
+        x[2 * i] = float_from_bits((uint32_t)i * stride);
+        x[2 * i + 1] = float_from_bits((uint32_t)i * stride | 0x80000000u);
+    }
+    nn_activation_forward(kind, y, dy, x, n);
+    nn_activation_forward(kind, y_only, NULL, x, n);
+    ck_assert_int_eq(memcmp(y, y_only, n * sizeof *y), 0);
+    size_t bad = n;
+    for (size_t i = 0; i < n && bad == n; i++) {
+        double xi = x[i], ref = nn_activation_reference(kind, xi);
+        double dref = nn_activation_derivative_reference(kind, xi);
+        double z = kind == DIFFUSE_ACTIVATION_SILU
+                       ? xi
+                       : 2.0 * 0.7978845608028654 * (xi + 0.044715 * xi * xi * xi);
+        double error = fabs(y[i] - ref), derror = fabs(dy[i] - dref);
+        if (z < -87.0) {
+            if (error > 1e-35 || derror > 1e-35)
+                bad = i;
+            continue;
+        }
+        double c = kind == DIFFUSE_ACTIVATION_GELU && z <= 87.0 ? 3.0 * fabs(z) : 0.0;
+        double sigma = xi != 0.0 ? ref / xi : 0.5;
+        if (error > (4.0 + c) * float_ulp(ref) ||
+            derror > (5.0 + c) * float_ulp(sigma + fabs(dref - sigma)))
+            bad = i;
+    }
+    ck_assert_msg(bad == n, "x = %.9g: phi = %.9g (reference %.9g), phi' = %.9g (reference %.9g)",
+                  bad < n ? (double)x[bad] : 0.0, bad < n ? (double)y[bad] : 0.0,
+                  bad < n ? nn_activation_reference(kind, x[bad]) : 0.0,
+                  bad < n ? (double)dy[bad] : 0.0,
+                  bad < n ? nn_activation_derivative_reference(kind, x[bad]) : 0.0);
+    free(x);
+    free(y);
+    free(dy);
+    free(y_only);
+}
+END_TEST
+
+/* ±∞, ±FLT_MAX, NaNs (quiet, signalling, either sign), ±0 and the
+ * smallest subnormals, in a vectorised block and one at a time (the scalar
+ * tail): φ(+∞) = +∞ and φ'(+∞) = 1, φ(−∞) = 0 with a finite φ', NaN gives
+ * NaN, φ(±0) = ±0 and φ'(0) = ½. */
+START_TEST(activation_special_values)
+{
+    diffuse_activation kind = activations[_i];
+    const float special[] = {
+        INFINITY, -INFINITY, FLT_MAX, -FLT_MAX, 0.0f, -0.0f, FLT_TRUE_MIN, -FLT_TRUE_MIN,
+        float_from_bits(0x7fc00000u), float_from_bits(0xffc00000u),  /* quiet NaNs */
+        float_from_bits(0x7f800001u), float_from_bits(0xff812345u)}; /* signalling */
+    enum { COUNT = sizeof special / sizeof special[0], N = 5 * COUNT + 7 };
+    float x[N], y[N], dy[N];
+    for (size_t i = 0; i < N; i++)
+        x[i] = special[i % COUNT];
+    nn_activation_forward(kind, y, dy, x, N);
+    for (size_t i = 0; i < N; i++) {
+        float one, done;
+        nn_activation_forward(kind, &one, &done, &x[i], 1);
+        ck_assert_msg(memcmp(&one, &y[i], sizeof one) == 0 &&
+                          memcmp(&done, &dy[i], sizeof done) == 0,
+                      "element %zu differs from its block", i);
+        if (isnan(x[i])) {
+            ck_assert_msg(isnan(y[i]) && isnan(dy[i]), "NaN in, %g and %g out", (double)y[i],
+                          (double)dy[i]);
+            continue;
+        }
+        ck_assert_msg(isfinite(dy[i]), "phi'(%g) = %g", (double)x[i], (double)dy[i]);
+        if (x[i] >= FLT_MAX) { /* +∞, FLT_MAX: φ = x, φ' = 1 */
+            ck_assert_msg(y[i] == x[i] && dy[i] == 1.0f, "phi(%g) = %g, phi' = %g", (double)x[i],
+                          (double)y[i], (double)dy[i]);
+        } else if (x[i] <= -FLT_MAX) { /* −∞, −FLT_MAX: φ = 0, φ' ≈ 0 */
+            ck_assert_msg(y[i] == 0.0f && fabsf(dy[i]) <= 1e-35f, "phi(%g) = %g, phi' = %g",
+                          (double)x[i], (double)y[i], (double)dy[i]);
+        } else { /* ±0 and the subnormals: φ = x/2 rounded, φ' = ½ */
+            ck_assert_msg(fabsf(y[i]) <= fabsf(x[i]) && !signbit(y[i]) == !signbit(x[i]) &&
+                              dy[i] == 0.5f,
+                          "phi(%g) = %g, phi' = %g", (double)x[i], (double)y[i], (double)dy[i]);
+        }
+    }
 }
 END_TEST
 
@@ -749,6 +868,8 @@ static Suite *layers_suite(void)
     Suite *suite = suite_create("layers");
     TCase *kernels = tcase_create("kernels");
     tcase_add_loop_test(kernels, activation_matches_reference, 0, 2);
+    tcase_add_loop_test(kernels, activation_sweep_within_ulp_bounds, 0, 2);
+    tcase_add_loop_test(kernels, activation_special_values, 0, 2);
     tcase_add_loop_test(kernels, activation_gradient_matches_finite_differences, 0, 2);
     tcase_add_test(kernels, linear_forward_matches_reference);
     tcase_add_test(kernels, linear_backward_matches_reference_and_finite_differences);
