@@ -270,6 +270,23 @@ START_TEST(activation_special_values)
 }
 END_TEST
 
+/* Recomputing φ and φ' in place (the backward passes) gives the bits the
+ * forward pass gives, in full blocks and in the tail. */
+START_TEST(activation_recompute_matches_forward)
+{
+    diffuse_activation kind = activations[_i];
+    enum { N = 3 * 64 + 29 };
+    float *x = random_floats(N, 13, -30.0f, 30.0f), y[N], dy[N], again[N];
+    x[5] = INFINITY;
+    x[77] = -0.0f;
+    nn_activation_forward(kind, y, dy, x, N);
+    nn_activation_recompute(kind, again, x, N);
+    ck_assert_mem_eq(again, y, sizeof y);
+    ck_assert_mem_eq(x, dy, sizeof dy);
+    free(x);
+}
+END_TEST
+
 typedef struct activation_case {
     diffuse_activation kind;
     size_t n;
@@ -604,13 +621,12 @@ START_TEST(time_branch_forward_and_gradients)
     ck_assert_int_eq(nn_workspace_reserve(NULL, &memory, measure.used), DIFFUSE_OK);
     nn_carver assign = {memory.data, 0};
     nn_time_pass_carve(&assign, &pass, &shape, N);
-    nn_time_scratch scratch = {random_floats(N * H, 26, -9.0f, 9.0f),
-                               random_floats(N * H, 27, -9.0f, 9.0f)};
+    float *scratch = random_floats(N * H, 26, -9.0f, 9.0f);
 
     nn_time_weights weights = {w1, b1, w2, b2};
     float rows[N * H];
     ck_assert_int_eq(nn_time_mlp_forward(NULL, &shape, &table, &pass, &weights, t, N,
-                                         scratch.a, bias, rows),
+                                         scratch, bias, rows),
                      DIFFUSE_OK);
     ck_assert_uint_eq(pass.unique, 5);
 
@@ -643,7 +659,7 @@ START_TEST(time_branch_forward_and_gradients)
     nn_time_grads grads = {open_gradient, close_gradient, gradient, 0, H * E + H};
     float *d_rows = zero_floats(N * H); /* backward overwrites it */
     memcpy(d_rows, r, N * H * sizeof *d_rows);
-    nn_time_mlp_backward(&shape, &pass, &weights, &grads, d_rows, &scratch);
+    nn_time_mlp_backward(&shape, &pass, &weights, &grads, d_rows, scratch);
     double *num_w1 = numeric_gradient(c.w1, H * E, time_loss, &c);
     double *num_b1 = numeric_gradient(c.b1, H, time_loss, &c);
     double *num_w2 = numeric_gradient(c.w2, H * H, time_loss, &c);
@@ -658,7 +674,7 @@ START_TEST(time_branch_forward_and_gradients)
     double *doubles[] = {c.w1, c.b1, c.w2, c.b2, c.bias, c.r, num_w1, num_b1, num_w2, num_b2};
     for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++)
         free(doubles[i]);
-    float *floats[] = {w1, b1, w2, b2, bias, r, gradient, d_rows, scratch.a, scratch.b};
+    float *floats[] = {w1, b1, w2, b2, bias, r, gradient, d_rows, scratch};
     for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
         free(floats[i]);
 }
@@ -870,6 +886,7 @@ static Suite *layers_suite(void)
     tcase_add_loop_test(kernels, activation_matches_reference, 0, 2);
     tcase_add_loop_test(kernels, activation_sweep_within_ulp_bounds, 0, 2);
     tcase_add_loop_test(kernels, activation_special_values, 0, 2);
+    tcase_add_loop_test(kernels, activation_recompute_matches_forward, 0, 2);
     tcase_add_loop_test(kernels, activation_gradient_matches_finite_differences, 0, 2);
     tcase_add_test(kernels, linear_forward_matches_reference);
     tcase_add_test(kernels, linear_backward_matches_reference_and_finite_differences);

@@ -159,6 +159,35 @@ NN_VECTOR_CLONES void nn_activation_forward(diffuse_activation kind, float *rest
     forward_span(kind, out + i, derivative != NULL ? derivative + i : NULL, in + i, n - i);
 }
 
+/* One span of nn_activation_recompute: each x[k] is read before its
+ * derivative replaces it. */
+static NN_ALWAYS_INLINE void recompute_span(diffuse_activation kind, float *restrict out,
+                                            float *restrict x, size_t count)
+{
+    if (kind == DIFFUSE_ACTIVATION_SILU) {
+        for (size_t k = 0; k < count; k++) {
+            float derivative;
+            out[k] = silu(x[k], &derivative);
+            x[k] = derivative;
+        }
+    } else {
+        for (size_t k = 0; k < count; k++) {
+            float derivative;
+            out[k] = gelu(x[k], &derivative);
+            x[k] = derivative;
+        }
+    }
+}
+
+NN_VECTOR_CLONES void nn_activation_recompute(diffuse_activation kind, float *restrict out,
+                                              float *restrict x, size_t n)
+{
+    size_t i = 0;
+    for (; i + NN_VEC_BLOCK <= n; i += NN_VEC_BLOCK)
+        recompute_span(kind, out + i, x + i, NN_VEC_BLOCK);
+    recompute_span(kind, out + i, x + i, n - i);
+}
+
 void nn_activation_backward(float *grad, const float *derivative, const float *skip, size_t n)
 {
     nn_vec_multiply(grad, derivative, skip, n);

@@ -31,6 +31,12 @@
 void nn_activation_forward(diffuse_activation kind, float *out, float *derivative,
                            const float *in, size_t n);
 
+/* out[k] = φ(x[k]) and x[k] = φ'(x[k]) (the input is replaced by its
+ * derivative), for k < n, with the same bits as nn_activation_forward. For
+ * a backward pass that recomputes φ and φ' from a pre-activation it does not
+ * need any more, without a third array. `out` must not overlap `x`. */
+void nn_activation_recompute(diffuse_activation kind, float *out, float *x, size_t n);
+
 /* Backward through φ, in place: grad[k] = grad[k]·derivative[k], plus
  * skip[k] when skip is not NULL (the gradient of a residual connection
  * around the activated layer). */

@@ -28,7 +28,7 @@ typedef struct mlp_state {
     size_t train_rows; /* rows of the training forward `memory` holds; 0 = none */
     float *x;          /* [n, d] copy of the training input */
     float *h;          /* training: [L+1][n, H], h_0 … h_L; prediction: [rows, H] */
-    float *spare[2];   /* [n, H] each: φ(h_l), gradients; prediction: spare[0] only */
+    float *spare;      /* [n, H]: φ(h_l) in forward, then one array of backward's rotation */
 } mlp_state;
 
 void nn_mlp_shape_from_config(const diffuse_model_config *config, nn_mlp_shape *shape)
@@ -77,8 +77,8 @@ static nn_time_weights time_weights(const nn_mlp_layout *layout, const float *pa
 
 /* f(params; x, t) for n rows into `out`. Block l reads h + l·h_stride and
  * writes h + (l+1)·h_stride: with h_stride = 0 every layer works in place
- * (prediction), otherwise each h_l stays for backward (training). spare[0]
- * holds φ(h_l) (and φ(pre) of the time branch). Only h_l is kept: backward
+ * (prediction), otherwise each h_l stays for backward (training). The
+ * spare array holds φ(h_l) (and φ(pre) of the time branch). Only h_l is kept: backward
  * recomputes φ(h_l) and φ'(h_l), which costs one activation pass per layer
  * but halves the memory a training batch needs. */
 static diffuse_status run_forward(mlp_state *s, diffuse_error *error, const float *params,
@@ -89,7 +89,7 @@ static diffuse_status run_forward(mlp_state *s, diffuse_error *error, const floa
     const nn_mlp_layout *layout = &s->layout;
     size_t d = shape->dim, width = shape->width;
     nn_time_weights weights = time_weights(layout, params);
-    float *act = s->spare[0];
+    float *act = s->spare;
     /* h_0 = features(t) + b_in + W_in x */
     diffuse_status status = nn_time_mlp_forward(error, &s->time_shape, &s->table, &s->time,
                                                 &weights, t, n, act, params + layout->input_b,
@@ -116,8 +116,7 @@ static void carve_train(nn_carver *carver, mlp_state *s, size_t n)
     nn_time_pass_carve(carver, &s->time, &s->time_shape, n);
     s->x = nn_carve_floats(carver, n * s->shape.dim);
     s->h = nn_carve_floats(carver, (s->shape.layers + 1) * activations);
-    s->spare[0] = nn_carve_floats(carver, activations);
-    s->spare[1] = nn_carve_floats(carver, activations);
+    s->spare = nn_carve_floats(carver, activations);
 }
 
 static void carve_predict(nn_carver *carver, mlp_state *s, size_t rows)
@@ -126,18 +125,30 @@ static void carve_predict(nn_carver *carver, mlp_state *s, size_t rows)
     nn_time_pass_carve(carver, &s->time, &s->time_shape, rows);
     s->x = NULL;
     s->h = nn_carve_floats(carver, activations);
-    s->spare[0] = nn_carve_floats(carver, activations);
-    s->spare[1] = NULL; /* backward only */
+    s->spare = nn_carve_floats(carver, activations);
 }
 
-/* Lays `memory` out for `rows` with `carve` (measure, reserve, assign). */
+/* Bytes that `carve` needs for `rows`. */
+static size_t carve_size(mlp_state *s, void (*carve)(nn_carver *, mlp_state *, size_t),
+                         size_t rows)
+{
+    nn_carver measure = {NULL, 0};
+    carve(&measure, s, rows);
+    return measure.used;
+}
+
+/* Lays `memory` out for `rows` with `carve`. It always has room for a full
+ * prediction chunk too, so that a model sampled between training steps
+ * never reallocates: the freed block could stay resident in a worker
+ * thread's malloc arena next to the new one. */
 static diffuse_status reserve(diffuse_error *error, mlp_state *s,
                               void (*carve)(nn_carver *, mlp_state *, size_t), size_t rows)
 {
     s->train_rows = 0;
-    nn_carver measure = {NULL, 0};
-    carve(&measure, s, rows);
-    diffuse_status status = nn_workspace_reserve(error, &s->memory, measure.used);
+    size_t needed = carve_size(s, carve, rows);
+    size_t prediction = carve_size(s, carve_predict, NN_MLP_PREDICT_ROWS);
+    diffuse_status status =
+        nn_workspace_reserve(error, &s->memory, needed > prediction ? needed : prediction);
     if (status != DIFFUSE_OK)
         return status;
     nn_carver assign = {s->memory.data, 0};
@@ -187,25 +198,23 @@ static diffuse_status mlp_forward(diffuse_model *m, const float *x, const int32_
     return status;
 }
 
-/* Backward through y = W φ(in) + b [+ in] given d_y = dL/dy: φ(in) and
- * φ'(in) are recomputed into the two free arrays, the weight and bias
- * gradients are added (one group, model.h), and dL/din replaces φ(in)
- * (block.h allows it). Returns that array; `spare` then lists the arrays
- * free for the next layer: the one φ'(in) used and `released`. */
+/* Backward through y = W φ(in) + b [+ in] given d_y = dL/dy: φ(in) is
+ * recomputed into the free array and φ'(in) over `in` (no longer needed),
+ * the weight and bias gradients are added (one group, model.h), and dL/din
+ * replaces φ(in) (block.h allows it). Returns that array; the one d_y was
+ * in is then free for the next layer. */
 static float *block_backward(const mlp_state *s, diffuse_model *m, const float *d_y,
-                             float *spare[2], const float *in, size_t weight, size_t bias,
-                             size_t out_dim, bool residual, float *released)
+                             float *free_array, float *in, size_t weight, size_t bias,
+                             size_t out_dim, bool residual)
 {
     size_t n = s->train_rows, width = s->shape.width;
-    float *act = spare[0], *derivative = spare[1];
-    nn_activation_forward(s->shape.activation, act, derivative, in, n * width);
+    float *act = free_array, *derivative = in;
+    nn_activation_recompute(s->shape.activation, act, in, n * width);
     float *d_weight = model_grads_open(m, weight);
     nn_linear_backward_params(d_weight, d_weight + (bias - weight), d_y, act, n, width, out_dim);
     model_grads_close(m);
     nn_block_backward_input(act, d_y, derivative, m->params + weight, n, width, out_dim,
                             residual);
-    spare[0] = derivative;
-    spare[1] = released;
     return act;
 }
 
@@ -228,16 +237,18 @@ diffuse_status nn_mlp_backward(diffuse_model *m, const float *d_out, size_t n, f
     const nn_mlp_layout *layout = &s->layout;
     size_t d = s->shape.dim, width = s->shape.width, layers = s->shape.layers;
     size_t activations = n * width;
+    /* f = W_out φ(h_L) + b_out */
     float *h_last = s->h + layers * activations;
-    float *spare[2] = {s->spare[0], s->spare[1]};
-    /* f = W_out φ(h_L) + b_out; afterwards h_L is free. */
-    float *grad = block_backward(s, m, d_out, spare, h_last, layout->output_w, layout->output_b,
-                                 d, false, h_last);
+    float *grad = block_backward(s, m, d_out, s->spare, h_last, layout->output_w,
+                                 layout->output_b, d, false);
+    float *free_array = h_last;
     /* h_{l+1} = W φ(h_l) + b [+ h_l], l = L−1 … 0; each frees dL/dh_{l+1}. */
     for (size_t l = layers; l-- > 0;) {
         size_t block = layout->blocks + l * layout->block_stride;
-        grad = block_backward(s, m, grad, spare, s->h + l * activations, block,
-                              block + width * width, width, s->shape.residual, grad);
+        float *next = block_backward(s, m, grad, free_array, s->h + l * activations, block,
+                                     block + width * width, width, s->shape.residual);
+        free_array = grad;
+        grad = next;
     }
     /* h_0 = W_in x + b_in + features(t) */
     float *d_input_w = model_grads_open(m, layout->input_w);
@@ -249,8 +260,7 @@ diffuse_status nn_mlp_backward(diffuse_model *m, const float *d_out, size_t n, f
     nn_time_weights weights = time_weights(layout, m->params);
     nn_time_grads time_grads = {open_time_group, close_time_group, m, layout->time_w1,
                                 layout->time_w2};
-    nn_time_scratch scratch = {spare[0], spare[1]};
-    nn_time_mlp_backward(&s->time_shape, &s->time, &weights, &time_grads, grad, &scratch);
+    nn_time_mlp_backward(&s->time_shape, &s->time, &weights, &time_grads, grad, free_array);
     s->train_rows = 0; /* the arrays backward walked through are overwritten */
     return DIFFUSE_OK;
 }

@@ -104,19 +104,18 @@ static void add_group(const nn_time_grads *grads, size_t offset, size_t bias_off
 
 void nn_time_mlp_backward(const nn_time_shape *shape, nn_time_pass *pass,
                           const nn_time_weights *weights, const nn_time_grads *grads,
-                          float *d_rows, const nn_time_scratch *scratch)
+                          float *d_rows, float *scratch)
 {
     size_t unique = pass->unique, width = shape->width, embed = shape->embed_dim;
     /* dL/dfeatures(t_u) = Σ over the rows i with t_i = t_u of d_rows[i] */
-    float *grad_features = scratch->a;
+    float *grad_features = scratch;
     memset(grad_features, 0, unique * width * sizeof *grad_features);
     for (size_t i = 0; i < pass->rows; i++)
         nn_vec_add(grad_features + (size_t)pass->slot[i] * width, d_rows + i * width, width);
-    /* features = W2 φ(pre) + b2, with φ(pre) recomputed into the rows'
-     * gradient (no longer needed) and φ'(pre) into scratch.b; dL/dpre then
-     * overwrites φ(pre) (block.h allows it). */
-    float *act = d_rows, *derivative = scratch->b;
-    nn_activation_forward(shape->activation, act, derivative, pass->pre, unique * width);
+    /* features = W2 φ(pre) + b2: φ(pre) into the rows' gradient (summed
+     * now), φ'(pre) over pre; dL/dpre then overwrites φ(pre). */
+    float *act = d_rows, *derivative = pass->pre;
+    nn_activation_recompute(shape->activation, act, pass->pre, unique * width);
     add_group(grads, grads->w2, width * width, grad_features, act, unique, width, width);
     nn_block_backward_input(act, grad_features, derivative, weights->w2, unique, width, width,
                             false);

@@ -56,14 +56,6 @@ typedef struct nn_time_pass {
     float *pre;            /* [U, H]  W1 emb + b1 */
 } nn_time_pass;
 
-/* Two arrays of at least n·H floats that the branch may overwrite; they
- * belong to the caller between calls, so a network lends arrays its own
- * layers are not using at that moment instead of the branch owning more
- * memory. They must not overlap each other or the pass. */
-typedef struct nn_time_scratch {
-    float *a, *b;
-} nn_time_scratch;
-
 /* Carves the pass's arrays for up to n rows (see workspace.h: call once to
  * measure, once to assign). */
 void nn_time_pass_carve(nn_carver *carver, nn_time_pass *pass, const nn_time_shape *shape,
@@ -79,12 +71,14 @@ diffuse_status nn_time_mlp_forward(diffuse_error *error, const nn_time_shape *sh
                                    const nn_time_weights *weights, const int32_t *t, size_t n,
                                    float *scratch, const float *bias, float *rows);
 
-/* Backward given d_rows[n, H] = dL/d(the rows spread by the last forward):
- * accumulates dW1, db1, dW2, db2. φ(pre) and φ'(pre) are recomputed from
- * pre rather than kept since forward; d_rows, once summed per distinct
- * timestep, is overwritten with them (scratch too). */
+/* Backward given d_rows[n, H] = dL/d(the rows of the last forward):
+ * accumulates dW2, db2 and then dW1, db1 (grads says where). φ(pre) and
+ * φ'(pre) are recomputed rather than kept since forward: φ'(pre) over pre,
+ * and φ(pre) over d_rows once its rows are summed per distinct timestep
+ * into `scratch` (at least U·H floats). All three are overwritten; pre is
+ * used up, so the next backward needs a new forward. */
 void nn_time_mlp_backward(const nn_time_shape *shape, nn_time_pass *pass,
                           const nn_time_weights *weights, const nn_time_grads *grads,
-                          float *d_rows, const nn_time_scratch *scratch);
+                          float *d_rows, float *scratch);
 
 #endif
