@@ -78,9 +78,9 @@ static nn_time_weights time_weights(const nn_mlp_layout *layout, const float *pa
 /* f(params; x, t) for n rows into `out`. Block l reads h + l·h_stride and
  * writes h + (l+1)·h_stride: with h_stride = 0 every layer works in place
  * (prediction), otherwise each h_l stays for backward (training). The
- * spare array holds φ(h_l) (and φ(pre) of the time branch). Only h_l is kept: backward
- * recomputes φ(h_l) and φ'(h_l), which costs one activation pass per layer
- * but halves the memory a training batch needs. */
+ * spare array holds φ(h_l) (and φ(pre) of the time branch). Only h_l is
+ * kept: backward recomputes φ(h_l) and φ'(h_l), which costs one activation
+ * pass per layer but halves the memory a training batch needs. */
 static diffuse_status run_forward(mlp_state *s, diffuse_error *error, const float *params,
                                   const float *x, const int32_t *t, size_t n, float *out,
                                   size_t h_stride)

@@ -6,10 +6,11 @@
  *   f   = W_out φ(h_L) + b_out                     (block.h)
  *
  * Training forward keeps x and every h_l; backward walks the blocks in
- * reverse, recomputing φ(h_l) and φ'(h_l) (cheap next to the GEMMs), with
- * two spare [n, H] arrays and the h_l it has finished with as scratch:
- * (L + 3)·n·H floats besides the time branch, about half of what keeping
- * φ(h_l) and φ'(h_l) for every layer would take. Prediction runs in
+ * reverse, recomputing φ(h_l) into a free array and φ'(h_l) over h_l
+ * (cheap next to the GEMMs), with one spare [n, H] array and the arrays it
+ * has finished with as scratch: (L + 2)·n·H floats besides the time
+ * branch, less than half of what keeping φ(h_l) and φ'(h_l) for every
+ * layer would take. Prediction runs in
  * chunks of NN_MLP_PREDICT_ROWS rows (bounded, cache-sized activations) in
  * two [rows, H] arrays, in the same memory. */
 #ifndef DIFFUSE_SRC_NN_MLP_H
