@@ -51,9 +51,11 @@ void nn_mlp_shape_from_config(const diffuse_model_config *config, nn_mlp_shape *
 void nn_mlp_layout_compute(const nn_mlp_shape *shape, nn_mlp_layout *layout);
 
 /* Backward of the last training forward of the MLP model `m` over n rows:
- * accumulates dL/dparams into m->grads given d_out = dL/df, and writes
- * d_x = dL/dx (n·d floats) unless d_x is NULL (training does not need it).
- * DIFFUSE_ERROR_STATE when no forward over n rows came first. */
+ * accumulates dL/dparams given d_out = dL/df (into m->grads, or through
+ * m's gradient team: model_grads_open), and writes d_x = dL/dx (n·d
+ * floats) unless d_x is NULL (training does not need it). It uses up what
+ * the forward kept: DIFFUSE_ERROR_STATE when no forward over n rows came
+ * since the last backward or prediction. */
 diffuse_status nn_mlp_backward(diffuse_model *m, const float *d_out, size_t n, float *d_x);
 
 /* The whole network in double precision with the layer references, row by
