@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "bench_cli.h"
 #include "diffuse/model.h"
 #include "diffuse/optim.h"
 #include "diffuse/sampler.h"
@@ -47,13 +47,6 @@ typedef struct bench_results {
     double last_loss;
     double sample_mean[BENCH_DIM], sample_std[BENCH_DIM];
 } bench_results;
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static long peak_rss_kib(void)
 {
@@ -81,17 +74,6 @@ static void usage(void)
             "                     [--sample-repeats R]\n"
             "Defaults: H 128, L 3, E 64, B 256, T 1000, N 2000, K 1, warmup 20, 1.0 s,\n"
             "5 training repeats, 3 sampling repeats. A repeat count of 0 skips that part.\n");
-}
-
-static int parse_long(const char *text, long min, long max, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < min || value > max)
-        return -1;
-    *out = value;
-    return 0;
 }
 
 static int parse_double(const char *text, double min, double max, double *out)
@@ -134,7 +116,7 @@ static int parse_options(int argc, char **argv, bench_options *o)
             if (strcmp(argv[i], flags[f].name) != 0)
                 continue;
             known = 1;
-            if (parse_long(argv[i + 1], flags[f].min, flags[f].max, flags[f].target) != 0) {
+            if (bench_parse_long(argv[i + 1], flags[f].min, flags[f].max, flags[f].target) != 0) {
                 fprintf(stderr, "bench_diffuse: bad value for %s: %s\n", argv[i], argv[i + 1]);
                 return -1;
             }
@@ -281,13 +263,13 @@ static int measure_training(const bench_options *o, bench_setup *s, bench_result
     }
     for (long rep = 0; rep < o->train_repeats; rep++) {
         long steps = 0;
-        double start = now_seconds(), elapsed = 0.0;
+        double start = bench_now_seconds(), elapsed = 0.0;
         do {
             diffuse_status status = train_step(o, s, &cursor, &r->last_loss);
             if (status != DIFFUSE_OK)
                 return fail("diffuse_trainer_step_batch", status);
             steps++;
-            elapsed = now_seconds() - start;
+            elapsed = bench_now_seconds() - start;
         } while (elapsed < o->train_seconds);
         r->train_steps[rep] = steps;
         r->train_rate[rep] = (double)steps / elapsed;
@@ -319,9 +301,9 @@ static int measure_sampling(const bench_options *o, bench_setup *s, bench_result
         diffuse_status status = diffuse_sampler_set_int(s->sampler, DIFFUSE_SAMPLER_SEED, rep);
         if (status != DIFFUSE_OK)
             return fail("diffuse_sampler_set_int", status);
-        double start = now_seconds();
+        double start = bench_now_seconds();
         status = diffuse_sampler_run(s->sampler, (size_t)o->samples, s->samples);
-        double elapsed = now_seconds() - start;
+        double elapsed = bench_now_seconds() - start;
         if (status != DIFFUSE_OK)
             return fail("diffuse_sampler_run", status);
         r->sample_seconds[rep] = elapsed;

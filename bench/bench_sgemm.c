@@ -17,11 +17,11 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <cblas.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "bench_cli.h"
 
 #define SGEMM_MAX_REPEATS 32
 
@@ -32,19 +32,10 @@ typedef struct sgemm_shape {
     float beta;
 } sgemm_shape;
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int parse_int(const char *text, int min, int max, int *out)
 {
-    char *end = NULL;
-    errno = 0;
-    long value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < min || value > max)
+    long value = 0;
+    if (bench_parse_long(text, min, max, &value) != 0)
         return -1;
     *out = (int)value;
     return 0;
@@ -81,12 +72,12 @@ static int measure_shape(const sgemm_shape *s, double seconds, int repeats, int 
            s->name, s->m, s->n, s->k);
     for (int rep = -1; rep < repeats; rep++) { /* repeat -1 warms up, untimed */
         long calls = 0;
-        double start = now_seconds(), elapsed = 0.0;
+        double start = bench_now_seconds(), elapsed = 0.0;
         do {
             cblas_sgemm(CblasRowMajor, s->trans_a, s->trans_b, s->m, s->n, s->k, 1.0f, a, lda, b,
                         ldb, s->beta, c, s->n);
             calls++;
-            elapsed = now_seconds() - start;
+            elapsed = bench_now_seconds() - start;
         } while (elapsed < (rep < 0 ? 0.1 : seconds));
         if (rep >= 0)
             printf("%s%.2f", rep > 0 ? ", " : "", flops * (double)calls / elapsed * 1e-9);

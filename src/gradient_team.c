@@ -27,7 +27,8 @@ struct gradient_team {
  * busy machine for much longer than that. */
 #define TEAM_SPINS_BEFORE_YIELD 256
 
-diffuse_status gradient_team_create(diffuse_error *error, gradient_team **out, size_t workers)
+diffuse_status gradient_team_create(diffuse_error *error, gradient_team **out, size_t workers,
+                                    float *grads)
 {
     *out = NULL;
     gradient_team *team = calloc(1, sizeof *team);
@@ -43,6 +44,7 @@ diffuse_status gradient_team_create(diffuse_error *error, gradient_team **out, s
         atomic_init(&array[i].closed, 0);
         array[i].opened = 0;
     }
+    team->grads = grads;
     team->count = workers;
     team->workers = array;
     *out = team;
@@ -57,9 +59,8 @@ void gradient_team_free(gradient_team *team)
     free(team);
 }
 
-void gradient_team_start(gradient_team *team, float *grads)
+void gradient_team_start(gradient_team *team)
 {
-    team->grads = grads;
     for (size_t i = 0; i < team->count; i++) {
         atomic_store_explicit(&team->workers[i].closed, 0, memory_order_relaxed);
         team->workers[i].opened = 0;

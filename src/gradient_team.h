@@ -31,16 +31,17 @@
 
 typedef struct gradient_team gradient_team;
 
-/* A team of `workers` (≥ 1). DIFFUSE_ERROR_NO_MEMORY (message in `error`)
+/* A team of `workers` (≥ 1) adding into `grads` (borrowed; it must
+ * outlive the team). DIFFUSE_ERROR_NO_MEMORY (message in `error`)
  * otherwise; *out = NULL then. */
-diffuse_status gradient_team_create(diffuse_error *error, gradient_team **out, size_t workers);
+diffuse_status gradient_team_create(diffuse_error *error, gradient_team **out, size_t workers,
+                                    float *grads);
 
 /* NULL is a no-op. */
 void gradient_team_free(gradient_team *team);
 
-/* Starts a step whose gradients go into `grads` (all groups unopened). Call
- * it before the workers run. */
-void gradient_team_start(gradient_team *team, float *grads);
+/* Starts a step: all groups unopened. Call it before the workers run. */
+void gradient_team_start(gradient_team *team);
 
 /* Worker `worker`'s next group, starting `offset` floats into the buffer:
  * waits until the previous worker has closed that group (or left), then

@@ -133,7 +133,7 @@ static diffuse_status workers_prepare(diffuse_trainer *tr, size_t count)
     for (size_t i = 1; i < count && status == DIFFUSE_OK; i++)
         status = model_replica(tr->model, i, &tr->workers[i].model);
     if (status == DIFFUSE_OK && count > 1)
-        status = gradient_team_create(NULL, &tr->team, count);
+        status = gradient_team_create(NULL, &tr->team, count, tr->model->grads);
     if (status == DIFFUSE_OK && count > 1)
         status = parallel_pool_create(&tr->pool, count - 1);
     if (status != DIFFUSE_OK) {
@@ -348,7 +348,7 @@ static diffuse_status run_workers(diffuse_trainer *tr, train_pass *pass)
 {
     diffuse_status statuses[TRAINER_MAX_THREADS];
     if (pass->workers > 1) {
-        gradient_team_start(tr->team, tr->model->grads);
+        gradient_team_start(tr->team);
         for (size_t i = 0; i < pass->workers; i++)
             model_join_team(tr->workers[i].model, tr->team, i);
         parallel_run(tr->pool, pass->workers, train_part, pass, statuses);

@@ -26,6 +26,7 @@ typedef struct mlp_state {
     nn_workspace memory;
     nn_time_pass time;
     size_t train_rows; /* rows of the training forward `memory` holds; 0 = none */
+    size_t least_bytes; /* `memory` never holds less: a full prediction chunk */
     float *x;          /* [n, d] copy of the training input */
     float *h;          /* training: [L+1][n, H], h_0 … h_L; prediction: [rows, H] */
     float *spare;      /* [n, H]: φ(h_l) in forward, then one array of backward's rotation */
@@ -146,9 +147,8 @@ static diffuse_status reserve(diffuse_error *error, mlp_state *s,
 {
     s->train_rows = 0;
     size_t needed = carve_size(s, carve, rows);
-    size_t prediction = carve_size(s, carve_predict, NN_MLP_PREDICT_ROWS);
-    diffuse_status status =
-        nn_workspace_reserve(error, &s->memory, needed > prediction ? needed : prediction);
+    diffuse_status status = nn_workspace_reserve(
+        error, &s->memory, needed > s->least_bytes ? needed : s->least_bytes);
     if (status != DIFFUSE_OK)
         return status;
     nn_carver assign = {s->memory.data, 0};
@@ -343,6 +343,7 @@ static diffuse_status mlp_build(diffuse_model *m)
     s->shape = shape;
     nn_mlp_layout_compute(&shape, &s->layout);
     s->time_shape = (nn_time_shape){shape.time_dim, shape.width, shape.activation};
+    s->least_bytes = carve_size(s, carve_predict, NN_MLP_PREDICT_ROWS);
     describe_tensors(&shape, &s->layout, tensors);
     m->ops = &mlp_ops;
     m->arch = s;
