@@ -60,7 +60,7 @@ struct diffuse_model {
     float *ema;                  /* NULL until EMA starts */
     gradient_team *team;         /* non-NULL: backward adds through it (model_grads_open) */
     size_t team_worker;          /* this model's worker index in `team` */
-    diffuse_model **replicas;    /* replicas[i − 1]: worker i's (model_replica); NULL until used */
+    diffuse_model **replicas;    /* [i − 1]: worker i's (model_replica); NULL until used */
     size_t replica_count;
     size_t tensor_count;
     model_tensor *tensors;
