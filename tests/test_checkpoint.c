@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"       /* internal: poke a non-finite weight */
-#include "optim.h"       /* internal: compare the moments */
-#include "safetensors.h" /* internal: find a tensor's bytes in a file */
+#include "model/model.h"       /* internal: poke a non-finite weight */
+#include "train/optim.h"       /* internal: compare the moments */
+#include "io/safetensors.h" /* internal: find a tensor's bytes in a file */
 #include "test_support.h"
 
 #define REFERENCE_FILE DIFFUSE_TEST_DATA_DIR "/reference/safetensors_reference.safetensors"

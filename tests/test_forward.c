@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forward.h"
+#include "core/forward.h"
 #include "reference/forward_reference.h"
-#include "schedule.h"
+#include "core/schedule.h"
 #include "test_support.h"
 
 enum { N = FORWARD_REF_N, D = FORWARD_REF_D, COUNT = N * D };

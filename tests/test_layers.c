@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "model/model.h"
 #include "nn/activation.h"
 #include "nn/block.h"
 #include "nn/linear.h"
@@ -17,7 +17,7 @@
 #include "nn/time_embedding.h"
 #include "nn/time_mlp.h"
 #include "nn/workspace.h"
-#include "philox.h"
+#include "util/philox.h"
 #include "test_support.h"
 
 static const diffuse_activation activations[] = {DIFFUSE_ACTIVATION_SILU,

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "philox.h"
+#include "util/philox.h"
 #include "reference/metrics_reference.h"
 #include "test_support.h"
 

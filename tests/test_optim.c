@@ -2,7 +2,7 @@
  * schedule, decay mask, EMA, failure atomicity and argument checks.
  *
  * The models here are filled by hand through the internal struct
- * (src/model.h): the optimizer only needs parameters, gradients, the EMA
+ * (src/model/model.h): the optimizer only needs parameters, gradients, the EMA
  * buffer and the tensor table. */
 #include <diffuse/diffuse.h>
 #include <math.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
-#include "optim.h"
+#include "model/model.h"
+#include "train/optim.h"
 #include "reference/optim_reference.h"
 #include "test_support.h"
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "posterior.h"
+#include "core/posterior.h"
 #include "reference/posterior_reference.h"
-#include "schedule.h"
+#include "core/schedule.h"
 #include "test_support.h"
 
 enum { N = POSTERIOR_REF_N, D = POSTERIOR_REF_D, COUNT = N * D };

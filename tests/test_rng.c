@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "philox.h"
+#include "util/philox.h"
 #include "reference/rng_reference.h"
 #include "test_support.h"
 

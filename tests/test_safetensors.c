@@ -1,5 +1,5 @@
-/* safetensors reader/writer and atomic file replacement (src/safetensors.h,
- * src/atomic_file.h). Interop: tests/reference/safetensors_reference.py
+/* safetensors reader/writer and atomic file replacement (src/io/safetensors.h,
+ * src/io/atomic_file.h). Interop: tests/reference/safetensors_reference.py
  * wrote tests/reference/safetensors_reference.safetensors. */
 #include <errno.h>
 #include <float.h>
@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
-#include "safetensors.h"
+#include "io/atomic_file.h"
+#include "io/safetensors.h"
 #include "test_support.h"
 
 #define REFERENCE_FILE DIFFUSE_TEST_DATA_DIR "/reference/safetensors_reference.safetensors"

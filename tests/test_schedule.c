@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "reference/schedule_reference.h"
-#include "schedule.h"
+#include "core/schedule.h"
 #include "test_support.h"
 
 enum { TABLE_COUNT = 13, KIND_COUNT = 5 };

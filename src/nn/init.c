@@ -1,7 +1,7 @@
 /* Seeded parameter initialisation (see init.h). */
 #include "nn/init.h"
 
-#include "philox.h"
+#include "util/philox.h"
 
 void nn_init_uniform(float *params, size_t first, size_t count, double bound, uint64_t seed)
 {

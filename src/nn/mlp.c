@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_config.h"
+#include "model/model_config.h"
 #include "nn/activation.h"
 #include "nn/block.h"
 #include "nn/init.h"

@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
-#include "nn/architecture.h"
+#include "model/model.h"
+#include "model/architecture.h"
 
 #define NN_MLP_PREDICT_ROWS ((size_t)256)
 

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "util/error.h"
 
 /* Most floats the cache may hold (16 MiB); larger t are computed directly. */
 #define NN_TIME_TABLE_MAX_FLOATS ((size_t)1 << 22)

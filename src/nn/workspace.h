@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "util/error.h"
 
 typedef struct nn_workspace {
     unsigned char *data; /* 64-byte aligned, NULL until the first reserve */

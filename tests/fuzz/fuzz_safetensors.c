@@ -1,4 +1,4 @@
-/* libFuzzer harness for the safetensors reader (src/safetensors.c).
+/* libFuzzer harness for the safetensors reader (src/io/safetensors.c).
  * Build and run: see tests/fuzz/README.md.
  *
  * For every input:
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #define REQUIRE(condition)             \
     do {                               \

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Opens a libdiffuse checkpoint with nothing but the Python standard library
 and checks that it is a valid safetensors file with the documented content
-(src/checkpoint.h, include/diffuse/model.h), independently of the C reader.
+(src/io/checkpoint.h, include/diffuse/model.h), independently of the C reader.
 
     python3 tests/reference/checkpoint_read.py FILE.safetensors [...]
 

@@ -3,7 +3,7 @@
 
 Writes tests/reference/safetensors_reference.safetensors with the standard
 library only (struct + json), in the canonical layout libdiffuse's writer
-promises (src/safetensors.h):
+promises (src/io/safetensors.h):
   - data order: element size descending, then name (UTF-8 bytes);
   - compact JSON, "__metadata__" first with sorted keys, then the tensors in
     data order, non-ASCII written as UTF-8;

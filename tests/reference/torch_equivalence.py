@@ -13,7 +13,7 @@ each as  max |value - truth| / max |truth|  over the tensor. It fails (exit
 status 1) when any of them exceeds --tolerance (default 1e-5).
 
 How the C side is reached: tests/reference/torch_equivalence_driver.c uses
-the library's internal training entry points (src/model.h, src/nn/mlp.h),
+the library's internal training entry points (src/model/model.h, src/nn/mlp.h),
 so it is linked against the static archive that every build makes. The
 script compiles it itself; the command is, with BUILD the build directory:
 

@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "model.h"
+#include "model/model.h"
 #include "nn/mlp.h"
 
 static int fail(const char *what, const char *message)

@@ -1,0 +1,119 @@
+/* The ε-network handle, shared by every architecture (internal).
+ *
+ * A model is a function out = f(params; x_t, t) from n rows of dimension
+ * `dim` (and their timesteps) to n rows of dimension `dim`: the predicted
+ * noise ε, or the velocity v when prediction == DIFFUSE_PREDICT_V.
+ *
+ * Parameters live in ONE contiguous float buffer (llm.c style); `grads` has
+ * the same layout, and `ema` (NULL until an optimizer with EMA enabled first
+ * steps) too. The layout is described by `tensors`: named sub-arrays of the
+ * buffer in a fixed, documented order, which checkpoints and the optimizer's
+ * weight-decay mask use. */
+#ifndef DIFFUSE_SRC_MODEL_H
+#define DIFFUSE_SRC_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diffuse/model.h"
+#include "util/error.h"
+#include "model/gradient_team.h"
+
+#define MODEL_MAX_RANK 4
+
+typedef struct model_tensor {
+    char name[64];                 /* e.g. "input.weight", safetensors key */
+    size_t offset;                 /* in floats from the start of params */
+    size_t rank;                   /* 1 for biases, 2 for weight matrices */
+    size_t shape[MODEL_MAX_RANK];  /* row-major; a linear weight is [out, in] */
+} model_tensor;
+
+typedef struct model_ops {
+    /* Inference: out[n*dim] = f(params; x[n*dim], t[n]). `params` is
+     * m->params or m->ema. May grow scratch buffers inside the model. */
+    diffuse_status (*predict)(diffuse_model *m, const float *params, const float *x,
+                              const int32_t *t, size_t n, float *out);
+    /* Training forward with m->params: like predict, but keeps the
+     * activations that backward needs. NULL for models that cannot train. */
+    diffuse_status (*forward)(diffuse_model *m, const float *x, const int32_t *t, size_t n,
+                              float *out);
+    /* Accumulates dL/dparams into m->grads (does not zero them) given
+     * d_out = dL/dout of the last forward call. Once per forward: backward
+     * may overwrite what forward kept, and so may predict in between;
+     * DIFFUSE_ERROR_STATE then. */
+    diffuse_status (*backward)(diffuse_model *m, const float *d_out, size_t n);
+    /* Releases `arch`. */
+    void (*destroy)(void *arch);
+} model_ops;
+
+struct diffuse_model {
+    diffuse_error error;
+    const model_ops *ops;
+    void *arch;                  /* architecture state: configuration, activations */
+    diffuse_model_config *config;/* owned copy of the configuration it was built from */
+    size_t dim;                  /* data dimension d */
+    int prediction;              /* diffuse_prediction */
+    size_t param_count;
+    float *params;               /* never moves once allocated: replicas point at it */
+    bool shares_params;          /* a replica: params belong to its primary */
+    float *grads;                /* NULL in a replica */
+    float *ema;                  /* NULL until EMA starts */
+    gradient_team *team;         /* non-NULL: backward adds through it (model_grads_open) */
+    size_t team_worker;          /* this model's worker index in `team` */
+    diffuse_model **replicas;    /* [i − 1]: worker i's (model_replica); NULL until used */
+    size_t replica_count;
+    size_t tensor_count;
+    model_tensor *tensors;
+};
+
+/* Zeroes m->grads (the training step calls it before backward). */
+void model_zero_grads(diffuse_model *m);
+
+/* Allocates m->ema as a copy of m->params if it does not exist yet. */
+diffuse_status model_ensure_ema(diffuse_model *m);
+
+/* Worker `index`'s replica of `m` (index ≥ 1; worker 0 uses m itself),
+ * created on first use and kept, with its activation memory, until m is
+ * freed, so every handle that runs m on several threads (a trainer, a
+ * sampler) shares the same replicas. A replica has the same architecture
+ * and configuration, its own activation workspace and error slot, m's
+ * parameter buffer (borrowed) and no gradient buffer of its own: its
+ * backward must run in a gradient team (model_join_team) that adds into
+ * m's. Several threads may run forward/backward/predict at once, each on
+ * its own replica (or m), as long as nobody writes the parameters
+ * meanwhile. It has no EMA; sampling passes m->ema as `params` explicitly.
+ * Only models built from their configuration have replicas: for a callback
+ * model, DIFFUSE_ERROR_UNSUPPORTED (the user's function would be called from
+ * several threads, which it never promised to allow). Also NO_MEMORY.
+ * Failures leave *out = NULL and the message in the calling thread's slot
+ * (diffuse_last_error). */
+diffuse_status model_replica(diffuse_model *m, size_t index, diffuse_model **out);
+
+/* Whether model_replica works for `m` (false for callback models). */
+bool model_can_replicate(const diffuse_model *m);
+
+/* From now on m's backward adds its gradients through `team` as worker
+ * `worker` (gradient_team.h); NULL: straight into m->grads again. */
+void model_join_team(diffuse_model *m, gradient_team *team, size_t worker);
+
+/* For an architecture's backward: where to accumulate the gradient of the
+ * parameters from `offset` on, for one tensor group (a layer's weight and
+ * bias, contiguous in the buffer). Every open is followed by
+ * model_grads_close once the group's gradient is added, and every backward
+ * opens the same groups in the same order. In a team this waits for the
+ * previous worker to close the group. */
+float *model_grads_open(diffuse_model *m, size_t offset);
+void model_grads_close(diffuse_model *m);
+
+/* The tensor table (names, offsets, shapes) of the model diffuse_model_create
+ * would build from `config`, without allocating or initialising parameters:
+ * a checkpoint reader checks a file against it before trusting the
+ * configuration's sizes. `config` must be of an architecture that is built
+ * from its configuration (not a callback model). *tensors (malloc'd, the
+ * caller frees it) receives *count entries. Fails as the architecture's
+ * build does (an inconsistent configuration, NO_MEMORY) with the message in
+ * `error` (may be NULL). */
+diffuse_status model_describe_layout(const diffuse_model_config *config, model_tensor **tensors,
+                                     size_t *count, diffuse_error *error);
+
+#endif

@@ -1,0 +1,548 @@
+/* Training: Algorithm 1 of Ho et al. 2020 on batches from the user's data
+ * callback (see include/diffuse/train.h). */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "diffuse/train.h"
+#include "core/forward.h"
+#include "model/gradient_team.h"
+#include "model/model.h"
+#include "train/optim.h"
+#include "util/option_table.h"
+#include "util/parallel.h"
+#include "util/philox.h"
+#include "core/posterior.h"
+#include "core/schedule.h"
+#include "train/trainer.h"
+
+enum { TRAINER_OPTION_COUNT = 3, TRAINER_MAX_THREADS = 1024 };
+
+static const option_spec trainer_specs[TRAINER_OPTION_COUNT] = {
+    [DIFFUSE_TRAINER_BATCH_SIZE] = {"batch_size", false, 1, 1048576, 256},
+    [DIFFUSE_TRAINER_SEED] = {"seed", false, 0, 9007199254740991.0 /* 2^53 − 1 */, 0},
+    [DIFFUSE_TRAINER_THREADS] = {"threads", false, 0, TRAINER_MAX_THREADS, 0},
+};
+
+const option_table trainer_option_table = {"trainer", trainer_specs, TRAINER_OPTION_COUNT};
+
+/* The rows of one step: x_0 (from the user), t, ε, x_t, the target and the
+ * network's output, which backward turns into dL/doutput in place. */
+typedef struct batch_buffers {
+    size_t capacity; /* rows */
+    float *x0, *eps, *xt, *target, *output;
+    float *uniform;  /* one draw per row, mapped to t */
+    int32_t *t, *labels;
+} batch_buffers;
+
+/* One worker's share of a step: rows [first, first + rows) of the batch,
+ * through its own model (the trainer's for worker 0, the model's replica
+ * for the others), adding its gradients into the trainer's model's in
+ * worker order (a gradient team). */
+typedef struct train_worker {
+    diffuse_model *model;
+    size_t first, rows;
+    double squared_error; /* Σ (output − target)² over its rows */
+} train_worker;
+
+struct diffuse_trainer {
+    diffuse_error error;
+    diffuse_model *model;
+    diffuse_optimizer *optimizer;
+    diffuse_schedule *schedule; /* own copy */
+    double options[TRAINER_OPTION_COUNT];
+    diffuse_data_fn data_fn;
+    void *data_user;
+    diffuse_train_progress_fn progress_fn;
+    void *progress_user;
+    uint64_t progress_interval;
+    batch_buffers batch;
+    train_worker *workers;      /* worker_count ≥ 1 once a step has run */
+    size_t worker_count;
+    parallel_pool *pool;        /* worker_count − 1 threads; NULL for one worker */
+    gradient_team *team;        /* the workers' ordered gradient sum; NULL for one worker */
+};
+
+static void batch_free(batch_buffers *b)
+{
+    free(b->x0);
+    free(b->eps);
+    free(b->xt);
+    free(b->target);
+    free(b->output);
+    free(b->uniform);
+    free(b->t);
+    free(b->labels);
+    memset(b, 0, sizeof *b);
+}
+
+/* Makes room for `rows` rows of dimension d; keeps the buffers when they are
+ * large enough, so steady-state training never allocates. */
+static diffuse_status batch_reserve(diffuse_trainer *tr, size_t rows)
+{
+    batch_buffers *b = &tr->batch;
+    if (rows <= b->capacity)
+        return DIFFUSE_OK;
+    batch_free(b);
+    size_t values = rows * tr->model->dim;
+    b->x0 = malloc(values * sizeof(float));
+    b->eps = malloc(values * sizeof(float));
+    b->xt = malloc(values * sizeof(float));
+    b->target = malloc(values * sizeof(float));
+    b->output = malloc(values * sizeof(float));
+    b->uniform = malloc(rows * sizeof(float));
+    b->t = malloc(rows * sizeof(int32_t));
+    b->labels = calloc(rows, sizeof(int32_t));
+    if (!b->x0 || !b->eps || !b->xt || !b->target || !b->output || !b->uniform || !b->t ||
+        !b->labels) {
+        batch_free(b);
+        return diffuse_fail(&tr->error, DIFFUSE_ERROR_NO_MEMORY,
+                            "cannot allocate a batch of %zu rows", rows);
+    }
+    b->capacity = rows;
+    return DIFFUSE_OK;
+}
+
+static void workers_free(diffuse_trainer *tr)
+{
+    parallel_pool_free(tr->pool);
+    tr->pool = NULL;
+    gradient_team_free(tr->team);
+    tr->team = NULL;
+    free(tr->workers);
+    tr->workers = NULL;
+    tr->worker_count = 0;
+}
+
+/* Sets up `count` workers (replicas and a pool for count > 1); kept between
+ * steps with the same count, so steady-state training allocates nothing. */
+static diffuse_status workers_prepare(diffuse_trainer *tr, size_t count)
+{
+    if (tr->worker_count == count)
+        return DIFFUSE_OK;
+    workers_free(tr);
+    tr->workers = calloc(count, sizeof *tr->workers);
+    if (tr->workers == NULL)
+        return diffuse_fail(&tr->error, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate %zu workers",
+                            count);
+    tr->worker_count = count;
+    tr->workers[0].model = tr->model;
+    diffuse_status status = DIFFUSE_OK;
+    for (size_t i = 1; i < count && status == DIFFUSE_OK; i++)
+        status = model_replica(tr->model, i, &tr->workers[i].model);
+    if (status == DIFFUSE_OK && count > 1)
+        status = gradient_team_create(NULL, &tr->team, count, tr->model->grads);
+    if (status == DIFFUSE_OK && count > 1)
+        status = parallel_pool_create(&tr->pool, count - 1);
+    if (status != DIFFUSE_OK) {
+        status = diffuse_fail(&tr->error, status, "%s", diffuse_last_error());
+        workers_free(tr);
+    }
+    return status;
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse_model *model,
+                                                  const diffuse_schedule *schedule,
+                                                  diffuse_optimizer *optimizer)
+{
+    if (out == NULL)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "out must not be NULL");
+    *out = NULL;
+    diffuse_status status;
+    if ((status = diffuse_check_pointer(NULL, model, "model")) ||
+        (status = diffuse_check_pointer(NULL, schedule, "schedule")) ||
+        (status = diffuse_check_pointer(NULL, optimizer, "optimizer")))
+        return status;
+    if (model->ops->forward == NULL || model->ops->backward == NULL)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_UNSUPPORTED,
+                            "this model cannot be trained (callback models predict only)");
+    if (optimizer->param_count != model->param_count)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_MISMATCH,
+                            "optimizer was created for %zu parameters, model has %zu",
+                            optimizer->param_count, model->param_count);
+    diffuse_trainer *tr = calloc(1, sizeof *tr);
+    if (tr == NULL)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate a trainer");
+    status = diffuse_schedule_clone(schedule, &tr->schedule);
+    if (status != DIFFUSE_OK) {
+        free(tr);
+        return status;
+    }
+    tr->model = model;
+    tr->optimizer = optimizer;
+    tr->progress_interval = 1;
+    option_defaults(&trainer_option_table, tr->options);
+    *out = tr;
+    return DIFFUSE_OK;
+}
+
+DIFFUSE_API void diffuse_trainer_free(diffuse_trainer *trainer)
+{
+    if (trainer == NULL)
+        return;
+    batch_free(&trainer->batch);
+    workers_free(trainer);
+    diffuse_schedule_free(trainer->schedule);
+    free(trainer);
+}
+
+DIFFUSE_API const char *diffuse_trainer_last_error(const diffuse_trainer *trainer)
+{
+    return diffuse_error_message(trainer != NULL ? &trainer->error : NULL);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_set_int(diffuse_trainer *trainer,
+                                                   diffuse_trainer_option option, int64_t value)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    if (status != DIFFUSE_OK)
+        return status;
+    return option_set(&trainer->error, &trainer_option_table, trainer->options, (int)option,
+                      (double)value, false);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_get_int(const diffuse_trainer *trainer,
+                                                   diffuse_trainer_option option, int64_t *value)
+{
+    diffuse_status status;
+    if ((status = diffuse_check_pointer(NULL, trainer, "trainer")) ||
+        (status = diffuse_check_pointer(NULL, value, "value")))
+        return status;
+    diffuse_error *error = (diffuse_error *)&trainer->error;
+    return option_get_int(error, &trainer_option_table, trainer->options, (int)option, value);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option option,
+                                                      int64_t *min, int64_t *max)
+{
+    return option_int_bounds(NULL, &trainer_option_table, (int)option, min, max);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_set_data(diffuse_trainer *trainer, diffuse_data_fn fn,
+                                                    void *user)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    if (status != DIFFUSE_OK)
+        return status;
+    trainer->data_fn = fn;
+    trainer->data_user = user;
+    return DIFFUSE_OK;
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_set_progress(diffuse_trainer *trainer,
+                                                        diffuse_train_progress_fn fn, void *user,
+                                                        uint64_t interval)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    if (status != DIFFUSE_OK)
+        return status;
+    if (fn != NULL && interval == 0)
+        return diffuse_fail(&trainer->error, DIFFUSE_ERROR_OUT_OF_RANGE,
+                            "progress interval must be at least 1");
+    trainer->progress_fn = fn;
+    trainer->progress_user = user;
+    trainer->progress_interval = interval;
+    return DIFFUSE_OK;
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_step_count(const diffuse_trainer *trainer,
+                                                      uint64_t *steps)
+{
+    diffuse_status status;
+    if ((status = diffuse_check_pointer(NULL, trainer, "trainer")) ||
+        (status = diffuse_check_pointer(NULL, steps, "steps")))
+        return status;
+    *steps = trainer->optimizer->step;
+    return DIFFUSE_OK;
+}
+
+/* t ~ Uniform{0..T−1} and ε ~ N(0, I) for step k, from the streams
+ * (seed, 2k) and (seed, 2k+1): the draws depend only on seed and step. */
+static void draw_noise(diffuse_trainer *tr, size_t rows)
+{
+    batch_buffers *b = &tr->batch;
+    uint64_t seed = (uint64_t)tr->options[DIFFUSE_TRAINER_SEED];
+    uint64_t step = tr->optimizer->step;
+    size_t steps = schedule_steps(tr->schedule);
+    philox_uniform(seed, 2 * step, 0, b->uniform, rows);
+    for (size_t i = 0; i < rows; i++) {
+        size_t t = (size_t)((double)b->uniform[i] * (double)steps);
+        b->t[i] = (int32_t)(t < steps ? t : steps - 1);
+    }
+    philox_normal(seed, 2 * step + 1, 0, b->eps, rows * tr->model->dim);
+}
+
+/* Σ (output − target)² over `count` values, in double; output is
+ * overwritten by dL/doutput = scale · (output − target), where
+ * scale = 2/(n·d) for the whole batch's L = mean (output − target)². */
+static double squared_error_and_gradient(float *output, const float *target, size_t count,
+                                         float scale)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < count; i++) {
+        float diff = output[i] - target[i];
+        sum += (double)diff * (double)diff;
+        output[i] = scale * diff;
+    }
+    return sum;
+}
+
+/* What the workers of one step share (read-only). */
+typedef struct train_pass {
+    diffuse_trainer *trainer;
+    size_t workers; /* workers[0 … workers−1] take part */
+    const float *target;
+    float scale; /* 2/(n·d) */
+} train_pass;
+
+/* Forward, loss terms and backward of worker `index`'s rows; worker 0
+ * zeroes the gradients its team (if any) then adds to. */
+static diffuse_status worker_step(const train_pass *pass, size_t index)
+{
+    batch_buffers *b = &pass->trainer->batch;
+    train_worker *w = &pass->trainer->workers[index];
+    diffuse_model *m = w->model;
+    size_t at = w->first * m->dim, count = w->rows * m->dim;
+    diffuse_status status = m->ops->forward(m, b->xt + at, b->t + w->first, w->rows,
+                                            b->output + at);
+    if (status != DIFFUSE_OK)
+        return status;
+    w->squared_error =
+        squared_error_and_gradient(b->output + at, pass->target + at, count, pass->scale);
+    if (!isfinite(w->squared_error))
+        return DIFFUSE_OK; /* the step fails on the loss: no gradient needed */
+    if (index == 0)
+        model_zero_grads(pass->trainer->model);
+    return m->ops->backward(m, b->output + at, w->rows);
+}
+
+/* worker_step as a parallel task: however it ends, the worker leaves the
+ * team, so the next one never waits for it in vain. */
+static diffuse_status train_part(void *context, size_t index)
+{
+    const train_pass *pass = context;
+    diffuse_status status = worker_step(pass, index);
+    if (pass->workers > 1)
+        gradient_team_leave(pass->trainer->team, index);
+    return status;
+}
+
+/* Splits `rows` rows into contiguous parts, one per worker of the step
+ * (the first rows % count one row longer). */
+static void split_rows(diffuse_trainer *tr, size_t rows, size_t count)
+{
+    size_t first = 0;
+    for (size_t i = 0; i < count; i++) {
+        train_worker *w = &tr->workers[i];
+        w->first = first;
+        w->rows = rows / count + (i < rows % count);
+        first += w->rows;
+    }
+}
+
+/* Runs train_part on every worker; the first failure in worker order is
+ * reported as the trainer's. */
+static diffuse_status run_workers(diffuse_trainer *tr, train_pass *pass)
+{
+    diffuse_status statuses[TRAINER_MAX_THREADS];
+    if (pass->workers > 1) {
+        gradient_team_start(tr->team);
+        for (size_t i = 0; i < pass->workers; i++)
+            model_join_team(tr->workers[i].model, tr->team, i);
+        parallel_run(tr->pool, pass->workers, train_part, pass, statuses);
+        for (size_t i = 0; i < pass->workers; i++)
+            model_join_team(tr->workers[i].model, NULL, 0);
+    } else {
+        statuses[0] = train_part(pass, 0);
+    }
+    for (size_t i = 0; i < pass->workers; i++) {
+        if (statuses[i] != DIFFUSE_OK)
+            return diffuse_fail(&tr->error, statuses[i], "%s",
+                                diffuse_model_last_error(tr->workers[i].model));
+    }
+    return DIFFUSE_OK;
+}
+
+/* L = Σ_workers squared_error / (n·d), summed in worker order. */
+static double batch_loss(const diffuse_trainer *tr, size_t workers, size_t count)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < workers; i++)
+        sum += tr->workers[i].squared_error;
+    return sum / (double)count;
+}
+
+/* Workers the trainer keeps: THREADS (at least one); a batch of n rows
+ * uses at most n of them. */
+static size_t workers_wanted(const diffuse_trainer *tr)
+{
+    size_t threads = (size_t)tr->options[DIFFUSE_TRAINER_THREADS];
+    return threads > 1 ? threads : 1;
+}
+
+/* One optimisation step on the `rows` rows already in batch.x0. */
+static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_out)
+{
+    batch_buffers *b = &tr->batch;
+    diffuse_model *m = tr->model;
+    size_t count = rows * m->dim;
+    diffuse_status status = diffuse_check_finite_floats(&tr->error, b->x0, count, "batch x0");
+    if (status == DIFFUSE_OK)
+        status = workers_prepare(tr, workers_wanted(tr));
+    if (status != DIFFUSE_OK)
+        return status;
+    /* THREADS ≥ 1: OpenBLAS runs single-threaded; the rows are the parallelism. */
+    if (tr->options[DIFFUSE_TRAINER_THREADS] > 0)
+        openblas_set_num_threads(1);
+
+    draw_noise(tr, rows);
+    forward_q_sample(tr->schedule, rows, m->dim, b->t, b->x0, b->eps, b->xt);
+    const float *target = b->eps;
+    if (m->prediction == DIFFUSE_PREDICT_V) {
+        posterior_velocity(tr->schedule, rows, m->dim, b->t, b->x0, b->eps, b->target);
+        target = b->target;
+    }
+
+    train_pass pass = {tr, tr->worker_count < rows ? tr->worker_count : rows, target,
+                       (float)(2.0 / (double)count)};
+    split_rows(tr, rows, pass.workers);
+    if ((status = run_workers(tr, &pass)))
+        return status;
+    double loss = batch_loss(tr, pass.workers, count);
+    if (!isfinite(loss))
+        return diffuse_fail(&tr->error, DIFFUSE_ERROR_NUMERIC,
+                            "loss is not finite at step %llu; weights unchanged",
+                            (unsigned long long)tr->optimizer->step);
+    status = optim_step(tr->optimizer, m);
+    if (status != DIFFUSE_OK)
+        return diffuse_fail(&tr->error, status, "%s",
+                            diffuse_optimizer_last_error(tr->optimizer));
+    if (loss_out != NULL)
+        *loss_out = loss;
+    return DIFFUSE_OK;
+}
+
+/* Asks the data callback for a batch; a 0 (end of epoch) is followed by one
+ * more request for the first batch of the next epoch. */
+static diffuse_status pull_batch(diffuse_trainer *tr, size_t capacity, size_t *rows)
+{
+    batch_buffers *b = &tr->batch;
+    for (int request = 0; request < 2; request++) {
+        char message[DIFFUSE_ERROR_MESSAGE_SIZE / 2] = "";
+        int got = tr->data_fn(tr->data_user, b->x0, b->labels, capacity, tr->model->dim,
+                              message, sizeof message);
+        message[sizeof message - 1] = '\0';
+        if (got < 0)
+            return diffuse_fail(&tr->error, DIFFUSE_ERROR_CALLBACK,
+                                "data callback failed (returned %d): %s", got,
+                                message[0] ? message : "no message");
+        if ((size_t)got > capacity)
+            return diffuse_fail(&tr->error, DIFFUSE_ERROR_CALLBACK,
+                                "data callback returned %d rows, more than the %zu asked for",
+                                got, capacity);
+        if (got > 0) {
+            *rows = (size_t)got;
+            return DIFFUSE_OK;
+        }
+    }
+    return diffuse_fail(&tr->error, DIFFUSE_ERROR_CALLBACK,
+                        "data callback returned no rows at the start of an epoch");
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_step(diffuse_trainer *trainer, double *loss)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    if (status != DIFFUSE_OK)
+        return status;
+    if (trainer->data_fn == NULL)
+        return diffuse_fail(&trainer->error, DIFFUSE_ERROR_STATE,
+                            "no data callback set (diffuse_trainer_set_data)");
+    size_t capacity = (size_t)trainer->options[DIFFUSE_TRAINER_BATCH_SIZE];
+    size_t rows = 0;
+    if ((status = batch_reserve(trainer, capacity)) ||
+        (status = pull_batch(trainer, capacity, &rows)))
+        return status;
+    return train_rows(trainer, rows, loss);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_step_batch(diffuse_trainer *trainer, size_t n,
+                                                      const float *x0, double *loss)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    if (status != DIFFUSE_OK)
+        return status;
+    size_t count;
+    if ((status = diffuse_check_pointer(&trainer->error, x0, "x0")) ||
+        (status = diffuse_check_matrix_size(&trainer->error, n, trainer->model->dim, &count)) ||
+        (status = batch_reserve(trainer, n)))
+        return status;
+    memcpy(trainer->batch.x0, x0, count * sizeof(float));
+    return train_rows(trainer, n, loss);
+}
+
+static double seconds_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
+}
+
+/* Calls the progress callback when due; true when it asks to stop. */
+static bool report_progress(const diffuse_trainer *tr, uint64_t done, uint64_t total, double loss,
+                            double started)
+{
+    if (tr->progress_fn == NULL || (done % tr->progress_interval != 0 && done != total))
+        return false;
+    double elapsed = seconds_now() - started;
+    double rate = elapsed > 0.0 ? (double)done / elapsed : 0.0;
+    return tr->progress_fn(tr->progress_user, tr->optimizer->step, loss, rate) != 0;
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_train(diffuse_trainer *trainer, uint64_t steps,
+                                                 double *last_loss)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    if (status != DIFFUSE_OK)
+        return status;
+    double started = seconds_now();
+    for (uint64_t done = 1; done <= steps; done++) {
+        double loss;
+        status = diffuse_trainer_step(trainer, &loss);
+        if (status != DIFFUSE_OK)
+            return status;
+        if (last_loss != NULL)
+            *last_loss = loss;
+        if (report_progress(trainer, done, steps, loss, started))
+            return diffuse_fail(&trainer->error, DIFFUSE_ERROR_CANCELLED,
+                                "training stopped by the progress callback after %llu steps",
+                                (unsigned long long)done);
+    }
+    return DIFFUSE_OK;
+}
+
+const diffuse_schedule *trainer_schedule(const diffuse_trainer *trainer)
+{
+    return trainer->schedule;
+}
+
+diffuse_model *trainer_model(const diffuse_trainer *trainer)
+{
+    return trainer->model;
+}
+
+diffuse_optimizer *trainer_optimizer(const diffuse_trainer *trainer)
+{
+    return trainer->optimizer;
+}
+
+const double *trainer_option_values(const diffuse_trainer *trainer)
+{
+    return trainer->options;
+}
+
+diffuse_error *trainer_error(diffuse_trainer *trainer)
+{
+    return &trainer->error;
+}

@@ -1,0 +1,101 @@
+/* Typed options keyed by enum, with bounds (see option_table.h). */
+#include "util/option_table.h"
+
+#include <math.h>
+
+const option_spec *option_find(diffuse_error *error, const option_table *table, int id,
+                               bool want_double)
+{
+    if (id < 0 || (size_t)id >= table->count) {
+        diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT, "unknown %s option %d",
+                     table->owner, id);
+        return NULL;
+    }
+    const option_spec *spec = &table->specs[id];
+    if (spec->is_double != want_double) {
+        diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                     "%s option %s is %s-valued; use the %s setter/getter", table->owner,
+                     spec->name, spec->is_double ? "double" : "integer",
+                     spec->is_double ? "double" : "int");
+        return NULL;
+    }
+    return spec;
+}
+
+diffuse_status option_set(diffuse_error *error, const option_table *table, double *values,
+                          int id, double value, bool is_double)
+{
+    const option_spec *spec = option_find(error, table, id, is_double);
+    if (spec == NULL)
+        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    if (!isfinite(value))
+        return diffuse_fail(error, DIFFUSE_ERROR_NUMERIC, "%s option %s: value is not finite",
+                            table->owner, spec->name);
+    if (value < spec->min || value > spec->max)
+        return diffuse_fail(error, DIFFUSE_ERROR_OUT_OF_RANGE,
+                            "%s option %s = %.17g is outside [%.17g, %.17g]", table->owner,
+                            spec->name, value, spec->min, spec->max);
+    values[id] = value;
+    return DIFFUSE_OK;
+}
+
+diffuse_status option_get_double(diffuse_error *error, const option_table *table,
+                                 const double *values, int id, double *value)
+{
+    if (option_find(error, table, id, true) == NULL)
+        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    *value = values[id];
+    return DIFFUSE_OK;
+}
+
+diffuse_status option_get_int(diffuse_error *error, const option_table *table,
+                              const double *values, int id, int64_t *value)
+{
+    if (option_find(error, table, id, false) == NULL)
+        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    *value = (int64_t)values[id];
+    return DIFFUSE_OK;
+}
+
+static diffuse_status check_bounds_pointers(diffuse_error *error, const void *min,
+                                            const void *max)
+{
+    diffuse_status status = diffuse_check_pointer(error, min, "min");
+    if (status == DIFFUSE_OK)
+        status = diffuse_check_pointer(error, max, "max");
+    return status;
+}
+
+diffuse_status option_bounds(diffuse_error *error, const option_table *table, int id,
+                             bool want_double, double *min, double *max)
+{
+    diffuse_status status = check_bounds_pointers(error, min, max);
+    if (status != DIFFUSE_OK)
+        return status;
+    const option_spec *spec = option_find(error, table, id, want_double);
+    if (spec == NULL)
+        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    *min = spec->min;
+    *max = spec->max;
+    return DIFFUSE_OK;
+}
+
+diffuse_status option_int_bounds(diffuse_error *error, const option_table *table, int id,
+                                 int64_t *min, int64_t *max)
+{
+    double low = 0.0, high = 0.0;
+    diffuse_status status = check_bounds_pointers(error, min, max);
+    if (status == DIFFUSE_OK)
+        status = option_bounds(error, table, id, false, &low, &high);
+    if (status == DIFFUSE_OK) {
+        *min = (int64_t)low;
+        *max = (int64_t)high;
+    }
+    return status;
+}
+
+void option_defaults(const option_table *table, double *values)
+{
+    for (size_t i = 0; i < table->count; i++)
+        values[i] = table->specs[i].default_value;
+}

@@ -1,0 +1,55 @@
+/* Typed options keyed by enum, with bounds (internal).
+ *
+ * A handle that has options describes them once in a static table; the
+ * generic functions here validate ids, types and bounds and produce the
+ * messages, so every handle rejects bad values the same way. Values are
+ * stored as double (int options are exact up to 2^53, far beyond any bound). */
+#ifndef DIFFUSE_SRC_OPTION_TABLE_H
+#define DIFFUSE_SRC_OPTION_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+typedef struct option_spec {
+    const char *name;     /* for messages and checkpoints, e.g. "batch_size" */
+    bool is_double;       /* false: an integer option */
+    double min, max;      /* inclusive bounds */
+    double default_value;
+} option_spec;
+
+typedef struct option_table {
+    const char *owner;        /* "trainer", "sampler": for messages */
+    const option_spec *specs; /* indexed by option id */
+    size_t count;
+} option_table;
+
+/* The spec of option `id`, or NULL (with a message) when the id is unknown
+ * or the option is not of the requested type. */
+const option_spec *option_find(diffuse_error *error, const option_table *table, int id,
+                               bool want_double);
+
+/* Validates `value` for option `id` and stores it in values[id]. */
+diffuse_status option_set(diffuse_error *error, const option_table *table, double *values,
+                          int id, double value, bool is_double);
+
+/* values[id] of option `id`, type-checked like option_find (an int
+ * option's value is stored exactly). The caller has checked `value`. */
+diffuse_status option_get_double(diffuse_error *error, const option_table *table,
+                                 const double *values, int id, double *value);
+diffuse_status option_get_int(diffuse_error *error, const option_table *table,
+                              const double *values, int id, int64_t *value);
+
+/* Bounds of option `id`: min and max must not be NULL (checked first, then
+ * the id and type as in option_find). The _int form for integer options. */
+diffuse_status option_bounds(diffuse_error *error, const option_table *table, int id,
+                             bool want_double, double *min, double *max);
+diffuse_status option_int_bounds(diffuse_error *error, const option_table *table, int id,
+                                 int64_t *min, int64_t *max);
+
+/* values[i] = default of option i, for every option of the table. */
+void option_defaults(const option_table *table, double *values);
+
+#endif
