@@ -6,15 +6,22 @@
  * Corrupt files are made by editing a real checkpoint: the JSON header is
  * canonical and compact, so a metadata value or a tensor entry is a unique
  * substring that can be replaced (edit_header re-pads the header and keeps
- * the data section), and a weight is overwritten in place at its offset. */
+ * the data section), and a weight is overwritten in place at its offset.
+ * Both then give the file a valid checksum again (reseal), so that what
+ * rejects the file is the check under test, not the checksum; the
+ * integrity tests edit without resealing. */
 #include <diffuse/diffuse.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "model/model.h"       /* internal: poke a non-finite weight */
 #include "train/optim.h"       /* internal: compare the moments */
@@ -22,6 +29,10 @@
 #include "test_support.h"
 
 #define REFERENCE_FILE DIFFUSE_TEST_DATA_DIR "/reference/safetensors_reference.safetensors"
+/* A trainer checkpoint written by libdiffuse 0.1 (format_version 1, no
+ * checksum): d = 2, H = 4, L = 1, E = 4, cosine T = 20, AdamW with EMA 0.9
+ * and warm-up 2, 3 steps of batch 8, seed 5, 1 thread. */
+#define VERSION_1_FILE DIFFUSE_TEST_DATA_DIR "/reference/checkpoint_v1_trainer.safetensors"
 
 /* ---- Files ----------------------------------------------------------------- */
 
@@ -66,9 +77,28 @@ static uint64_t header_length(const blob *b)
     return n;
 }
 
+/* Writes the checksum the file's bytes call for into its "checksum"
+ * metadata; a file that no longer parses, or has no checksum, is left as
+ * it is. */
+static void reseal(blob *b)
+{
+    st_file *file = NULL;
+    if (st_open_memory(&file, b->bytes, b->size, NULL) != DIFFUSE_OK)
+        return;
+    uint32_t crc;
+    size_t at;
+    if (st_checksum_compute(file, "checksum", &crc, &at, NULL) == DIFFUSE_OK) {
+        char hex[9];
+        snprintf(hex, sizeof hex, "%08" PRIx32, crc);
+        memcpy(b->bytes + at, hex, 8);
+    }
+    st_close(file);
+}
+
 /* The file with the single occurrence of `from` in its JSON header replaced
- * by `to`; the header is re-padded to 8 bytes, the data section kept. */
-static blob edit_header(const blob *b, const char *from, const char *to)
+ * by `to`; the header is re-padded to 8 bytes, the data section kept. The
+ * checksum is left as it was (see edit_header). */
+static blob edit_header_unsealed(const blob *b, const char *from, const char *to)
 {
     size_t n = (size_t)header_length(b);
     char *header = malloc(n + 1);
@@ -100,6 +130,14 @@ static blob edit_header(const blob *b, const char *from, const char *to)
     return out;
 }
 
+/* edit_header_unsealed with a valid checksum for the new bytes. */
+static blob edit_header(const blob *b, const char *from, const char *to)
+{
+    blob out = edit_header_unsealed(b, from, to);
+    reseal(&out);
+    return out;
+}
+
 /* Where element `index` of tensor `name` lies in the file. */
 static size_t element_offset(const blob *b, const char *name, size_t index)
 {
@@ -122,6 +160,7 @@ static blob poke_element(const blob *b, const char *name, size_t index, const vo
     ck_assert_ptr_nonnull(out.bytes);
     memcpy(out.bytes, b->bytes, b->size);
     memcpy(out.bytes + element_offset(b, name, index), value, size);
+    reseal(&out);
     return out;
 }
 
@@ -638,7 +677,9 @@ START_TEST(checkpoint_holds_the_documented_names)
     st_file *f = NULL;
     ck_assert_int_eq(st_open_memory(&f, b.bytes, b.size, NULL), DIFFUSE_OK);
     ck_assert_str_eq(st_metadata(f, "format"), "libdiffuse-checkpoint");
-    ck_assert_str_eq(st_metadata(f, "format_version"), "1");
+    ck_assert_str_eq(st_metadata(f, "format_version"), "2");
+    ck_assert_int_eq(st_verify_checksum(f, "checksum", NULL), DIFFUSE_OK);
+    ck_assert_int_eq(strncmp(st_metadata(f, "checksum"), "crc32c:", 7), 0);
     ck_assert_str_eq(st_metadata(f, "kind"), "trainer");
     ck_assert_str_eq(st_metadata(f, "library_version"), diffuse_version_string());
     ck_assert_str_eq(st_metadata(f, "model.architecture"), "mlp");
@@ -772,10 +813,11 @@ START_TEST(truncated_files_are_rejected)
 }
 END_TEST
 
-/* A flipped byte either leaves a valid checkpoint (a changed weight, a
- * changed seed) or is reported as FORMAT — never another status, a crash or
- * a leak. Every header byte and a sample of data bytes, three patterns. */
-START_TEST(flipped_bytes_are_rejected_or_harmless)
+/* Every flipped byte is reported as FORMAT (the checksum covers header and
+ * data; before it, a flipped weight or seed loaded as valid) — never
+ * another status, a crash or a leak. Every header byte and a sample of data
+ * bytes, three patterns. */
+START_TEST(flipped_bytes_are_rejected)
 {
     scratch sc;
     scratch_init(&sc);
@@ -803,7 +845,7 @@ START_TEST(flipped_bytes_are_rejected_or_harmless)
         }
     }
     ck_assert_int_gt(rejected, 1000);
-    ck_assert_int_gt(accepted, 10);
+    ck_assert_int_eq(accepted, 0);
     free(copy);
     free(b.bytes);
     diffuse_test_remove_dir(sc.dir);
@@ -821,11 +863,13 @@ START_TEST(other_formats_and_versions_are_rejected)
                          both, F, "not a libdiffuse checkpoint (format is \"pt\"");
     expect_edit_rejected(&sc, &b, "\"format\":\"libdiffuse-checkpoint\",", "", both, F,
                          "no \"format\" metadata");
-    expect_edit_rejected(&sc, &b, "\"format_version\":\"1\"", "\"format_version\":\"2\"", both,
-                         F, "format_version 2 is not supported");
-    expect_edit_rejected(&sc, &b, "\"format_version\":\"1\"", "\"format_version\":\"1.0\"", both,
-                         F, "\"format_version\" = \"1.0\" is not an integer");
-    expect_edit_rejected(&sc, &b, "\"format_version\":\"1\",", "", both, F,
+    expect_edit_rejected(&sc, &b, "\"format_version\":\"2\"", "\"format_version\":\"3\"", both,
+                         F, "format_version 3 is not supported");
+    expect_edit_rejected(&sc, &b, "\"format_version\":\"2\"", "\"format_version\":\"0\"", both,
+                         F, "format_version 0 is not supported");
+    expect_edit_rejected(&sc, &b, "\"format_version\":\"2\"", "\"format_version\":\"2.0\"", both,
+                         F, "\"format_version\" = \"2.0\" is not an integer");
+    expect_edit_rejected(&sc, &b, "\"format_version\":\"2\",", "", both, F,
                          "\"format_version\" is missing");
     expect_edit_rejected(&sc, &b, "\"kind\":\"trainer\"", "\"kind\":\"optimizer\"", both, F,
                          "\"kind\" = \"optimizer\"");
@@ -1005,6 +1049,220 @@ START_TEST(bad_tensors_are_rejected)
                          "\"schedule.kind\":\"linear\"",
                          LOAD_MODEL, F, "the file holds 21 tensors; its configuration calls for 20");
     free(c.bytes);
+    diffuse_test_remove_dir(sc.dir);
+}
+END_TEST
+
+/* Edits that keep the file well-formed, a changed learning rate or T, a
+ * flipped weight bit: before the checksum all of these loaded as valid. */
+START_TEST(edits_without_a_matching_checksum_are_rejected)
+{
+    scratch sc;
+    scratch_init(&sc);
+    blob b = tiny_trainer_file(sc.path);
+    const diffuse_status F = DIFFUSE_ERROR_FORMAT;
+    const char *mismatch = "checksum mismatch: metadata \"checksum\" says crc32c:";
+    static const char *const edits[][2] = {
+        {"\"optimizer.learning_rate\":\"0.0030000000000000001\"",
+         "\"optimizer.learning_rate\":\"0.1030000000000000001\""},
+        {"\"schedule.steps\":\"200\"", "\"schedule.steps\":\"201\""},
+        {"\"trainer.seed\":\"123\"", "\"trainer.seed\":\"124\""},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        blob edited = edit_header_unsealed(&b, edits[i][0], edits[i][1]);
+        expect_blob_rejected(&sc, edited, LOAD_BOTH, mismatch);
+    }
+    blob flipped = {malloc(b.size), b.size};
+    memcpy(flipped.bytes, b.bytes, b.size);
+    flipped.bytes[element_offset(&b, "output.weight", 3)] ^= 0x01;
+    expect_blob_rejected(&sc, flipped, LOAD_BOTH, mismatch);
+    /* Without its checksum a version 2 file is corrupt; so is a checksum
+     * that is not 8 lowercase hex digits. */
+    st_file *f = NULL;
+    ck_assert_int_eq(st_open_memory(&f, b.bytes, b.size, NULL), DIFFUSE_OK);
+    char entry[64];
+    snprintf(entry, sizeof entry, "\"checksum\":\"%s\",", st_metadata(f, "checksum"));
+    st_close(f);
+    expect_edit_rejected(&sc, &b, entry, "", LOAD_BOTH, F, "\"checksum\" is missing");
+    expect_edit_rejected(&sc, &b, entry, "\"checksum\":\"crc32c:ABCDEF01\",", LOAD_BOTH, F,
+                         "is not \"crc32c:\" and 8 lowercase hex digits");
+    expect_edit_rejected(&sc, &b, entry, "\"checksum\":\"crc32c:\\u0030bcdef01\",", LOAD_BOTH,
+                         F, "is not \"crc32c:\" and 8 lowercase hex digits");
+    free(b.bytes);
+    diffuse_test_remove_dir(sc.dir);
+}
+END_TEST
+
+/* libdiffuse 0.1's files have no checksum: they load as before (without
+ * an integrity check) and resume where they stopped. */
+START_TEST(version_1_files_still_load)
+{
+    scratch sc;
+    scratch_init(&sc);
+    rig r;
+    rig_load(&r, VERSION_1_FILE);
+    uint64_t step = 0;
+    int64_t batch = 0, seed = 0;
+    double ema = 0;
+    ck_assert_int_eq(diffuse_trainer_step_count(r.trainer, &step), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_get_int(r.trainer, DIFFUSE_TRAINER_BATCH_SIZE, &batch),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_get_int(r.trainer, DIFFUSE_TRAINER_SEED, &seed), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_optimizer_get_double(r.optimizer, DIFFUSE_OPTIMIZER_EMA_DECAY, &ema),
+                     DIFFUSE_OK);
+    ck_assert(step == 3 && batch == 8 && seed == 5 && ema == 0.9);
+    rig_train(&r, 2);
+    /* Saved again, it becomes a version 2 file with a checksum. */
+    ck_assert_int_eq(diffuse_trainer_save(r.trainer, sc.path), DIFFUSE_OK);
+    rig_free(&r);
+    st_file *f = NULL;
+    ck_assert_int_eq(st_open(&f, sc.path, NULL, NULL), DIFFUSE_OK);
+    ck_assert_str_eq(st_metadata(f, "format_version"), "2");
+    ck_assert_int_eq(st_verify_checksum(f, "checksum", NULL), DIFFUSE_OK);
+    st_close(f);
+    expect_load_status(VERSION_1_FILE, LOAD_MODEL, DIFFUSE_OK, NULL);
+    /* A version 1 file that does carry a checksum has it verified. */
+    blob v1 = read_blob(VERSION_1_FILE);
+    expect_blob_rejected(&sc,
+                         edit_header_unsealed(&v1, "\"format\":",
+                                              "\"checksum\":\"crc32c:00000000\",\"format\":"),
+                         LOAD_BOTH, "checksum mismatch");
+    free(v1.bytes);
+    diffuse_test_remove_dir(sc.dir);
+}
+END_TEST
+
+/* Options valid one by one but not together used to load and then fail the
+ * first step (a cosine decay over 0 steps). */
+START_TEST(option_combinations_are_checked_at_load)
+{
+    scratch sc;
+    scratch_init(&sc);
+    blob b = tiny_trainer_file(sc.path);
+    expect_edit_rejected(&sc, &b, "\"optimizer.decay_steps\":\"20\"",
+                         "\"optimizer.decay_steps\":\"0\"", LOAD_TRAINER, DIFFUSE_ERROR_FORMAT,
+                         "the combination of optimizer options is not accepted: a learning-rate "
+                         "decay is selected but DECAY_STEPS is 0");
+    expect_edit_rejected(&sc, &b, "\"optimizer.min_learning_rate\":\"0.0001\"",
+                         "\"optimizer.min_learning_rate\":\"0.5\"", LOAD_TRAINER,
+                         DIFFUSE_ERROR_FORMAT, "MIN_LEARNING_RATE (0.5) is above LEARNING_RATE");
+    /* Without a decay the same values are fine. */
+    blob no_decay = edit_header(&b, "\"optimizer.decay\":\"1\"", "\"optimizer.decay\":\"0\"");
+    expect_edit_rejected(&sc, &no_decay, "\"optimizer.decay_steps\":\"20\"",
+                         "\"optimizer.decay_steps\":\"0\"", LOAD_TRAINER, DIFFUSE_OK, NULL);
+    free(no_decay.bytes);
+    free(b.bytes);
+    diffuse_test_remove_dir(sc.dir);
+}
+END_TEST
+
+/* Step k draws noise from the streams 2k and 2k + 1: a step of 2^63 or
+ * more would wrap around to step 0's noise (2^64 − 1: the next step wrapped
+ * the counter itself and restarted the warm-up). */
+START_TEST(counters_that_cannot_advance_are_rejected)
+{
+    scratch sc;
+    scratch_init(&sc);
+    blob b = tiny_trainer_file(sc.path);
+    static const char *const too_far[] = {"18446744073709551615", "9223372036854775808"};
+    for (size_t i = 0; i < 2; i++) {
+        char to[64];
+        snprintf(to, sizeof to, "\"optimizer.step\":\"%s\"", too_far[i]);
+        expect_edit_rejected(&sc, &b, "\"optimizer.step\":\"3\"", to, LOAD_TRAINER,
+                             DIFFUSE_ERROR_FORMAT, "\"optimizer.step\" = ");
+        ck_assert_ptr_nonnull(strstr(diffuse_last_error(), "exceeds 9223372036854775807"));
+    }
+    expect_edit_rejected(&sc, &b, "\"optimizer.step\":\"3\"",
+                         "\"optimizer.step\":\"9223372036854775807\"", LOAD_TRAINER, DIFFUSE_OK,
+                         NULL);
+    free(b.bytes);
+    diffuse_test_remove_dir(sc.dir);
+}
+END_TEST
+
+static double seconds_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
+}
+
+static long max_rss_kib(void)
+{
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_maxrss;
+}
+
+/* A valid checkpoint followed by 1 GiB (a sparse file: no disk used) was
+ * read whole before it was rejected (1.1 s, 1.05 GB of RSS); now the size
+ * is compared with the header first. */
+START_TEST(oversized_files_are_rejected_before_reading)
+{
+    scratch sc;
+    scratch_init(&sc);
+    blob b = tiny_trainer_file(sc.path);
+    free(b.bytes);
+    FILE *file = fopen(sc.path, "r+b");
+    ck_assert_ptr_nonnull(file);
+    ck_assert_int_eq(ftruncate(fileno(file), (off_t)b.size + ((off_t)1 << 30)), 0);
+    fclose(file);
+    long rss_before = max_rss_kib();
+    double start = seconds_now();
+    expect_load_status(sc.path, LOAD_BOTH, DIFFUSE_ERROR_FORMAT,
+                       "at the end of the file belong to no tensor");
+    double elapsed = seconds_now() - start;
+    long grown = max_rss_kib() - rss_before;
+    ck_assert_msg(elapsed < 0.25 && grown < 16 * 1024, "%.3f s, RSS grew by %ld KiB", elapsed,
+                  grown);
+    diffuse_test_remove_dir(sc.dir);
+}
+END_TEST
+
+/* A writer's file with `tensors` empty tensors and `keys` extra metadata
+ * entries, at sc->other. */
+static void write_padded_file(const scratch *sc, size_t tensors, size_t keys)
+{
+    st_writer *w = NULL;
+    ck_assert_int_eq(st_writer_create(&w, NULL), DIFFUSE_OK);
+    char name[32];
+    const size_t empty[1] = {0};
+    for (size_t i = 0; i < tensors; i++) {
+        snprintf(name, sizeof name, "t%zu", i);
+        ck_assert_int_eq(st_writer_add_tensor(w, name, ST_F32, 1, empty, NULL, 0, NULL),
+                         DIFFUSE_OK);
+    }
+    for (size_t i = 0; i < keys; i++) {
+        snprintf(name, sizeof name, "k%zu", i);
+        ck_assert_int_eq(st_writer_add_metadata(w, name, "", NULL), DIFFUSE_OK);
+    }
+    ck_assert_int_eq(st_write_file(w, sc->other, NULL), DIFFUSE_OK);
+    st_writer_free(w);
+}
+
+/* Millions of metadata keys or empty tensors cost hundreds of MB; a
+ * checkpoint needs ~40 keys and ~1000 tensors at most. */
+START_TEST(headers_beyond_a_checkpoints_needs_are_rejected)
+{
+    scratch sc;
+    scratch_init(&sc);
+    write_padded_file(&sc, 16385, 0);
+    expect_load_status(sc.other, LOAD_BOTH, DIFFUSE_ERROR_FORMAT,
+                       "the header holds more than 16384 tensors");
+    write_padded_file(&sc, 0, 1025);
+    expect_load_status(sc.other, LOAD_BOTH, DIFFUSE_ERROR_FORMAT,
+                       "the header holds more than 1024 metadata entries");
+    /* A header of 5 MiB of padding. */
+    blob b = tiny_model_file(sc.path, 0);
+    size_t n = (size_t)header_length(&b), big = (size_t)5 << 20;
+    blob padded = {calloc(1, 8 + big + (b.size - 8 - n)), 8 + big + (b.size - 8 - n)};
+    for (int i = 0; i < 8; i++)
+        padded.bytes[i] = (unsigned char)((uint64_t)big >> (8 * i));
+    memcpy(padded.bytes + 8, b.bytes + 8, n);
+    memset(padded.bytes + 8 + n, ' ', big - n);
+    memcpy(padded.bytes + 8 + big, b.bytes + 8 + n, b.size - 8 - n);
+    expect_blob_rejected(&sc, padded, LOAD_BOTH, "exceeds the limit of 4194304 bytes");
+    free(b.bytes);
     diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
@@ -1201,11 +1459,17 @@ static Suite *checkpoint_suite(void)
     suite_add_tcase(suite, round_trip);
     TCase *corrupt = tcase_create("corrupt");
     tcase_add_test(corrupt, truncated_files_are_rejected);
-    tcase_add_test(corrupt, flipped_bytes_are_rejected_or_harmless);
+    tcase_add_test(corrupt, flipped_bytes_are_rejected);
     tcase_add_test(corrupt, other_formats_and_versions_are_rejected);
     tcase_add_test(corrupt, model_file_given_to_trainer_load_is_a_mismatch);
     tcase_add_test(corrupt, bad_metadata_values_are_rejected);
     tcase_add_test(corrupt, bad_tensors_are_rejected);
+    tcase_add_test(corrupt, edits_without_a_matching_checksum_are_rejected);
+    tcase_add_test(corrupt, version_1_files_still_load);
+    tcase_add_test(corrupt, option_combinations_are_checked_at_load);
+    tcase_add_test(corrupt, counters_that_cannot_advance_are_rejected);
+    tcase_add_test(corrupt, oversized_files_are_rejected_before_reading);
+    tcase_add_test(corrupt, headers_beyond_a_checkpoints_needs_are_rejected);
     suite_add_tcase(suite, corrupt);
     TCase *atomic = tcase_create("atomic");
     tcase_add_test(atomic, save_into_a_missing_directory_fails_and_leaves_nothing);

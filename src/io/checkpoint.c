@@ -34,6 +34,8 @@ diffuse_status checkpoint_writer_create(st_writer **out, checkpoint_kind kind,
         status = st_writer_add_metadata(w, "kind", kind_names[kind], err);
     if (status == DIFFUSE_OK)
         status = st_writer_add_metadata(w, "library_version", diffuse_version_string(), err);
+    if (status == DIFFUSE_OK)
+        status = st_writer_set_checksum(w, CHECKPOINT_CHECKSUM_KEY, err);
     if (status != DIFFUSE_OK) {
         st_writer_free(w);
         w = NULL;
@@ -84,8 +86,9 @@ diffuse_status checkpoint_add_floats(st_writer *w, const char *name, size_t rank
 
 /* ---- Reading -------------------------------------------------------------- */
 
-/* "format" must name our format and "format_version" one this library reads. */
-static diffuse_status check_format(const st_file *f, diffuse_error *err)
+/* "format" must name our format and "format_version" one this library
+ * reads; *version receives it. */
+static diffuse_status check_format(const st_file *f, int64_t *version, diffuse_error *err)
 {
     const char *format = st_metadata(f, "format");
     if (format == NULL)
@@ -95,20 +98,30 @@ static diffuse_status check_format(const st_file *f, diffuse_error *err)
         return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
                             "not a libdiffuse checkpoint (format is \"%.64s\", expected \"%s\")",
                             format, CHECKPOINT_FORMAT);
-    int64_t version;
     diffuse_status status =
-        st_metadata_int64(f, "format_version", INT64_MIN, INT64_MAX, &version, err);
+        st_metadata_int64(f, "format_version", INT64_MIN, INT64_MAX, version, err);
     if (status != DIFFUSE_OK)
         return status;
-    if (version != CHECKPOINT_FORMAT_VERSION) {
+    if (*version != CHECKPOINT_FORMAT_VERSION && *version != CHECKPOINT_FORMAT_VERSION_UNSEALED) {
         const char *writer = st_metadata(f, "library_version");
         return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
                             "format_version %" PRId64 " is not supported: libdiffuse %s reads "
-                            "version %d (the file was written by libdiffuse %.32s)",
-                            version, diffuse_version_string(), CHECKPOINT_FORMAT_VERSION,
+                            "versions %d and %d (the file was written by libdiffuse %.32s)",
+                            *version, diffuse_version_string(),
+                            CHECKPOINT_FORMAT_VERSION_UNSEALED, CHECKPOINT_FORMAT_VERSION,
                             writer != NULL ? writer : "of unknown version");
     }
     return DIFFUSE_OK;
+}
+
+/* Version 2 files must carry the checksum; version 1 files (libdiffuse
+ * 0.1) have none and are read without one, unless one was added. */
+static diffuse_status check_integrity(const st_file *f, int64_t version, diffuse_error *err)
+{
+    if (version == CHECKPOINT_FORMAT_VERSION_UNSEALED &&
+        st_metadata(f, CHECKPOINT_CHECKSUM_KEY) == NULL)
+        return DIFFUSE_OK;
+    return st_verify_checksum(f, CHECKPOINT_CHECKSUM_KEY, err);
 }
 
 diffuse_status checkpoint_read_name(const st_file *f, const char *key, const char *const *names,
@@ -150,10 +163,15 @@ static diffuse_status read_kind(const st_file *f, checkpoint_kind *kind, diffuse
 diffuse_status checkpoint_open(st_file **out, const char *path, checkpoint_kind *kind,
                                diffuse_error *err)
 {
+    static const st_limits limits = {CHECKPOINT_MAX_HEADER_BYTES, CHECKPOINT_MAX_TENSORS,
+                                     CHECKPOINT_MAX_METADATA};
     st_file *f = NULL;
-    diffuse_status status = st_open(&f, path, err);
+    int64_t version = 0;
+    diffuse_status status = st_open(&f, path, &limits, err);
     if (status == DIFFUSE_OK)
-        status = check_format(f, err);
+        status = check_format(f, &version, err);
+    if (status == DIFFUSE_OK)
+        status = check_integrity(f, version, err);
     if (status == DIFFUSE_OK)
         status = read_kind(f, kind, err);
     if (status != DIFFUSE_OK) {

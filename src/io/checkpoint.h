@@ -5,11 +5,14 @@
  * checkpoint_trainer.c: optimizer and trainer sections, diffuse_trainer_save/_load.
  *
  * A checkpoint is a safetensors file (src/safetensors.h) with this content,
- * format_version 1 (every value of "__metadata__" is a string; numbers are
+ * format_version 2 (every value of "__metadata__" is a string; numbers are
  * written so that they read back bit-exactly):
  *
  *   metadata  format                "libdiffuse-checkpoint"
- *             format_version        "1"
+ *             format_version        "2" ("1": libdiffuse 0.1, no checksum)
+ *             checksum              "crc32c:<8 hex digits>", the CRC-32C of
+ *                                   every other byte of the file
+ *                                   (st_writer_set_checksum)
  *             kind                  "model" | "trainer"
  *             library_version       "0.1.0"   (informational, never checked)
  *             model.architecture    "mlp"     (diffuse_model_architecture_name)
@@ -32,7 +35,8 @@
  *             trainer.<option>      "trainer.batch_size", "trainer.seed", "trainer.threads"
  *   tensors   optimizer.first_moment, optimizer.second_moment   F32 [param_count]
  *
- * Reading is strict: every key above is required, numbers are parsed with
+ * Reading is strict: within the CHECKPOINT_MAX_* limits; the checksum
+ * verified before any value is used; every key above is required, numbers are parsed with
  * the strict safetensors parsers and then set through the handles' own
  * setters, every tensor must have the dtype and shape the rebuilt handles
  * need, weights and moments must be finite (second moments ≥ 0), and the
@@ -56,7 +60,25 @@
 #include "io/safetensors.h"
 
 #define CHECKPOINT_FORMAT "libdiffuse-checkpoint"
-#define CHECKPOINT_FORMAT_VERSION 1
+/* Written by this library: version 1 plus the checksum. */
+#define CHECKPOINT_FORMAT_VERSION 2
+/* libdiffuse 0.1's files: no checksum, otherwise the same. Still read. */
+#define CHECKPOINT_FORMAT_VERSION_UNSEALED 1
+#define CHECKPOINT_CHECKSUM_KEY "checksum"
+
+/* What a checkpoint can need, so that a hostile header cannot make the
+ * reader allocate more: an MLP has at most ~520 tensors (256 hidden
+ * layers), twice that with EMA weights, plus 3; ~40 metadata keys; a
+ * header entry takes ~100 bytes. The limits leave room for larger
+ * architectures and for annotations by tools. */
+#define CHECKPOINT_MAX_HEADER_BYTES ((uint64_t)4 << 20)
+#define CHECKPOINT_MAX_TENSORS ((size_t)16384)
+#define CHECKPOINT_MAX_METADATA ((size_t)1024)
+
+/* optimizer.step must be below 2^63: step k draws its noise from the
+ * Philox streams 2k and 2k + 1, which must not wrap around to those of
+ * step 0 (so a loaded counter can always advance). */
+#define CHECKPOINT_MAX_STEP ((uint64_t)INT64_MAX)
 
 /* Room for "<section>.<name>": sections are short, names (model tensor
  * names, option names) at most 63 bytes. */
@@ -108,8 +130,9 @@ diffuse_status checkpoint_write_schedule(st_writer *w, const diffuse_schedule *s
 
 /* ---- Reading -------------------------------------------------------------- */
 
-/* Opens `path` and checks the format metadata; *kind receives the file's
- * kind. Errors: IO, FORMAT (corrupt file, another format, an unsupported
+/* Opens `path` within the CHECKPOINT_MAX_* limits, checks the format
+ * metadata and the checksum; *kind receives the file's kind. Errors: IO,
+ * FORMAT (corrupt file, checksum mismatch, another format, an unsupported
  * format_version), NO_MEMORY. *out = NULL on failure. */
 diffuse_status checkpoint_open(st_file **out, const char *path, checkpoint_kind *kind,
                                diffuse_error *err);

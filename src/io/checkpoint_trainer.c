@@ -71,6 +71,19 @@ static diffuse_status read_optimizer_option(const st_file *f, diffuse_optimizer 
     return DIFFUSE_OK;
 }
 
+/* Options that are valid one by one but not together (a decay over 0
+ * steps) would fail the first step; the step's own check refuses them at
+ * load instead. */
+static diffuse_status check_option_combination(const diffuse_optimizer *opt, diffuse_error *err)
+{
+    diffuse_error combination = {{0}};
+    diffuse_status status = optim_check_schedule(opt, &combination);
+    if (status != DIFFUSE_OK)
+        return checkpoint_rejected(err, status, "the combination of optimizer options",
+                                   combination.message);
+    return DIFFUSE_OK;
+}
+
 /* m and v, both finite; v ≥ 0 as a running mean of squares (a negative v
  * would make the step's √v̂ NaN). */
 static diffuse_status read_moments(const st_file *f, diffuse_optimizer *opt, diffuse_error *err)
@@ -100,7 +113,9 @@ static diffuse_status read_optimizer(const st_file *f, const diffuse_model *mode
     for (size_t k = 0; status == DIFFUSE_OK && k < optim_option_table.count; k++)
         status = read_optimizer_option(f, opt, k, err);
     if (status == DIFFUSE_OK)
-        status = st_metadata_uint64(f, OPTIMIZER_STEP, UINT64_MAX, &opt->step, err);
+        status = check_option_combination(opt, err);
+    if (status == DIFFUSE_OK)
+        status = st_metadata_uint64(f, OPTIMIZER_STEP, CHECKPOINT_MAX_STEP, &opt->step, err);
     if (status == DIFFUSE_OK)
         status = read_moments(f, opt, err);
     if (status != DIFFUSE_OK) {

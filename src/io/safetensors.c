@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include "io/atomic_file.h"
+#include "io/crc32c.h"
+#include "io/json_reader.h"
 
 #define ST_LENGTH_FIELD_BYTES 8
 #define ST_METADATA_KEY "__metadata__"
@@ -22,6 +25,11 @@
 #define ST_MAX_READ_CHUNK ((size_t)1 << 30)
 /* Names in messages are cut so the rest of the message survives. */
 #define ST_NAME_IN_MESSAGE "%.150s"
+/* Longest checksum key (it is searched for in a rendered header). */
+#define ST_MAX_CHECKSUM_KEY 200
+/* ST_MAX_RANK in messages. */
+#define ST_MAX_RANK_TEXT "8"
+_Static_assert(ST_MAX_RANK == 8, "ST_MAX_RANK_TEXT must spell ST_MAX_RANK");
 
 /* ---- dtypes and byte order ------------------------------------------- */
 
@@ -143,134 +151,193 @@ bool st_parse_int64(const char *text, int64_t *out)
     return true;
 }
 
-/* Jansson's number grammar is JSON's, and its conversion ignores the C
- * locale's decimal separator — exactly what a file format needs. JSON allows
- * whitespace around a value; the first/last character test excludes it. */
+/* JSON's number grammar, converted by strtod without the decimal point:
+ * "0.25e1" becomes "025e-1" (the digits, then the exponent minus the
+ * number of fraction digits), the same value written without the one
+ * character that depends on the C locale. strtod rounds correctly, and it
+ * does not allocate (the number is at most ST_MAX_NUMBER_TEXT long). */
 bool st_parse_double(const char *text, double *out)
 {
     if (text == NULL || out == NULL)
         return false;
     size_t length = strlen(text);
-    if (length == 0 || !(text[0] == '-' || is_digit(text[0])) || !is_digit(text[length - 1]))
+    if (length == 0 || length > ST_MAX_NUMBER_TEXT || json_number_length(text, length) != length)
         return false;
-    json_error_t error;
-    json_t *number = json_loadb(text, length, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &error);
-    bool ok = json_is_real(number) && isfinite(json_real_value(number));
-    if (ok)
-        *out = json_real_value(number);
-    json_decref(number);
-    return ok;
-}
-
-/* ---- UTF-8 ------------------------------------------------------------ */
-
-/* Well-formed UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static bool utf8_valid(const char *text)
-{
-    const unsigned char *p = (const unsigned char *)text;
-    while (*p != '\0') {
-        unsigned lead = *p;
-        size_t extra;
-        uint32_t code, smallest;
-        if (lead < 0x80) {
-            p++;
+    char digits[ST_MAX_NUMBER_TEXT + 32];
+    size_t used = 0, fraction = 0, i = 0;
+    bool in_fraction = false;
+    for (; i < length && text[i] != 'e' && text[i] != 'E'; i++) {
+        if (text[i] == '.') {
+            in_fraction = true;
             continue;
         }
-        if ((lead & 0xE0) == 0xC0) {
-            extra = 1, code = lead & 0x1F, smallest = 0x80;
-        } else if ((lead & 0xF0) == 0xE0) {
-            extra = 2, code = lead & 0x0F, smallest = 0x800;
-        } else if ((lead & 0xF8) == 0xF0) {
-            extra = 3, code = lead & 0x07, smallest = 0x10000;
-        } else {
-            return false;
-        }
-        /* A NUL terminator fails the continuation test, so no over-read. */
-        for (size_t i = 1; i <= extra; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            code = (code << 6) | (p[i] & 0x3F);
-        }
-        if (code < smallest || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
-            return false;
-        p += extra + 1;
+        digits[used++] = text[i];
+        fraction += in_fraction;
     }
+    /* The exponent saturates: beyond ±99999 every value here is 0 or ∞. */
+    long exponent = 0;
+    bool negative = i < length && text[i + 1] == '-';
+    for (i += i < length ? 1 + (text[i + 1] == '-' || text[i + 1] == '+') : 0; i < length; i++)
+        exponent = exponent >= 99999 ? 99999 : exponent * 10 + (text[i] - '0');
+    exponent = (negative ? -exponent : exponent) - (long)fraction;
+    snprintf(digits + used, sizeof digits - used, "e%ld", exponent);
+    char *end = NULL;
+    double value = strtod(digits, &end);
+    if (*end != '\0' || !isfinite(value))
+        return false;
+    *out = value;
     return true;
 }
 
-/* ---- reading: loading the bytes -------------------------------------- */
+/* ---- reading: the file's parts ----------------------------------------- */
+
+/* One "__metadata__" entry; value_at/value_raw_size locate the value's
+ * bytes between its quotes in the header (for st_checksum). */
+typedef struct metadata_entry {
+    const char *key;
+    const char *value;
+    size_t value_at;
+    size_t value_raw_size;
+} metadata_entry;
 
 struct st_file {
-    unsigned char *buffer; /* allocation holding the whole file */
-    const char *header;    /* the N header bytes */
+    unsigned char length_field[ST_LENGTH_FIELD_BYTES];
+    char *header;              /* the N header bytes as in the file */
     size_t header_size;
-    unsigned char *data;   /* data section, ST_DATA_ALIGNMENT-aligned */
+    unsigned char *data;       /* data section; malloc'ed, so 8-byte aligned */
     size_t data_size;
-    json_t *json;          /* parsed header; owns names and metadata strings */
-    json_t *metadata;      /* "__metadata__" inside json, or NULL */
-    st_tensor *tensors;    /* sorted by name */
+    char *strings;             /* decoded names, keys and values */
+    metadata_entry *metadata;  /* sorted by key */
+    size_t metadata_count;
+    st_tensor *tensors;        /* sorted by name */
     size_t tensor_count;
 };
 
-/* Checks the length field against the file size before anything is
- * allocated. */
-static diffuse_status check_length_field(const unsigned char *field, uint64_t file_size,
-                                         size_t *header_size, diffuse_error *err)
+_Static_assert(_Alignof(max_align_t) % ST_DATA_ALIGNMENT == 0,
+               "malloc must align the data section for in-place typed reads");
+
+const st_limits st_default_limits = {ST_MAX_HEADER_BYTES, ST_MAX_TENSORS, ST_MAX_METADATA};
+
+/* Where the bytes come from: a file descriptor or memory. Reads are in
+ * order: length field, header, data section. */
+typedef struct source {
+    int fd;                     /* -1 for memory */
+    const unsigned char *bytes; /* memory */
+    const char *path;           /* for messages */
+    uint64_t size;
+} source;
+
+static diffuse_status source_read(const source *src, uint64_t at, void *out, size_t size,
+                                  diffuse_error *err)
 {
-    uint64_t n = load_u64_le(field);
+    if (src->fd < 0) {
+        memcpy(out, src->bytes + at, size);
+        return DIFFUSE_OK;
+    }
+    unsigned char *p = out;
+    while (size > 0) {
+        ssize_t got = pread(src->fd, p, size < ST_MAX_READ_CHUNK ? size : ST_MAX_READ_CHUNK,
+                            (off_t)at);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return diffuse_fail(err, DIFFUSE_ERROR_IO, "cannot read '%s': %s", src->path,
+                                strerror(errno));
+        if (got == 0)
+            return diffuse_fail(err, DIFFUSE_ERROR_IO,
+                                "'%s' ended early: it shrank while being read", src->path);
+        p += got;
+        at += (uint64_t)got;
+        size -= (size_t)got;
+    }
+    return DIFFUSE_OK;
+}
+
+/* The header length N, checked against the file size and the limit before
+ * anything is allocated. */
+static diffuse_status read_length_field(const source *src, const st_limits *limits,
+                                        st_file *file, diffuse_error *err)
+{
+    if (src->size < ST_LENGTH_FIELD_BYTES)
+        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                            "file has %" PRIu64 " bytes, fewer than the 8-byte header length",
+                            src->size);
+    diffuse_status status = source_read(src, 0, file->length_field, ST_LENGTH_FIELD_BYTES, err);
+    if (status != DIFFUSE_OK)
+        return status;
+    uint64_t n = load_u64_le(file->length_field);
     if (n == 0)
         return diffuse_fail(err, DIFFUSE_ERROR_FORMAT, "header length is 0");
-    if (n > ST_MAX_HEADER_BYTES)
+    if (n > limits->max_header_bytes)
         return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
                             "header length %" PRIu64 " exceeds the limit of %" PRIu64 " bytes",
-                            n, ST_MAX_HEADER_BYTES);
-    if (n > file_size - ST_LENGTH_FIELD_BYTES)
+                            n, limits->max_header_bytes);
+    if (n > src->size - ST_LENGTH_FIELD_BYTES)
         return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
                             "header length %" PRIu64 " exceeds the %" PRIu64
                             " bytes that follow the length field (truncated file?)",
-                            n, file_size - ST_LENGTH_FIELD_BYTES);
-    *header_size = (size_t)n;
+                            n, src->size - ST_LENGTH_FIELD_BYTES);
+    file->header_size = (size_t)n;
+    file->data_size = (size_t)(src->size - ST_LENGTH_FIELD_BYTES - n);
     return DIFFUSE_OK;
 }
 
-static diffuse_status check_file_size(uint64_t file_size, diffuse_error *err)
+/* The header and the arena its strings decode into (never larger than
+ * the header, see json_reader.h). */
+static diffuse_status read_header_bytes(const source *src, st_file *file, diffuse_error *err)
 {
-    if (file_size < ST_LENGTH_FIELD_BYTES)
-        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                            "file has %" PRIu64 " bytes, fewer than the 8-byte header length",
-                            file_size);
-    return DIFFUSE_OK;
-}
-
-/* Allocates the file and its buffer. The file's bytes must go to the
- * returned address: it is placed so that the data section (after 8 + N
- * bytes) starts ST_DATA_ALIGNMENT-aligned, given malloc's alignment. */
-static diffuse_status allocate_file(st_file **out, size_t file_size, size_t header_size,
-                                    unsigned char **file_start, diffuse_error *err)
-{
-    size_t shift = (ST_DATA_ALIGNMENT - header_size % ST_DATA_ALIGNMENT) % ST_DATA_ALIGNMENT;
-    st_file *file = calloc(1, sizeof *file);
-    if (file != NULL && file_size <= SIZE_MAX - shift)
-        file->buffer = malloc(file_size + shift);
-    if (file == NULL || file->buffer == NULL) {
-        free(file);
+    file->header = malloc(file->header_size);
+    file->strings = malloc(file->header_size);
+    if (file->header == NULL || file->strings == NULL)
         return diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY,
-                            "out of memory loading a %zu-byte file", file_size);
+                            "out of memory for a %zu-byte header", file->header_size);
+    return source_read(src, ST_LENGTH_FIELD_BYTES, file->header, file->header_size, err);
+}
+
+static diffuse_status parse_header(st_file *file, const st_limits *limits, diffuse_error *err);
+
+static void swap_to_host_order(st_file *file)
+{
+    for (size_t i = 0; i < file->tensor_count; i++) {
+        const st_tensor *t = &file->tensors[i];
+        st_swap_bytes(file->data + t->offset, t->element_count, st_dtype_size(t->dtype));
     }
-    *file_start = file->buffer + shift;
-    file->header = (const char *)*file_start + ST_LENGTH_FIELD_BYTES;
-    file->header_size = header_size;
-    file->data = *file_start + ST_LENGTH_FIELD_BYTES + header_size;
-    file->data_size = file_size - ST_LENGTH_FIELD_BYTES - header_size;
-    *out = file;
+}
+
+/* Only once the header has accounted for every byte of the file is the
+ * data section allocated and read. */
+static diffuse_status read_data(const source *src, st_file *file, diffuse_error *err)
+{
+    file->data = malloc(file->data_size > 0 ? file->data_size : 1);
+    if (file->data == NULL)
+        return diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY,
+                            "out of memory for a %zu-byte data section", file->data_size);
+    diffuse_status status =
+        source_read(src, ST_LENGTH_FIELD_BYTES + file->header_size, file->data, file->data_size,
+                    err);
+    if (status != DIFFUSE_OK)
+        return status;
+    for (size_t i = 0; i < file->tensor_count; i++)
+        file->tensors[i].data = file->data + file->tensors[i].offset;
+    if (!host_is_little_endian())
+        swap_to_host_order(file);
     return DIFFUSE_OK;
 }
 
-static diffuse_status parse_header(st_file *file, diffuse_error *err);
-
-static diffuse_status finish_open(st_file **out, st_file *file, diffuse_error *err)
+static diffuse_status open_source(st_file **out, const source *src, const st_limits *limits,
+                                  diffuse_error *err)
 {
-    diffuse_status status = parse_header(file, err);
+    st_file *file = calloc(1, sizeof *file);
+    if (file == NULL)
+        return diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY, "out of memory opening a file");
+    diffuse_status status = read_length_field(src, limits != NULL ? limits : &st_default_limits,
+                                              file, err);
+    if (status == DIFFUSE_OK)
+        status = read_header_bytes(src, file, err);
+    if (status == DIFFUSE_OK)
+        status = parse_header(file, limits != NULL ? limits : &st_default_limits, err);
+    if (status == DIFFUSE_OK)
+        status = read_data(src, file, err);
     if (status != DIFFUSE_OK) {
         st_close(file);
         return status;
@@ -286,76 +353,12 @@ diffuse_status st_open_memory(st_file **out, const void *bytes, size_t size, dif
     *out = NULL;
     if (bytes == NULL)
         return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT, "bytes must not be NULL");
-    size_t header_size = 0;
-    unsigned char *start = NULL;
-    st_file *file = NULL;
-    diffuse_status status = check_file_size(size, err);
-    if (status == DIFFUSE_OK)
-        status = check_length_field(bytes, size, &header_size, err);
-    if (status == DIFFUSE_OK)
-        status = allocate_file(&file, size, header_size, &start, err);
-    if (status != DIFFUSE_OK)
-        return status;
-    memcpy(start, bytes, size);
-    return finish_open(out, file, err);
+    source src = {-1, bytes, "memory", size};
+    return open_source(out, &src, NULL, err);
 }
 
-static diffuse_status read_fully(int fd, unsigned char *p, size_t size, const char *path,
-                                 diffuse_error *err)
-{
-    while (size > 0) {
-        ssize_t got = read(fd, p, size < ST_MAX_READ_CHUNK ? size : ST_MAX_READ_CHUNK);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return diffuse_fail(err, DIFFUSE_ERROR_IO, "cannot read '%s': %s", path,
-                                strerror(errno));
-        if (got == 0)
-            return diffuse_fail(err, DIFFUSE_ERROR_IO,
-                                "'%s' ended early: it shrank while being read", path);
-        p += got;
-        size -= (size_t)got;
-    }
-    return DIFFUSE_OK;
-}
-
-static diffuse_status load_descriptor(st_file **out, int fd, const char *path, diffuse_error *err)
-{
-    struct stat info;
-    if (fstat(fd, &info) != 0)
-        return diffuse_fail(err, DIFFUSE_ERROR_IO, "cannot stat '%s': %s", path,
-                            strerror(errno));
-    if (!S_ISREG(info.st_mode))
-        return diffuse_fail(err, DIFFUSE_ERROR_IO, "'%s' is not a regular file", path);
-    uint64_t file_size = (uint64_t)info.st_size;
-#if SIZE_MAX < UINT64_MAX
-    if (file_size > SIZE_MAX)
-        return diffuse_fail(err, DIFFUSE_ERROR_IO, "'%s' is too large to load", path);
-#endif
-    unsigned char field[ST_LENGTH_FIELD_BYTES];
-    size_t header_size = 0;
-    unsigned char *start = NULL;
-    st_file *file = NULL;
-    diffuse_status status = check_file_size(file_size, err);
-    if (status == DIFFUSE_OK)
-        status = read_fully(fd, field, sizeof field, path, err);
-    if (status == DIFFUSE_OK)
-        status = check_length_field(field, file_size, &header_size, err);
-    if (status == DIFFUSE_OK)
-        status = allocate_file(&file, (size_t)file_size, header_size, &start, err);
-    if (status != DIFFUSE_OK)
-        return status;
-    memcpy(start, field, sizeof field);
-    status = read_fully(fd, start + sizeof field, (size_t)file_size - sizeof field, path, err);
-    if (status != DIFFUSE_OK) {
-        st_close(file);
-        return status;
-    }
-    *out = file;
-    return DIFFUSE_OK;
-}
-
-diffuse_status st_open(st_file **out, const char *path, diffuse_error *err)
+diffuse_status st_open(st_file **out, const char *path, const st_limits *limits,
+                       diffuse_error *err)
 {
     if (out == NULL)
         return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT, "out must not be NULL");
@@ -368,114 +371,242 @@ diffuse_status st_open(st_file **out, const char *path, diffuse_error *err)
     if (fd < 0)
         return diffuse_fail(err, DIFFUSE_ERROR_IO, "cannot open '%s': %s", path,
                             strerror(errno));
-    st_file *file = NULL;
-    diffuse_status status = load_descriptor(&file, fd, path, err);
+    struct stat info;
+    diffuse_status status = DIFFUSE_OK;
+    if (fstat(fd, &info) != 0)
+        status = diffuse_fail(err, DIFFUSE_ERROR_IO, "cannot stat '%s': %s", path,
+                              strerror(errno));
+    else if (!S_ISREG(info.st_mode))
+        status = diffuse_fail(err, DIFFUSE_ERROR_IO, "'%s' is not a regular file", path);
+#if SIZE_MAX < UINT64_MAX
+    else if ((uint64_t)info.st_size > SIZE_MAX)
+        status = diffuse_fail(err, DIFFUSE_ERROR_IO, "'%s' is too large to load", path);
+#endif
+    if (status == DIFFUSE_OK) {
+        source src = {fd, NULL, path, (uint64_t)info.st_size};
+        status = open_source(out, &src, limits, err);
+    }
     close(fd);
-    if (status != DIFFUSE_OK)
-        return status;
-    return finish_open(out, file, err);
+    return status;
 }
 
 void st_close(st_file *file)
 {
     if (file == NULL)
         return;
-    json_decref(file->json);
+    free(file->header);
+    free(file->strings);
+    free(file->data);
+    free(file->metadata);
     free(file->tensors);
-    free(file->buffer);
     free(file);
 }
 
-/* ---- reading: validating the header ---------------------------------- */
+/* ---- reading: the header's structure ------------------------------------ */
 
-/* Maximum bracket nesting outside strings is at most `limit`. Runs before the
- * JSON parser so that hostile nesting never reaches its recursion. Malformed
- * input is left for the parser to reject. */
-static bool nesting_within(const char *text, size_t size, int limit)
+/* Parsing state: the JSON reader and the limits. */
+typedef struct header_parser {
+    json_reader json;
+    st_file *file;
+    const st_limits *limits;
+    size_t tensor_capacity, metadata_capacity;
+    bool seen_metadata;
+} header_parser;
+
+static diffuse_status syntax_error(const header_parser *p, const char *expected,
+                                   diffuse_error *err)
 {
-    int depth = 0;
-    bool in_string = false, escaped = false;
-    for (size_t i = 0; i < size; i++) {
-        char c = text[i];
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > limit)
-                return false;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return true;
+    return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                        "header is not valid JSON (at byte %zu): expected %s", p->json.at,
+                        expected);
 }
 
-static diffuse_status check_metadata(json_t *metadata, diffuse_error *err)
+/* Room for one more item (capacity doubles) up to `limit` items. */
+static diffuse_status grow(void **items, size_t count, size_t *capacity, size_t item_size,
+                           size_t limit, const char *what, diffuse_error *err)
 {
-    if (!json_is_object(metadata))
-        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT, "\"" ST_METADATA_KEY
-                            "\" is not a JSON object");
-    const char *key;
-    json_t *value;
-    json_object_foreach(metadata, key, value) {
-        if (!json_is_string(value))
-            return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                                "metadata \"" ST_NAME_IN_MESSAGE "\" is not a string", key);
-    }
+    if (count >= limit)
+        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                            "the header holds more than %zu %s, the most this reader accepts",
+                            limit, what);
+    if (count < *capacity)
+        return DIFFUSE_OK;
+    size_t grown = *capacity == 0 ? 16 : *capacity * 2;
+    grown = grown < limit ? grown : limit;
+    void *moved = realloc(*items, grown * item_size);
+    if (moved == NULL)
+        return diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY, "out of memory for %zu %s", grown,
+                            what);
+    *items = moved;
+    *capacity = grown;
     return DIFFUSE_OK;
 }
 
-/* A JSON integer >= 0 (Jansson already refuses integers beyond int64). */
-static bool json_to_count(const json_t *value, uint64_t *out)
+/* "key": "value", ... } of "__metadata__" (after its '{'). */
+static diffuse_status parse_metadata(header_parser *p, diffuse_error *err)
 {
-    if (!json_is_integer(value) || json_integer_value(value) < 0)
-        return false;
-    *out = (uint64_t)json_integer_value(value);
-    return true;
+    st_file *file = p->file;
+    if (json_take(&p->json, '}'))
+        return DIFFUSE_OK;
+    do {
+        metadata_entry entry;
+        size_t key_at, key_size;
+        if (!json_read_string(&p->json, &entry.key, &key_at, &key_size))
+            return syntax_error(p, "a metadata key (a string)", err);
+        if (!json_take(&p->json, ':'))
+            return syntax_error(p, "':'", err);
+        if (!json_next_is(&p->json, '"'))
+            return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                                "metadata \"" ST_NAME_IN_MESSAGE "\" is not a string", entry.key);
+        if (!json_read_string(&p->json, &entry.value, &entry.value_at, &entry.value_raw_size))
+            return syntax_error(p, "a string", err);
+        diffuse_status status =
+            grow((void **)&file->metadata, file->metadata_count, &p->metadata_capacity,
+                 sizeof entry, p->limits->max_metadata, "metadata entries", err);
+        if (status != DIFFUSE_OK)
+            return status;
+        file->metadata[file->metadata_count++] = entry;
+    } while (json_take(&p->json, ','));
+    return json_take(&p->json, '}') ? DIFFUSE_OK : syntax_error(p, "',' or '}'", err);
 }
 
-static diffuse_status parse_dtype(const char *name, const json_t *value, st_tensor *tensor,
-                                  diffuse_error *err)
+/* [n, n, ...] of at most `most` non-negative integers into values;
+ * *count receives how many. Anything else fails with "<field> is not
+ * <expected>". */
+static diffuse_status parse_counts(header_parser *p, const char *name, const char *field,
+                                   const char *expected, size_t most, uint64_t *values,
+                                   size_t *count, diffuse_error *err)
 {
-    if (!json_is_string(value))
+    *count = 0;
+    bool ok = json_take(&p->json, '[');
+    if (ok && !json_take(&p->json, ']')) {
+        do
+            ok = *count < most &&
+                 json_read_number(&p->json, &values[(*count)++]) == JSON_NUMBER_COUNT;
+        while (ok && json_take(&p->json, ','));
+        if (ok && !json_take(&p->json, ']'))
+            return syntax_error(p, "',' or ']'", err);
+    }
+    if (!ok)
+        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                            "tensor \"" ST_NAME_IN_MESSAGE "\": %s is not %s", name, field,
+                            expected);
+    return DIFFUSE_OK;
+}
+
+/* A tensor entry's fields as read, before they are checked together. */
+typedef struct raw_tensor {
+    const char *dtype;
+    uint64_t shape[ST_MAX_RANK];
+    size_t rank;
+    uint64_t offsets[2];
+    size_t offset_count;
+    unsigned seen; /* bit per field */
+} raw_tensor;
+
+static const char *const tensor_fields[3] = {"dtype", "shape", "data_offsets"};
+
+static diffuse_status parse_field(header_parser *p, const char *name, const char *field,
+                                  raw_tensor *raw, diffuse_error *err)
+{
+    unsigned k = 0;
+    while (k < 3 && strcmp(field, tensor_fields[k]) != 0)
+        k++;
+    if (k == 3 || (raw->seen & (1u << k)))
+        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                            "tensor \"" ST_NAME_IN_MESSAGE
+                            "\": entry must have exactly the fields dtype, shape, data_offsets",
+                            name);
+    raw->seen |= 1u << k;
+    if (k == 1)
+        return parse_counts(p, name, "shape",
+                            "an array of at most " ST_MAX_RANK_TEXT " non-negative integers",
+                            ST_MAX_RANK, raw->shape, &raw->rank, err);
+    if (k == 2)
+        return parse_counts(p, name, "data_offsets", "[begin, end] with non-negative integers",
+                            2, raw->offsets, &raw->offset_count, err);
+    size_t at, size;
+    if (!json_next_is(&p->json, '"'))
         return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
                             "tensor \"" ST_NAME_IN_MESSAGE "\": dtype is not a string", name);
-    if (!dtype_from_name(json_string_value(value), &tensor->dtype))
-        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                            "tensor \"" ST_NAME_IN_MESSAGE "\": unknown dtype \"%.32s\"", name,
-                            json_string_value(value));
-    return DIFFUSE_OK;
+    return json_read_string(&p->json, &raw->dtype, &at, &size) ? DIFFUSE_OK
+                                                               : syntax_error(p, "a string", err);
 }
 
-/* Fills rank and shape and computes the byte size:
- *   bytes = (prod_i shape[i]) * sizeof(dtype)
- * rejected if the product overflows 64 bits, even when another dimension is
- * 0, so the answer does not depend on the order of the dimensions. */
-static diffuse_status parse_shape(const char *name, const json_t *value, st_tensor *tensor,
+static diffuse_status check_tensor(const st_file *file, const char *name, const raw_tensor *raw,
+                                   st_tensor *tensor, diffuse_error *err);
+
+/* { "dtype": ..., "shape": [...], "data_offsets": [b, e] } */
+static diffuse_status parse_tensor(header_parser *p, const char *name, diffuse_error *err)
+{
+    if (!json_take(&p->json, '{'))
+        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                            "tensor \"" ST_NAME_IN_MESSAGE "\": entry is not a JSON object",
+                            name);
+    raw_tensor raw = {0};
+    diffuse_status status = DIFFUSE_OK;
+    if (!json_take(&p->json, '}')) {
+        do {
+            const char *field;
+            size_t at, size;
+            if (!json_read_string(&p->json, &field, &at, &size))
+                return syntax_error(p, "a field name (a string)", err);
+            if (!json_take(&p->json, ':'))
+                return syntax_error(p, "':'", err);
+            if ((status = parse_field(p, name, field, &raw, err)) != DIFFUSE_OK)
+                return status;
+        } while (json_take(&p->json, ','));
+        if (!json_take(&p->json, '}'))
+            return syntax_error(p, "',' or '}'", err);
+    }
+    if (raw.seen != 7u)
+        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                            "tensor \"" ST_NAME_IN_MESSAGE
+                            "\": entry must have exactly the fields dtype, shape, data_offsets",
+                            name);
+    st_file *file = p->file;
+    status = grow((void **)&file->tensors, file->tensor_count, &p->tensor_capacity,
+                  sizeof *file->tensors, p->limits->max_tensors, "tensors", err);
+    if (status == DIFFUSE_OK)
+        status = check_tensor(file, name, &raw, &file->tensors[file->tensor_count], err);
+    if (status == DIFFUSE_OK)
+        file->tensor_count++;
+    return status;
+}
+
+/* One member of the top-level object. */
+static diffuse_status parse_member(header_parser *p, diffuse_error *err)
+{
+    const char *key;
+    size_t at, size;
+    if (!json_read_string(&p->json, &key, &at, &size))
+        return syntax_error(p, "a key (a string)", err);
+    if (!json_take(&p->json, ':'))
+        return syntax_error(p, "':'", err);
+    if (strcmp(key, ST_METADATA_KEY) != 0)
+        return parse_tensor(p, key, err);
+    if (p->seen_metadata)
+        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                            "duplicate key \"" ST_METADATA_KEY "\" in the header");
+    p->seen_metadata = true;
+    if (!json_take(&p->json, '{'))
+        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                            "\"" ST_METADATA_KEY "\" is not a JSON object");
+    return parse_metadata(p, err);
+}
+
+/* ---- reading: checking the tensors ------------------------------------- */
+
+/* bytes = (prod_i shape[i]) · sizeof(dtype), rejected if the product
+ * overflows 64 bits even when another dimension is 0, so the answer does
+ * not depend on the order of the dimensions. */
+static diffuse_status shape_bytes(const char *name, const raw_tensor *raw, st_tensor *tensor,
                                   uint64_t *bytes, diffuse_error *err)
 {
-    if (!json_is_array(value))
-        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                            "tensor \"" ST_NAME_IN_MESSAGE "\": shape is not an array", name);
-    size_t rank = json_array_size(value);
-    if (rank > ST_MAX_RANK)
-        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                            "tensor \"" ST_NAME_IN_MESSAGE "\": rank %zu exceeds the maximum %d",
-                            name, rank, ST_MAX_RANK);
     uint64_t product = 1;
     bool empty = false;
-    for (size_t i = 0; i < rank; i++) {
-        uint64_t dim;
-        if (!json_to_count(json_array_get(value, i), &dim))
-            return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                                "tensor \"" ST_NAME_IN_MESSAGE
-                                "\": shape[%zu] is not a non-negative integer", name, i);
+    for (size_t i = 0; i < raw->rank; i++) {
+        uint64_t dim = raw->shape[i];
 #if SIZE_MAX < UINT64_MAX
         if (dim > SIZE_MAX)
             return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
@@ -495,18 +626,16 @@ static diffuse_status parse_shape(const char *name, const json_t *value, st_tens
     if (product > UINT64_MAX / element_size)
         return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
                             "tensor \"" ST_NAME_IN_MESSAGE "\": byte size overflows", name);
-    tensor->rank = rank;
+    tensor->rank = raw->rank;
     *bytes = empty ? 0 : product * element_size;
     return DIFFUSE_OK;
 }
 
-static diffuse_status parse_offsets(const char *name, const json_t *value, uint64_t bytes,
-                                    const st_file *file, st_tensor *tensor, diffuse_error *err)
+static diffuse_status check_offsets(const st_file *file, const char *name, const raw_tensor *raw,
+                                    uint64_t bytes, st_tensor *tensor, diffuse_error *err)
 {
-    uint64_t begin, end;
-    if (!json_is_array(value) || json_array_size(value) != 2 ||
-        !json_to_count(json_array_get(value, 0), &begin) ||
-        !json_to_count(json_array_get(value, 1), &end))
+    uint64_t begin = raw->offsets[0], end = raw->offsets[1];
+    if (raw->offset_count != 2)
         return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
                             "tensor \"" ST_NAME_IN_MESSAGE
                             "\": data_offsets is not [begin, end] with non-negative integers",
@@ -525,32 +654,21 @@ static diffuse_status parse_offsets(const char *name, const json_t *value, uint6
     tensor->offset = (size_t)begin;
     tensor->byte_size = (size_t)bytes;
     tensor->element_count = (size_t)(bytes / st_dtype_size(tensor->dtype));
-    tensor->data = file->data + begin;
     return DIFFUSE_OK;
 }
 
-static diffuse_status parse_tensor(const st_file *file, const char *name, const json_t *entry,
+static diffuse_status check_tensor(const st_file *file, const char *name, const raw_tensor *raw,
                                    st_tensor *tensor, diffuse_error *err)
 {
-    if (!json_is_object(entry))
+    *tensor = (st_tensor){.name = name};
+    if (!dtype_from_name(raw->dtype, &tensor->dtype))
         return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                            "tensor \"" ST_NAME_IN_MESSAGE "\": entry is not a JSON object",
-                            name);
-    const json_t *dtype = json_object_get(entry, "dtype");
-    const json_t *shape = json_object_get(entry, "shape");
-    const json_t *offsets = json_object_get(entry, "data_offsets");
-    if (json_object_size(entry) != 3 || dtype == NULL || shape == NULL || offsets == NULL)
-        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                            "tensor \"" ST_NAME_IN_MESSAGE
-                            "\": entry must have exactly the fields dtype, shape, data_offsets",
-                            name);
-    tensor->name = name;
+                            "tensor \"" ST_NAME_IN_MESSAGE "\": unknown dtype \"%.32s\"", name,
+                            raw->dtype);
     uint64_t bytes = 0;
-    diffuse_status status = parse_dtype(name, dtype, tensor, err);
+    diffuse_status status = shape_bytes(name, raw, tensor, &bytes, err);
     if (status == DIFFUSE_OK)
-        status = parse_shape(name, shape, tensor, &bytes, err);
-    if (status == DIFFUSE_OK)
-        status = parse_offsets(name, offsets, bytes, file, tensor, err);
+        status = check_offsets(file, name, raw, bytes, tensor, err);
     return status;
 }
 
@@ -567,6 +685,11 @@ static int compare_by_offset(const void *a, const void *b)
 static int compare_by_name(const void *a, const void *b)
 {
     return strcmp(((const st_tensor *)a)->name, ((const st_tensor *)b)->name);
+}
+
+static int compare_by_key(const void *a, const void *b)
+{
+    return strcmp(((const metadata_entry *)a)->key, ((const metadata_entry *)b)->key);
 }
 
 /* The tensors must tile the data section: in offset order each one starts
@@ -597,63 +720,114 @@ static diffuse_status check_tiling(st_file *file, diffuse_error *err)
     return DIFFUSE_OK;
 }
 
-static void swap_to_host_order(st_file *file)
+/* Sorts tensors by name and metadata by key; equal neighbours are
+ * duplicate keys (JSON leaves them undefined; the format forbids them). */
+static diffuse_status sort_and_check_unique(st_file *file, diffuse_error *err)
 {
-    for (size_t i = 0; i < file->tensor_count; i++) {
-        const st_tensor *t = &file->tensors[i];
-        st_swap_bytes(file->data + t->offset, t->element_count, st_dtype_size(t->dtype));
+    qsort(file->tensors, file->tensor_count, sizeof *file->tensors, compare_by_name);
+    for (size_t i = 1; i < file->tensor_count; i++) {
+        if (strcmp(file->tensors[i - 1].name, file->tensors[i].name) == 0)
+            return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                                "duplicate key \"" ST_NAME_IN_MESSAGE "\" in the header",
+                                file->tensors[i].name);
     }
-}
-
-static diffuse_status parse_entries(st_file *file, diffuse_error *err)
-{
-    file->tensors = calloc(json_object_size(file->json) + 1, sizeof *file->tensors);
-    if (file->tensors == NULL)
-        return diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY, "out of memory for the tensor index");
-    const char *key;
-    json_t *value;
-    json_object_foreach(file->json, key, value) {
-        diffuse_status status;
-        if (strcmp(key, ST_METADATA_KEY) == 0) {
-            status = check_metadata(value, err);
-            file->metadata = value;
-        } else {
-            status = parse_tensor(file, key, value, &file->tensors[file->tensor_count++], err);
-        }
-        if (status != DIFFUSE_OK)
-            return status;
+    if (file->metadata_count > 0)
+        qsort(file->metadata, file->metadata_count, sizeof *file->metadata, compare_by_key);
+    for (size_t i = 1; i < file->metadata_count; i++) {
+        if (strcmp(file->metadata[i - 1].key, file->metadata[i].key) == 0)
+            return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                                "duplicate metadata key \"" ST_NAME_IN_MESSAGE "\"",
+                                file->metadata[i].key);
     }
     return DIFFUSE_OK;
 }
 
-static diffuse_status parse_header(st_file *file, diffuse_error *err)
+static diffuse_status parse_header(st_file *file, const st_limits *limits, diffuse_error *err)
 {
-    /* The specification requires the JSON to start at the first byte; with
-     * that, a successful parse can only yield an object. */
+    header_parser p = {{file->header, file->header_size, 0, file->strings, 0}, file, limits,
+                       0, 0, false};
+    /* The specification requires the JSON to start at the first byte. */
     if (file->header[0] != '{')
         return diffuse_fail(err, DIFFUSE_ERROR_FORMAT, "header does not start with '{'");
-    if (!nesting_within(file->header, file->header_size, ST_MAX_NESTING))
-        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                            "header JSON is nested deeper than %d levels", ST_MAX_NESTING);
-    json_error_t error;
-    file->json = json_loadb(file->header, file->header_size, JSON_REJECT_DUPLICATES, &error);
-    /* Jansson sets no error text on some of its out-of-memory paths (and on
-     * others reports a syntax error, which then reads as FORMAT). */
-    if (file->json == NULL &&
-        (json_error_code(&error) == json_error_out_of_memory || error.text[0] == '\0'))
-        return diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY, "out of memory parsing the header");
-    if (file->json == NULL)
-        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
-                            "header is not valid JSON (at byte %d): %s", error.position,
-                            error.text);
-    diffuse_status status = parse_entries(file, err);
+    p.json.at = 1;
+    diffuse_status status = DIFFUSE_OK;
+    if (!json_take(&p.json, '}')) {
+        do
+            status = parse_member(&p, err);
+        while (status == DIFFUSE_OK && json_take(&p.json, ','));
+        if (status == DIFFUSE_OK && !json_take(&p.json, '}'))
+            status = syntax_error(&p, "',' or '}'", err);
+    }
+    json_skip_space(&p.json);
+    if (status == DIFFUSE_OK && p.json.at != p.json.size)
+        status = syntax_error(&p, "only white space after the header object", err);
     if (status == DIFFUSE_OK)
         status = check_tiling(file, err);
+    if (status == DIFFUSE_OK)
+        status = sort_and_check_unique(file, err);
+    return status;
+}
+
+static const metadata_entry *find_metadata(const st_file *file, const char *key)
+{
+    if (file == NULL || key == NULL || file->metadata_count == 0)
+        return NULL;
+    metadata_entry probe = {.key = key};
+    return bsearch(&probe, file->metadata, file->metadata_count, sizeof probe, compare_by_key);
+}
+
+/* ---- checksums ----------------------------------------------------------- */
+
+diffuse_status st_checksum_compute(const st_file *file, const char *key, uint32_t *crc,
+                                   size_t *digits_at, diffuse_error *err)
+{
+    if (file == NULL || key == NULL || crc == NULL || digits_at == NULL)
+        return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "file, key, crc and digits_at must not be NULL");
+    const metadata_entry *entry = find_metadata(file, key);
+    if (entry == NULL)
+        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                            "metadata \"" ST_NAME_IN_MESSAGE "\" is missing", key);
+    /* The raw bytes must be the decoded ones (no escapes), so that the
+     * digits' place in the file is known. */
+    size_t prefix = strlen(ST_CHECKSUM_PREFIX);
+    const char *raw = file->header + entry->value_at;
+    bool well_formed = entry->value_raw_size == prefix + ST_CHECKSUM_DIGITS &&
+                       memcmp(raw, entry->value, entry->value_raw_size) == 0 &&
+                       strncmp(raw, ST_CHECKSUM_PREFIX, prefix) == 0;
+    for (size_t i = prefix; well_formed && i < entry->value_raw_size; i++)
+        well_formed = is_digit(raw[i]) || (raw[i] >= 'a' && raw[i] <= 'f');
+    if (!well_formed)
+        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                            "metadata \"" ST_NAME_IN_MESSAGE "\" = \"%.64s\" is not \""
+                            ST_CHECKSUM_PREFIX "\" and %d lowercase hex digits",
+                            key, entry->value, ST_CHECKSUM_DIGITS);
+    size_t digits = entry->value_at + prefix; /* within the header */
+    uint32_t c = crc32c_update(0, file->length_field, ST_LENGTH_FIELD_BYTES);
+    c = crc32c_update(c, file->header, digits);
+    c = crc32c_update(c, file->header + digits + ST_CHECKSUM_DIGITS,
+                      file->header_size - digits - ST_CHECKSUM_DIGITS);
+    *crc = crc32c_update(c, file->data, file->data_size);
+    *digits_at = ST_LENGTH_FIELD_BYTES + digits;
+    return DIFFUSE_OK;
+}
+
+diffuse_status st_verify_checksum(const st_file *file, const char *key, diffuse_error *err)
+{
+    uint32_t crc = 0;
+    size_t digits_at = 0;
+    diffuse_status status = st_checksum_compute(file, key, &crc, &digits_at, err);
     if (status != DIFFUSE_OK)
         return status;
-    qsort(file->tensors, file->tensor_count, sizeof *file->tensors, compare_by_name);
-    if (!host_is_little_endian())
-        swap_to_host_order(file);
+    char expected[ST_CHECKSUM_DIGITS + 1];
+    snprintf(expected, sizeof expected, "%08" PRIx32, crc);
+    const char *stored = file->header + digits_at - ST_LENGTH_FIELD_BYTES;
+    if (memcmp(stored, expected, ST_CHECKSUM_DIGITS) != 0)
+        return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
+                            "checksum mismatch: metadata \"" ST_NAME_IN_MESSAGE
+                            "\" says " ST_CHECKSUM_PREFIX "%.8s but the file's bytes give "
+                            ST_CHECKSUM_PREFIX "%s (the file was damaged or edited)",
+                            key, stored, expected);
     return DIFFUSE_OK;
 }
 
@@ -722,9 +896,8 @@ diffuse_status st_find(const st_file *file, const char *name, st_dtype dtype, si
 
 const char *st_metadata(const st_file *file, const char *key)
 {
-    if (file == NULL || key == NULL || file->metadata == NULL)
-        return NULL;
-    return json_string_value(json_object_get(file->metadata, key));
+    const metadata_entry *entry = find_metadata(file, key);
+    return entry != NULL ? entry->value : NULL;
 }
 
 static diffuse_status required_metadata(const st_file *file, const char *key, const void *out,
@@ -822,6 +995,7 @@ struct st_writer {
     size_t tensor_count, tensor_capacity;
     writer_entry *metadata;
     size_t metadata_count, metadata_capacity;
+    char *checksum_key; /* NULL: no checksum */
 };
 
 diffuse_status st_writer_create(st_writer **out, diffuse_error *err)
@@ -846,6 +1020,7 @@ void st_writer_free(st_writer *writer)
     }
     free(writer->tensors);
     free(writer->metadata);
+    free(writer->checksum_key);
     free(writer);
 }
 
@@ -883,7 +1058,7 @@ static diffuse_status check_text(const char *text, const char *what, bool may_be
         return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT, "%s must not be NULL", what);
     if (!may_be_empty && text[0] == '\0')
         return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT, "%s must not be empty", what);
-    if (!utf8_valid(text))
+    if (!json_utf8_valid(text))
         return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT,
                             "%s \"" ST_NAME_IN_MESSAGE "\" is not valid UTF-8", what, text);
     return DIFFUSE_OK;
@@ -1025,6 +1200,39 @@ diffuse_status st_writer_add_metadata_double(st_writer *writer, const char *key,
         return diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY, "cannot format the number %g", value);
     text[length] = '\0';
     return st_writer_add_metadata(writer, key, text, err);
+}
+
+/* The key is written verbatim by Jansson (printable ASCII without quotes
+ * or backslashes), so the sealing step finds its value in the header. */
+diffuse_status st_writer_set_checksum(st_writer *writer, const char *key, diffuse_error *err)
+{
+    if (writer == NULL || key == NULL || key[0] == '\0')
+        return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "writer and a non-empty key are required");
+    for (const char *c = key; *c != '\0'; c++) {
+        if (*c < 0x20 || *c > 0x7E || *c == '"' || *c == '\\')
+            return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                                "checksum key \"" ST_NAME_IN_MESSAGE
+                                "\" must be printable ASCII without quotes or backslashes",
+                                key);
+    }
+    if (writer->checksum_key != NULL)
+        return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT, "the checksum is already set");
+    if (strlen(key) > ST_MAX_CHECKSUM_KEY)
+        return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "checksum key is longer than %d bytes", ST_MAX_CHECKSUM_KEY);
+    char *copy = duplicate(key);
+    if (copy == NULL)
+        return diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY, "out of memory for a checksum key");
+    /* A placeholder of the final length: sealing only replaces the digits. */
+    diffuse_status status =
+        st_writer_add_metadata(writer, key, ST_CHECKSUM_PREFIX "00000000", err);
+    if (status != DIFFUSE_OK) {
+        free(copy);
+        return status;
+    }
+    writer->checksum_key = copy;
+    return DIFFUSE_OK;
 }
 
 /* ---- writing: layout and serialization -------------------------------- */
@@ -1204,6 +1412,59 @@ static diffuse_status emit(const st_writer *writer, const write_plan *plan,
     return status;
 }
 
+static diffuse_status write_to_crc(void *target, const void *bytes, size_t size,
+                                   diffuse_error *err)
+{
+    (void)err;
+    uint32_t *crc = target;
+    *crc = crc32c_update(*crc, bytes, size);
+    return DIFFUSE_OK;
+}
+
+/* Where the checksum's digits are in the rendered head: right after the
+ * first "<key>":"crc32c: — metadata comes first, and inside a JSON string
+ * every quote is escaped, so the first match is the metadata entry. */
+static size_t find_checksum_digits(const write_plan *plan, const char *key)
+{
+    char pattern[ST_MAX_CHECKSUM_KEY + 32];
+    int length = snprintf(pattern, sizeof pattern, "\"%s\":\"" ST_CHECKSUM_PREFIX, key);
+    size_t n = (size_t)length;
+    for (size_t at = ST_LENGTH_FIELD_BYTES; at + n <= plan->head_size; at++) {
+        if (memcmp(plan->head + at, pattern, n) == 0)
+            return at + n;
+    }
+    return 0;
+}
+
+/* Replaces the placeholder digits by the CRC-32C of every other byte of the
+ * file, the head's and the data's as they will be written (little-endian). */
+static diffuse_status seal(const st_writer *writer, write_plan *plan, diffuse_error *err)
+{
+    size_t digits = find_checksum_digits(plan, writer->checksum_key);
+    if (digits == 0)
+        return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "the checksum entry is not in the header");
+    uint32_t crc = crc32c_update(0, plan->head, digits);
+    crc = crc32c_update(crc, plan->head + digits + ST_CHECKSUM_DIGITS,
+                        plan->head_size - digits - ST_CHECKSUM_DIGITS);
+    write_sink sink = {write_to_crc, &crc};
+    for (size_t i = 0; i < writer->tensor_count; i++)
+        (void)emit_tensor(plan->order[i], &sink, err); /* cannot fail */
+    char hex[ST_CHECKSUM_DIGITS + 1];
+    snprintf(hex, sizeof hex, "%08" PRIx32, crc);
+    memcpy(plan->head + digits, hex, ST_CHECKSUM_DIGITS);
+    return DIFFUSE_OK;
+}
+
+/* The plan, sealed when the writer carries a checksum. */
+static diffuse_status plan_build(const st_writer *writer, write_plan *plan, diffuse_error *err)
+{
+    diffuse_status status = plan_create(writer, plan, err);
+    if (status == DIFFUSE_OK && writer->checksum_key != NULL)
+        status = seal(writer, plan, err);
+    return status;
+}
+
 static diffuse_status write_to_atomic_file(void *target, const void *bytes, size_t size,
                                            diffuse_error *err)
 {
@@ -1216,7 +1477,7 @@ diffuse_status st_write_file(const st_writer *writer, const char *path, diffuse_
         return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT,
                             "writer and path must not be NULL");
     write_plan plan;
-    diffuse_status status = plan_create(writer, &plan, err);
+    diffuse_status status = plan_build(writer, &plan, err);
     if (status != DIFFUSE_OK) {
         plan_free(&plan);
         return status;
@@ -1259,7 +1520,7 @@ diffuse_status st_write_memory(const st_writer *writer, void **bytes, size_t *si
         return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT,
                             "writer, bytes and size must not be NULL");
     write_plan plan;
-    diffuse_status status = plan_create(writer, &plan, err);
+    diffuse_status status = plan_build(writer, &plan, err);
     memory_target memory = {NULL, 0};
     if (status == DIFFUSE_OK) {
         memory.bytes = malloc(plan.head_size + plan.data_size);

@@ -12,17 +12,22 @@
  *                bytes are data[begin, end), offsets relative to the section.
  *
  * Reading validates everything before anything is handed out (the reader is
- * fuzzed): header length against the file size and ST_MAX_HEADER_BYTES; JSON
- * well-formed, nesting at most ST_MAX_NESTING deep, an object at the top,
- * no duplicate keys at any level; each tensor entry has exactly the fields
- * dtype/shape/data_offsets with the right JSON types; dtype known; rank at
- * most ST_MAX_RANK; dimensions non-negative integers whose product times the
- * element size does not overflow and equals end - begin; the tensors tile the
- * data section exactly: sorted by offset, each begins where the previous one
- * ended and the last ends at the end of the file (no overlap, no hole, no
- * trailing bytes) — the rule the reference implementation enforces;
- * "__metadata__" is an object of strings. Any violation is
- * DIFFUSE_ERROR_FORMAT with a message naming the offending tensor or key.
+ * fuzzed): header length against the file size and the limits (st_limits);
+ * the header parsed by a reader of its own (src/io/json_reader.h: no
+ * recursion, no allocation per token, so running out of memory is always
+ * NO_MEMORY and never a changed value): JSON well-formed, an object at the
+ * top, no duplicate keys at any level; each tensor entry has exactly the
+ * fields dtype/shape/data_offsets with the right JSON types; dtype known;
+ * rank at most ST_MAX_RANK; dimensions non-negative integers whose product
+ * times the element size does not overflow and equals end - begin; the
+ * tensors tile the data section exactly: sorted by offset, each begins
+ * where the previous one ended and the last ends at the end of the file (no
+ * overlap, no hole, no trailing bytes) — the rule the reference
+ * implementation enforces; "__metadata__" is an object of strings. All of
+ * this is checked before the data section is read or allocated, so a file
+ * whose size disagrees with its header (a valid header followed by a GiB)
+ * costs only its header. Any violation is DIFFUSE_ERROR_FORMAT with a
+ * message naming the offending tensor or key.
  *
  * Files written here are canonical, so equal content gives equal bytes:
  *  - data order: element size descending, then name (bytewise strcmp); this
@@ -38,18 +43,22 @@
  * while writing and the reader swaps the data section in place after
  * validation, so data pointers handed out are always in host order.
  *
- * Memory: a reader loads the whole file into one buffer whose data section
- * starts at an 8-byte aligned address, so a tensor whose begin offset is a
- * multiple of its element size (always true for files written here) can be
- * read in place through a typed pointer; for other files use memcpy.
+ * Checksums (optional, st_writer_set_checksum): metadata `key` =
+ * "crc32c:" and 8 lowercase hex digits, the CRC-32C (src/io/crc32c.h) of
+ * every byte of the file except those 8 digits; st_verify_checksum checks it.
+ *
+ * Memory: a reader keeps the header and the data section in two buffers;
+ * the data section starts at an 8-byte aligned address, so a tensor whose
+ * begin offset is a multiple of its element size (always true for files
+ * written here) can be read in place through a typed pointer; for other
+ * files use memcpy.
  *
  * Errors go through diffuse_fail() into `err` (may be NULL). Statuses:
  * INVALID_ARGUMENT (bad arguments), IO (open/read/write failures, with
  * strerror), FORMAT (corrupt file), MISMATCH (a valid file whose tensor does
  * not match what the caller expects), NUMERIC (non-finite metadata double),
- * NO_MEMORY. Nothing here prints, aborts or leaks on any path. (When memory
- * runs out inside the JSON parser, Jansson sometimes reports a syntax error
- * instead, which then surfaces as FORMAT.)
+ * NO_MEMORY. Nothing here prints, aborts or leaks on any path. (Jansson is
+ * used by the writer only, where each of its failures is checked.)
  *
  * Thread-safety: an st_file is immutable after opening and may be read from
  * several threads at once; an st_writer is used by one thread at a time.
@@ -63,12 +72,27 @@
 
 #include "util/error.h"
 
-/* Limits. The header limit is the reference implementation's. */
+/* Limits. The header limit is the reference implementation's; the counts
+ * bound what a header within it can make the reader allocate. */
 #define ST_MAX_HEADER_BYTES ((uint64_t)100000000)
+#define ST_MAX_TENSORS ((size_t)1 << 20)
+#define ST_MAX_METADATA ((size_t)1 << 20)
 #define ST_MAX_RANK 8
-/* top object -> tensor entry -> shape array; anything deeper is invalid, and
- * rejecting it before parsing bounds the JSON parser's recursion. */
-#define ST_MAX_NESTING 3
+/* Longest text st_parse_double reads (a double needs at most 24). */
+#define ST_MAX_NUMBER_TEXT 100
+#define ST_CHECKSUM_PREFIX "crc32c:"
+#define ST_CHECKSUM_DIGITS 8
+
+/* What a reader accepts; a file beyond a limit is DIFFUSE_ERROR_FORMAT,
+ * reported before the corresponding memory is allocated. */
+typedef struct st_limits {
+    uint64_t max_header_bytes;
+    size_t max_tensors;
+    size_t max_metadata; /* entries of "__metadata__" */
+} st_limits;
+
+/* ST_MAX_HEADER_BYTES, ST_MAX_TENSORS, ST_MAX_METADATA. */
+extern const st_limits st_default_limits;
 
 /* Element types: every byte-sized dtype of the safetensors specification, so
  * that foreign files open; values are internal (never stored as numbers). */
@@ -116,12 +140,15 @@ typedef struct st_tensor {
     const void *data;        /* host byte order; see "Memory" above */
 } st_tensor;
 
-/* Reads and validates the whole file at `path`; *out = NULL on failure.
+/* Reads and validates the whole file at `path` within `limits` (NULL:
+ * st_default_limits); *out = NULL on failure.
  * Errors: INVALID_ARGUMENT, IO (cannot open/read, not a regular file — a
  * FIFO or device is refused without reading from it), FORMAT, NO_MEMORY. */
-diffuse_status st_open(st_file **out, const char *path, diffuse_error *err);
+diffuse_status st_open(st_file **out, const char *path, const st_limits *limits,
+                       diffuse_error *err);
 
-/* Same from `size` bytes in memory (copied; the caller keeps its buffer). */
+/* Same from `size` bytes in memory (copied; the caller keeps its buffer),
+ * within st_default_limits. */
 diffuse_status st_open_memory(st_file **out, const void *bytes, size_t size,
                               diffuse_error *err);
 
@@ -157,12 +184,25 @@ diffuse_status st_metadata_uint64(const st_file *file, const char *key, uint64_t
 diffuse_status st_metadata_double(const st_file *file, const char *key, double min, double max,
                                   double *out, diffuse_error *err);
 
+/* The checksum of metadata `key` (see "Checksums" above): *crc as computed
+ * from the file's bytes and *digits_at, the offset in the file of the 8
+ * stored digits. Errors: INVALID_ARGUMENT, FORMAT (key missing, or its
+ * value is not "crc32c:" and 8 lowercase hex digits written without
+ * escapes). */
+diffuse_status st_checksum_compute(const st_file *file, const char *key, uint32_t *crc,
+                                   size_t *digits_at, diffuse_error *err);
+
+/* FORMAT (naming both values) unless the stored checksum is the computed
+ * one; errors of st_checksum_compute otherwise. */
+diffuse_status st_verify_checksum(const st_file *file, const char *key, diffuse_error *err);
+
 /* Strict, locale-independent parsers; the WHOLE string must be the number.
  *  int64:  -?[0-9]+ within int64, no leading zeros, no "-0" (so each value
  *          has one spelling: "+1", " 1", "1 ", "01", "0x1", "" fail)
  *  uint64: [0-9]+ within uint64, no leading zeros
- *  double: a JSON number (-?digits[.digits][e[+-]digits]) whose value is
- *          finite ("nan", "inf", "1e999", ".5", "1." fail).
+ *  double: a JSON number (-?digits[.digits][e[+-]digits]) of at most
+ *          ST_MAX_NUMBER_TEXT characters whose value is finite ("nan",
+ *          "inf", "1e999", ".5", "1." fail); correctly rounded.
  * Return false (and leave *out untouched) on failure. */
 bool st_parse_int64(const char *text, int64_t *out);
 bool st_parse_uint64(const char *text, uint64_t *out);
@@ -200,6 +240,11 @@ diffuse_status st_writer_add_metadata_uint64(st_writer *writer, const char *key,
                                              uint64_t value, diffuse_error *err);
 diffuse_status st_writer_add_metadata_double(st_writer *writer, const char *key, double value,
                                              diffuse_error *err);
+
+/* Makes the file carry a checksum under metadata `key` (see "Checksums"
+ * above; `key` is copied and must not also be added as metadata).
+ * Errors: INVALID_ARGUMENT, NO_MEMORY. */
+diffuse_status st_writer_set_checksum(st_writer *writer, const char *key, diffuse_error *err);
 
 /* Writes the canonical file atomically (src/atomic_file.h): on failure the
  * previous file at `path` is untouched and no temporary file remains.

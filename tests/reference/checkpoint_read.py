@@ -7,6 +7,11 @@ and checks that it is a valid safetensors file with the documented content
 
 Exit status 0 when every file passes; the first problem is printed otherwise.
 
+Integrity: format_version 2 files carry metadata "checksum" =
+"crc32c:<8 lowercase hex digits>", the CRC-32C (Castagnoli) of every byte of
+the file except those 8 digits; crc32c() below checks it. format_version 1
+files (libdiffuse 0.1) have no checksum.
+
 The same few lines open the weights in numpy (for users, not needed here):
 
     import json, struct, numpy as np
@@ -46,6 +51,16 @@ OPTIMIZER_OPTIONS = ["learning_rate", "beta1", "beta2", "epsilon", "weight_decay
 TRAINER_OPTIONS = ["batch_size", "seed", "threads"]
 
 
+def crc32c(data, crc=0):
+    """CRC-32C, reflected polynomial 0x82F63B78; crc32c(b"123456789") == 0xE3069283."""
+    crc ^= 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
 class Invalid(Exception):
     pass
 
@@ -62,7 +77,7 @@ def no_duplicates(pairs):
 
 
 def read_safetensors(path):
-    """(metadata, {name: (dtype, shape, bytes)}) after the structural checks."""
+    """(metadata, {name: (dtype, shape, bytes)}, raw file) after the structural checks."""
     with open(path, "rb") as f:
         raw = f.read()
     require(len(raw) >= 8, "shorter than the 8-byte header length")
@@ -86,7 +101,18 @@ def read_safetensors(path):
         tensors[name] = (entry["dtype"], list(entry["shape"]), data[begin:stop])
         end = stop
     require(end == len(data), "data section has %d trailing bytes" % (len(data) - end))
-    return metadata, tensors
+    return metadata, tensors, raw
+
+
+def check_checksum(raw, metadata):
+    """The stored digits against the CRC-32C of the rest of the file."""
+    value = metadata.get("checksum", "")
+    require(len(value) == 15 and value.startswith("crc32c:"), "checksum %r" % value)
+    marker = b'"checksum":"crc32c:'
+    at = raw.index(marker) + len(marker)
+    computed = crc32c(raw[:at] + raw[at + 8:])
+    require(raw[at:at + 8].decode("ascii") == "%08x" % computed,
+            "checksum mismatch: stored %s, computed %08x" % (value, computed))
 
 
 def integer(metadata, key):
@@ -130,9 +156,13 @@ def floats(tensors, name, shape, dtype="F32"):
 
 
 def check(path):
-    metadata, tensors = read_safetensors(path)
+    assert crc32c(b"123456789") == 0xE3069283
+    metadata, tensors, raw = read_safetensors(path)
     require(metadata.get("format") == "libdiffuse-checkpoint", "format is not ours")
-    require(integer(metadata, "format_version") == 1, "unknown format_version")
+    version = integer(metadata, "format_version")
+    require(version in (1, 2), "unknown format_version %d" % version)
+    if version == 2:
+        check_checksum(raw, metadata)
     kind = metadata.get("kind")
     require(kind in ("model", "trainer"), "kind %r" % kind)
     require(metadata.get("model.architecture") == "mlp", "only the MLP layout is known here")
