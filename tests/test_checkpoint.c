@@ -19,12 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "model/model.h"       /* internal: poke a non-finite weight */
 #include "train/optim.h"       /* internal: compare the moments */
+#include "io/atomic_file.h" /* internal: kill a saver at a point of its commit */
 #include "io/safetensors.h" /* internal: find a tensor's bytes in a file */
 #include "test_support.h"
 
@@ -1314,6 +1317,82 @@ START_TEST(save_replaces_an_existing_checkpoint)
 }
 END_TEST
 
+static atomic_file_stage kill_at;
+
+static void kill_self_at(atomic_file_stage stage)
+{
+    if (stage == kill_at)
+        raise(SIGKILL);
+}
+
+/* Forks a process that saves a trainer to sc->path and is killed (SIGKILL)
+ * at `stage` of the commit. */
+static void save_killed_at(const scratch *sc, atomic_file_stage stage)
+{
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        rig r;
+        rig_init(&r, &unusual_spec);
+        kill_at = stage;
+        atomic_file_test_hook = kill_self_at;
+        diffuse_trainer_save(r.trainer, sc->path);
+        _exit(0); /* not reached */
+    }
+    int wstatus = 0;
+    ck_assert_int_eq(waitpid(child, &wstatus, 0), child);
+    ck_assert(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL);
+}
+
+/* A saver killed while it writes leaves no file (O_TMPFILE: the temporary
+ * has no name yet); one killed in the instant between naming and renaming
+ * leaves a hidden file, which the next save to the path removes. Before,
+ * 12 of 30 kills left temporaries (29.9 MB) that nothing removed. */
+START_TEST(killed_savers_leave_no_temporary_files)
+{
+    scratch sc;
+    scratch_init(&sc);
+    blob old = tiny_trainer_file(sc.path);
+    atomic_file probe;
+    ck_assert_int_eq(atomic_file_begin(&probe, sc.other, NULL), DIFFUSE_OK);
+    int anonymous = probe.anonymous;
+    atomic_file_abort(&probe);
+
+    save_killed_at(&sc, ATOMIC_FILE_WRITTEN);
+    blob now = read_blob(sc.path);
+    ck_assert(same_blob(&old, &now));
+    free(now.bytes);
+    ck_assert_int_eq(diffuse_test_count_entries(sc.dir), anonymous ? 1 : 2);
+    save_killed_at(&sc, ATOMIC_FILE_NAMED);
+    ck_assert_int_ge(diffuse_test_count_entries(sc.dir), 2);
+
+    /* A live writer's temporary is kept: a child that waits. */
+    pid_t waiting = fork();
+    ck_assert_int_ge(waiting, 0);
+    if (waiting == 0) {
+        pause();
+        _exit(0);
+    }
+    char host[65] = {0}, live[700];
+    gethostname(host, sizeof host - 1);
+    snprintf(live, sizeof live, "%s/.checkpoint.safetensors.tmp-%s-%ld-7", sc.dir, host,
+             (long)waiting);
+    diffuse_test_write_file(live, "x", 1);
+
+    rig r;
+    rig_init(&r, &tiny_spec);
+    ck_assert_int_eq(diffuse_trainer_save(r.trainer, sc.path), DIFFUSE_OK);
+    rig_free(&r);
+    ck_assert_int_eq(diffuse_test_count_entries(sc.dir), 2); /* the checkpoint and `live` */
+    ck_assert_int_eq(access(live, F_OK), 0);
+    kill(waiting, SIGKILL);
+    waitpid(waiting, NULL, 0);
+    expect_load_status(sc.path, LOAD_TRAINER, DIFFUSE_OK, NULL);
+    free(old.bytes);
+    diffuse_test_remove_dir(sc.dir);
+}
+END_TEST
+
 /* A real I/O failure mid-file (see diffuse_test_limit_file_size). */
 START_TEST(failed_save_leaves_the_old_checkpoint_byte_identical)
 {
@@ -1476,6 +1555,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(atomic, save_replaces_an_existing_checkpoint);
     tcase_add_test(atomic, failed_save_leaves_the_old_checkpoint_byte_identical);
     tcase_add_test(atomic, unsaveable_models_write_nothing);
+    tcase_add_test(atomic, killed_savers_leave_no_temporary_files);
     suite_add_tcase(suite, atomic);
     TCase *arguments = tcase_create("arguments");
     tcase_add_test(arguments, bad_arguments_are_rejected);
