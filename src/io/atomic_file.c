@@ -92,20 +92,16 @@ static bool parse_pid_and_counter(const char *text, long *pid)
     return true;
 }
 
-/* Removes the temporaries "<prefix><pid>-<n>" of `path` whose writer, a
+/* Removes the temporaries "<prefix><pid>-<n>" in `dir_path` whose writer, a
  * process of this machine, no longer exists (killed mid-save). A live or
  * unknowable writer's file (EPERM: another user's process) is kept.
  * Errors: NO_MEMORY only (the scan is otherwise best effort: a directory
  * that cannot be listed is left alone). */
-static diffuse_status remove_stale_temporaries(const char *path, const char *prefix,
+static diffuse_status remove_stale_temporaries(const char *dir_path, const char *prefix,
                                                diffuse_error *err)
 {
-    char *dir_path = directory_of(path);
-    if (dir_path == NULL)
-        return diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY, "out of memory for a file name");
     DIR *dir = opendir(dir_path);
     int open_errno = errno;
-    free(dir_path);
     if (dir == NULL)
         return open_errno == ENOMEM
                    ? diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY, "out of memory listing a directory")
@@ -163,21 +159,12 @@ static int link_anonymous(atomic_file *file)
  * writer killed before the commit leaves nothing. Returns -1 with errno
  * set where that is not available (other kernels, file systems, no /proc);
  * the caller then uses a named temporary. */
-static int open_anonymous(atomic_file *file, const char *path)
+static int open_anonymous(atomic_file *file)
 {
 #ifdef O_TMPFILE
-    char *dir = directory_of(path);
-    if (dir == NULL) {
-        errno = ENOMEM;
+    file->fd = open(file->dir_path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    if (file->fd < 0)
         return -1;
-    }
-    file->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
-    int open_errno = errno;
-    free(dir);
-    if (file->fd < 0) {
-        errno = open_errno;
-        return -1;
-    }
     char proc_path[64];
     snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", file->fd);
     if (access(proc_path, F_OK) == 0)
@@ -187,7 +174,7 @@ static int open_anonymous(atomic_file *file, const char *path)
     errno = EOPNOTSUPP;
     return -1;
 #else
-    (void)file, (void)path;
+    (void)file;
     errno = EOPNOTSUPP;
     return -1;
 #endif
@@ -206,14 +193,16 @@ static diffuse_status create_temp(atomic_file *file, const char *path, diffuse_e
     file->temp_size = prefix_size + 32;
     file->prefix = malloc(prefix_size);
     file->temp_path = malloc(file->temp_size);
-    if (file->prefix == NULL || file->temp_path == NULL)
+    file->dir_path = directory_of(path);
+    if (file->prefix == NULL || file->temp_path == NULL || file->dir_path == NULL)
         return diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY, "out of memory for a file name");
     file->temp_path[0] = '\0';
     snprintf(file->prefix, prefix_size, "%.*s.%s.tmp-%s-", (int)dir_length, path, base, host);
-    diffuse_status status = remove_stale_temporaries(path, file->prefix + dir_length, err);
+    diffuse_status status = remove_stale_temporaries(file->dir_path, file->prefix + dir_length,
+                                                     err);
     if (status != DIFFUSE_OK)
         return status;
-    if (open_anonymous(file, path) == 0) {
+    if (open_anonymous(file) == 0) {
         file->anonymous = 1;
         return DIFFUSE_OK;
     }
@@ -230,9 +219,11 @@ static void release_names(atomic_file *file)
 {
     free(file->temp_path);
     free(file->prefix);
+    free(file->dir_path);
     free(file->target_path);
     file->temp_path = NULL;
     file->prefix = NULL;
+    file->dir_path = NULL;
     file->target_path = NULL;
 }
 
@@ -279,12 +270,10 @@ diffuse_status atomic_file_write(atomic_file *file, const void *data, size_t siz
 }
 
 /* Makes the rename durable. File systems that cannot sync a directory
- * report EINVAL; there is nothing more to do on those. */
-static diffuse_status sync_directory(const char *path, diffuse_error *err)
+ * report EINVAL; there is nothing more to do on those. Allocates nothing:
+ * after the rename, a failure must not be reported as NO_MEMORY. */
+static diffuse_status sync_directory(const char *path, const char *dir, diffuse_error *err)
 {
-    char *dir = directory_of(path);
-    if (dir == NULL)
-        return diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY, "out of memory for a file name");
     diffuse_status status = DIFFUSE_OK;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
@@ -293,7 +282,6 @@ static diffuse_status sync_directory(const char *path, diffuse_error *err)
                               dir, strerror(errno));
     if (fd >= 0)
         close(fd);
-    free(dir);
     return status;
 }
 
@@ -338,7 +326,7 @@ diffuse_status atomic_file_commit(atomic_file *file, diffuse_error *err)
     }
     free(file->temp_path);
     file->temp_path = NULL;
-    status = sync_directory(file->target_path, err);
+    status = sync_directory(file->target_path, file->dir_path, err);
     release_names(file);
     return status;
 }

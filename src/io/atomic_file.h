@@ -53,6 +53,7 @@ typedef struct atomic_file {
     char *temp_path;   /* its hidden name; NULL once committed or removed */
     size_t temp_size;  /* bytes of temp_path */
     char *prefix;      /* "<dir>/.<name>.tmp-<host>-" */
+    char *dir_path;    /* the target's directory */
     char *target_path;
 } atomic_file;
 
