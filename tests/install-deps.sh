@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages libdiffuse needs to build, test and run its
-# demo, when any is missing. Usage: tests/install-deps.sh [--python] [--torch]
+# demo, when any is missing.
+# Usage: tests/install-deps.sh [--python] [--torch] [--valgrind] [--fuzz]
 set -eu
 packages="build-essential cmake pkg-config libopenblas-dev libjansson-dev check"
 for arg in "$@"; do
@@ -8,6 +9,7 @@ for arg in "$@"; do
     --python) packages="$packages python3 python3-numpy python3-venv python3-pip" ;;
     --torch) packages="$packages python3-torch" ;;
     --valgrind) packages="$packages valgrind" ;;
+    --fuzz) packages="$packages clang libclang-rt-14-dev" ;; # libFuzzer (tests/fuzz)
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done

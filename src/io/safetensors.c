@@ -697,7 +697,8 @@ static int compare_by_key(const void *a, const void *b)
  * at the end of the file. Sorts file->tensors by offset. */
 static diffuse_status check_tiling(st_file *file, diffuse_error *err)
 {
-    qsort(file->tensors, file->tensor_count, sizeof *file->tensors, compare_by_offset);
+    if (file->tensor_count > 0) /* no array at all without tensors */
+        qsort(file->tensors, file->tensor_count, sizeof *file->tensors, compare_by_offset);
     size_t covered = 0;
     const char *previous = NULL;
     for (size_t i = 0; i < file->tensor_count; i++) {
@@ -724,7 +725,8 @@ static diffuse_status check_tiling(st_file *file, diffuse_error *err)
  * duplicate keys (JSON leaves them undefined; the format forbids them). */
 static diffuse_status sort_and_check_unique(st_file *file, diffuse_error *err)
 {
-    qsort(file->tensors, file->tensor_count, sizeof *file->tensors, compare_by_name);
+    if (file->tensor_count > 0)
+        qsort(file->tensors, file->tensor_count, sizeof *file->tensors, compare_by_name);
     for (size_t i = 1; i < file->tensor_count; i++) {
         if (strcmp(file->tensors[i - 1].name, file->tensors[i].name) == 0)
             return diffuse_fail(err, DIFFUSE_ERROR_FORMAT,
@@ -847,7 +849,7 @@ const st_tensor *st_tensor_at(const st_file *file, size_t index)
 
 const st_tensor *st_lookup(const st_file *file, const char *name)
 {
-    if (file == NULL || name == NULL)
+    if (file == NULL || name == NULL || file->tensor_count == 0)
         return NULL;
     st_tensor key = {.name = name};
     return bsearch(&key, file->tensors, file->tensor_count, sizeof key, compare_by_name);
