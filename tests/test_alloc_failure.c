@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_handles.h"
 #include "test_support.h"
 
 /* ---- The allocator -------------------------------------------------------- */
@@ -166,22 +167,6 @@ static void start_tracking(long fail)
 
 /* ---- The handles ----------------------------------------------------------- */
 
-typedef struct handles {
-    diffuse_model *model;
-    diffuse_schedule *schedule;
-    diffuse_optimizer *optimizer;
-    diffuse_trainer *trainer;
-} handles;
-
-static void handles_free(handles *h)
-{
-    diffuse_trainer_free(h->trainer);
-    diffuse_optimizer_free(h->optimizer);
-    diffuse_schedule_free(h->schedule);
-    diffuse_model_free(h->model);
-    *h = (handles){NULL, NULL, NULL, NULL};
-}
-
 static int feed(void *user, float *x, int32_t *labels, size_t capacity, size_t dim,
                 char *message, size_t message_size)
 {
@@ -193,7 +178,7 @@ static int feed(void *user, float *x, int32_t *labels, size_t capacity, size_t d
 
 /* A small trained trainer (EMA, warm-up and decay, so every section of
  * the file is present), and a custom schedule for the model file. */
-static void make_handles(handles *h, diffuse_schedule **custom)
+static void make_handles(diffuse_test_handles *h, diffuse_schedule **custom)
 {
     diffuse_model_config *config = NULL;
     ck_assert_int_eq(diffuse_model_config_create(&config, DIFFUSE_ARCH_MLP, 3), DIFFUSE_OK);
@@ -232,7 +217,7 @@ typedef struct sweep {
     char check[512];     /* where a loaded state is saved again for comparison */
     unsigned char *want; /* the bytes of a correct file */
     size_t want_size;
-    handles source;      /* the saved handles */
+    diffuse_test_handles source; /* the saved handles */
     diffuse_schedule *custom;
 } sweep;
 
@@ -249,7 +234,7 @@ static bool file_is(const char *path, const unsigned char *bytes, size_t size)
 
 /* The state a load created, saved again: canonical files make equal
  * bytes equal state. */
-static bool loaded_state_is_right(sweep *s, handles *h, bool trainer)
+static bool loaded_state_is_right(sweep *s, diffuse_test_handles *h, bool trainer)
 {
     diffuse_status status = trainer ? diffuse_trainer_save(h->trainer, s->check)
                                     : diffuse_model_save(h->model, h->schedule, s->check);
@@ -261,7 +246,7 @@ typedef enum operation { MODEL_SAVE, MODEL_LOAD, TRAINER_SAVE, TRAINER_LOAD } op
 static const char *const operation_names[] = {"diffuse_model_save", "diffuse_model_load",
                                               "diffuse_trainer_save", "diffuse_trainer_load"};
 
-static diffuse_status run(sweep *s, operation op, handles *out)
+static diffuse_status run(sweep *s, operation op, diffuse_test_handles *out)
 {
     switch (op) {
     case MODEL_SAVE:
@@ -283,7 +268,7 @@ static bool run_failing_at(sweep *s, operation op, long n, long *absorbed)
     bool is_save = op == MODEL_SAVE || op == TRAINER_SAVE;
     if (is_save)
         diffuse_test_write_file(s->target, old_contents, sizeof old_contents);
-    handles out = {NULL, NULL, NULL, NULL};
+    diffuse_test_handles out = {NULL, NULL, NULL, NULL};
     start_tracking(n);
     diffuse_status status = run(s, op, &out);
     fail_at = 0;
@@ -292,7 +277,7 @@ static bool run_failing_at(sweep *s, operation op, long n, long *absorbed)
                           : loaded_state_is_right(s, &out, op == TRAINER_LOAD));
     bool all_null = out.model == NULL && out.schedule == NULL && out.optimizer == NULL &&
                     out.trainer == NULL;
-    handles_free(&out);
+    diffuse_test_handles_free(&out);
     tracking = false;
     const char *name = operation_names[op];
     ck_assert_msg(live_count == 0, "%s, allocation %ld failing: %zu blocks leaked", name, n,
@@ -326,9 +311,9 @@ static long sweep_operation(sweep *s, operation op, long *absorbed)
 {
     /* A first call outside the sweep, so that libc's one-time allocations
      * (stdio, directory streams) are not mistaken for leaks. */
-    handles out = {NULL, NULL, NULL, NULL};
+    diffuse_test_handles out = {NULL, NULL, NULL, NULL};
     ck_assert_int_eq(run(s, op, &out), DIFFUSE_OK);
-    handles_free(&out);
+    diffuse_test_handles_free(&out);
     long n = 1;
     while (!run_failing_at(s, op, n, absorbed))
         n++;
@@ -354,7 +339,7 @@ static void sweep_init(sweep *s, bool trainer)
 static void sweep_free(sweep *s)
 {
     free(s->want);
-    handles_free(&s->source);
+    diffuse_test_handles_free(&s->source);
     diffuse_schedule_free(s->custom);
     diffuse_test_remove_dir(s->dir);
 }

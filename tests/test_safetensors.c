@@ -3,6 +3,7 @@
  * wrote tests/reference/safetensors_reference.safetensors. */
 #include <errno.h>
 #include <float.h>
+#include <locale.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "io/atomic_file.h"
+#include "io/crc32c.h"
 #include "io/safetensors.h"
 #include "test_support.h"
 
@@ -760,6 +762,103 @@ START_TEST(number_parsers_are_strict)
 }
 END_TEST
 
+/* The double parser converts without the decimal point (strtod on digits
+ * and an exponent), so it is exact and ignores the C locale. */
+START_TEST(doubles_parse_exactly_in_any_locale)
+{
+    static const struct {
+        const char *text;
+        double value;
+    } cases[] = {
+        {"0.90000000000000002", 0.9},
+        {"0.1e1", 1.0},
+        {"123.456e-2", 1.23456},
+        {"2.2250738585072011e-308", 2.2250738585072011e-308},
+        {"4.9406564584124654e-324", 4.9406564584124654e-324},
+        {"1e23", 1e23},
+        {"9007199254740993", 9007199254740992.0}, /* ties to even */
+        {"1E+2", 100.0},
+        {"1e-400", 0.0},
+        {"1e-99999999999999999999", 0.0}, /* the exponent saturates */
+        {"0.000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+         "000000001e100",
+         1e10},
+    };
+    const char *comma = setlocale(LC_NUMERIC, "de_DE.UTF-8");
+    for (int pass = 0; pass < (comma != NULL ? 2 : 1); pass++) {
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            double d = -1;
+            ck_assert_msg(st_parse_double(cases[k].text, &d), "%s", cases[k].text);
+            ck_assert_msg(memcmp(&d, &cases[k].value, sizeof d) == 0, "%s: %.17g", cases[k].text,
+                          d);
+        }
+        setlocale(LC_NUMERIC, "C");
+    }
+    double d = 0;
+    ck_assert(st_parse_double("-0", &d) && signbit(d) && d == 0.0);
+    ck_assert(!st_parse_double("1e99999999999999999999", &d));
+    char longest[ST_MAX_NUMBER_TEXT + 2];
+    memset(longest, '1', sizeof longest - 1);
+    longest[ST_MAX_NUMBER_TEXT] = '\0';
+    ck_assert(st_parse_double(longest, &d) && d == 1.1111111111111111e99);
+    longest[ST_MAX_NUMBER_TEXT] = '1';
+    longest[ST_MAX_NUMBER_TEXT + 1] = '\0';
+    ck_assert(!st_parse_double(longest, &d)); /* one character too long */
+}
+END_TEST
+
+/* The check value of RFC 3720 (B.4), and chaining. */
+START_TEST(crc32c_matches_its_check_value)
+{
+    ck_assert_uint_eq(crc32c_update(0, "123456789", 9), 0xE3069283u);
+    ck_assert_uint_eq(crc32c_update(crc32c_update(0, "1234", 4), "56789", 5), 0xE3069283u);
+    ck_assert_uint_eq(crc32c_update(0, "", 0), 0);
+    unsigned char zeros[32] = {0};
+    ck_assert_uint_eq(crc32c_update(0, zeros, sizeof zeros), 0x8A9136AAu);
+}
+END_TEST
+
+/* Escapes decode to UTF-8 (surrogate pairs included) and checksums are
+ * found only where the writer put them. */
+START_TEST(header_strings_decode_and_checksums_verify)
+{
+    const char *json = "{\"__metadata__\":{\"k\\u00e9\\ud83d\\ude00\\n\":\"a\\\"b\\\\c\\/\"}}";
+    size_t size;
+    unsigned char *bytes = make_file(json, strlen(json), 0, &size);
+    st_file *file = open_ok(bytes, size, "escapes");
+    ck_assert_str_eq(st_metadata(file, "k\xc3\xa9\xf0\x9f\x98\x80\n"), "a\"b\\c/");
+    ck_assert_int_eq(st_verify_checksum(file, "checksum", NULL), DIFFUSE_ERROR_FORMAT);
+    st_close(file);
+    free(bytes);
+
+    st_writer *w = NULL;
+    ck_assert_int_eq(st_writer_create(&w, NULL), DIFFUSE_OK);
+    const size_t shape[1] = {3};
+    const float values[3] = {1, 2, 3};
+    ck_assert_int_eq(st_writer_add_tensor(w, "x", ST_F32, 1, shape, values, sizeof values, NULL),
+                     DIFFUSE_OK);
+    /* A decoy: the same text inside a value comes with escaped quotes. */
+    ck_assert_int_eq(st_writer_add_metadata(w, "a", "\"sum\":\"crc32c:", NULL), DIFFUSE_OK);
+    ck_assert_int_eq(st_writer_set_checksum(w, "sum", NULL), DIFFUSE_OK);
+    ck_assert_int_eq(st_writer_set_checksum(w, "sum", NULL), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(st_writer_set_checksum(w, "a\"b", NULL), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    void *out = NULL;
+    ck_assert_int_eq(st_write_memory(w, &out, &size, NULL), DIFFUSE_OK);
+    st_writer_free(w);
+    ck_assert_int_eq(st_open_memory(&file, out, size, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(st_verify_checksum(file, "sum", NULL), DIFFUSE_OK);
+    st_close(file);
+    unsigned char *damaged = out;
+    damaged[size - 1] ^= 0x10; /* the last float */
+    ck_assert_int_eq(st_open_memory(&file, damaged, size, NULL), DIFFUSE_OK);
+    diffuse_error err = {{0}};
+    ck_assert_int_eq(st_verify_checksum(file, "sum", &err), DIFFUSE_ERROR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.message, "checksum mismatch"));
+    st_close(file);
+    free(out);
+}
+END_TEST
+
 START_TEST(metadata_numbers_round_trip_and_are_checked)
 {
     const double doubles[] = {0.1, 1.0 / 3.0, -0.0, 4.9406564584124654e-324, DBL_MAX, -DBL_MIN,
@@ -1083,6 +1182,9 @@ static Suite *safetensors_suite(void)
     tcase_add_test(round, empty_writer_gives_padded_empty_object);
     tcase_add_test(round, metadata_numbers_round_trip_and_are_checked);
     tcase_add_test(round, number_parsers_are_strict);
+    tcase_add_test(round, doubles_parse_exactly_in_any_locale);
+    tcase_add_test(round, crc32c_matches_its_check_value);
+    tcase_add_test(round, header_strings_decode_and_checksums_verify);
     tcase_add_test(round, swap_bytes_reverses_each_element);
     suite_add_tcase(suite, round);
 

@@ -7,9 +7,12 @@
  * the weights with the safetensors package or a few lines of numpy
  * (tests/reference/checkpoint_read.py shows them).
  *
- * Content (format_version 1; every metadata value is a string, numbers are
+ * Content (format_version 2; every metadata value is a string, numbers are
  * written so that they read back bit-exactly):
- *   __metadata__  "format": "libdiffuse-checkpoint", "format_version": "1",
+ *   __metadata__  "format": "libdiffuse-checkpoint", "format_version": "2",
+ *                 "checksum": "crc32c:" and 8 lowercase hex digits, the
+ *                 CRC-32C (Castagnoli) of every byte of the file except
+ *                 those 8 digits;
  *                 "kind": "model" or "trainer", "library_version";
  *                 "model.architecture" ("mlp"), "model.dim" and one
  *                 "model.<option>" per option of the architecture, named as
@@ -30,25 +33,48 @@
  *
  * Writes are atomic: the file is written to a temporary file in the same
  * directory, flushed to disk (fsync), then renamed over `path`; a crash or
- * an error mid-save never destroys an existing checkpoint and leaves no
- * temporary file behind. A save refuses non-finite weights or moments
+ * an error mid-save never destroys an existing checkpoint. An error leaves
+ * no temporary file behind. A process killed mid-save: on Linux the
+ * temporary file has no name until the instant before the rename
+ * (O_TMPFILE), so nothing is left unless the kill falls between those two
+ * system calls; elsewhere (or without /proc) a hidden
+ * ".<name>.tmp-<host>-<pid>-<n>" is left. Either leftover is removed by the
+ * next save to the same path, once no process of that pid runs on this
+ * machine. A save refuses non-finite weights or moments
  * (DIFFUSE_ERROR_NUMERIC) rather than write a file that cannot be loaded.
  *
  * Reads validate everything before any handle is handed out: the safetensors
- * structure; "format" and "format_version" (another format or version is
- * DIFFUSE_ERROR_FORMAT, with a message saying which); every key above is
- * required and parsed strictly, then set through the handles' own setters,
- * so a value out of bounds is refused as it would be from a caller; every
- * tensor must have the dtype and shape of the rebuilt handles, and no other
- * tensor may be present; weights, EMA weights and moments must be finite and
- * second moments ≥ 0. The tensor shapes are checked against the architecture
- * before the model allocates anything, so a corrupt size cannot make the
- * loader allocate more than the file holds. Any such defect is
- * DIFFUSE_ERROR_FORMAT ("the file is corrupt", including NaN weights), with
- * a message naming the key or tensor; DIFFUSE_ERROR_MISMATCH means a valid
+ * structure, within what a checkpoint can need (a header of at most 4 MiB,
+ * 16384 tensors, 1024 metadata entries), and the file's size against its
+ * header before the data is read (a valid header followed by a GiB costs
+ * only the header); "format" and "format_version" (another format or
+ * version is DIFFUSE_ERROR_FORMAT, with a message saying which); the
+ * checksum ("checksum mismatch", also any flipped bit or hand edit); every
+ * key above is required and parsed strictly, then set through the handles'
+ * own setters, so a value out of bounds is refused as it would be from a
+ * caller, and options that a training step would refuse together (a
+ * learning-rate decay over DECAY_STEPS = 0, MIN_LEARNING_RATE above
+ * LEARNING_RATE) are refused at load; "optimizer.step" must be below 2^63
+ * (step k's noise comes from the Philox streams 2k and 2k + 1, which must
+ * not wrap around); every tensor must have the dtype and shape of the
+ * rebuilt handles, and no other tensor may be present; weights, EMA weights
+ * and moments must be finite and second moments ≥ 0. The tensor shapes are
+ * checked against the architecture before the model allocates anything, so
+ * a corrupt size cannot make the loader allocate more than the file holds.
+ * Any such defect is DIFFUSE_ERROR_FORMAT ("the file is corrupt", including
+ * NaN weights), with a message naming the key or tensor (the checksum comes
+ * first, so a damaged file usually says "checksum mismatch");
+ * DIFFUSE_ERROR_MISMATCH means a valid
  * file that does not fit the request (a model checkpoint given to
  * diffuse_trainer_load). Metadata keys outside the list are ignored, so tools
- * may annotate a file.
+ * may annotate a file (a tool that edits a value must write a new checksum).
+ * Running out of memory while loading or saving is always
+ * DIFFUSE_ERROR_NO_MEMORY, never another status or a changed value.
+ *
+ * Files of libdiffuse 0.1 (format_version 1, no checksum) are still read,
+ * with every check above except the checksum (they have none to verify);
+ * saving the loaded handles writes a version 2 file. libdiffuse 0.1 does
+ * not read version 2 files.
  *
  * Errors: a save records its message in the handle it was called on
  * (diffuse_model_last_error, diffuse_trainer_last_error) and in the thread's

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "io/safetensors.h"
+#include "test_handles.h"
 
 #define REQUIRE(condition)             \
     do {                               \
@@ -143,24 +144,9 @@ static void check_model_load(void)
     diffuse_model_free(m);
 }
 
-typedef struct loaded {
-    diffuse_model *model;
-    diffuse_schedule *schedule;
-    diffuse_optimizer *optimizer;
-    diffuse_trainer *trainer;
-} loaded;
-
-static void loaded_free(loaded *l)
-{
-    diffuse_trainer_free(l->trainer);
-    diffuse_optimizer_free(l->optimizer);
-    diffuse_schedule_free(l->schedule);
-    diffuse_model_free(l->model);
-}
-
 /* One step on 2 rows with 1 thread: the file's batch size and thread
  * count would make a step as large as the file says. */
-static void exercise_trainer(loaded *l)
+static void exercise_trainer(diffuse_test_handles *l)
 {
     size_t dim = 0;
     REQUIRE(diffuse_model_dim(l->model, &dim) == DIFFUSE_OK);
@@ -174,7 +160,7 @@ static void exercise_trainer(loaded *l)
 
 static void check_trainer_load(void)
 {
-    loaded l = {(diffuse_model *)&input_fd, (diffuse_schedule *)&input_fd,
+    diffuse_test_handles l = {(diffuse_model *)&input_fd, (diffuse_schedule *)&input_fd,
                 (diffuse_optimizer *)&input_fd, (diffuse_trainer *)&input_fd};
     diffuse_status status =
         diffuse_trainer_load(input_path, &l.model, &l.schedule, &l.optimizer, &l.trainer);
@@ -185,14 +171,14 @@ static void check_trainer_load(void)
         return;
     }
     REQUIRE(diffuse_trainer_save(l.trainer, first_save) == DIFFUSE_OK);
-    loaded again = {NULL, NULL, NULL, NULL};
+    diffuse_test_handles again = {NULL, NULL, NULL, NULL};
     REQUIRE(diffuse_trainer_load(first_save, &again.model, &again.schedule, &again.optimizer,
                                  &again.trainer) == DIFFUSE_OK);
     REQUIRE(diffuse_trainer_save(again.trainer, second_save) == DIFFUSE_OK);
     require_same_files(first_save, second_save);
     exercise_trainer(&again);
-    loaded_free(&again);
-    loaded_free(&l);
+    diffuse_test_handles_free(&again);
+    diffuse_test_handles_free(&l);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
