@@ -11,8 +11,9 @@
  * written so that they read back bit-exactly):
  *   __metadata__  "format": "libdiffuse-checkpoint", "format_version": "2",
  *                 "checksum": "crc32c:" and 8 lowercase hex digits, the
- *                 CRC-32C (Castagnoli) of every byte of the file except
- *                 those 8 digits;
+ *                 CRC-32C (Castagnoli) of the data section followed by
+ *                 the length field and header without those 8 digits
+ *                 (tests/reference/checkpoint_read.py computes it);
  *                 "kind": "model" or "trainer", "library_version";
  *                 "model.architecture" ("mlp"), "model.dim" and one
  *                 "model.<option>" per option of the architecture, named as

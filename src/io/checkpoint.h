@@ -11,7 +11,8 @@
  *   metadata  format                "libdiffuse-checkpoint"
  *             format_version        "2" ("1": libdiffuse 0.1, no checksum)
  *             checksum              "crc32c:<8 hex digits>", the CRC-32C of
- *                                   every other byte of the file
+ *                                   the data section, then of the length
+ *                                   field and header without the digits
  *                                   (st_writer_set_checksum)
  *             kind                  "model" | "trainer"
  *             library_version       "0.1.0"   (informational, never checked)

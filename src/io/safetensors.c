@@ -176,8 +176,13 @@ bool st_parse_double(const char *text, double *out)
     }
     /* The exponent saturates: beyond ±99999 every value here is 0 or ∞. */
     long exponent = 0;
-    bool negative = i < length && text[i + 1] == '-';
-    for (i += i < length ? 1 + (text[i + 1] == '-' || text[i + 1] == '+') : 0; i < length; i++)
+    bool negative = false;
+    if (i < length) { /* text[i] is 'e' or 'E' */
+        i++;
+        negative = text[i] == '-';
+        i += text[i] == '-' || text[i] == '+';
+    }
+    for (; i < length; i++)
         exponent = exponent >= 99999 ? 99999 : exponent * 10 + (text[i] - '0');
     exponent = (negative ? -exponent : exponent) - (long)fraction;
     snprintf(digits + used, sizeof digits - used, "e%ld", exponent);
@@ -206,6 +211,7 @@ struct st_file {
     size_t header_size;
     unsigned char *data;       /* data section; malloc'ed, so 8-byte aligned */
     size_t data_size;
+    uint32_t data_crc;         /* CRC-32C of the data section as in the file */
     char *strings;             /* decoded names, keys and values */
     metadata_entry *metadata;  /* sorted by key */
     size_t metadata_count;
@@ -317,6 +323,7 @@ static diffuse_status read_data(const source *src, st_file *file, diffuse_error 
                     err);
     if (status != DIFFUSE_OK)
         return status;
+    file->data_crc = crc32c_update(0, file->data, file->data_size); /* before any swap */
     for (size_t i = 0; i < file->tensor_count; i++)
         file->tensors[i].data = file->data + file->tensors[i].offset;
     if (!host_is_little_endian())
@@ -327,15 +334,16 @@ static diffuse_status read_data(const source *src, st_file *file, diffuse_error 
 static diffuse_status open_source(st_file **out, const source *src, const st_limits *limits,
                                   diffuse_error *err)
 {
+    if (limits == NULL)
+        limits = &st_default_limits;
     st_file *file = calloc(1, sizeof *file);
     if (file == NULL)
         return diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY, "out of memory opening a file");
-    diffuse_status status = read_length_field(src, limits != NULL ? limits : &st_default_limits,
-                                              file, err);
+    diffuse_status status = read_length_field(src, limits, file, err);
     if (status == DIFFUSE_OK)
         status = read_header_bytes(src, file, err);
     if (status == DIFFUSE_OK)
-        status = parse_header(file, limits != NULL ? limits : &st_default_limits, err);
+        status = parse_header(file, limits, err);
     if (status == DIFFUSE_OK)
         status = read_data(src, file, err);
     if (status != DIFFUSE_OK) {
@@ -805,11 +813,10 @@ diffuse_status st_checksum_compute(const st_file *file, const char *key, uint32_
                             ST_CHECKSUM_PREFIX "\" and %d lowercase hex digits",
                             key, entry->value, ST_CHECKSUM_DIGITS);
     size_t digits = entry->value_at + prefix; /* within the header */
-    uint32_t c = crc32c_update(0, file->length_field, ST_LENGTH_FIELD_BYTES);
+    uint32_t c = crc32c_update(file->data_crc, file->length_field, ST_LENGTH_FIELD_BYTES);
     c = crc32c_update(c, file->header, digits);
-    c = crc32c_update(c, file->header + digits + ST_CHECKSUM_DIGITS,
-                      file->header_size - digits - ST_CHECKSUM_DIGITS);
-    *crc = crc32c_update(c, file->data, file->data_size);
+    *crc = crc32c_update(c, file->header + digits + ST_CHECKSUM_DIGITS,
+                         file->header_size - digits - ST_CHECKSUM_DIGITS);
     *digits_at = ST_LENGTH_FIELD_BYTES + digits;
     return DIFFUSE_OK;
 }
@@ -1438,20 +1445,21 @@ static size_t find_checksum_digits(const write_plan *plan, const char *key)
     return 0;
 }
 
-/* Replaces the placeholder digits by the CRC-32C of every other byte of the
- * file, the head's and the data's as they will be written (little-endian). */
+/* Replaces the placeholder digits by the checksum (see safetensors.h): the
+ * data as it will be written (little-endian), then the head without them. */
 static diffuse_status seal(const st_writer *writer, write_plan *plan, diffuse_error *err)
 {
     size_t digits = find_checksum_digits(plan, writer->checksum_key);
     if (digits == 0)
         return diffuse_fail(err, DIFFUSE_ERROR_INVALID_ARGUMENT,
                             "the checksum entry is not in the header");
-    uint32_t crc = crc32c_update(0, plan->head, digits);
-    crc = crc32c_update(crc, plan->head + digits + ST_CHECKSUM_DIGITS,
-                        plan->head_size - digits - ST_CHECKSUM_DIGITS);
+    uint32_t crc = 0;
     write_sink sink = {write_to_crc, &crc};
     for (size_t i = 0; i < writer->tensor_count; i++)
         (void)emit_tensor(plan->order[i], &sink, err); /* cannot fail */
+    crc = crc32c_update(crc, plan->head, digits);
+    crc = crc32c_update(crc, plan->head + digits + ST_CHECKSUM_DIGITS,
+                        plan->head_size - digits - ST_CHECKSUM_DIGITS);
     char hex[ST_CHECKSUM_DIGITS + 1];
     snprintf(hex, sizeof hex, "%08" PRIx32, crc);
     memcpy(plan->head + digits, hex, ST_CHECKSUM_DIGITS);

@@ -45,7 +45,10 @@
  *
  * Checksums (optional, st_writer_set_checksum): metadata `key` =
  * "crc32c:" and 8 lowercase hex digits, the CRC-32C (src/io/crc32c.h) of
- * every byte of the file except those 8 digits; st_verify_checksum checks it.
+ * the data section followed by the first 8 + N bytes of the file without
+ * those 8 digits: crc32c(data ‖ head before the digits ‖ head after them).
+ * The data comes first so that a reader can take its CRC as it reads it,
+ * before a big-endian host swaps it; st_verify_checksum checks it.
  *
  * Memory: a reader keeps the header and the data section in two buffers;
  * the data section starts at an 8-byte aligned address, so a tensor whose

@@ -8,9 +8,10 @@ and checks that it is a valid safetensors file with the documented content
 Exit status 0 when every file passes; the first problem is printed otherwise.
 
 Integrity: format_version 2 files carry metadata "checksum" =
-"crc32c:<8 lowercase hex digits>", the CRC-32C (Castagnoli) of every byte of
-the file except those 8 digits; crc32c() below checks it. format_version 1
-files (libdiffuse 0.1) have no checksum.
+"crc32c:<8 lowercase hex digits>", the CRC-32C (Castagnoli) of the data
+section followed by the length field and header without those 8 digits;
+check_checksum() below checks it. format_version 1 files (libdiffuse 0.1)
+have no checksum.
 
 The same few lines open the weights in numpy (for users, not needed here):
 
@@ -105,12 +106,13 @@ def read_safetensors(path):
 
 
 def check_checksum(raw, metadata):
-    """The stored digits against the CRC-32C of the rest of the file."""
+    """The stored digits against crc32c(data + head without the digits)."""
     value = metadata.get("checksum", "")
     require(len(value) == 15 and value.startswith("crc32c:"), "checksum %r" % value)
     marker = b'"checksum":"crc32c:'
     at = raw.index(marker) + len(marker)
-    computed = crc32c(raw[:at] + raw[at + 8:])
+    data_start = 8 + struct.unpack("<Q", raw[:8])[0]
+    computed = crc32c(raw[data_start:] + raw[:at] + raw[at + 8:data_start])
     require(raw[at:at + 8].decode("ascii") == "%08x" % computed,
             "checksum mismatch: stored %s, computed %08x" % (value, computed))
 
