@@ -2,6 +2,7 @@
  * precision reference, and every backward against central finite
  * differences of the double precision reference forward (layers, the time
  * branch, residual blocks and the whole MLP). */
+#include <cblas.h>
 #include <diffuse/diffuse.h>
 #include <float.h>
 #include <math.h>
@@ -879,6 +880,99 @@ START_TEST(linear_backward_matches_reference_at_block_sizes)
 }
 END_TEST
 
+/* ---- bit compatibility -------------------------------------------------- */
+
+/* FNV-1a (64 bit) over the bytes of n floats, chained from `hash`. */
+static uint64_t fnv1a_floats(uint64_t hash, const float *x, size_t n)
+{
+    const unsigned char *bytes = (const unsigned char *)x;
+    for (size_t i = 0; i < n * sizeof *x; i++)
+        hash = (hash ^ bytes[i]) * UINT64_C(0x100000001b3);
+    return hash;
+}
+
+#define FNV1A_OFFSET UINT64_C(0xcbf29ce484222325)
+
+/* Configurations of the compatibility digests: d, H, L, E, activation,
+ * residual, seed (L = 0: no hidden block). */
+static const int64_t digest_configs[][7] = {
+    {2, 128, 3, 64, DIFFUSE_ACTIVATION_SILU, 1, 0},
+    {3, 12, 2, 8, DIFFUSE_ACTIVATION_GELU, 1, 8},
+    {5, 40, 0, 6, DIFFUSE_ACTIVATION_SILU, 0, 123456789},
+    {4, 33, 4, 16, DIFFUSE_ACTIVATION_GELU, 0, 77},
+};
+
+/* Digests of the initial parameters, a prediction over 300 rows (two
+ * chunks) and the parameters after 50 steps of plain gradient descent on
+ * the loss ½|f − target|² through forward/backward, recorded on the code
+ * before the network became a layer list (0.1): every bit of
+ * initialisation, prediction and training must stay the same. The
+ * initialisation does not depend on the machine; the other two depend on
+ * OpenBLAS's sgemm kernels, which it picks per CPU, so they are compared
+ * only under the kernel they were recorded with. */
+#define DIGEST_OPENBLAS_CORE "SkylakeX"
+static const uint64_t digest_expected[][3] = {
+    {UINT64_C(0x8d1150bc481443d3), UINT64_C(0xc56334bd50dd35a1), UINT64_C(0x67ce59e9bc94c8a5)},
+    {UINT64_C(0x9cc61e93780fb526), UINT64_C(0xd72618e7d15ce6fb), UINT64_C(0xe593d29efaa4f8ca)},
+    {UINT64_C(0x9bbe680657de74a2), UINT64_C(0xc7314dbc1c408ebe), UINT64_C(0xb43b0a36024733aa)},
+    {UINT64_C(0x42df88d992a79887), UINT64_C(0xce002d3f9ee96b82), UINT64_C(0x8483229a628d1148)},
+};
+
+static diffuse_model *digest_model(const int64_t *c)
+{
+    static const diffuse_model_option options[] = {
+        DIFFUSE_MODEL_HIDDEN_WIDTH, DIFFUSE_MODEL_HIDDEN_LAYERS, DIFFUSE_MODEL_TIME_EMBED_DIM,
+        DIFFUSE_MODEL_ACTIVATION, DIFFUSE_MODEL_RESIDUAL, DIFFUSE_MODEL_SEED};
+    diffuse_model_config *config;
+    ck_assert_int_eq(diffuse_model_config_create(&config, DIFFUSE_ARCH_MLP, (size_t)c[0]),
+                     DIFFUSE_OK);
+    for (size_t k = 0; k < 6; k++)
+        ck_assert_int_eq(diffuse_model_config_set_int(config, options[k], c[k + 1]), DIFFUSE_OK);
+    diffuse_model *m;
+    ck_assert_int_eq(diffuse_model_create(&m, config), DIFFUSE_OK);
+    diffuse_model_config_free(config);
+    return m;
+}
+
+START_TEST(mlp_bits_match_0_1)
+{
+    enum { N = 300, BATCH = 48, STEPS = 50 };
+    const int64_t *c = digest_configs[_i];
+    size_t d = (size_t)c[0];
+    diffuse_model *m = digest_model(c);
+    uint64_t digest[3];
+    digest[0] = fnv1a_floats(FNV1A_OFFSET, m->params, m->param_count);
+    int32_t t[N];
+    for (size_t i = 0; i < N; i++)
+        t[i] = (int32_t)(i * 7919 % 1000);
+    float *x = random_floats(N * d, 60, -2.0f, 2.0f), *out = zero_floats(N * d);
+    float *target = random_floats(N * d, 61, -1.0f, 1.0f);
+    ck_assert_int_eq(m->ops->predict(m, m->params, x, t, N, out), DIFFUSE_OK);
+    digest[1] = fnv1a_floats(FNV1A_OFFSET, out, N * d);
+    for (size_t step = 0; step < STEPS; step++) {
+        size_t first = step * BATCH % (N - BATCH);
+        model_zero_grads(m);
+        ck_assert_int_eq(m->ops->forward(m, x + first * d, t + first, BATCH, out), DIFFUSE_OK);
+        /* dL/df = f − target, for L = ½|f − target|² */
+        for (size_t k = 0; k < BATCH * d; k++)
+            out[k] -= target[first * d + k];
+        ck_assert_int_eq(m->ops->backward(m, out, BATCH), DIFFUSE_OK);
+        for (size_t p = 0; p < m->param_count; p++)
+            m->params[p] -= 1e-3f * m->grads[p];
+    }
+    digest[2] = fnv1a_floats(FNV1A_OFFSET, m->params, m->param_count);
+    size_t compared = strcmp(openblas_get_corename(), DIGEST_OPENBLAS_CORE) == 0 ? 3 : 1;
+    ck_assert_msg(memcmp(digest, digest_expected[_i], compared * sizeof *digest) == 0,
+                  "config %d digests (init, predict, trained): {0x%016llx, 0x%016llx, 0x%016llx}",
+                  _i, (unsigned long long)digest[0], (unsigned long long)digest[1],
+                  (unsigned long long)digest[2]);
+    free(x);
+    free(out);
+    free(target);
+    diffuse_model_free(m);
+}
+END_TEST
+
 static Suite *layers_suite(void)
 {
     Suite *suite = suite_create("layers");
@@ -899,6 +993,7 @@ static Suite *layers_suite(void)
     tcase_add_loop_test(network, mlp_forward_and_gradients, 0, 4);
     tcase_add_test(network, mlp_backward_accumulates);
     tcase_add_test(network, mlp_prediction_in_chunks_matches_reference);
+    tcase_add_loop_test(network, mlp_bits_match_0_1, 0, 4);
     suite_add_tcase(suite, network);
     return suite;
 }
