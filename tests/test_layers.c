@@ -19,6 +19,7 @@
 #include "nn/time_mlp.h"
 #include "nn/workspace.h"
 #include "util/philox.h"
+#include "nn_reference.h"
 #include "test_support.h"
 
 static const diffuse_activation activations[] = {DIFFUSE_ACTIVATION_SILU,
@@ -111,6 +112,15 @@ static double *numeric_gradient(double *values, size_t n, double (*loss)(void *)
     for (size_t i = 0; i < n; i++)
         numeric[i] = numeric_derivative(&values[i], loss, ctx);
     return numeric;
+}
+
+/* The whole backward of a linear layer: both halves of linear.h. */
+static void linear_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out,
+                            const float *in, const float *weight, size_t n, size_t in_dim,
+                            size_t out_dim)
+{
+    nn_linear_backward_params(d_weight, d_bias, d_out, in, n, in_dim, out_dim);
+    nn_linear_backward_input(d_in, d_out, weight, n, in_dim, out_dim);
 }
 
 /* ---- activations ------------------------------------------------------ */
@@ -400,7 +410,7 @@ START_TEST(linear_backward_matches_reference_and_finite_differences)
                      to_double(r, N * OUT),
                      zero_doubles(N * OUT)};
     /* dL/dY = r for L = Σ r ⊙ Y */
-    nn_linear_backward(dx, dw, db, r, x, w, N, IN, OUT);
+    linear_backward(dx, dw, db, r, x, w, N, IN, OUT);
 
     double *ref_dx = zero_doubles(N * IN), *ref_dw = zero_doubles(OUT * IN);
     double *ref_db = zero_doubles(OUT);
@@ -417,7 +427,7 @@ START_TEST(linear_backward_matches_reference_and_finite_differences)
     check_gradient(db, num_db, OUT, "linear db");
 
     /* backward accumulates into dW and db (and overwrites dx) */
-    nn_linear_backward(dx, dw, db, r, x, w, N, IN, OUT);
+    linear_backward(dx, dw, db, r, x, w, N, IN, OUT);
     for (size_t i = 0; i < OUT * IN; i++)
         ck_assert_close(dw[i], 2.0 * ref_dw[i], 1e-5, 1e-6);
     for (size_t i = 0; i < OUT; i++)
@@ -498,7 +508,8 @@ static void run_block_case(int variant)
         free(inplace);
     }
 
-    nn_block_backward(dx, dw, db, r, act, derivative, w, n, in_dim, out_dim, residual);
+    nn_linear_backward_params(dw, db, r, act, n, in_dim, out_dim);
+    nn_block_backward_input(dx, r, derivative, w, n, in_dim, out_dim, residual);
     double *num_dx = numeric_gradient(c.x, n * in_dim, block_loss, &c);
     double *num_dw = numeric_gradient(c.w, out_dim * in_dim, block_loss, &c);
     double *num_db = numeric_gradient(c.b, out_dim, block_loss, &c);
@@ -860,7 +871,7 @@ START_TEST(linear_backward_matches_reference_at_block_sizes)
     double *ref_db = to_double(db, OUT), *xd = to_double(x, N * IN), *wd = to_double(w, OUT * IN);
     double *gd = to_double(g, N * OUT);
     /* accumulating onto non-zero gradients */
-    nn_linear_backward(dx, dw, db, g, x, w, N, IN, OUT);
+    linear_backward(dx, dw, db, g, x, w, N, IN, OUT);
     nn_linear_backward_reference(ref_dx, ref_dw, ref_db, gd, xd, wd, N, IN, OUT);
     check_close(dx, ref_dx, N * IN, 1e-5, 1e-5, "dx");
     check_close(dw, ref_dw, OUT * IN, 1e-5, 1e-5, "dW");

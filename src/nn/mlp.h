@@ -58,11 +58,4 @@ void nn_mlp_layout_compute(const nn_mlp_shape *shape, nn_mlp_layout *layout);
  * since the last backward or prediction. */
 diffuse_status nn_mlp_backward(diffuse_model *m, const float *d_out, size_t n, float *d_x);
 
-/* The whole network in double precision with the layer references, row by
- * row: out[n, d] = f(params; x, t). `params` follows the layout of `shape`.
- * Fails only for lack of memory. */
-diffuse_status nn_mlp_forward_reference(const nn_mlp_shape *shape, const double *params,
-                                        const double *x, const int32_t *t, size_t n,
-                                        double *out);
-
 #endif
