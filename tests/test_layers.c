@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "nn/activation.h"
 #include "nn/block.h"
+#include "nn/layers.h"
 #include "nn/linear.h"
 #include "nn/mlp.h"
 #include "nn/time_embedding.h"
@@ -692,6 +693,100 @@ START_TEST(time_branch_forward_and_gradients)
 }
 END_TEST
 
+/* ---- the layer list ------------------------------------------------------ */
+
+/* A small network as data: a time branch, an input layer with the time
+ * features added, a residual block and an output layer. */
+static void small_list(nn_layer_list *list)
+{
+    ck_assert_int_eq(nn_layers_create(NULL, list, 5), DIFFUSE_OK);
+    nn_layers_add(list, NN_LAYER_LINEAR, "time.0", 4, 6, NN_FROM_TIME);
+    nn_layers_add(list, NN_LAYER_DENSE, "time.1", 6, 6, 0);
+    nn_layers_add(list, NN_LAYER_LINEAR, "in", 3, 6, NN_FROM_DATA)->add = 1;
+    nn_layers_add(list, NN_LAYER_DENSE, "block", 6, 6, 2)->residual = true;
+    nn_layers_add(list, NN_LAYER_DENSE, "out", 6, 3, 3);
+}
+
+START_TEST(layer_list_derives_layout_tensors_and_sizes)
+{
+    nn_layer_list list;
+    small_list(&list);
+    ck_assert_int_eq(nn_layers_finish(NULL, &list), DIFFUSE_OK);
+    /* tensors packed in list order, weight [out, in] then bias [out] */
+    ck_assert_uint_eq(list.tensor_count, 10);
+    ck_assert_uint_eq(list.param_count, (24 + 6) + (36 + 6) + (18 + 6) + (36 + 6) + (18 + 3));
+    model_tensor *tensors;
+    ck_assert_int_eq(nn_layers_describe(NULL, &list, &tensors), DIFFUSE_OK);
+    size_t offset = 0;
+    for (size_t k = 0; k < list.tensor_count; k++) {
+        const model_tensor *tensor = &tensors[k];
+        const nn_layer *layer = &list.layers[k / 2];
+        ck_assert_uint_eq(tensor->offset, offset);
+        ck_assert_uint_eq(tensor->offset, k % 2 == 0 ? layer->weight : layer->bias);
+        ck_assert_uint_eq(tensor->rank, k % 2 == 0 ? 2 : 1);
+        ck_assert_uint_eq(tensor->shape[0], layer->out);
+        ck_assert_uint_eq(tensor->shape[1], k % 2 == 0 ? layer->in : 1);
+        offset += tensor->shape[0] * tensor->shape[1];
+    }
+    ck_assert_str_eq(tensors[6].name, "block.weight");
+    ck_assert_str_eq(tensors[9].name, "out.bias");
+    free(tensors);
+    /* the time branch depends on t alone; the rest runs per row */
+    ck_assert(list.layers[0].per_timestep && list.layers[1].per_timestep);
+    ck_assert(!list.layers[2].per_timestep && !list.layers[4].per_timestep);
+    /* training keeps the inputs of block and out (6 + 6 per row) */
+    ck_assert_uint_eq(nn_layers_kept_floats(&list), 12);
+    ck_assert_uint_eq(nn_layers_widest_input(&list), 6);
+    /* every tensor of a layer within ±1/√in, and parameter i from Philox value i */
+    float *params = zero_floats(list.param_count), *uniform = zero_floats(list.param_count);
+    nn_layers_init_params(&list, params, 99);
+    philox_uniform(99, 0, 0, uniform, list.param_count);
+    for (size_t k = 0; k < list.count; k++) {
+        const nn_layer *layer = &list.layers[k];
+        double bound = 1.0 / sqrt((double)layer->in);
+        size_t end = k + 1 < list.count ? list.layers[k + 1].weight : list.param_count;
+        for (size_t i = layer->weight; i < end; i++)
+            ck_assert_float_eq(params[i], (float)(bound * (2.0 * uniform[i] - 1.0)));
+    }
+    free(params);
+    free(uniform);
+    nn_layers_release(&list);
+}
+END_TEST
+
+/* _i: which inconsistency the description has. */
+START_TEST(layer_list_rejects_inconsistent_descriptions)
+{
+    static const char *const problems[] = {"does not come before", "another width",
+                                           "not an earlier one", "skip connection",
+                                           "no features"};
+    nn_layer_list list;
+    small_list(&list);
+    nn_layer *block = &list.layers[3], *out = &list.layers[4];
+    switch (_i) {
+    case 0:
+        block->input = 3; /* itself */
+        break;
+    case 1:
+        out->in = 5;
+        break;
+    case 2:
+        list.layers[2].add = 4; /* a later layer */
+        break;
+    case 3:
+        out->residual = true; /* 6 → 3 */
+        break;
+    default:
+        block->out = 0;
+        break;
+    }
+    diffuse_error error = {0};
+    ck_assert_int_eq(nn_layers_finish(&error, &list), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(error.message, problems[_i]) != NULL, "%s", error.message);
+    nn_layers_release(&list);
+}
+END_TEST
+
 /* ---- the whole MLP ------------------------------------------------------ */
 
 /* A small MLP: d = 3, H = 12, L = 2, E = 8; variant bit 0 = GELU, bit 1 =
@@ -1001,6 +1096,8 @@ static Suite *layers_suite(void)
     tcase_add_loop_test(kernels, time_branch_forward_and_gradients, 0, 2);
     suite_add_tcase(suite, kernels);
     TCase *network = tcase_create("network");
+    tcase_add_test(network, layer_list_derives_layout_tensors_and_sizes);
+    tcase_add_loop_test(network, layer_list_rejects_inconsistent_descriptions, 0, 5);
     tcase_add_loop_test(network, mlp_forward_and_gradients, 0, 4);
     tcase_add_test(network, mlp_backward_accumulates);
     tcase_add_test(network, mlp_prediction_in_chunks_matches_reference);
