@@ -20,6 +20,7 @@
 enum { MLP_TIME_HIDDEN, MLP_TIME_FEATURES, MLP_INPUT, MLP_TRUNK };
 
 typedef struct mlp_state {
+    nn_mlp_shape shape; /* what the configuration asks for (the list describes it) */
     nn_layer_list layers;
     nn_time_shape time_shape;
     nn_time_table table;
@@ -179,7 +180,7 @@ static diffuse_status mlp_predict(diffuse_model *m, const float *params, const f
         return status;
     size_t chunk = n < NN_MLP_PREDICT_ROWS ? n : NN_MLP_PREDICT_ROWS;
     status = reserve(&m->error, s, carve_predict, chunk);
-    size_t d = s->layers.layers[MLP_INPUT].in;
+    size_t d = s->shape.dim;
     for (size_t start = 0; start < n && status == DIFFUSE_OK; start += chunk) {
         size_t rows = n - start < chunk ? n - start : chunk;
         status = run_forward(s, &m->error, params, x + start * d, t + start, rows,
@@ -197,8 +198,8 @@ static diffuse_status mlp_forward(diffuse_model *m, const float *x, const int32_
         status = reserve(&m->error, s, carve_train, n);
     if (status != DIFFUSE_OK)
         return status;
-    memcpy(s->x, x, n * s->layers.layers[MLP_INPUT].in * sizeof *s->x);
-    status = run_forward(s, &m->error, m->params, s->x, t, n, out, n * s->widest);
+    memcpy(s->x, x, n * s->shape.dim * sizeof *s->x);
+    status = run_forward(s, &m->error, m->params, s->x, t, n, out, n * s->shape.width);
     if (status == DIFFUSE_OK)
         s->train_rows = n;
     return status;
@@ -323,6 +324,7 @@ static diffuse_status mlp_build(diffuse_model *m)
         mlp_destroy(s);
         return status;
     }
+    s->shape = shape;
     derive_sizes(s);
     m->ops = &mlp_ops;
     m->arch = s;
