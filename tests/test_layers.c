@@ -2,6 +2,7 @@
  * precision reference, and every backward against central finite
  * differences of the double precision reference forward (layers, the time
  * branch, residual blocks and the whole MLP). */
+#include <cblas.h>
 #include <diffuse/diffuse.h>
 #include <float.h>
 #include <math.h>
@@ -12,12 +13,14 @@
 #include "model/model.h"
 #include "nn/activation.h"
 #include "nn/block.h"
+#include "nn/layers.h"
 #include "nn/linear.h"
 #include "nn/mlp.h"
 #include "nn/time_embedding.h"
 #include "nn/time_mlp.h"
 #include "nn/workspace.h"
 #include "util/philox.h"
+#include "nn_reference.h"
 #include "test_support.h"
 
 static const diffuse_activation activations[] = {DIFFUSE_ACTIVATION_SILU,
@@ -110,6 +113,15 @@ static double *numeric_gradient(double *values, size_t n, double (*loss)(void *)
     for (size_t i = 0; i < n; i++)
         numeric[i] = numeric_derivative(&values[i], loss, ctx);
     return numeric;
+}
+
+/* The whole backward of a linear layer: both halves of linear.h. */
+static void linear_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out,
+                            const float *in, const float *weight, size_t n, size_t in_dim,
+                            size_t out_dim)
+{
+    nn_linear_backward_params(d_weight, d_bias, d_out, in, n, in_dim, out_dim);
+    nn_linear_backward_input(d_in, d_out, weight, n, in_dim, out_dim);
 }
 
 /* ---- activations ------------------------------------------------------ */
@@ -399,7 +411,7 @@ START_TEST(linear_backward_matches_reference_and_finite_differences)
                      to_double(r, N * OUT),
                      zero_doubles(N * OUT)};
     /* dL/dY = r for L = Σ r ⊙ Y */
-    nn_linear_backward(dx, dw, db, r, x, w, N, IN, OUT);
+    linear_backward(dx, dw, db, r, x, w, N, IN, OUT);
 
     double *ref_dx = zero_doubles(N * IN), *ref_dw = zero_doubles(OUT * IN);
     double *ref_db = zero_doubles(OUT);
@@ -416,7 +428,7 @@ START_TEST(linear_backward_matches_reference_and_finite_differences)
     check_gradient(db, num_db, OUT, "linear db");
 
     /* backward accumulates into dW and db (and overwrites dx) */
-    nn_linear_backward(dx, dw, db, r, x, w, N, IN, OUT);
+    linear_backward(dx, dw, db, r, x, w, N, IN, OUT);
     for (size_t i = 0; i < OUT * IN; i++)
         ck_assert_close(dw[i], 2.0 * ref_dw[i], 1e-5, 1e-6);
     for (size_t i = 0; i < OUT; i++)
@@ -497,7 +509,8 @@ static void run_block_case(int variant)
         free(inplace);
     }
 
-    nn_block_backward(dx, dw, db, r, act, derivative, w, n, in_dim, out_dim, residual);
+    nn_linear_backward_params(dw, db, r, act, n, in_dim, out_dim);
+    nn_block_backward_input(dx, r, derivative, w, n, in_dim, out_dim, residual);
     double *num_dx = numeric_gradient(c.x, n * in_dim, block_loss, &c);
     double *num_dw = numeric_gradient(c.w, out_dim * in_dim, block_loss, &c);
     double *num_db = numeric_gradient(c.b, out_dim, block_loss, &c);
@@ -680,6 +693,100 @@ START_TEST(time_branch_forward_and_gradients)
 }
 END_TEST
 
+/* ---- the layer list ------------------------------------------------------ */
+
+/* A small network as data: a time branch, an input layer with the time
+ * features added, a residual block and an output layer. */
+static void small_list(nn_layer_list *list)
+{
+    ck_assert_int_eq(nn_layers_create(NULL, list, 5), DIFFUSE_OK);
+    nn_layers_add(list, NN_LAYER_LINEAR, "time.0", 4, 6, NN_FROM_TIME);
+    nn_layers_add(list, NN_LAYER_DENSE, "time.1", 6, 6, 0);
+    nn_layers_add(list, NN_LAYER_LINEAR, "in", 3, 6, NN_FROM_DATA)->add = 1;
+    nn_layers_add(list, NN_LAYER_DENSE, "block", 6, 6, 2)->residual = true;
+    nn_layers_add(list, NN_LAYER_DENSE, "out", 6, 3, 3);
+}
+
+START_TEST(layer_list_derives_layout_tensors_and_sizes)
+{
+    nn_layer_list list;
+    small_list(&list);
+    ck_assert_int_eq(nn_layers_finish(NULL, &list), DIFFUSE_OK);
+    /* tensors packed in list order, weight [out, in] then bias [out] */
+    ck_assert_uint_eq(list.tensor_count, 10);
+    ck_assert_uint_eq(list.param_count, (24 + 6) + (36 + 6) + (18 + 6) + (36 + 6) + (18 + 3));
+    model_tensor *tensors;
+    ck_assert_int_eq(nn_layers_describe(NULL, &list, &tensors), DIFFUSE_OK);
+    size_t offset = 0;
+    for (size_t k = 0; k < list.tensor_count; k++) {
+        const model_tensor *tensor = &tensors[k];
+        const nn_layer *layer = &list.layers[k / 2];
+        ck_assert_uint_eq(tensor->offset, offset);
+        ck_assert_uint_eq(tensor->offset, k % 2 == 0 ? layer->weight : layer->bias);
+        ck_assert_uint_eq(tensor->rank, k % 2 == 0 ? 2 : 1);
+        ck_assert_uint_eq(tensor->shape[0], layer->out);
+        ck_assert_uint_eq(tensor->shape[1], k % 2 == 0 ? layer->in : 1);
+        offset += tensor->shape[0] * tensor->shape[1];
+    }
+    ck_assert_str_eq(tensors[6].name, "block.weight");
+    ck_assert_str_eq(tensors[9].name, "out.bias");
+    free(tensors);
+    /* the time branch depends on t alone; the rest runs per row */
+    ck_assert(list.layers[0].per_timestep && list.layers[1].per_timestep);
+    ck_assert(!list.layers[2].per_timestep && !list.layers[4].per_timestep);
+    /* training keeps the inputs of block and out (6 + 6 per row) */
+    ck_assert_uint_eq(nn_layers_kept_floats(&list), 12);
+    ck_assert_uint_eq(nn_layers_widest_input(&list), 6);
+    /* every tensor of a layer within ±1/√in, and parameter i from Philox value i */
+    float *params = zero_floats(list.param_count), *uniform = zero_floats(list.param_count);
+    nn_layers_init_params(&list, params, 99);
+    philox_uniform(99, 0, 0, uniform, list.param_count);
+    for (size_t k = 0; k < list.count; k++) {
+        const nn_layer *layer = &list.layers[k];
+        double bound = 1.0 / sqrt((double)layer->in);
+        size_t end = k + 1 < list.count ? list.layers[k + 1].weight : list.param_count;
+        for (size_t i = layer->weight; i < end; i++)
+            ck_assert_float_eq(params[i], (float)(bound * (2.0 * uniform[i] - 1.0)));
+    }
+    free(params);
+    free(uniform);
+    nn_layers_release(&list);
+}
+END_TEST
+
+/* _i: which inconsistency the description has. */
+START_TEST(layer_list_rejects_inconsistent_descriptions)
+{
+    static const char *const problems[] = {"does not come before", "another width",
+                                           "not an earlier one", "skip connection",
+                                           "no features"};
+    nn_layer_list list;
+    small_list(&list);
+    nn_layer *block = &list.layers[3], *out = &list.layers[4];
+    switch (_i) {
+    case 0:
+        block->input = 3; /* itself */
+        break;
+    case 1:
+        out->in = 5;
+        break;
+    case 2:
+        list.layers[2].add = 4; /* a later layer */
+        break;
+    case 3:
+        out->residual = true; /* 6 → 3 */
+        break;
+    default:
+        block->out = 0;
+        break;
+    }
+    diffuse_error error = {0};
+    ck_assert_int_eq(nn_layers_finish(&error, &list), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(error.message, problems[_i]) != NULL, "%s", error.message);
+    nn_layers_release(&list);
+}
+END_TEST
+
 /* ---- the whole MLP ------------------------------------------------------ */
 
 /* A small MLP: d = 3, H = 12, L = 2, E = 8; variant bit 0 = GELU, bit 1 =
@@ -859,7 +966,7 @@ START_TEST(linear_backward_matches_reference_at_block_sizes)
     double *ref_db = to_double(db, OUT), *xd = to_double(x, N * IN), *wd = to_double(w, OUT * IN);
     double *gd = to_double(g, N * OUT);
     /* accumulating onto non-zero gradients */
-    nn_linear_backward(dx, dw, db, g, x, w, N, IN, OUT);
+    linear_backward(dx, dw, db, g, x, w, N, IN, OUT);
     nn_linear_backward_reference(ref_dx, ref_dw, ref_db, gd, xd, wd, N, IN, OUT);
     check_close(dx, ref_dx, N * IN, 1e-5, 1e-5, "dx");
     check_close(dw, ref_dw, OUT * IN, 1e-5, 1e-5, "dW");
@@ -876,6 +983,99 @@ START_TEST(linear_backward_matches_reference_at_block_sizes)
     free(xd);
     free(wd);
     free(gd);
+}
+END_TEST
+
+/* ---- bit compatibility -------------------------------------------------- */
+
+/* FNV-1a (64 bit) over the bytes of n floats, chained from `hash`. */
+static uint64_t fnv1a_floats(uint64_t hash, const float *x, size_t n)
+{
+    const unsigned char *bytes = (const unsigned char *)x;
+    for (size_t i = 0; i < n * sizeof *x; i++)
+        hash = (hash ^ bytes[i]) * UINT64_C(0x100000001b3);
+    return hash;
+}
+
+#define FNV1A_OFFSET UINT64_C(0xcbf29ce484222325)
+
+/* Configurations of the compatibility digests: d, H, L, E, activation,
+ * residual, seed (L = 0: no hidden block). */
+static const int64_t digest_configs[][7] = {
+    {2, 128, 3, 64, DIFFUSE_ACTIVATION_SILU, 1, 0},
+    {3, 12, 2, 8, DIFFUSE_ACTIVATION_GELU, 1, 8},
+    {5, 40, 0, 6, DIFFUSE_ACTIVATION_SILU, 0, 123456789},
+    {4, 33, 4, 16, DIFFUSE_ACTIVATION_GELU, 0, 77},
+};
+
+/* Digests of the initial parameters, a prediction over 300 rows (two
+ * chunks) and the parameters after 50 steps of plain gradient descent on
+ * the loss ½|f − target|² through forward/backward, recorded on the code
+ * before the network became a layer list (0.1): every bit of
+ * initialisation, prediction and training must stay the same. The
+ * initialisation does not depend on the machine; the other two depend on
+ * OpenBLAS's sgemm kernels, which it picks per CPU, so they are compared
+ * only under the kernel they were recorded with. */
+#define DIGEST_OPENBLAS_CORE "SkylakeX"
+static const uint64_t digest_expected[][3] = {
+    {UINT64_C(0x8d1150bc481443d3), UINT64_C(0xc56334bd50dd35a1), UINT64_C(0x67ce59e9bc94c8a5)},
+    {UINT64_C(0x9cc61e93780fb526), UINT64_C(0xd72618e7d15ce6fb), UINT64_C(0xe593d29efaa4f8ca)},
+    {UINT64_C(0x9bbe680657de74a2), UINT64_C(0xc7314dbc1c408ebe), UINT64_C(0xb43b0a36024733aa)},
+    {UINT64_C(0x42df88d992a79887), UINT64_C(0xce002d3f9ee96b82), UINT64_C(0x8483229a628d1148)},
+};
+
+static diffuse_model *digest_model(const int64_t *c)
+{
+    static const diffuse_model_option options[] = {
+        DIFFUSE_MODEL_HIDDEN_WIDTH, DIFFUSE_MODEL_HIDDEN_LAYERS, DIFFUSE_MODEL_TIME_EMBED_DIM,
+        DIFFUSE_MODEL_ACTIVATION, DIFFUSE_MODEL_RESIDUAL, DIFFUSE_MODEL_SEED};
+    diffuse_model_config *config;
+    ck_assert_int_eq(diffuse_model_config_create(&config, DIFFUSE_ARCH_MLP, (size_t)c[0]),
+                     DIFFUSE_OK);
+    for (size_t k = 0; k < 6; k++)
+        ck_assert_int_eq(diffuse_model_config_set_int(config, options[k], c[k + 1]), DIFFUSE_OK);
+    diffuse_model *m;
+    ck_assert_int_eq(diffuse_model_create(&m, config), DIFFUSE_OK);
+    diffuse_model_config_free(config);
+    return m;
+}
+
+START_TEST(mlp_bits_match_0_1)
+{
+    enum { N = 300, BATCH = 48, STEPS = 50 };
+    const int64_t *c = digest_configs[_i];
+    size_t d = (size_t)c[0];
+    diffuse_model *m = digest_model(c);
+    uint64_t digest[3];
+    digest[0] = fnv1a_floats(FNV1A_OFFSET, m->params, m->param_count);
+    int32_t t[N];
+    for (size_t i = 0; i < N; i++)
+        t[i] = (int32_t)(i * 7919 % 1000);
+    float *x = random_floats(N * d, 60, -2.0f, 2.0f), *out = zero_floats(N * d);
+    float *target = random_floats(N * d, 61, -1.0f, 1.0f);
+    ck_assert_int_eq(m->ops->predict(m, m->params, x, t, N, out), DIFFUSE_OK);
+    digest[1] = fnv1a_floats(FNV1A_OFFSET, out, N * d);
+    for (size_t step = 0; step < STEPS; step++) {
+        size_t first = step * BATCH % (N - BATCH);
+        model_zero_grads(m);
+        ck_assert_int_eq(m->ops->forward(m, x + first * d, t + first, BATCH, out), DIFFUSE_OK);
+        /* dL/df = f − target, for L = ½|f − target|² */
+        for (size_t k = 0; k < BATCH * d; k++)
+            out[k] -= target[first * d + k];
+        ck_assert_int_eq(m->ops->backward(m, out, BATCH), DIFFUSE_OK);
+        for (size_t p = 0; p < m->param_count; p++)
+            m->params[p] -= 1e-3f * m->grads[p];
+    }
+    digest[2] = fnv1a_floats(FNV1A_OFFSET, m->params, m->param_count);
+    size_t compared = strcmp(openblas_get_corename(), DIGEST_OPENBLAS_CORE) == 0 ? 3 : 1;
+    ck_assert_msg(memcmp(digest, digest_expected[_i], compared * sizeof *digest) == 0,
+                  "config %d digests (init, predict, trained): {0x%016llx, 0x%016llx, 0x%016llx}",
+                  _i, (unsigned long long)digest[0], (unsigned long long)digest[1],
+                  (unsigned long long)digest[2]);
+    free(x);
+    free(out);
+    free(target);
+    diffuse_model_free(m);
 }
 END_TEST
 
@@ -896,9 +1096,12 @@ static Suite *layers_suite(void)
     tcase_add_loop_test(kernels, time_branch_forward_and_gradients, 0, 2);
     suite_add_tcase(suite, kernels);
     TCase *network = tcase_create("network");
+    tcase_add_test(network, layer_list_derives_layout_tensors_and_sizes);
+    tcase_add_loop_test(network, layer_list_rejects_inconsistent_descriptions, 0, 5);
     tcase_add_loop_test(network, mlp_forward_and_gradients, 0, 4);
     tcase_add_test(network, mlp_backward_accumulates);
     tcase_add_test(network, mlp_prediction_in_chunks_matches_reference);
+    tcase_add_loop_test(network, mlp_bits_match_0_1, 0, 4);
     suite_add_tcase(suite, network);
     return suite;
 }

@@ -8,6 +8,7 @@
 
 #include "model/model.h"
 #include "nn/mlp.h"
+#include "nn_reference.h"
 #include "test_support.h"
 
 #define ALL_OPTIONS 8

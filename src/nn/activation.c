@@ -192,34 +192,3 @@ void nn_activation_backward(float *grad, const float *derivative, const float *s
 {
     nn_vec_multiply(grad, derivative, skip, n);
 }
-
-/* σ(z) = 1/(1 + e^{−z}); 1 − σ(z) is σ(−z), which keeps its relative
- * precision for large z where 1 − σ(z) would cancel. */
-static double sigmoid_reference(double z)
-{
-    return 1.0 / (1.0 + exp(-z));
-}
-
-/* z = 2u for GELU (½(1 + tanh u) = σ(2u)), z = x for SiLU; and dz/dx. */
-static double sigmoid_argument(diffuse_activation kind, double x, double *slope)
-{
-    if (kind == DIFFUSE_ACTIVATION_SILU) {
-        *slope = 1.0;
-        return x;
-    }
-    *slope = 2.0 * GELU_SCALE * (1.0 + 3.0 * GELU_CUBIC * x * x);
-    return 2.0 * GELU_SCALE * (x + GELU_CUBIC * x * x * x);
-}
-
-double nn_activation_reference(diffuse_activation kind, double x)
-{
-    double slope;
-    return x * sigmoid_reference(sigmoid_argument(kind, x, &slope));
-}
-
-double nn_activation_derivative_reference(diffuse_activation kind, double x)
-{
-    double slope, z = sigmoid_argument(kind, x, &slope);
-    double s = sigmoid_reference(z);
-    return s + x * s * sigmoid_reference(-z) * slope;
-}

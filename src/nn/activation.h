@@ -42,11 +42,4 @@ void nn_activation_recompute(diffuse_activation kind, float *out, float *x, size
  * around the activated layer). */
 void nn_activation_backward(float *grad, const float *derivative, const float *skip, size_t n);
 
-/* φ(x) and φ'(x) in double precision, straight from the formulas above,
- * GELU through ½(1 + tanh u) = σ(2u) and 1 − σ(z) = σ(−z), which keep
- * their relative precision in both tails where 1 + tanh u and 1 − tanh²u
- * cancel: the reference for the tests. */
-double nn_activation_reference(diffuse_activation kind, double x);
-double nn_activation_derivative_reference(diffuse_activation kind, double x);
-
 #endif

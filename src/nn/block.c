@@ -21,33 +21,10 @@ void nn_block_forward(float *out, float *act, float *derivative, const float *in
     }
 }
 
-void nn_block_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out,
-                       const float *act, const float *derivative, const float *weight,
-                       size_t n, size_t in_dim, size_t out_dim, bool residual)
-{
-    nn_linear_backward_params(d_weight, d_bias, d_out, act, n, in_dim, out_dim);
-    nn_block_backward_input(d_in, d_out, derivative, weight, n, in_dim, out_dim, residual);
-}
-
 void nn_block_backward_input(float *d_in, const float *d_out, const float *derivative,
                              const float *weight, size_t n, size_t in_dim, size_t out_dim,
                              bool residual)
 {
     nn_linear_backward_input(d_in, d_out, weight, n, in_dim, out_dim);
     nn_activation_backward(d_in, derivative, residual ? d_out : NULL, n * in_dim);
-}
-
-void nn_block_forward_reference(double *out, const double *in, const double *weight,
-                                const double *bias, size_t n, size_t in_dim, size_t out_dim,
-                                diffuse_activation kind, bool residual)
-{
-    for (size_t i = 0; i < n; i++) {
-        const double *x = in + i * in_dim;
-        for (size_t o = 0; o < out_dim; o++) {
-            double y = bias[o] + (residual ? x[o] : 0.0);
-            for (size_t k = 0; k < in_dim; k++)
-                y += weight[o * in_dim + k] * nn_activation_reference(kind, x[k]);
-            out[i * out_dim + o] = y;
-        }
-    }
 }

@@ -26,25 +26,13 @@ void nn_block_forward(float *out, float *act, float *derivative, const float *in
                       const float *weight, const float *bias, size_t n, size_t in_dim,
                       size_t out_dim, diffuse_activation kind, bool residual);
 
-/* Backward given d_out = dL/dy, act = φ(x) and derivative = φ'(x):
- * accumulates d_weight, d_bias and writes d_in, which must not overlap
- * d_out or derivative but may be the same array as act (act is read for dW
- * before d_in is written), so callers need no extra array for d_in. */
-void nn_block_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out,
-                       const float *act, const float *derivative, const float *weight,
-                       size_t n, size_t in_dim, size_t out_dim, bool residual);
-
-/* The part of backward after the parameter gradients (which are
- * nn_linear_backward_params(d_weight, d_bias, d_out, act, …)):
- * d_in = (d_out·W) ⊙ derivative [+ d_out], same aliasing rules. */
+/* Backward given d_out = dL/dy, after the parameter gradients (which are
+ * nn_linear_backward_params(d_weight, d_bias, d_out, act, …), act = φ(x)):
+ * d_in = (d_out·W) ⊙ derivative [+ d_out], derivative = φ'(x). d_in must
+ * not overlap d_out or derivative but may be the array act (read for dW
+ * before), so callers need no extra array for d_in. */
 void nn_block_backward_input(float *d_in, const float *d_out, const float *derivative,
                              const float *weight, size_t n, size_t in_dim, size_t out_dim,
                              bool residual);
-
-/* Double-precision reference of the forward pass (plain loops; `out` must
- * not overlap `in`). */
-void nn_block_forward_reference(double *out, const double *in, const double *weight,
-                                const double *bias, size_t n, size_t in_dim, size_t out_dim,
-                                diffuse_activation kind, bool residual);
 
 #endif

@@ -22,29 +22,15 @@
 void nn_linear_forward(float *out, const float *in, const float *weight, const float *bias,
                        size_t n, size_t in_dim, size_t out_dim, bool accumulate);
 
-/* d_weight += d_outᵀ·in; d_bias += column sums of d_out (skipped when
- * NULL); d_in = d_out·W (skipped when NULL; must not overlap d_out), in
- * that order, so d_in may be the array `in` itself. */
-void nn_linear_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out,
-                        const float *in, const float *weight, size_t n, size_t in_dim,
-                        size_t out_dim);
-
-/* The two halves of nn_linear_backward, for callers that must finish the
- * parameter gradients before going on (model.h, gradient teams):
- * d_weight += d_outᵀ·in and d_bias += Σ_rows d_out (skipped when NULL) … */
+/* Backward in two halves, so that a caller can finish the parameter
+ * gradients before going on (model.h, gradient teams): d_weight +=
+ * d_outᵀ·in and d_bias += Σ_rows d_out (skipped when NULL) … */
 void nn_linear_backward_params(float *d_weight, float *d_bias, const float *d_out,
                                const float *in, size_t n, size_t in_dim, size_t out_dim);
 
-/* … and d_in = d_out·W (must not overlap d_out). */
+/* … and d_in = d_out·W (must not overlap d_out; may be the array `in` of
+ * the first half once that has run). */
 void nn_linear_backward_input(float *d_in, const float *d_out, const float *weight, size_t n,
                               size_t in_dim, size_t out_dim);
-
-/* Double-precision references with plain loops (the same contracts, but
- * forward never accumulates and bias may be NULL). */
-void nn_linear_forward_reference(double *out, const double *in, const double *weight,
-                                 const double *bias, size_t n, size_t in_dim, size_t out_dim);
-void nn_linear_backward_reference(double *d_in, double *d_weight, double *d_bias,
-                                  const double *d_out, const double *in, const double *weight,
-                                  size_t n, size_t in_dim, size_t out_dim);
 
 #endif

@@ -1,5 +1,7 @@
 /* The time-conditioned MLP (internal); the equations, weight layout and
- * initialisation are documented in include/diffuse/model.h:
+ * initialisation are documented in include/diffuse/model.h. It is the first
+ * builder of a layer list (layers.h), which gives it its parameter layout,
+ * tensor table, initialisation and activation sizes:
  *
  *   h_0 = W_in x + b_in + features(t)              (time_mlp.h)
  *   h_l = W_l φ(h_{l−1}) + b_l [+ h_{l−1}]         (block.h, l = 1 … L)
@@ -35,20 +37,10 @@ typedef struct nn_mlp_shape {
     double max_period;             /* P */
 } nn_mlp_shape;
 
-/* Offsets (in floats) of the tensors in the parameter buffer. */
-typedef struct nn_mlp_layout {
-    size_t time_w1, time_b1, time_w2, time_b2;
-    size_t input_w, input_b;
-    size_t blocks;       /* blocks.0.weight; block l starts at blocks + l·block_stride */
-    size_t block_stride; /* H·H + H: a weight and its bias */
-    size_t output_w, output_b;
-    size_t total;        /* param_count */
-} nn_mlp_layout;
-
 extern const nn_architecture nn_mlp_architecture;
 
+/* The sizes of the MLP a configuration describes. */
 void nn_mlp_shape_from_config(const diffuse_model_config *config, nn_mlp_shape *shape);
-void nn_mlp_layout_compute(const nn_mlp_shape *shape, nn_mlp_layout *layout);
 
 /* Backward of the last training forward of the MLP model `m` over n rows:
  * accumulates dL/dparams given d_out = dL/df (into m->grads, or through
@@ -57,12 +49,5 @@ void nn_mlp_layout_compute(const nn_mlp_shape *shape, nn_mlp_layout *layout);
  * the forward kept: DIFFUSE_ERROR_STATE when no forward over n rows came
  * since the last backward or prediction. */
 diffuse_status nn_mlp_backward(diffuse_model *m, const float *d_out, size_t n, float *d_x);
-
-/* The whole network in double precision with the layer references, row by
- * row: out[n, d] = f(params; x, t). `params` follows the layout of `shape`.
- * Fails only for lack of memory. */
-diffuse_status nn_mlp_forward_reference(const nn_mlp_shape *shape, const double *params,
-                                        const double *x, const int32_t *t, size_t n,
-                                        double *out);
 
 #endif

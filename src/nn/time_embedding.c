@@ -80,13 +80,3 @@ diffuse_status nn_time_table_lookup(diffuse_error *error, nn_time_table *table,
     }
     return DIFFUSE_OK;
 }
-
-void nn_time_embedding_reference(double t, size_t dim, double max_period, double *out)
-{
-    size_t half = dim / 2;
-    for (size_t k = 0; k < half; k++) {
-        double frequency = exp(-log(max_period) * (double)k / (double)half);
-        out[k] = cos(t * frequency);
-        out[half + k] = sin(t * frequency);
-    }
-}

@@ -37,7 +37,4 @@ void nn_time_table_release(nn_time_table *table);
 diffuse_status nn_time_table_lookup(diffuse_error *error, nn_time_table *table,
                                     const int32_t *t, size_t n, float *out);
 
-/* emb(t) in double precision straight from the formula: the reference. */
-void nn_time_embedding_reference(double t, size_t dim, double max_period, double *out);
-
 #endif

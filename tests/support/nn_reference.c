@@ -1,0 +1,180 @@
+/* Double-precision references of the network layers (see nn_reference.h). */
+#include "nn_reference.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* √(2/π) and the cubic coefficient of the tanh-form GELU. */
+#define GELU_SCALE 0.7978845608028654
+#define GELU_CUBIC 0.044715
+
+/* σ(z) = 1/(1 + e^{−z}); 1 − σ(z) is σ(−z), which keeps its relative
+ * precision for large z where 1 − σ(z) would cancel. */
+static double sigmoid_reference(double z)
+{
+    return 1.0 / (1.0 + exp(-z));
+}
+
+/* z = 2u for GELU (½(1 + tanh u) = σ(2u)), z = x for SiLU; and dz/dx. */
+static double sigmoid_argument(diffuse_activation kind, double x, double *slope)
+{
+    if (kind == DIFFUSE_ACTIVATION_SILU) {
+        *slope = 1.0;
+        return x;
+    }
+    *slope = 2.0 * GELU_SCALE * (1.0 + 3.0 * GELU_CUBIC * x * x);
+    return 2.0 * GELU_SCALE * (x + GELU_CUBIC * x * x * x);
+}
+
+double nn_activation_reference(diffuse_activation kind, double x)
+{
+    double slope;
+    return x * sigmoid_reference(sigmoid_argument(kind, x, &slope));
+}
+
+double nn_activation_derivative_reference(diffuse_activation kind, double x)
+{
+    double slope, z = sigmoid_argument(kind, x, &slope);
+    double s = sigmoid_reference(z);
+    return s + x * s * sigmoid_reference(-z) * slope;
+}
+
+void nn_linear_forward_reference(double *out, const double *in, const double *weight,
+                                 const double *bias, size_t n, size_t in_dim, size_t out_dim)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t o = 0; o < out_dim; o++) {
+            double y = bias != NULL ? bias[o] : 0.0;
+            for (size_t k = 0; k < in_dim; k++)
+                y += weight[o * in_dim + k] * in[i * in_dim + k];
+            out[i * out_dim + o] = y;
+        }
+    }
+}
+
+void nn_linear_backward_reference(double *d_in, double *d_weight, double *d_bias,
+                                  const double *d_out, const double *in, const double *weight,
+                                  size_t n, size_t in_dim, size_t out_dim)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t o = 0; o < out_dim; o++) {
+            double g = d_out[i * out_dim + o];
+            for (size_t k = 0; k < in_dim; k++)
+                d_weight[o * in_dim + k] += g * in[i * in_dim + k];
+            if (d_bias != NULL)
+                d_bias[o] += g;
+        }
+    }
+    if (d_in == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < in_dim; k++) {
+            double g = 0.0;
+            for (size_t o = 0; o < out_dim; o++)
+                g += d_out[i * out_dim + o] * weight[o * in_dim + k];
+            d_in[i * in_dim + k] = g;
+        }
+    }
+}
+
+void nn_block_forward_reference(double *out, const double *in, const double *weight,
+                                const double *bias, size_t n, size_t in_dim, size_t out_dim,
+                                diffuse_activation kind, bool residual)
+{
+    for (size_t i = 0; i < n; i++) {
+        const double *x = in + i * in_dim;
+        for (size_t o = 0; o < out_dim; o++) {
+            double y = bias[o] + (residual ? x[o] : 0.0);
+            for (size_t k = 0; k < in_dim; k++)
+                y += weight[o * in_dim + k] * nn_activation_reference(kind, x[k]);
+            out[i * out_dim + o] = y;
+        }
+    }
+}
+
+void nn_time_embedding_reference(double t, size_t dim, double max_period, double *out)
+{
+    size_t half = dim / 2;
+    for (size_t k = 0; k < half; k++) {
+        double frequency = exp(-log(max_period) * (double)k / (double)half);
+        out[k] = cos(t * frequency);
+        out[half + k] = sin(t * frequency);
+    }
+}
+
+/* The next `count` parameters in the documented tensor order. */
+static const double *take(const double **cursor, size_t count)
+{
+    const double *tensor = *cursor;
+    *cursor += count;
+    return tensor;
+}
+
+/* The MLP's tensors (include/diffuse/model.h), in buffer order. */
+typedef struct mlp_tensors {
+    const double *time_w1, *time_b1, *time_w2, *time_b2, *input_w, *input_b;
+    const double *blocks; /* block l: weight at blocks + l·(H·H + H), then its bias */
+    const double *output_w, *output_b;
+} mlp_tensors;
+
+static mlp_tensors find_tensors(const nn_mlp_shape *shape, const double *params)
+{
+    size_t d = shape->dim, width = shape->width, embed = shape->time_dim;
+    mlp_tensors p;
+    p.time_w1 = take(&params, width * embed);
+    p.time_b1 = take(&params, width);
+    p.time_w2 = take(&params, width * width);
+    p.time_b2 = take(&params, width);
+    p.input_w = take(&params, width * d);
+    p.input_b = take(&params, width);
+    p.blocks = take(&params, shape->layers * (width * width + width));
+    p.output_w = take(&params, d * width);
+    p.output_b = take(&params, d);
+    return p;
+}
+
+diffuse_status nn_mlp_forward_reference(const nn_mlp_shape *shape, const double *params,
+                                        const double *x, const int32_t *t, size_t n,
+                                        double *out)
+{
+    mlp_tensors p = find_tensors(shape, params);
+    size_t d = shape->dim, width = shape->width, embed = shape->time_dim;
+    double *emb = malloc(embed * sizeof *emb);
+    double *pre = malloc(width * sizeof *pre);
+    double *features = malloc(width * sizeof *features);
+    double *h = malloc(width * sizeof *h);
+    double *next = malloc(width * sizeof *next);
+    diffuse_status status = DIFFUSE_ERROR_NO_MEMORY;
+    if (emb == NULL || pre == NULL || features == NULL || h == NULL || next == NULL)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        /* features(t) = W_t2 φ(W_t1 emb(t) + b_t1) + b_t2 */
+        nn_time_embedding_reference((double)t[i], embed, shape->max_period, emb);
+        nn_linear_forward_reference(pre, emb, p.time_w1, p.time_b1, 1, embed, width);
+        nn_block_forward_reference(features, pre, p.time_w2, p.time_b2, 1, width, width,
+                                   shape->activation, false);
+        /* h_0 = W_in x + b_in + features(t) */
+        nn_linear_forward_reference(h, x + i * d, p.input_w, p.input_b, 1, d, width);
+        for (size_t k = 0; k < width; k++)
+            h[k] += features[k];
+        /* h_l = W_l φ(h_{l−1}) + b_l [+ h_{l−1}] */
+        for (size_t l = 0; l < shape->layers; l++) {
+            const double *weight = p.blocks + l * (width * width + width);
+            nn_block_forward_reference(next, h, weight, weight + width * width, 1, width, width,
+                                       shape->activation, shape->residual);
+            memcpy(h, next, width * sizeof *h);
+        }
+        /* f = W_out φ(h_L) + b_out */
+        nn_block_forward_reference(out + i * d, h, p.output_w, p.output_b, 1, width, d,
+                                   shape->activation, false);
+    }
+    status = DIFFUSE_OK;
+done:
+    free(emb);
+    free(pre);
+    free(features);
+    free(h);
+    free(next);
+    return status;
+}

@@ -1,0 +1,46 @@
+/* Double-precision references of the network layers, for the tests only:
+ * plain loops straight from the equations of the layer headers in src/nn/,
+ * sharing no code with the fast float kernels they check. */
+#ifndef DIFFUSE_TEST_NN_REFERENCE_H
+#define DIFFUSE_TEST_NN_REFERENCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diffuse/model.h"
+#include "nn/mlp.h"
+
+/* φ(x) and φ'(x) (activation.h), GELU through ½(1 + tanh u) = σ(2u) and
+ * 1 − σ(z) = σ(−z), which keep their relative precision in both tails
+ * where 1 + tanh u and 1 − tanh²u cancel. */
+double nn_activation_reference(diffuse_activation kind, double x);
+double nn_activation_derivative_reference(diffuse_activation kind, double x);
+
+/* out[n, out_dim] = in·Wᵀ + bias (linear.h; bias may be NULL; never
+ * accumulates). */
+void nn_linear_forward_reference(double *out, const double *in, const double *weight,
+                                 const double *bias, size_t n, size_t in_dim, size_t out_dim);
+
+/* d_weight += d_outᵀ·in, d_bias += Σ_rows d_out (skipped when NULL),
+ * d_in = d_out·W (skipped when NULL). */
+void nn_linear_backward_reference(double *d_in, double *d_weight, double *d_bias,
+                                  const double *d_out, const double *in, const double *weight,
+                                  size_t n, size_t in_dim, size_t out_dim);
+
+/* out = W φ(in) + b [+ in] (block.h; `out` must not overlap `in`). */
+void nn_block_forward_reference(double *out, const double *in, const double *weight,
+                                const double *bias, size_t n, size_t in_dim, size_t out_dim,
+                                diffuse_activation kind, bool residual);
+
+/* emb(t) of size `dim` with period `max_period` (time_embedding.h). */
+void nn_time_embedding_reference(double t, size_t dim, double max_period, double *out);
+
+/* The whole MLP row by row: out[n, d] = f(params; x, t), with `params` in
+ * the tensor order documented in include/diffuse/model.h (the reference
+ * finds the offsets itself, so it checks the library's layout too). Fails
+ * only for lack of memory. */
+diffuse_status nn_mlp_forward_reference(const nn_mlp_shape *shape, const double *params,
+                                        const double *x, const int32_t *t, size_t n,
+                                        double *out);
+
+#endif
