@@ -680,7 +680,7 @@ START_TEST(callback_model_predicts_and_reports_failures)
     ck_assert_ptr_null(m);
     ck_assert_int_eq(diffuse_model_create_callback(&m, 0, DIFFUSE_PREDICT_EPSILON, affine, &user),
                      DIFFUSE_ERROR_OUT_OF_RANGE);
-    ck_assert_int_eq(diffuse_model_create_callback(&m, 3, (diffuse_prediction)2, affine, &user),
+    ck_assert_int_eq(diffuse_model_create_callback(&m, 3, (diffuse_prediction)3, affine, &user),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(diffuse_model_create_callback(&m, 3, (diffuse_prediction)-1, affine, &user),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);

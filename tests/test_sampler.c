@@ -21,7 +21,7 @@
 
 typedef struct oracle {
     diffuse_schedule *schedule;
-    int predict_v;
+    diffuse_prediction kind;
     int fail;      /* make the callback fail */
     int foreign_thread; /* set when called from a thread other than `caller` */
     pthread_t caller;
@@ -44,7 +44,10 @@ static int oracle_predict(void *user, const float *x_t, const int32_t *t, size_t
             double eps = sqrt(1.0 - a) * (x - sqrt(a) * ORACLE_MEAN) / var;
             /* E[x_0|x_t] by Tweedie, written so it stays finite at ᾱ = 0. */
             double x0 = ORACLE_MEAN + sqrt(a) * ORACLE_STD * ORACLE_STD * (x - sqrt(a) * ORACLE_MEAN) / var;
-            out[i * dim + j] = (float)(o->predict_v ? sqrt(a) * eps - sqrt(1.0 - a) * x0 : eps);
+            double v = sqrt(a) * eps - sqrt(1.0 - a) * x0;
+            out[i * dim + j] = (float)(o->kind == DIFFUSE_PREDICT_V    ? v
+                                       : o->kind == DIFFUSE_PREDICT_X0 ? x0
+                                                                       : eps);
         }
     }
     return 0;
@@ -53,7 +56,7 @@ static int oracle_predict(void *user, const float *x_t, const int32_t *t, size_t
 static diffuse_model *oracle_model(oracle *o, diffuse_prediction prediction)
 {
     diffuse_model *model = NULL;
-    o->predict_v = prediction == DIFFUSE_PREDICT_V;
+    o->kind = prediction;
     o->caller = pthread_self();
     ck_assert_int_eq(diffuse_model_create_callback(&model, DIM, prediction, oracle_predict, o),
                      DIFFUSE_OK);
@@ -120,6 +123,26 @@ START_TEST(v_oracle_with_zero_terminal_snr)
     float x[DIM];
     ck_assert_int_eq(diffuse_sampler_run(sampler, 1, x), DIFFUSE_ERROR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(diffuse_sampler_last_error(sampler), "v-prediction"));
+    diffuse_sampler_free(sampler);
+    diffuse_model_free(model);
+    diffuse_schedule_free(o.schedule);
+}
+END_TEST
+
+/* An x_0-network, through μ̃(x̂_0) with and without clipping, and on a
+ * zero-terminal-SNR schedule (where x̂_0 needs no division). */
+START_TEST(x0_oracle_reproduces_the_data)
+{
+    oracle o = {.schedule = linear_schedule(1000)};
+    ck_assert_int_eq(diffuse_schedule_set_int(o.schedule, DIFFUSE_SCHEDULE_ZERO_TERMINAL_SNR, _i),
+                     DIFFUSE_OK);
+    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_X0);
+    diffuse_sampler *sampler = NULL;
+    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, o.schedule), DIFFUSE_OK);
+    expect_oracle_distribution(sampler, 4000);
+    ck_assert_int_eq(diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_CLIP_X0, 100.0),
+                     DIFFUSE_OK);
+    expect_oracle_distribution(sampler, 4000);
     diffuse_sampler_free(sampler);
     diffuse_model_free(model);
     diffuse_schedule_free(o.schedule);
@@ -392,6 +415,7 @@ static Suite *sampler_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, epsilon_oracle_reproduces_the_data);
     tcase_add_test(tc, v_oracle_with_zero_terminal_snr);
+    tcase_add_loop_test(tc, x0_oracle_reproduces_the_data, 0, 2);
     tcase_add_test(tc, seeded_and_independent_of_chunking);
     tcase_add_test(tc, failures_are_reported);
     tcase_add_test(tc, bad_arguments);

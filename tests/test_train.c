@@ -141,6 +141,36 @@ START_TEST(v_loss_falls)
 }
 END_TEST
 
+START_TEST(x0_loss_falls)
+{
+    check_loss_falls(DIFFUSE_PREDICT_X0, 0);
+}
+END_TEST
+
+/* Trained on a single point, an x_0-network must predict that point at
+ * every t (an ε- or v-target would not give it). */
+START_TEST(x0_model_predicts_the_data)
+{
+    rig r;
+    rig_init(&r, DIFFUSE_PREDICT_X0);
+    float point[64 * 2];
+    for (size_t i = 0; i < 64; i++) {
+        point[2 * i] = 0.5f;
+        point[2 * i + 1] = -0.5f;
+    }
+    for (int step = 0; step < 400; step++)
+        ck_assert_int_eq(diffuse_trainer_step_batch(r.trainer, 64, point, NULL), DIFFUSE_OK);
+    int32_t t[4] = {0, 30, 60, 99};
+    float x_t[8] = {0.3f, -0.2f, 1.0f, 0.5f, -1.0f, 0.2f, 0.1f, 1.5f}, out[8];
+    ck_assert_int_eq(diffuse_model_predict(r.model, 4, t, x_t, out), DIFFUSE_OK);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_close(out[2 * i], 0.5, 0, 0.1);
+        ck_assert_close(out[2 * i + 1], -0.5, 0, 0.1);
+    }
+    rig_free(&r);
+}
+END_TEST
+
 START_TEST(two_threads_learn)
 {
     check_loss_falls(DIFFUSE_PREDICT_EPSILON, 2);
@@ -448,6 +478,8 @@ static Suite *train_suite(void)
     tcase_set_timeout(learning, 300);
     tcase_add_test(learning, epsilon_loss_falls);
     tcase_add_test(learning, v_loss_falls);
+    tcase_add_test(learning, x0_loss_falls);
+    tcase_add_test(learning, x0_model_predicts_the_data);
     tcase_add_test(learning, same_seed_same_bits);
     tcase_add_test(learning, step_batch_matches_callback);
     tcase_add_test(learning, two_threads_learn);

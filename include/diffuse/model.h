@@ -3,9 +3,10 @@
  *
  * A model is a function f_θ(x_t, t) from n rows of dimension `dim` (with one
  * 0-based timestep per row) to n rows of dimension `dim`: the predicted noise
- * ε (DIFFUSE_PREDICT_EPSILON) or the velocity v = √ᾱ_t ε − √(1−ᾱ_t) x_0
- * (DIFFUSE_PREDICT_V). The samplers and the trainer use any model through the
- * same handle; how the network computes f_θ is its architecture:
+ * ε (DIFFUSE_PREDICT_EPSILON), the velocity v = √ᾱ_t ε − √(1−ᾱ_t) x_0
+ * (DIFFUSE_PREDICT_V) or the clean data x_0 (DIFFUSE_PREDICT_X0). The
+ * samplers and the trainer use any model through the same handle; how the
+ * network computes f_θ is its architecture:
  *
  *   DIFFUSE_ARCH_MLP       a time-conditioned residual MLP for vectors (below);
  *                          trainable.
@@ -93,7 +94,8 @@ typedef enum diffuse_architecture {
 
 typedef enum diffuse_prediction {
     DIFFUSE_PREDICT_EPSILON = 0, /* the network predicts the noise ε */
-    DIFFUSE_PREDICT_V = 1        /* the network predicts v = √ᾱ_t ε − √(1−ᾱ_t) x_0 */
+    DIFFUSE_PREDICT_V = 1,       /* the network predicts v = √ᾱ_t ε − √(1−ᾱ_t) x_0 */
+    DIFFUSE_PREDICT_X0 = 2       /* the network predicts the clean data x_0 */
 } diffuse_prediction;
 
 typedef enum diffuse_activation {

@@ -12,6 +12,7 @@
 #include "util/parallel.h"
 #include "util/philox.h"
 #include "core/posterior.h"
+#include "core/prediction.h"
 #include "core/schedule.h"
 
 enum { SAMPLER_OPTION_COUNT = 6, SAMPLER_MAX_THREADS = 1024 };
@@ -28,10 +29,10 @@ static const option_spec sampler_specs[SAMPLER_OPTION_COUNT] = {
 
 static const option_table sampler_options = {"sampler", sampler_specs, SAMPLER_OPTION_COUNT};
 
-/* Per-chunk scratch: the network output, x̂_0, the noise z and the t's. */
+/* Per-chunk scratch: the network output, x̂_0, ε̂, the noise z and the t's. */
 typedef struct chunk_buffers {
     size_t capacity; /* rows */
-    float *prediction, *x0, *noise;
+    float *prediction, *x0, *eps, *noise;
     int32_t *t;
 } chunk_buffers;
 
@@ -63,6 +64,7 @@ static void chunk_free(chunk_buffers *c)
 {
     free(c->prediction);
     free(c->x0);
+    free(c->eps);
     free(c->noise);
     free(c->t);
     *c = (chunk_buffers){0};
@@ -77,9 +79,10 @@ static diffuse_status chunk_reserve(sample_worker *w, size_t rows)
     size_t values = rows * w->model->dim;
     c->prediction = malloc(values * sizeof(float));
     c->x0 = malloc(values * sizeof(float));
+    c->eps = malloc(values * sizeof(float));
     c->noise = malloc(values * sizeof(float));
     c->t = malloc(rows * sizeof(int32_t));
-    if (!c->prediction || !c->x0 || !c->noise || !c->t) {
+    if (!c->prediction || !c->x0 || !c->eps || !c->noise || !c->t) {
         chunk_free(c);
         return diffuse_fail(&w->error, DIFFUSE_ERROR_NO_MEMORY,
                             "cannot allocate sampling buffers for %zu rows", rows);
@@ -243,21 +246,20 @@ DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler
 
 /* ---- The reverse step ------------------------------------------------- */
 
-/* x ← μ̃_t(x_t, x̂_0) with x̂_0 from the prediction (ε or v), optionally
- * clipped to [−clip, clip]. */
-static void mean_through_x0(const diffuse_sampler *s, chunk_buffers *c, size_t rows, float *x)
+/* x ← μ̃_t(x_t, x̂_0), x̂_0 optionally clipped to [−clip, clip] (into
+ * c->x0, which may already hold it). */
+static void mean_through_x0(const diffuse_sampler *s, chunk_buffers *c, prediction_estimate *e,
+                            float *x)
 {
-    size_t d = s->model->dim;
-    if (s->model->prediction == DIFFUSE_PREDICT_V)
-        posterior_x0_from_v(s->schedule, rows, d, c->t, x, c->prediction, c->x0);
-    else
-        posterior_x0_from_eps(s->schedule, rows, d, c->t, x, c->prediction, c->x0);
+    size_t count = e->n * e->d;
+    const float *x0 = prediction_x0(e);
     float clip = (float)s->options[DIFFUSE_SAMPLER_CLIP_X0];
     if (clip > 0.0f) {
-        for (size_t i = 0; i < rows * d; i++)
-            c->x0[i] = fminf(clip, fmaxf(-clip, c->x0[i]));
+        for (size_t i = 0; i < count; i++)
+            c->x0[i] = fminf(clip, fmaxf(-clip, x0[i]));
+        x0 = c->x0;
     }
-    posterior_mean(s->schedule, rows, d, c->t, c->x0, x, x);
+    posterior_mean(s->schedule, e->n, e->d, c->t, x0, x, x);
 }
 
 static float noise_scale(const diffuse_sampler *s, size_t t)
@@ -283,12 +285,15 @@ static diffuse_status reverse_step(const diffuse_sampler *s, sample_worker *w,
     if (status != DIFFUSE_OK)
         return diffuse_fail(&w->error, status, "%s", diffuse_model_last_error(m));
 
-    /* μ_θ = (x_t − β_t/√(1−ᾱ_t) ε_θ) / √α_t: the paper's form, used for an
-     * ε-model without clipping (it never forms x̂_0). */
-    if (m->prediction == DIFFUSE_PREDICT_EPSILON && s->options[DIFFUSE_SAMPLER_CLIP_X0] == 0.0)
-        posterior_model_mean_from_eps(s->schedule, rows, m->dim, c->t, x, c->prediction, x);
+    prediction_estimate e;
+    prediction_estimate_init(&e, s->schedule, (diffuse_prediction)m->prediction, rows, m->dim,
+                             c->t, x, c->prediction, c->x0, c->eps);
+    /* μ_θ = (x_t − β_t/√(1−ᾱ_t) ε_θ) / √α_t: the paper's form, used when
+     * the network predicts ε and x̂_0 is not clipped (it never forms x̂_0). */
+    if (prediction_eps_is_output(&e) && s->options[DIFFUSE_SAMPLER_CLIP_X0] == 0.0)
+        posterior_model_mean_from_eps(s->schedule, rows, m->dim, c->t, x, prediction_eps(&e), x);
     else
-        mean_through_x0(s, c, rows, x);
+        mean_through_x0(s, c, &e, x);
 
     if (t > 0) { /* no noise at the last step */
         uint64_t seed = (uint64_t)s->options[DIFFUSE_SAMPLER_SEED];
@@ -303,12 +308,10 @@ static diffuse_status reverse_step(const diffuse_sampler *s, sample_worker *w,
 static diffuse_status check_can_sample(diffuse_sampler *s, const float **params)
 {
     diffuse_model *m = s->model;
-    size_t steps = schedule_steps(s->schedule);
-    double last_alpha = schedule_column(s->schedule, DIFFUSE_TABLE_ALPHA)[steps - 1];
-    if (m->prediction == DIFFUSE_PREDICT_EPSILON && last_alpha <= 0.0)
-        return diffuse_fail(&s->error, DIFFUSE_ERROR_UNSUPPORTED,
-                            "an epsilon-prediction model cannot be sampled from a schedule with "
-                            "zero terminal SNR (alpha_T = 0); use v-prediction");
+    diffuse_status status =
+        prediction_check_schedule(&s->error, (diffuse_prediction)m->prediction, s->schedule);
+    if (status != DIFFUSE_OK)
+        return status;
     if (s->options[DIFFUSE_SAMPLER_USE_EMA] != 0.0 && m->ema == NULL)
         return diffuse_fail(&s->error, DIFFUSE_ERROR_STATE,
                             "use_ema is set but the model has no EMA weights");

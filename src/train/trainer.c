@@ -14,7 +14,7 @@
 #include "util/option_table.h"
 #include "util/parallel.h"
 #include "util/philox.h"
-#include "core/posterior.h"
+#include "core/prediction.h"
 #include "core/schedule.h"
 #include "train/trainer.h"
 
@@ -399,11 +399,8 @@ static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_
 
     draw_noise(tr, rows);
     forward_q_sample(tr->schedule, rows, m->dim, b->t, b->x0, b->eps, b->xt);
-    const float *target = b->eps;
-    if (m->prediction == DIFFUSE_PREDICT_V) {
-        posterior_velocity(tr->schedule, rows, m->dim, b->t, b->x0, b->eps, b->target);
-        target = b->target;
-    }
+    const float *target = prediction_target(tr->schedule, (diffuse_prediction)m->prediction,
+                                            rows, m->dim, b->t, b->x0, b->eps, b->target);
 
     train_pass pass = {tr, tr->worker_count < rows ? tr->worker_count : rows, target,
                        (float)(2.0 / (double)count)};

@@ -45,7 +45,7 @@ class ModelConfig(Handle):
 
     Options are named as the library names them (see option_names()); for the
     MLP: hidden_width, hidden_layers, time_embed_dim, activation ("silu",
-    "gelu"), residual, seed, prediction ("epsilon", "v"), time_max_period."""
+    "gelu"), residual, seed, prediction ("epsilon", "v", "x0"), time_max_period."""
 
     def __init__(self, dim, arch="mlp", **options):
         pointer = ctypes.c_void_p()
