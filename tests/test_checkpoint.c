@@ -333,8 +333,8 @@ static void expect_same_model(diffuse_model *a, diffuse_model *b)
         for (size_t j = 0; j < dim_a; j++)
             x[i * dim_a + j] = (float)sin(1.0 + (double)(i * dim_a + j));
     }
-    ck_assert_int_eq(diffuse_model_predict(a, ROWS, t, x, out_a), DIFFUSE_OK);
-    ck_assert_int_eq(diffuse_model_predict(b, ROWS, t, x, out_b), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_test_predict(a, ROWS, t, x, out_a), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_test_predict(b, ROWS, t, x, out_b), DIFFUSE_OK);
     expect_same_floats(out_a, out_b, ROWS * dim_a, "prediction");
 }
 
@@ -1093,10 +1093,9 @@ START_TEST(failed_save_leaves_the_old_checkpoint_byte_identical)
 }
 END_TEST
 
-static int never_called(void *user, const float *x_t, const int32_t *t, size_t n, size_t dim,
-                        float *out)
+static int never_called(void *user, const diffuse_model_call *call, size_t dim)
 {
-    (void)user, (void)x_t, (void)t, (void)n, (void)dim, (void)out;
+    (void)user, (void)call, (void)dim;
     return -1;
 }
 

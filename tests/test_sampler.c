@@ -27,10 +27,13 @@ typedef struct oracle {
     pthread_t caller;
 } oracle;
 
-static int oracle_predict(void *user, const float *x_t, const int32_t *t, size_t n, size_t dim,
-                          float *out)
+static int oracle_predict(void *user, const diffuse_model_call *call, size_t dim)
 {
     oracle *o = user;
+    const float *x_t = call->x_t;
+    const int32_t *t = call->t;
+    size_t n = call->n;
+    float *out = call->out;
     if (!pthread_equal(pthread_self(), o->caller))
         o->foreign_thread = 1;
     if (o->fail)

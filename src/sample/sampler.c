@@ -281,7 +281,8 @@ static diffuse_status reverse_step(const diffuse_sampler *s, sample_worker *w,
     size_t count = rows * m->dim;
     for (size_t i = 0; i < rows; i++)
         c->t[i] = (int32_t)t;
-    diffuse_status status = m->ops->predict(m, params, x, c->t, rows, c->prediction);
+    diffuse_status status =
+        m->ops->predict(m, params, &MODEL_CALL(rows, x, c->t, NULL, c->prediction));
     if (status != DIFFUSE_OK)
         return diffuse_fail(&w->error, status, "%s", diffuse_model_last_error(m));
 

@@ -2,6 +2,7 @@
  * callback (see include/diffuse/train.h). */
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,13 +29,15 @@ static const option_spec trainer_specs[TRAINER_OPTION_COUNT] = {
 
 const option_table trainer_option_table = {"trainer", trainer_specs, TRAINER_OPTION_COUNT};
 
-/* The rows of one step: x_0 (from the user), t, ε, x_t, the target and the
- * network's output, which backward turns into dL/doutput in place. */
+/* The rows of one step: x_0 and labels (from the user), t, ε, x_t, the
+ * target and the network's output, which backward turns into dL/doutput in
+ * place. */
 typedef struct batch_buffers {
     size_t capacity; /* rows */
     float *x0, *eps, *xt, *target, *output;
     float *uniform;  /* one draw per row, mapped to t */
     int32_t *t, *labels;
+    bool has_labels; /* the batch came from the data callback, with labels */
 } batch_buffers;
 
 /* One worker's share of a step: rows [first, first + rows) of the batch,
@@ -305,8 +308,9 @@ static diffuse_status worker_step(const train_pass *pass, size_t index)
     train_worker *w = &pass->trainer->workers[index];
     diffuse_model *m = w->model;
     size_t at = w->first * m->dim, count = w->rows * m->dim;
-    diffuse_status status = m->ops->forward(m, b->xt + at, b->t + w->first, w->rows,
-                                            b->output + at);
+    const int32_t *labels = b->has_labels ? b->labels + w->first : NULL;
+    diffuse_status status = m->ops->forward(
+        m, &MODEL_CALL(w->rows, b->xt + at, b->t + w->first, labels, b->output + at));
     if (status != DIFFUSE_OK)
         return status;
     w->squared_error =
@@ -428,6 +432,7 @@ static diffuse_status pull_batch(diffuse_trainer *tr, size_t capacity, size_t *r
     batch_buffers *b = &tr->batch;
     for (int request = 0; request < 2; request++) {
         char message[DIFFUSE_ERROR_MESSAGE_SIZE / 2] = "";
+        memset(b->labels, 0, capacity * sizeof *b->labels); /* unwritten labels are 0 */
         int got = tr->data_fn(tr->data_user, b->x0, b->labels, capacity, tr->model->dim,
                               message, sizeof message);
         message[sizeof message - 1] = '\0';
@@ -461,6 +466,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_step(diffuse_trainer *trainer, double
     if ((status = batch_reserve(trainer, capacity)) ||
         (status = pull_batch(trainer, capacity, &rows)))
         return status;
+    trainer->batch.has_labels = true;
     return train_rows(trainer, rows, loss);
 }
 
@@ -476,6 +482,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_step_batch(diffuse_trainer *trainer, 
         (status = batch_reserve(trainer, n)))
         return status;
     memcpy(trainer->batch.x0, x0, count * sizeof(float));
+    trainer->batch.has_labels = false;
     return train_rows(trainer, n, loss);
 }
 
