@@ -88,20 +88,31 @@ static void expect_oracle_distribution(diffuse_sampler *sampler, size_t n)
     free(x);
 }
 
-START_TEST(epsilon_oracle_reproduces_the_data)
+/* The oracle of `prediction` on a linear schedule (with zero terminal SNR
+ * or not), sampled without clipping and through x̂_0 and μ̃ with clipping
+ * far outside the data. */
+static void expect_oracle_with_and_without_clip(diffuse_prediction prediction,
+                                                int zero_terminal_snr)
 {
     oracle o = {.schedule = linear_schedule(1000)};
-    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
+    ck_assert_int_eq(diffuse_schedule_set_int(o.schedule, DIFFUSE_SCHEDULE_ZERO_TERMINAL_SNR,
+                                              zero_terminal_snr),
+                     DIFFUSE_OK);
+    diffuse_model *model = oracle_model(&o, prediction);
     diffuse_sampler *sampler = NULL;
     ck_assert_int_eq(diffuse_sampler_create(&sampler, model, o.schedule), DIFFUSE_OK);
     expect_oracle_distribution(sampler, 4000);
-    /* The same through x̂_0 and μ̃ (clipping far outside the data). */
     ck_assert_int_eq(diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_CLIP_X0, 100.0),
                      DIFFUSE_OK);
     expect_oracle_distribution(sampler, 4000);
     diffuse_sampler_free(sampler);
     diffuse_model_free(model);
     diffuse_schedule_free(o.schedule);
+}
+
+START_TEST(epsilon_oracle_reproduces_the_data)
+{
+    expect_oracle_with_and_without_clip(DIFFUSE_PREDICT_EPSILON, 0);
 }
 END_TEST
 
@@ -132,23 +143,11 @@ START_TEST(v_oracle_with_zero_terminal_snr)
 }
 END_TEST
 
-/* An x_0-network, through μ̃(x̂_0) with and without clipping, and on a
- * zero-terminal-SNR schedule (where x̂_0 needs no division). */
+/* An x_0-network, also on a zero-terminal-SNR schedule (x̂_0 = f needs no
+ * division there). */
 START_TEST(x0_oracle_reproduces_the_data)
 {
-    oracle o = {.schedule = linear_schedule(1000)};
-    ck_assert_int_eq(diffuse_schedule_set_int(o.schedule, DIFFUSE_SCHEDULE_ZERO_TERMINAL_SNR, _i),
-                     DIFFUSE_OK);
-    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_X0);
-    diffuse_sampler *sampler = NULL;
-    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, o.schedule), DIFFUSE_OK);
-    expect_oracle_distribution(sampler, 4000);
-    ck_assert_int_eq(diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_CLIP_X0, 100.0),
-                     DIFFUSE_OK);
-    expect_oracle_distribution(sampler, 4000);
-    diffuse_sampler_free(sampler);
-    diffuse_model_free(model);
-    diffuse_schedule_free(o.schedule);
+    expect_oracle_with_and_without_clip(DIFFUSE_PREDICT_X0, _i);
 }
 END_TEST
 

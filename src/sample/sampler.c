@@ -1,6 +1,5 @@
 /* Ancestral DDPM sampling: Algorithm 2 of Ho et al. 2020 (see
  * include/diffuse/sampler.h). */
-#include <cblas.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -9,7 +8,7 @@
 #include "diffuse/sampler.h"
 #include "model/model.h"
 #include "util/option_table.h"
-#include "util/parallel.h"
+#include "model/workers.h"
 #include "util/philox.h"
 #include "core/posterior.h"
 #include "core/prediction.h"
@@ -36,17 +35,6 @@ typedef struct chunk_buffers {
     int32_t *t;
 } chunk_buffers;
 
-/* One worker's share of a run: rows [first, first + rows) of the output,
- * denoised chunk by chunk with its own model (the sampler's model for
- * worker 0, an owned replica for the others) and its own scratch. Workers
- * never touch the sampler's error slot; theirs is copied after the join. */
-typedef struct sample_worker {
-    diffuse_model *model;
-    chunk_buffers chunk;
-    diffuse_error error;
-    size_t first, rows;
-    bool stopped; /* gave up because another worker failed or was cancelled */
-} sample_worker;
 
 struct diffuse_sampler {
     diffuse_error error;
@@ -55,13 +43,12 @@ struct diffuse_sampler {
     double options[SAMPLER_OPTION_COUNT];
     diffuse_sample_progress_fn progress_fn;
     void *progress_user;
-    sample_worker *workers;     /* worker_count ≥ 1 once a run has started */
-    size_t worker_count;
-    parallel_pool *pool;        /* worker_count − 1 threads; NULL for one worker */
+    worker_set workers;         /* each worker's local: its chunk_buffers */
 };
 
-static void chunk_free(chunk_buffers *c)
+static void chunk_free(void *local)
 {
+    chunk_buffers *c = local;
     free(c->prediction);
     free(c->x0);
     free(c->eps);
@@ -70,9 +57,9 @@ static void chunk_free(chunk_buffers *c)
     *c = (chunk_buffers){0};
 }
 
-static diffuse_status chunk_reserve(sample_worker *w, size_t rows)
+static diffuse_status chunk_reserve(worker *w, size_t rows)
 {
-    chunk_buffers *c = &w->chunk;
+    chunk_buffers *c = w->local;
     if (rows <= c->capacity)
         return DIFFUSE_OK;
     chunk_free(c);
@@ -89,42 +76,6 @@ static diffuse_status chunk_reserve(sample_worker *w, size_t rows)
     }
     c->capacity = rows;
     return DIFFUSE_OK;
-}
-
-static void workers_free(diffuse_sampler *s)
-{
-    parallel_pool_free(s->pool);
-    s->pool = NULL;
-    for (size_t i = 0; i < s->worker_count; i++)
-        chunk_free(&s->workers[i].chunk);
-    free(s->workers);
-    s->workers = NULL;
-    s->worker_count = 0;
-}
-
-/* Sets up `count` workers (replicas and a pool for count > 1); kept between
- * runs with the same count, so steady-state runs allocate nothing. */
-static diffuse_status workers_prepare(diffuse_sampler *s, size_t count)
-{
-    if (s->worker_count == count)
-        return DIFFUSE_OK;
-    workers_free(s);
-    s->workers = calloc(count, sizeof *s->workers);
-    if (s->workers == NULL)
-        return diffuse_fail(&s->error, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate %zu workers",
-                            count);
-    s->worker_count = count;
-    s->workers[0].model = s->model;
-    diffuse_status status = DIFFUSE_OK;
-    for (size_t i = 1; i < count && status == DIFFUSE_OK; i++)
-        status = model_replica(s->model, i, &s->workers[i].model);
-    if (status == DIFFUSE_OK && count > 1)
-        status = parallel_pool_create(&s->pool, count - 1);
-    if (status != DIFFUSE_OK) {
-        status = diffuse_fail(&s->error, status, "%s", diffuse_last_error());
-        workers_free(s);
-    }
-    return status;
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse_model *model,
@@ -146,6 +97,7 @@ DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse
         return status;
     }
     s->model = model;
+    workers_init(&s->workers, sizeof(chunk_buffers), chunk_free);
     option_defaults(&sampler_options, s->options);
     *out = s;
     return DIFFUSE_OK;
@@ -155,7 +107,7 @@ DIFFUSE_API void diffuse_sampler_free(diffuse_sampler *sampler)
 {
     if (sampler == NULL)
         return;
-    workers_free(sampler);
+    workers_release(&sampler->workers);
     diffuse_schedule_free(sampler->schedule);
     free(sampler);
 }
@@ -272,11 +224,11 @@ static float noise_scale(const diffuse_sampler *s, size_t t)
 
 /* One reverse step x_t → x_{t−1} for the chunk of rows starting at global
  * row `first`. Reads the sampler, writes only the worker and x. */
-static diffuse_status reverse_step(const diffuse_sampler *s, sample_worker *w,
+static diffuse_status reverse_step(const diffuse_sampler *s, worker *w,
                                    const float *params, size_t first, size_t rows, size_t t,
                                    float *x)
 {
-    chunk_buffers *c = &w->chunk;
+    chunk_buffers *c = w->local;
     diffuse_model *m = w->model;
     size_t count = rows * m->dim;
     for (size_t i = 0; i < rows; i++)
@@ -328,7 +280,6 @@ typedef struct sample_run {
     const diffuse_sampler *sampler;
     const float *params;
     float *out;
-    size_t workers;     /* workers[0 … workers−1] take part */
     size_t chunk_rows;
     uint64_t total;
     uint64_t reported;  /* the last `done` given to the progress callback */
@@ -355,7 +306,7 @@ static diffuse_status sample_part(void *context, size_t index)
 {
     sample_run *run = context;
     const diffuse_sampler *s = run->sampler;
-    sample_worker *w = &s->workers[index];
+    worker *w = &s->workers.workers[index];
     size_t d = s->model->dim, steps = schedule_steps(s->schedule);
     uint64_t seed = (uint64_t)s->options[DIFFUSE_SAMPLER_SEED];
     diffuse_status status = chunk_reserve(w, chunk_rows_for(run, w->rows));
@@ -381,45 +332,28 @@ static diffuse_status sample_part(void *context, size_t index)
     return status;
 }
 
-/* Splits n rows into contiguous parts, one per worker of the run (the
- * first n % workers one row longer), and counts the (chunk, step) units. */
-static void split_rows(diffuse_sampler *s, sample_run *run, size_t n)
+/* The (chunk, step) units of the run's workers' parts. */
+static uint64_t count_units(const diffuse_sampler *s, const sample_run *run)
 {
-    size_t first = 0, steps = schedule_steps(s->schedule), count = run->workers;
-    run->total = 0;
-    for (size_t i = 0; i < count; i++) {
-        sample_worker *w = &s->workers[i];
-        w->first = first;
-        w->rows = n / count + (i < n % count);
-        w->stopped = false;
-        first += w->rows;
-        run->total += (uint64_t)((w->rows + run->chunk_rows - 1) / run->chunk_rows) * steps;
+    uint64_t total = 0, steps = schedule_steps(s->schedule);
+    for (size_t i = 0; i < s->workers.active; i++) {
+        size_t rows = s->workers.workers[i].rows;
+        total += (uint64_t)((rows + run->chunk_rows - 1) / run->chunk_rows) * steps;
     }
+    return total;
 }
 
-/* The workers' statuses as the run's: the first real failure in worker
- * order (a worker that only stopped because of another is skipped), then
- * a last progress report if worker 0 finished before the others. */
-static diffuse_status finish_run(diffuse_sampler *s, sample_run *run,
-                                 const diffuse_status *statuses)
+/* The run's status: the first real failure in worker order, then a last
+ * progress report if worker 0 finished before the others. */
+static diffuse_status finish_run(diffuse_sampler *s, sample_run *run)
 {
-    for (size_t i = 0; i < run->workers; i++) {
-        if (statuses[i] != DIFFUSE_OK && !s->workers[i].stopped)
-            return diffuse_fail(&s->error, statuses[i], "%s", s->workers[i].error.message);
-    }
+    diffuse_status status = workers_first_failure(&s->workers, &s->error);
+    if (status != DIFFUSE_OK)
+        return status;
     if (run->reported < run->total && report_progress(run, run->total))
         return diffuse_fail(&s->error, DIFFUSE_ERROR_CANCELLED,
                             "sampling cancelled by the progress callback");
     return DIFFUSE_OK;
-}
-
-/* Workers the sampler keeps: THREADS for a model that can be replicated,
- * else one (a callback model's function is only ever called from the
- * calling thread). A run of n rows uses at most n of them. */
-static size_t workers_wanted(const diffuse_sampler *s)
-{
-    size_t threads = (size_t)s->options[DIFFUSE_SAMPLER_THREADS];
-    return threads > 1 && model_can_replicate(s->model) ? threads : 1;
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t n, float *out)
@@ -433,23 +367,17 @@ DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t 
     if ((status = diffuse_check_pointer(&sampler->error, out, "out")) ||
         (status = diffuse_check_matrix_size(&sampler->error, n, m->dim, &count)) ||
         (status = check_can_sample(sampler, &params)) ||
-        (status = workers_prepare(sampler, workers_wanted(sampler))))
+        (status = workers_prepare(&sampler->workers, &sampler->error, m,
+                                  (size_t)sampler->options[DIFFUSE_SAMPLER_THREADS], false)))
         return status;
-    /* THREADS ≥ 1: OpenBLAS runs single-threaded; the rows are the parallelism. */
-    if (sampler->options[DIFFUSE_SAMPLER_THREADS] > 0)
-        openblas_set_num_threads(1);
     sample_run run = {.sampler = sampler, .params = params, .out = out,
-                      .workers = sampler->worker_count < n ? sampler->worker_count : n,
                       .chunk_rows = (size_t)sampler->options[DIFFUSE_SAMPLER_CHUNK_ROWS]};
     atomic_init(&run.done, 0);
     atomic_init(&run.stop, false);
-    split_rows(sampler, &run, n);
-    diffuse_status statuses[SAMPLER_MAX_THREADS];
-    if (run.workers > 1)
-        parallel_run(sampler->pool, run.workers, sample_part, &run, statuses);
-    else
-        statuses[0] = sample_part(&run, 0);
-    if ((status = finish_run(sampler, &run, statuses)))
+    workers_split(&sampler->workers, n);
+    run.total = count_units(sampler, &run);
+    workers_run(&sampler->workers, sample_part, &run);
+    if ((status = finish_run(sampler, &run)))
         return status;
     return diffuse_check_finite_floats(&sampler->error, out, count, "samples");
 }
