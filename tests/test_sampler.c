@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sample/timesteps.h"
 #include "test_support.h"
 
 #define ORACLE_MEAN 1.5
@@ -148,6 +149,43 @@ END_TEST
 START_TEST(x0_oracle_reproduces_the_data)
 {
     expect_oracle_with_and_without_clip(DIFFUSE_PREDICT_X0, _i);
+}
+END_TEST
+
+/* The timestep list a sampler walks: T−1 … 0 for DDPM, and the checks any
+ * list passes before a run uses it. */
+START_TEST(timestep_lists_are_validated)
+{
+    int32_t every[5];
+    timesteps_every_step(every, 5);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(every[i], 4 - i);
+    diffuse_error error = {0};
+    ck_assert_int_eq(timesteps_check(&error, every, 5, 5, true), DIFFUSE_OK);
+    int32_t spaced[3] = {9, 4, 0};
+    ck_assert_int_eq(timesteps_check(&error, spaced, 3, 10, false), DIFFUSE_OK);
+    /* a method that visits every step refuses a spaced list */
+    ck_assert_int_eq(timesteps_check(&error, spaced, 3, 10, true),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(error.message, "every step"));
+    struct {
+        int32_t list[3];
+        size_t count;
+        const char *fragment;
+    } bad[] = {
+        {{0}, 0, "empty"},
+        {{10, 4, 0}, 3, "outside [0, 10)"},
+        {{9, -1, 0}, 3, "outside"},
+        {{9, 9, 0}, 3, "strictly decrease"},
+        {{4, 9, 0}, 3, "strictly decrease"},
+        {{9, 4, 1}, 3, "ends at 1"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(timesteps_check(&error, bad[i].list, bad[i].count, 10, false),
+                         DIFFUSE_ERROR_INVALID_ARGUMENT);
+        ck_assert_msg(strstr(error.message, bad[i].fragment) != NULL, "case %zu: \"%s\"", i,
+                      error.message);
+    }
 }
 END_TEST
 
@@ -418,6 +456,7 @@ static Suite *sampler_suite(void)
     tcase_add_test(tc, epsilon_oracle_reproduces_the_data);
     tcase_add_test(tc, v_oracle_with_zero_terminal_snr);
     tcase_add_loop_test(tc, x0_oracle_reproduces_the_data, 0, 2);
+    tcase_add_test(tc, timestep_lists_are_validated);
     tcase_add_test(tc, seeded_and_independent_of_chunking);
     tcase_add_test(tc, failures_are_reported);
     tcase_add_test(tc, bad_arguments);

@@ -1,6 +1,6 @@
-/* Ancestral DDPM sampling: Algorithm 2 of Ho et al. 2020 (see
- * include/diffuse/sampler.h). */
-#include <math.h>
+/* The sampling loop (see include/diffuse/sampler.h): rows split over the
+ * workers, each chunk walked down the timestep list, one model call and
+ * one method step (method.h; DDPM ancestral, ddpm.c) per entry. */
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -10,9 +10,10 @@
 #include "util/option_table.h"
 #include "model/workers.h"
 #include "util/philox.h"
-#include "core/posterior.h"
 #include "core/prediction.h"
 #include "core/schedule.h"
+#include "sample/method.h"
+#include "sample/timesteps.h"
 
 enum { SAMPLER_OPTION_COUNT = 6, SAMPLER_MAX_THREADS = 1024 };
 
@@ -28,10 +29,11 @@ static const option_spec sampler_specs[SAMPLER_OPTION_COUNT] = {
 
 static const option_table sampler_options = {"sampler", sampler_specs, SAMPLER_OPTION_COUNT};
 
-/* Per-chunk scratch: the network output, x̂_0, ε̂, the noise z and the t's. */
+/* Per-chunk scratch of a worker: the network output, the derived x̂_0
+ * and ε̂, the t's, and the method's state. */
 typedef struct chunk_buffers {
     size_t capacity; /* rows */
-    float *prediction, *x0, *eps, *noise;
+    float *prediction, *x0, *eps, *state;
     int32_t *t;
 } chunk_buffers;
 
@@ -44,6 +46,9 @@ struct diffuse_sampler {
     diffuse_sample_progress_fn progress_fn;
     void *progress_user;
     worker_set workers;         /* each worker's local: its chunk_buffers */
+    const sample_method *method;
+    int32_t *timesteps;         /* the list visited, T−1 … 0 for DDPM */
+    size_t timestep_count;
 };
 
 static void chunk_free(void *local)
@@ -52,29 +57,46 @@ static void chunk_free(void *local)
     free(c->prediction);
     free(c->x0);
     free(c->eps);
-    free(c->noise);
+    free(c->state);
     free(c->t);
     *c = (chunk_buffers){0};
 }
 
-static diffuse_status chunk_reserve(worker *w, size_t rows)
+/* Buffers for chunks of up to `rows` rows, kept while large enough, so
+ * steady-state runs allocate nothing. */
+static diffuse_status chunk_reserve(worker *w, const sample_method *method, size_t rows)
 {
     chunk_buffers *c = w->local;
     if (rows <= c->capacity)
         return DIFFUSE_OK;
     chunk_free(c);
     size_t values = rows * w->model->dim;
+    size_t state = method->state_floats(rows, w->model->dim);
     c->prediction = malloc(values * sizeof(float));
     c->x0 = malloc(values * sizeof(float));
     c->eps = malloc(values * sizeof(float));
-    c->noise = malloc(values * sizeof(float));
+    c->state = malloc((state > 0 ? state : 1) * sizeof(float));
     c->t = malloc(rows * sizeof(int32_t));
-    if (!c->prediction || !c->x0 || !c->eps || !c->noise || !c->t) {
+    if (!c->prediction || !c->x0 || !c->eps || !c->state || !c->t) {
         chunk_free(c);
         return diffuse_fail(&w->error, DIFFUSE_ERROR_NO_MEMORY,
                             "cannot allocate sampling buffers for %zu rows", rows);
     }
     c->capacity = rows;
+    return DIFFUSE_OK;
+}
+
+/* The method and its timestep list: DDPM over every step, T−1 … 0. */
+static diffuse_status set_up_method(diffuse_sampler *s)
+{
+    size_t steps = schedule_steps(s->schedule);
+    s->method = &sample_method_ddpm;
+    s->timesteps = malloc(steps * sizeof *s->timesteps);
+    if (s->timesteps == NULL)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY,
+                            "cannot allocate a timestep list of %zu entries", steps);
+    timesteps_every_step(s->timesteps, steps);
+    s->timestep_count = steps;
     return DIFFUSE_OK;
 }
 
@@ -99,6 +121,10 @@ DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse
     s->model = model;
     workers_init(&s->workers, sizeof(chunk_buffers), chunk_free);
     option_defaults(&sampler_options, s->options);
+    if ((status = set_up_method(s)) != DIFFUSE_OK) {
+        diffuse_sampler_free(s);
+        return status;
+    }
     *out = s;
     return DIFFUSE_OK;
 }
@@ -108,6 +134,7 @@ DIFFUSE_API void diffuse_sampler_free(diffuse_sampler *sampler)
     if (sampler == NULL)
         return;
     workers_release(&sampler->workers);
+    free(sampler->timesteps);
     diffuse_schedule_free(sampler->schedule);
     free(sampler);
 }
@@ -196,65 +223,31 @@ DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler
     return DIFFUSE_OK;
 }
 
-/* ---- The reverse step ------------------------------------------------- */
+/* ---- One step of the list -------------------------------------------- */
 
-/* x ← μ̃_t(x_t, x̂_0), x̂_0 optionally clipped to [−clip, clip] (into
- * c->x0, which may already hold it). */
-static void mean_through_x0(const diffuse_sampler *s, chunk_buffers *c, prediction_estimate *e,
-                            float *x)
-{
-    size_t count = e->n * e->d;
-    const float *x0 = prediction_x0(e);
-    float clip = (float)s->options[DIFFUSE_SAMPLER_CLIP_X0];
-    if (clip > 0.0f) {
-        for (size_t i = 0; i < count; i++)
-            c->x0[i] = fminf(clip, fmaxf(-clip, x0[i]));
-        x0 = c->x0;
-    }
-    posterior_mean(s->schedule, e->n, e->d, c->t, x0, x, x);
-}
-
-static float noise_scale(const diffuse_sampler *s, size_t t)
-{
-    diffuse_schedule_table table = s->options[DIFFUSE_SAMPLER_VARIANCE] == DIFFUSE_VARIANCE_BETA
-                                       ? DIFFUSE_TABLE_BETA
-                                       : DIFFUSE_TABLE_POSTERIOR_VARIANCE;
-    return (float)sqrt(schedule_column(s->schedule, table)[t]);
-}
-
-/* One reverse step x_t → x_{t−1} for the chunk of rows starting at global
- * row `first`. Reads the sampler, writes only the worker and x. */
-static diffuse_status reverse_step(const diffuse_sampler *s, worker *w,
-                                   const float *params, size_t first, size_t rows, size_t t,
-                                   float *x)
+/* Entry `index` of the list for the chunk of rows starting at global row
+ * `first`: the model call at t = list[index], its output read as x̂_0 and
+ * ε̂, the method's step. Reads the sampler, writes only the worker and x. */
+static diffuse_status list_step(const diffuse_sampler *s, worker *w, const float *params,
+                                size_t first, size_t rows, size_t index, float *x)
 {
     chunk_buffers *c = w->local;
     diffuse_model *m = w->model;
-    size_t count = rows * m->dim;
+    size_t t = (size_t)s->timesteps[index], count = s->timestep_count;
     for (size_t i = 0; i < rows; i++)
         c->t[i] = (int32_t)t;
     diffuse_status status =
         m->ops->predict(m, params, &MODEL_CALL(rows, x, c->t, NULL, c->prediction));
     if (status != DIFFUSE_OK)
         return diffuse_fail(&w->error, status, "%s", diffuse_model_last_error(m));
-
     prediction_estimate e;
     prediction_estimate_init(&e, s->schedule, (diffuse_prediction)m->prediction, rows, m->dim,
                              c->t, x, c->prediction, c->x0, c->eps);
-    /* μ_θ = (x_t − β_t/√(1−ᾱ_t) ε_θ) / √α_t: the paper's form, used when
-     * the network predicts ε and x̂_0 is not clipped (it never forms x̂_0). */
-    if (prediction_eps_is_output(&e) && s->options[DIFFUSE_SAMPLER_CLIP_X0] == 0.0)
-        posterior_model_mean_from_eps(s->schedule, rows, m->dim, c->t, x, prediction_eps(&e), x);
-    else
-        mean_through_x0(s, c, &e, x);
-
-    if (t > 0) { /* no noise at the last step */
-        uint64_t seed = (uint64_t)s->options[DIFFUSE_SAMPLER_SEED];
-        philox_normal(seed, t + 1, first * m->dim, c->noise, count);
-        float sigma = noise_scale(s, t);
-        for (size_t i = 0; i < count; i++)
-            x[i] += sigma * c->noise[i];
-    }
+    sample_step step = {.schedule = s->schedule, .options = s->options, .t = t,
+                        .t_prev = index + 1 < count ? s->timesteps[index + 1] : -1,
+                        .index = index, .count = count, .rows = rows, .d = m->dim,
+                        .first_row = first, .t_rows = c->t};
+    s->method->step(&step, c->state, &e, x);
     return DIFFUSE_OK;
 }
 
@@ -263,6 +256,9 @@ static diffuse_status check_can_sample(diffuse_sampler *s, const float **params)
     diffuse_model *m = s->model;
     diffuse_status status =
         prediction_check_schedule(&s->error, (diffuse_prediction)m->prediction, s->schedule);
+    if (status == DIFFUSE_OK)
+        status = timesteps_check(&s->error, s->timesteps, s->timestep_count,
+                                 schedule_steps(s->schedule), s->method->every_step);
     if (status != DIFFUSE_OK)
         return status;
     if (s->options[DIFFUSE_SAMPLER_USE_EMA] != 0.0 && m->ema == NULL)
@@ -301,26 +297,27 @@ static bool report_progress(sample_run *run, uint64_t done)
     return s->progress_fn != NULL && s->progress_fn(s->progress_user, done, run->total) != 0;
 }
 
-/* Worker `index`'s rows: each chunk from x_{T−1} ~ N(0, I) to x_0. */
+/* Worker `index`'s rows: each chunk from x ~ N(0, I) at the list's first
+ * timestep down the list to the sample. */
 static diffuse_status sample_part(void *context, size_t index)
 {
     sample_run *run = context;
     const diffuse_sampler *s = run->sampler;
     worker *w = &s->workers.workers[index];
-    size_t d = s->model->dim, steps = schedule_steps(s->schedule);
+    size_t d = s->model->dim;
     uint64_t seed = (uint64_t)s->options[DIFFUSE_SAMPLER_SEED];
-    diffuse_status status = chunk_reserve(w, chunk_rows_for(run, w->rows));
+    diffuse_status status = chunk_reserve(w, s->method, chunk_rows_for(run, w->rows));
     for (size_t first = w->first; first < w->first + w->rows && status == DIFFUSE_OK;
          first += run->chunk_rows) {
         size_t rows = chunk_rows_for(run, w->first + w->rows - first);
         float *x = run->out + first * d;
-        philox_normal(seed, 0, first * d, x, rows * d); /* x_{T−1} ~ N(0, I) */
-        for (size_t t = steps; t-- > 0 && status == DIFFUSE_OK;) {
+        philox_normal(seed, 0, first * d, x, rows * d); /* x_{t_0} ~ N(0, I) */
+        for (size_t i = 0; i < s->timestep_count && status == DIFFUSE_OK; i++) {
             if (atomic_load_explicit(&run->stop, memory_order_relaxed)) {
                 w->stopped = true;
                 return DIFFUSE_ERROR_CANCELLED;
             }
-            status = reverse_step(s, w, run->params, first, rows, t, x);
+            status = list_step(s, w, run->params, first, rows, i, x);
             uint64_t done = atomic_fetch_add(&run->done, 1) + 1;
             if (status == DIFFUSE_OK && index == 0 && report_progress(run, done))
                 status = diffuse_fail(&w->error, DIFFUSE_ERROR_CANCELLED,
@@ -335,7 +332,7 @@ static diffuse_status sample_part(void *context, size_t index)
 /* The (chunk, step) units of the run's workers' parts. */
 static uint64_t count_units(const diffuse_sampler *s, const sample_run *run)
 {
-    uint64_t total = 0, steps = schedule_steps(s->schedule);
+    uint64_t total = 0, steps = s->timestep_count;
     for (size_t i = 0; i < s->workers.active; i++) {
         size_t rows = s->workers.workers[i].rows;
         total += (uint64_t)((rows + run->chunk_rows - 1) / run->chunk_rows) * steps;
