@@ -593,7 +593,9 @@ START_TEST(model_round_trip_every_schedule_bitwise)
     scratch sc;
     scratch_init(&sc);
     for (int which = 0; which < SCHEDULE_CASES; which++) {
-        diffuse_model *m = make_model(&unusual_spec);
+        model_spec spec = unusual_spec;
+        spec.prediction = which % 3; /* ε, v and x_0 models */
+        diffuse_model *m = make_model(&spec);
         if (which % 2 == 0)
             give_ema(m);
         diffuse_schedule *s = make_schedule(which);

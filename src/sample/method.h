@@ -40,7 +40,8 @@ typedef struct sample_method {
     size_t (*state_floats)(size_t rows, size_t d);
     /* x ← x_{t_prev} (or the sample after the last entry) from x = x_t and
      * the estimate of this step; `state` is the worker's, kept between the
-     * steps of a chunk (step->index = 0 starts a chunk). */
+     * steps of a chunk (step->index = 0 starts a chunk). x is also the
+     * estimate's x_t: ask for x̂_0 and ε̂ before writing x. */
     void (*step)(const sample_step *step, float *state, prediction_estimate *estimate, float *x);
 } sample_method;
 
