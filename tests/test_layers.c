@@ -841,15 +841,16 @@ START_TEST(mlp_forward_and_gradients)
     c.r = to_double(r, N * D);
     c.out = zero_doubles(N * D);
 
-    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
     mlp_loss(&c);
     check_close(out, c.out, N * D, 1e-5, 1e-5, "mlp output");
     /* prediction computes the same function, bit for bit */
-    ck_assert_int_eq(m->ops->predict(m, m->params, x, t, N, predicted), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->predict(m, m->params, &MODEL_CALL(N, x, t, NULL, predicted)),
+                     DIFFUSE_OK);
     ck_assert_int_eq(memcmp(out, predicted, sizeof(float) * N * D), 0);
 
     /* the prediction reused the training activations' memory */
-    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
     model_zero_grads(m);
     ck_assert_int_eq(nn_mlp_backward(m, r, N, dx), DIFFUSE_OK);
     double *num_dx = numeric_gradient(c.x, N * D, mlp_loss, &c);
@@ -887,7 +888,7 @@ START_TEST(mlp_backward_accumulates)
     float *out = zero_floats(N * D), *once = zero_floats(m->param_count);
 
     model_zero_grads(m);
-    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
     ck_assert_int_eq(m->ops->backward(m, r, N), DIFFUSE_OK);
     memcpy(once, m->grads, m->param_count * sizeof *once);
     size_t nonzero = 0;
@@ -895,7 +896,7 @@ START_TEST(mlp_backward_accumulates)
         nonzero += once[i] != 0.0f;
     ck_assert_uint_eq(nonzero, m->param_count);
     /* a second forward + backward over the same batch doubles every entry */
-    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
     ck_assert_int_eq(m->ops->backward(m, r, N), DIFFUSE_OK);
     for (size_t i = 0; i < m->param_count; i++)
         ck_assert_close(m->grads[i], 2.0 * once[i], 1e-5, 1e-7);
@@ -903,15 +904,15 @@ START_TEST(mlp_backward_accumulates)
     ck_assert_int_eq(m->ops->backward(m, r, N), DIFFUSE_ERROR_STATE);
     /* zeroing restores a single forward + backward exactly */
     model_zero_grads(m);
-    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
     ck_assert_int_eq(m->ops->backward(m, r, N), DIFFUSE_OK);
     ck_assert_int_eq(memcmp(m->grads, once, m->param_count * sizeof *once), 0);
     /* backward must follow a forward over the same rows */
-    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
     ck_assert_int_eq(m->ops->backward(m, r, N - 1), DIFFUSE_ERROR_STATE);
     /* a prediction in between overwrites the forward's activations */
-    ck_assert_int_eq(m->ops->forward(m, x, t, N, out), DIFFUSE_OK);
-    ck_assert_int_eq(m->ops->predict(m, m->params, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->predict(m, m->params, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
     ck_assert_int_eq(m->ops->backward(m, r, N), DIFFUSE_ERROR_STATE);
     free(x);
     free(r);
@@ -936,11 +937,11 @@ START_TEST(mlp_prediction_in_chunks_matches_reference)
     c.params = to_double(m->params, m->param_count);
     c.x = to_double(x, N * D);
     c.out = zero_doubles(N * D);
-    ck_assert_int_eq(m->ops->predict(m, m->params, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->predict(m, m->params, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
     ck_assert_int_eq(nn_mlp_forward_reference(&c.shape, c.params, c.x, t, N, c.out), DIFFUSE_OK);
     check_close(out, c.out, N * D, 1e-5, 1e-5, "predicted");
     /* deterministic */
-    ck_assert_int_eq(m->ops->predict(m, m->params, x, t, N, again), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->predict(m, m->params, &MODEL_CALL(N, x, t, NULL, again)), DIFFUSE_OK);
     ck_assert_int_eq(memcmp(out, again, sizeof(float) * N * D), 0);
     free(t);
     free(x);

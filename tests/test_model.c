@@ -603,8 +603,8 @@ START_TEST(predict_checks_arguments_and_matches_network)
     int32_t t[N] = {0, 10, 999, 10, 5000};
     float x[N * D] = {0.5f, -1.0f, 2.0f, 0.0f, -0.25f, 0.75f, 1.5f, -2.0f, 3.0f, 0.1f};
     float out[N * D], direct[N * D];
-    ck_assert_int_eq(diffuse_model_predict(m, N, t, x, out), DIFFUSE_OK);
-    ck_assert_int_eq(m->ops->predict(m, m->params, x, t, N, direct), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_test_predict(m, N, t, x, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->predict(m, m->params, &MODEL_CALL(N, x, t, NULL, direct)), DIFFUSE_OK);
     ck_assert_int_eq(memcmp(out, direct, sizeof out), 0);
     /* against the double reference of the whole network */
     nn_mlp_shape shape;
@@ -620,27 +620,27 @@ START_TEST(predict_checks_arguments_and_matches_network)
         ck_assert_close(out[i], ref[i], 1e-5, 1e-5);
     free(params);
 
-    ck_assert_int_eq(diffuse_model_predict(NULL, N, t, x, out), DIFFUSE_ERROR_INVALID_ARGUMENT);
-    ck_assert_int_eq(diffuse_model_predict(m, 0, t, x, out), DIFFUSE_ERROR_INVALID_ARGUMENT);
-    ck_assert_int_eq(diffuse_model_predict(m, N, NULL, x, out), DIFFUSE_ERROR_INVALID_ARGUMENT);
-    ck_assert_int_eq(diffuse_model_predict(m, N, t, NULL, out), DIFFUSE_ERROR_INVALID_ARGUMENT);
-    ck_assert_int_eq(diffuse_model_predict(m, N, t, x, NULL), DIFFUSE_ERROR_INVALID_ARGUMENT);
-    ck_assert_int_eq(diffuse_model_predict(m, SIZE_MAX / 2, t, x, out),
+    ck_assert_int_eq(diffuse_test_predict(NULL, N, t, x, out), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_test_predict(m, 0, t, x, out), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_test_predict(m, N, NULL, x, out), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_test_predict(m, N, t, NULL, out), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_test_predict(m, N, t, x, NULL), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_test_predict(m, SIZE_MAX / 2, t, x, out),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
-    ck_assert_int_eq(diffuse_model_predict(m, N, t, x, x), DIFFUSE_ERROR_INVALID_ARGUMENT);
-    ck_assert_int_eq(diffuse_model_predict(m, N, t, x, x + 1), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_test_predict(m, N, t, x, x), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_test_predict(m, N, t, x, x + 1), DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(diffuse_model_last_error(m), "overlap"));
     t[3] = -1;
-    ck_assert_int_eq(diffuse_model_predict(m, N, t, x, out), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_test_predict(m, N, t, x, out), DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(diffuse_model_last_error(m), "t[3]"));
     t[3] = 10;
     x[7] = NAN;
-    ck_assert_int_eq(diffuse_model_predict(m, N, t, x, out), DIFFUSE_ERROR_NUMERIC);
+    ck_assert_int_eq(diffuse_test_predict(m, N, t, x, out), DIFFUSE_ERROR_NUMERIC);
     x[7] = -INFINITY;
-    ck_assert_int_eq(diffuse_model_predict(m, N, t, x, out), DIFFUSE_ERROR_NUMERIC);
+    ck_assert_int_eq(diffuse_test_predict(m, N, t, x, out), DIFFUSE_ERROR_NUMERIC);
     x[7] = -2.0f;
     /* a failed call does not disturb the next one */
-    ck_assert_int_eq(diffuse_model_predict(m, N, t, x, direct), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_test_predict(m, N, t, x, direct), DIFFUSE_OK);
     ck_assert_int_eq(memcmp(out, direct, sizeof out), 0);
     diffuse_model_free(m);
 }
@@ -648,23 +648,82 @@ END_TEST
 
 /* ---- callback models ---------------------------------------------------- */
 
+/* The struct's size rule (diffuse/model.h): an older or newer caller's
+ * call, out_variance, labels (ignored by the MLP). */
+START_TEST(model_call_size_rule_and_labels)
+{
+    enum { N = 3, D = 2 };
+    diffuse_model *m = small_model(4);
+    int32_t t[N] = {1, 50, 900}, labels[N] = {0, 1, 2};
+    float x[N * D] = {0.5f, -1.0f, 2.0f, 0.0f, -0.25f, 0.75f}, out[N * D], again[N * D];
+    diffuse_model_call call = DIFFUSE_MODEL_CALL_INIT;
+    ck_assert_uint_eq(call.size, sizeof(diffuse_model_call));
+    call.n = N;
+    call.t = t;
+    call.x_t = x;
+    call.out = out;
+    ck_assert_int_eq(diffuse_model_predict(m, &call), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_predict(m, NULL), DIFFUSE_ERROR_INVALID_ARGUMENT);
+
+    /* A newer header's larger struct: fine while its extra fields are 0. */
+    struct {
+        diffuse_model_call call;
+        uint64_t future[2];
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    newer.call = call;
+    newer.call.size = sizeof newer;
+    newer.call.out = again;
+    ck_assert_int_eq(diffuse_model_predict(m, &newer.call), DIFFUSE_OK);
+    ck_assert_int_eq(memcmp(out, again, sizeof out), 0);
+    newer.future[1] = 1;
+    ck_assert_int_eq(diffuse_model_predict(m, &newer.call), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_model_last_error(m), "knows only"));
+    /* Smaller than any struct ever was: uninitialised, most likely. */
+    call.size = sizeof(size_t);
+    ck_assert_int_eq(diffuse_model_predict(m, &call), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_model_last_error(m), "DIFFUSE_MODEL_CALL_INIT"));
+    call.size = sizeof call;
+
+    call.out_variance = again;
+    ck_assert_int_eq(diffuse_model_predict(m, &call), DIFFUSE_ERROR_UNSUPPORTED);
+    call.out_variance = NULL;
+
+    /* The MLP has no classes: labels change nothing. */
+    call.labels = labels;
+    call.out = again;
+    ck_assert_int_eq(diffuse_model_predict(m, &call), DIFFUSE_OK);
+    ck_assert_int_eq(memcmp(out, again, sizeof out), 0);
+    call.labels = (const int32_t *)(const void *)again;
+    ck_assert_int_eq(diffuse_model_predict(m, &call), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_model_last_error(m), "labels"));
+    diffuse_model_free(m);
+}
+END_TEST
+
 typedef struct callback_user {
     int calls;
     int fail;      /* return this when non-zero */
     int write_nan; /* put a NaN in the output */
+    size_t size;   /* call->size of the last call */
 } callback_user;
 
-/* f(x, t)_j = 0.5·x_j + t */
-static int affine(void *user, const float *x_t, const int32_t *t, size_t n, size_t dim,
-                  float *out)
+/* f(x, t [, label])_j = 0.5·x_j + t [+ 100·label] */
+static int affine(void *user, const diffuse_model_call *call, size_t dim)
 {
     callback_user *state = user;
+    const float *x_t = call->x_t;
+    size_t n = call->n;
+    float *out = call->out;
     state->calls++;
+    state->size = call->size;
     if (state->fail != 0)
         return state->fail;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        float label = call->labels != NULL ? 100.0f * (float)call->labels[i] : 0.0f;
         for (size_t j = 0; j < dim; j++)
-            out[i * dim + j] = 0.5f * x_t[i * dim + j] + (float)t[i];
+            out[i * dim + j] = 0.5f * x_t[i * dim + j] + (float)call->t[i] + label;
+    }
     if (state->write_nan)
         out[n * dim - 1] = NAN;
     return 0;
@@ -672,7 +731,7 @@ static int affine(void *user, const float *x_t, const int32_t *t, size_t n, size
 
 START_TEST(callback_model_predicts_and_reports_failures)
 {
-    callback_user user = {0, 0, 0};
+    callback_user user = {0, 0, 0, 0};
     diffuse_model *m = (diffuse_model *)&m;
     ck_assert_int_eq(diffuse_model_create_callback(NULL, 3, DIFFUSE_PREDICT_EPSILON, affine, &user),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
@@ -681,7 +740,7 @@ START_TEST(callback_model_predicts_and_reports_failures)
     ck_assert_ptr_null(m);
     ck_assert_int_eq(diffuse_model_create_callback(&m, 0, DIFFUSE_PREDICT_EPSILON, affine, &user),
                      DIFFUSE_ERROR_OUT_OF_RANGE);
-    ck_assert_int_eq(diffuse_model_create_callback(&m, 3, (diffuse_prediction)2, affine, &user),
+    ck_assert_int_eq(diffuse_model_create_callback(&m, 3, (diffuse_prediction)3, affine, &user),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(diffuse_model_create_callback(&m, 3, (diffuse_prediction)-1, affine, &user),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
@@ -718,24 +777,38 @@ START_TEST(callback_model_predicts_and_reports_failures)
 
     int32_t t[2] = {4, 0};
     float x[6] = {1, 2, 3, 4, 5, 6}, out[6];
-    ck_assert_int_eq(diffuse_model_predict(m, 2, t, x, out), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_test_predict(m, 2, t, x, out), DIFFUSE_OK);
     ck_assert_int_eq(user.calls, 1);
     for (size_t i = 0; i < 6; i++)
         ck_assert_float_eq(out[i], 0.5f * x[i] + (float)t[i / 3]);
     /* the samplers' entry point works the same */
-    ck_assert_int_eq(m->ops->predict(m, NULL, x, t, 2, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->predict(m, NULL, &MODEL_CALL(2, x, t, NULL, out)), DIFFUSE_OK);
     ck_assert_int_eq(user.calls, 2);
 
     user.fail = -3;
-    ck_assert_int_eq(diffuse_model_predict(m, 2, t, x, out), DIFFUSE_ERROR_CALLBACK);
+    ck_assert_int_eq(diffuse_test_predict(m, 2, t, x, out), DIFFUSE_ERROR_CALLBACK);
     ck_assert_ptr_nonnull(strstr(diffuse_model_last_error(m), "-3"));
-    ck_assert_int_eq(m->ops->predict(m, NULL, x, t, 2, out), DIFFUSE_ERROR_CALLBACK);
+    ck_assert_int_eq(m->ops->predict(m, NULL, &MODEL_CALL(2, x, t, NULL, out)),
+                     DIFFUSE_ERROR_CALLBACK);
     user.fail = 0;
     user.write_nan = 1;
-    ck_assert_int_eq(diffuse_model_predict(m, 2, t, x, out), DIFFUSE_ERROR_NUMERIC);
-    ck_assert_int_eq(m->ops->predict(m, NULL, x, t, 2, out), DIFFUSE_ERROR_NUMERIC);
+    ck_assert_int_eq(diffuse_test_predict(m, 2, t, x, out), DIFFUSE_ERROR_NUMERIC);
+    ck_assert_int_eq(m->ops->predict(m, NULL, &MODEL_CALL(2, x, t, NULL, out)),
+                     DIFFUSE_ERROR_NUMERIC);
     user.write_nan = 0;
-    ck_assert_int_eq(diffuse_model_predict(m, 2, t, x, out), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_test_predict(m, 2, t, x, out), DIFFUSE_OK);
+    ck_assert_uint_eq(user.size, sizeof(diffuse_model_call));
+    /* labels reach the function */
+    int32_t labels[2] = {1, 3};
+    diffuse_model_call call = DIFFUSE_MODEL_CALL_INIT;
+    call.n = 2;
+    call.t = t;
+    call.x_t = x;
+    call.labels = labels;
+    call.out = out;
+    ck_assert_int_eq(diffuse_model_predict(m, &call), DIFFUSE_OK);
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_float_eq(out[i], 0.5f * x[i] + (float)t[i / 3] + 100.0f * (float)labels[i / 3]);
     diffuse_model_free(m);
 }
 END_TEST
@@ -798,6 +871,7 @@ static Suite *model_suite(void)
     tcase_add_test(model, tensor_layout_tiles_the_parameters);
     tcase_add_test(model, initialisation_is_seeded_and_bounded);
     tcase_add_test(model, predict_checks_arguments_and_matches_network);
+    tcase_add_test(model, model_call_size_rule_and_labels);
     tcase_add_test(model, callback_model_predicts_and_reports_failures);
     suite_add_tcase(suite, model);
     return suite;

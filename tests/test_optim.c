@@ -858,19 +858,12 @@ START_TEST(mlp_model_decay_and_ema)
 }
 END_TEST
 
-static int zero_prediction(void *user, const float *x_t, const int32_t *t, size_t n, size_t dim,
-                           float *out)
-{
-    (void)user, (void)x_t, (void)t;
-    memset(out, 0, n * dim * sizeof(float));
-    return 0;
-}
 
 START_TEST(callback_model_is_refused)
 {
     diffuse_model *m = NULL;
     ck_assert_int_eq(diffuse_model_create_callback(&m, 2, DIFFUSE_PREDICT_EPSILON,
-                                                   zero_prediction, NULL),
+                                                   diffuse_test_predict_zero, NULL),
                      DIFFUSE_OK);
     diffuse_optimizer *opt = NULL;
     ck_assert_int_eq(diffuse_optimizer_create(&opt, DIFFUSE_OPTIMIZER_ADAM, m),

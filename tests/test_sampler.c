@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sample/timesteps.h"
 #include "test_support.h"
 
 #define ORACLE_MEAN 1.5
@@ -21,16 +22,19 @@
 
 typedef struct oracle {
     diffuse_schedule *schedule;
-    int predict_v;
+    diffuse_prediction kind;
     int fail;      /* make the callback fail */
     int foreign_thread; /* set when called from a thread other than `caller` */
     pthread_t caller;
 } oracle;
 
-static int oracle_predict(void *user, const float *x_t, const int32_t *t, size_t n, size_t dim,
-                          float *out)
+static int oracle_predict(void *user, const diffuse_model_call *call, size_t dim)
 {
     oracle *o = user;
+    const float *x_t = call->x_t;
+    const int32_t *t = call->t;
+    size_t n = call->n;
+    float *out = call->out;
     if (!pthread_equal(pthread_self(), o->caller))
         o->foreign_thread = 1;
     if (o->fail)
@@ -44,7 +48,10 @@ static int oracle_predict(void *user, const float *x_t, const int32_t *t, size_t
             double eps = sqrt(1.0 - a) * (x - sqrt(a) * ORACLE_MEAN) / var;
             /* E[x_0|x_t] by Tweedie, written so it stays finite at ᾱ = 0. */
             double x0 = ORACLE_MEAN + sqrt(a) * ORACLE_STD * ORACLE_STD * (x - sqrt(a) * ORACLE_MEAN) / var;
-            out[i * dim + j] = (float)(o->predict_v ? sqrt(a) * eps - sqrt(1.0 - a) * x0 : eps);
+            double v = sqrt(a) * eps - sqrt(1.0 - a) * x0;
+            out[i * dim + j] = (float)(o->kind == DIFFUSE_PREDICT_V    ? v
+                                       : o->kind == DIFFUSE_PREDICT_X0 ? x0
+                                                                       : eps);
         }
     }
     return 0;
@@ -53,7 +60,7 @@ static int oracle_predict(void *user, const float *x_t, const int32_t *t, size_t
 static diffuse_model *oracle_model(oracle *o, diffuse_prediction prediction)
 {
     diffuse_model *model = NULL;
-    o->predict_v = prediction == DIFFUSE_PREDICT_V;
+    o->kind = prediction;
     o->caller = pthread_self();
     ck_assert_int_eq(diffuse_model_create_callback(&model, DIM, prediction, oracle_predict, o),
                      DIFFUSE_OK);
@@ -82,20 +89,31 @@ static void expect_oracle_distribution(diffuse_sampler *sampler, size_t n)
     free(x);
 }
 
-START_TEST(epsilon_oracle_reproduces_the_data)
+/* The oracle of `prediction` on a linear schedule (with zero terminal SNR
+ * or not), sampled without clipping and through x̂_0 and μ̃ with clipping
+ * far outside the data. */
+static void expect_oracle_with_and_without_clip(diffuse_prediction prediction,
+                                                int zero_terminal_snr)
 {
     oracle o = {.schedule = linear_schedule(1000)};
-    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
+    ck_assert_int_eq(diffuse_schedule_set_int(o.schedule, DIFFUSE_SCHEDULE_ZERO_TERMINAL_SNR,
+                                              zero_terminal_snr),
+                     DIFFUSE_OK);
+    diffuse_model *model = oracle_model(&o, prediction);
     diffuse_sampler *sampler = NULL;
     ck_assert_int_eq(diffuse_sampler_create(&sampler, model, o.schedule), DIFFUSE_OK);
     expect_oracle_distribution(sampler, 4000);
-    /* The same through x̂_0 and μ̃ (clipping far outside the data). */
     ck_assert_int_eq(diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_CLIP_X0, 100.0),
                      DIFFUSE_OK);
     expect_oracle_distribution(sampler, 4000);
     diffuse_sampler_free(sampler);
     diffuse_model_free(model);
     diffuse_schedule_free(o.schedule);
+}
+
+START_TEST(epsilon_oracle_reproduces_the_data)
+{
+    expect_oracle_with_and_without_clip(DIFFUSE_PREDICT_EPSILON, 0);
 }
 END_TEST
 
@@ -123,6 +141,51 @@ START_TEST(v_oracle_with_zero_terminal_snr)
     diffuse_sampler_free(sampler);
     diffuse_model_free(model);
     diffuse_schedule_free(o.schedule);
+}
+END_TEST
+
+/* An x_0-network, also on a zero-terminal-SNR schedule (x̂_0 = f needs no
+ * division there). */
+START_TEST(x0_oracle_reproduces_the_data)
+{
+    expect_oracle_with_and_without_clip(DIFFUSE_PREDICT_X0, _i);
+}
+END_TEST
+
+/* The timestep list a sampler walks: T−1 … 0 for DDPM, and the checks any
+ * list passes before a run uses it. */
+START_TEST(timestep_lists_are_validated)
+{
+    int32_t every[5];
+    timesteps_every_step(every, 5);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(every[i], 4 - i);
+    diffuse_error error = {0};
+    ck_assert_int_eq(timesteps_check(&error, every, 5, 5, true), DIFFUSE_OK);
+    int32_t spaced[3] = {9, 4, 0};
+    ck_assert_int_eq(timesteps_check(&error, spaced, 3, 10, false), DIFFUSE_OK);
+    /* a method that visits every step refuses a spaced list */
+    ck_assert_int_eq(timesteps_check(&error, spaced, 3, 10, true),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(error.message, "every step"));
+    struct {
+        int32_t list[3];
+        size_t count;
+        const char *fragment;
+    } bad[] = {
+        {{0}, 0, "empty"},
+        {{10, 4, 0}, 3, "outside [0, 10)"},
+        {{9, -1, 0}, 3, "outside"},
+        {{9, 9, 0}, 3, "strictly decrease"},
+        {{4, 9, 0}, 3, "strictly decrease"},
+        {{9, 4, 1}, 3, "ends at 1"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(timesteps_check(&error, bad[i].list, bad[i].count, 10, false),
+                         DIFFUSE_ERROR_INVALID_ARGUMENT);
+        ck_assert_msg(strstr(error.message, bad[i].fragment) != NULL, "case %zu: \"%s\"", i,
+                      error.message);
+    }
 }
 END_TEST
 
@@ -392,6 +455,8 @@ static Suite *sampler_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, epsilon_oracle_reproduces_the_data);
     tcase_add_test(tc, v_oracle_with_zero_terminal_snr);
+    tcase_add_loop_test(tc, x0_oracle_reproduces_the_data, 0, 2);
+    tcase_add_test(tc, timestep_lists_are_validated);
     tcase_add_test(tc, seeded_and_independent_of_chunking);
     tcase_add_test(tc, failures_are_reported);
     tcase_add_test(tc, bad_arguments);

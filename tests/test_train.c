@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/model.h"
 #include "test_support.h"
 
 /* The data callback's behaviour, chosen per test. */
@@ -14,6 +15,7 @@ typedef struct feed {
     uint64_t cursor;
     int mode;      /* FEED_* */
     int calls;
+    int labelled;  /* write label (row index mod 7) for each row */
 } feed;
 
 enum { FEED_DATA, FEED_FAIL, FEED_EMPTY, FEED_TOO_MANY, FEED_NAN, FEED_HUGE, FEED_PARTIAL };
@@ -21,7 +23,6 @@ enum { FEED_DATA, FEED_FAIL, FEED_EMPTY, FEED_TOO_MANY, FEED_NAN, FEED_HUGE, FEE
 static int fill(void *user, float *x, int32_t *labels, size_t capacity, size_t dim,
                 char *message, size_t message_size)
 {
-    (void)labels;
     feed *f = user;
     f->calls++;
     switch (f->mode) {
@@ -38,6 +39,8 @@ static int fill(void *user, float *x, int32_t *labels, size_t capacity, size_t d
     size_t rows = f->mode == FEED_PARTIAL ? capacity / 2 + 1 : capacity;
     diffuse_toy2d_sample(f->kind, 3, f->cursor, rows, x);
     f->cursor += rows;
+    for (size_t i = 0; f->labelled && i < rows; i++)
+        labels[i] = (int32_t)(i % 7);
     if (f->mode == FEED_NAN)
         x[rows * dim - 1] = NAN;
     if (f->mode == FEED_HUGE)
@@ -138,6 +141,76 @@ END_TEST
 START_TEST(v_loss_falls)
 {
     check_loss_falls(DIFFUSE_PREDICT_V, 0);
+}
+END_TEST
+
+START_TEST(x0_loss_falls)
+{
+    check_loss_falls(DIFFUSE_PREDICT_X0, 0);
+}
+END_TEST
+
+/* Trained on a single point, an x_0-network must predict that point at
+ * every t (an ε- or v-target would not give it). */
+START_TEST(x0_model_predicts_the_data)
+{
+    rig r;
+    rig_init(&r, DIFFUSE_PREDICT_X0);
+    float point[64 * 2];
+    for (size_t i = 0; i < 64; i++) {
+        point[2 * i] = 0.5f;
+        point[2 * i + 1] = -0.5f;
+    }
+    for (int step = 0; step < 400; step++)
+        ck_assert_int_eq(diffuse_trainer_step_batch(r.trainer, 64, point, NULL), DIFFUSE_OK);
+    int32_t t[4] = {0, 30, 60, 99};
+    float x_t[8] = {0.3f, -0.2f, 1.0f, 0.5f, -1.0f, 0.2f, 0.1f, 1.5f}, out[8];
+    ck_assert_int_eq(diffuse_test_predict(r.model, 4, t, x_t, out), DIFFUSE_OK);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_close(out[2 * i], 0.5, 0, 0.1);
+        ck_assert_close(out[2 * i + 1], -0.5, 0, 0.1);
+    }
+    rig_free(&r);
+}
+END_TEST
+
+/* The labels a training forward saw, through a wrapper around the MLP's. */
+static const model_ops *wrapped_ops;
+static int32_t seen_labels[64];
+static int seen_without_labels;
+
+static diffuse_status recording_forward(diffuse_model *m, const diffuse_model_call *call)
+{
+    seen_without_labels = call->labels == NULL;
+    if (call->labels != NULL)
+        memcpy(seen_labels, call->labels, call->n * sizeof *call->labels);
+    return wrapped_ops->forward(m, call);
+}
+
+START_TEST(labels_reach_the_model)
+{
+    rig r;
+    rig_init(&r, DIFFUSE_PREDICT_EPSILON);
+    r.data.labelled = 1;
+    wrapped_ops = r.model->ops;
+    model_ops recording = *wrapped_ops;
+    recording.forward = recording_forward;
+    r.model->ops = &recording;
+    ck_assert_int_eq(diffuse_trainer_step(r.trainer, NULL), DIFFUSE_OK);
+    ck_assert(!seen_without_labels);
+    for (size_t i = 0; i < 64; i++)
+        ck_assert_int_eq(seen_labels[i], (int32_t)(i % 7));
+    /* step_batch has no labels to give */
+    float x0[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+    ck_assert_int_eq(diffuse_trainer_step_batch(r.trainer, 2, x0, NULL), DIFFUSE_OK);
+    ck_assert(seen_without_labels);
+    /* a callback that writes none gives 0s, not the last batch's */
+    r.data.labelled = 0;
+    ck_assert_int_eq(diffuse_trainer_step(r.trainer, NULL), DIFFUSE_OK);
+    for (size_t i = 0; i < 64; i++)
+        ck_assert_int_eq(seen_labels[i], 0);
+    r.model->ops = wrapped_ops;
+    rig_free(&r);
 }
 END_TEST
 
@@ -348,15 +421,6 @@ START_TEST(step_batch_matches_callback)
 }
 END_TEST
 
-static int predict_zero(void *user, const float *x, const int32_t *t, size_t n, size_t dim,
-                        float *out)
-{
-    (void)user;
-    (void)x;
-    (void)t;
-    memset(out, 0, n * dim * sizeof(float));
-    return 0;
-}
 
 START_TEST(bad_arguments)
 {
@@ -381,7 +445,7 @@ START_TEST(bad_arguments)
     /* A callback model cannot be trained; an optimizer for another model is refused. */
     diffuse_model *callback_model = NULL;
     ck_assert_int_eq(diffuse_model_create_callback(&callback_model, 2, DIFFUSE_PREDICT_EPSILON,
-                                                   predict_zero, NULL),
+                                                   diffuse_test_predict_zero, NULL),
                      DIFFUSE_OK);
     ck_assert_int_eq(diffuse_trainer_create(&tr, callback_model, r.schedule, r.optimizer),
                      DIFFUSE_ERROR_UNSUPPORTED);
@@ -448,6 +512,9 @@ static Suite *train_suite(void)
     tcase_set_timeout(learning, 300);
     tcase_add_test(learning, epsilon_loss_falls);
     tcase_add_test(learning, v_loss_falls);
+    tcase_add_test(learning, x0_loss_falls);
+    tcase_add_test(learning, x0_model_predicts_the_data);
+    tcase_add_test(learning, labels_reach_the_model);
     tcase_add_test(learning, same_seed_same_bits);
     tcase_add_test(learning, step_batch_matches_callback);
     tcase_add_test(learning, two_threads_learn);

@@ -3,9 +3,10 @@
  *
  * A model is a function f_θ(x_t, t) from n rows of dimension `dim` (with one
  * 0-based timestep per row) to n rows of dimension `dim`: the predicted noise
- * ε (DIFFUSE_PREDICT_EPSILON) or the velocity v = √ᾱ_t ε − √(1−ᾱ_t) x_0
- * (DIFFUSE_PREDICT_V). The samplers and the trainer use any model through the
- * same handle; how the network computes f_θ is its architecture:
+ * ε (DIFFUSE_PREDICT_EPSILON), the velocity v = √ᾱ_t ε − √(1−ᾱ_t) x_0
+ * (DIFFUSE_PREDICT_V) or the clean data x_0 (DIFFUSE_PREDICT_X0). The
+ * samplers and the trainer use any model through the same handle; how the
+ * network computes f_θ is its architecture:
  *
  *   DIFFUSE_ARCH_MLP       a time-conditioned residual MLP for vectors (below);
  *                          trainable.
@@ -93,7 +94,8 @@ typedef enum diffuse_architecture {
 
 typedef enum diffuse_prediction {
     DIFFUSE_PREDICT_EPSILON = 0, /* the network predicts the noise ε */
-    DIFFUSE_PREDICT_V = 1        /* the network predicts v = √ᾱ_t ε − √(1−ᾱ_t) x_0 */
+    DIFFUSE_PREDICT_V = 1,       /* the network predicts v = √ᾱ_t ε − √(1−ᾱ_t) x_0 */
+    DIFFUSE_PREDICT_X0 = 2       /* the network predicts the clean data x_0 */
 } diffuse_prediction;
 
 typedef enum diffuse_activation {
@@ -216,13 +218,49 @@ DIFFUSE_API diffuse_status diffuse_model_architecture_name(diffuse_architecture 
 DIFFUSE_API diffuse_status diffuse_model_create(diffuse_model **out,
                                                 const diffuse_model_config *config);
 
-/* The caller's prediction function for a callback model. It must write
- * out[i·dim + j] = f(x_t, t)[i·dim + j] for the n rows (the arrays belong to
- * the library and are valid only during the call) and return 0, or return
- * non-zero on failure (the library call then fails with DIFFUSE_ERROR_CALLBACK).
- * Non-finite outputs fail with DIFFUSE_ERROR_NUMERIC. */
-typedef int (*diffuse_predict_fn)(void *user, const float *x_t, const int32_t *t, size_t n,
-                                  size_t dim, float *out);
+/* ---- The model call --------------------------------------------------------
+ * One evaluation of f_θ, described by one struct: the inputs (rows, their
+ * timesteps, optional class labels) and where the outputs go. New inputs (a
+ * condition, an image shape) and outputs (a learned variance) become new
+ * fields at the end, not new functions. diffuse_model_predict takes it, and
+ * a callback model's function receives it.
+ *
+ * ABI: `size` comes first and the caller sets it to
+ * sizeof(diffuse_model_call) as its header declares it (DIFFUSE_MODEL_CALL_INIT
+ * does, with every other field zero). The library reads only the first
+ * `size` bytes and takes later fields as zero/NULL, so a program built
+ * against an older header keeps working; a larger size (a newer header) is
+ * accepted when the bytes this library does not know are all zero and
+ * refused otherwise, so a request it cannot honour never passes silently.
+ * Fields are only ever added at the end.
+ *
+ * Ownership: every array is the caller's, borrowed for the duration of the
+ * call only (never kept, never freed); `out` is written, the rest read. */
+typedef struct diffuse_model_call {
+    size_t size;           /* sizeof(diffuse_model_call) */
+    size_t n;              /* rows, at least 1 */
+    const float *x_t;      /* [n, dim] inputs x_t, row-major */
+    const int32_t *t;      /* [n] 0-based timesteps, t[i] ≥ 0 */
+    const int32_t *labels; /* [n] class labels, or NULL: unconditional. A model
+                            * without classes (the MLP) ignores them; a
+                            * callback model's function receives them. */
+    float *out;            /* [n, dim] written: f_θ (what diffuse_prediction says) */
+    float *out_variance;   /* reserved for models that learn their variance;
+                            * must be NULL for now */
+} diffuse_model_call;
+
+/* Initialiser for a diffuse_model_call with `size` set and nothing else:
+ * diffuse_model_call call = DIFFUSE_MODEL_CALL_INIT; then set n, x_t, t, out. */
+#define DIFFUSE_MODEL_CALL_INIT {sizeof(diffuse_model_call), 0, NULL, NULL, NULL, NULL, NULL}
+
+/* The caller's prediction function for a callback model. `call` is filled by
+ * the library (its size is this library's sizeof(diffuse_model_call); labels
+ * may be NULL; out_variance is NULL) and is valid only during the call: the
+ * function must write call->out[i·dim + j] = f(x_t, t)[i·dim + j] for the
+ * call->n rows and return 0, or return non-zero on failure (the library call
+ * then fails with DIFFUSE_ERROR_CALLBACK). Non-finite outputs fail with
+ * DIFFUSE_ERROR_NUMERIC. */
+typedef int (*diffuse_predict_fn)(void *user, const diffuse_model_call *call, size_t dim);
 
 /* A model whose prediction is `fn` (with `user` passed back untouched; it must
  * stay valid while the model exists). It has no parameters and cannot be
@@ -282,15 +320,17 @@ DIFFUSE_API diffuse_status diffuse_model_tensor_info(const diffuse_model *model,
                                                      const char **name, size_t *offset,
                                                      size_t *rank, size_t shape[4]);
 
-/* out = f_θ(x_t, t) with the current parameters (not the EMA): n rows of
- * `dim` floats in x_t (row-major), t[i] ≥ 0 the timestep of row i, out
- * (n·dim floats, must not overlap x_t) written by the call. Inputs are
- * borrowed for the call. Errors: INVALID_ARGUMENT (NULL, n = 0 or too large,
- * overlapping arrays, t[i] < 0), NUMERIC (non-finite x_t or output),
- * CALLBACK (a callback model's function failed), NO_MEMORY. */
-DIFFUSE_API diffuse_status diffuse_model_predict(diffuse_model *model, size_t n,
-                                                 const int32_t *t, const float *x_t,
-                                                 float *out);
+/* call->out = f_θ(call->x_t, call->t [, call->labels]) with the current
+ * parameters (not the EMA); see "The model call" in diffuse/model.h for the
+ * struct (size, n, x_t, t, labels, out, out_variance), its size rule and
+ * ownership. out must not overlap x_t, t or labels. Errors: INVALID_ARGUMENT (NULL call, x_t, t or
+ * out; a size smaller than 0.2's struct, or a larger one with non-zero
+ * fields this library does not know; n = 0 or too large; overlapping
+ * arrays; t[i] < 0), UNSUPPORTED (out_variance set: no model learns its
+ * variance yet), NUMERIC (non-finite x_t or output), CALLBACK (a callback
+ * model's function failed), NO_MEMORY. */
+DIFFUSE_API diffuse_status diffuse_model_predict(diffuse_model *model,
+                                                 const diffuse_model_call *call);
 
 #ifdef __cplusplus
 }

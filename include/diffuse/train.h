@@ -35,8 +35,10 @@ typedef struct diffuse_trainer diffuse_trainer;
 
 /* The data-loading callback. Fill up to `capacity` rows of `dim` floats into
  * `x` (row-major; the buffer belongs to the trainer and is valid only during
- * the call). `labels` has room for `capacity` class labels; unconditional
- * models ignore it. Return the number of rows written (1..capacity; fewer than
+ * the call). `labels` has room for `capacity` class labels, all 0 when the
+ * callback starts; the trainer passes those of the rows returned to the
+ * model (diffuse_model_call.labels), which ignores them if it has no
+ * classes. Return the number of rows written (1..capacity; fewer than
  * capacity trains on a smaller batch), 0 at the end of an epoch (the trainer
  * then asks once more; a second 0 in a row is an error), or a negative value
  * on error, after optionally writing a NUL-terminated message into `message`

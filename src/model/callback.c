@@ -8,17 +8,18 @@ typedef struct callback_state {
     void *user;
 } callback_state;
 
-static diffuse_status callback_predict(diffuse_model *m, const float *params, const float *x,
-                                       const int32_t *t, size_t n, float *out)
+static diffuse_status callback_predict(diffuse_model *m, const float *params,
+                                       const diffuse_model_call *call)
 {
     (void)params; /* a callback model has none */
     const callback_state *state = m->arch;
-    int result = state->fn(state->user, x, t, n, m->dim, out);
+    int result = state->fn(state->user, call, m->dim);
     if (result != 0)
         return diffuse_fail(&m->error, DIFFUSE_ERROR_CALLBACK,
                             "the prediction callback failed (returned %d)", result);
     /* The samplers trust a model's output; user code is checked here. */
-    return diffuse_check_finite_floats(&m->error, out, n * m->dim, "callback output");
+    return diffuse_check_finite_floats(&m->error, call->out, call->n * m->dim,
+                                       "callback output");
 }
 
 static void callback_destroy(void *arch)

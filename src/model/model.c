@@ -445,32 +445,48 @@ static diffuse_status check_timesteps(diffuse_error *error, const int32_t *t, si
     return DIFFUSE_OK;
 }
 
-DIFFUSE_API diffuse_status diffuse_model_predict(diffuse_model *model, size_t n,
-                                                 const int32_t *t, const float *x_t,
-                                                 float *out)
+/* The arrays of a complete call: present, sized (count = n·dim values),
+ * out apart from every input, t ≥ 0 and x_t finite. */
+static diffuse_status check_call_arrays(diffuse_error *error, const diffuse_model *model,
+                                        const diffuse_model_call *call, size_t *count)
+{
+    diffuse_status status;
+    size_t n = call->n;
+    if ((status = diffuse_check_pointer(error, call->t, "t")) != DIFFUSE_OK ||
+        (status = diffuse_check_pointer(error, call->x_t, "x_t")) != DIFFUSE_OK ||
+        (status = diffuse_check_pointer(error, call->out, "out")) != DIFFUSE_OK ||
+        (status = diffuse_check_matrix_size(error, n, model->dim, count)) != DIFFUSE_OK)
+        return status;
+    if (n > (size_t)INT32_MAX)
+        return diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "n = %zu rows is more than one call can take (%d)", n, INT32_MAX);
+    if (call->out_variance != NULL)
+        return diffuse_fail(error, DIFFUSE_ERROR_UNSUPPORTED,
+                            "out_variance must be NULL: this model does not learn its variance");
+    size_t bytes = *count * sizeof(float), rows = n * sizeof(int32_t);
+    if (overlaps(call->out, bytes, call->x_t, bytes) || overlaps(call->out, bytes, call->t, rows) ||
+        (call->labels != NULL && overlaps(call->out, bytes, call->labels, rows)))
+        return diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "out must not overlap x_t, t or labels");
+    if ((status = check_timesteps(error, call->t, n)) != DIFFUSE_OK)
+        return status;
+    return diffuse_check_finite_floats(error, call->x_t, *count, "x_t");
+}
+
+DIFFUSE_API diffuse_status diffuse_model_predict(diffuse_model *model,
+                                                 const diffuse_model_call *call)
 {
     diffuse_status status = check_model(model);
     if (status != DIFFUSE_OK)
         return status;
     diffuse_error *error = &model->error;
+    diffuse_model_call full;
     size_t count;
-    if ((status = diffuse_check_pointer(error, t, "t")) != DIFFUSE_OK ||
-        (status = diffuse_check_pointer(error, x_t, "x_t")) != DIFFUSE_OK ||
-        (status = diffuse_check_pointer(error, out, "out")) != DIFFUSE_OK ||
-        (status = diffuse_check_matrix_size(error, n, model->dim, &count)) != DIFFUSE_OK)
+    if ((status = model_call_read(error, call, &full)) != DIFFUSE_OK ||
+        (status = check_call_arrays(error, model, &full, &count)) != DIFFUSE_OK)
         return status;
-    if (n > (size_t)INT32_MAX)
-        return diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
-                            "n = %zu rows is more than one call can take (%d)", n, INT32_MAX);
-    size_t bytes = count * sizeof(float);
-    if (overlaps(out, bytes, x_t, bytes) || overlaps(out, bytes, t, n * sizeof *t))
-        return diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
-                            "out must not overlap x_t or t");
-    if ((status = check_timesteps(error, t, n)) != DIFFUSE_OK ||
-        (status = diffuse_check_finite_floats(error, x_t, count, "x_t")) != DIFFUSE_OK)
-        return status;
-    status = model->ops->predict(model, model->params, x_t, t, n, out);
+    status = model->ops->predict(model, model->params, &full);
     if (status == DIFFUSE_OK)
-        status = diffuse_check_finite_floats(error, out, count, "model output");
+        status = diffuse_check_finite_floats(error, full.out, count, "model output");
     return status;
 }

@@ -1,8 +1,11 @@
 /* The ε-network handle, shared by every architecture (internal).
  *
- * A model is a function out = f(params; x_t, t) from n rows of dimension
- * `dim` (and their timesteps) to n rows of dimension `dim`: the predicted
- * noise ε, or the velocity v when prediction == DIFFUSE_PREDICT_V.
+ * A model is a function out = f(params; x_t, t [, labels]) from n rows of
+ * dimension `dim` (and their timesteps) to n rows of dimension `dim`: what
+ * `prediction` says (ε, x_0 or v; core/prediction.h reads it). Every
+ * evaluation is described by a diffuse_model_call (diffuse/model.h), here
+ * always a complete one: size = sizeof(diffuse_model_call), validated
+ * arrays, out_variance NULL (model_call_read makes one from the caller's).
  *
  * Parameters live in ONE contiguous float buffer (llm.c style); `grads` has
  * the same layout, and `ema` (NULL until an optimizer with EMA enabled first
@@ -29,14 +32,14 @@ typedef struct model_tensor {
 } model_tensor;
 
 typedef struct model_ops {
-    /* Inference: out[n*dim] = f(params; x[n*dim], t[n]). `params` is
-     * m->params or m->ema. May grow scratch buffers inside the model. */
-    diffuse_status (*predict)(diffuse_model *m, const float *params, const float *x,
-                              const int32_t *t, size_t n, float *out);
+    /* Inference: call->out = f(params; call->x_t, call->t, call->labels).
+     * `params` is m->params or m->ema. May grow scratch buffers inside the
+     * model. */
+    diffuse_status (*predict)(diffuse_model *m, const float *params,
+                              const diffuse_model_call *call);
     /* Training forward with m->params: like predict, but keeps the
      * activations that backward needs. NULL for models that cannot train. */
-    diffuse_status (*forward)(diffuse_model *m, const float *x, const int32_t *t, size_t n,
-                              float *out);
+    diffuse_status (*forward)(diffuse_model *m, const diffuse_model_call *call);
     /* Accumulates dL/dparams into m->grads (does not zero them) given
      * d_out = dL/dout of the last forward call. Once per forward: backward
      * may overwrite what forward kept, and so may predict in between;
@@ -65,6 +68,19 @@ struct diffuse_model {
     size_t tensor_count;
     model_tensor *tensors;
 };
+
+/* `full` = the caller's `call` completed to this library's size (fields
+ * past call->size zero), after checking the size rule of diffuse/model.h.
+ * INVALID_ARGUMENT with a message in `error` otherwise. Checks nothing
+ * else. */
+diffuse_status model_call_read(diffuse_error *error, const diffuse_model_call *call,
+                               diffuse_model_call *full);
+
+/* A complete call over n rows (labels may be NULL), for the library's own
+ * callers: m->ops->predict(m, params, &MODEL_CALL(n, x, t, NULL, out)). The
+ * compound literal lives until the end of the enclosing block. */
+#define MODEL_CALL(n, x_t, t, labels, out)                                                    \
+    ((diffuse_model_call){sizeof(diffuse_model_call), (n), (x_t), (t), (labels), (out), NULL})
 
 /* Zeroes m->grads (the training step calls it before backward). */
 void model_zero_grads(diffuse_model *m);

@@ -24,7 +24,7 @@ static const option_spec option_specs[MODEL_OPTION_COUNT] = {
     [DIFFUSE_MODEL_RESIDUAL] = {"residual", false, 0, 1, 1},
     [DIFFUSE_MODEL_SEED] = {"seed", false, 0, MAX_SEED, 0},
     [DIFFUSE_MODEL_PREDICTION] = {"prediction", false, DIFFUSE_PREDICT_EPSILON,
-                                  DIFFUSE_PREDICT_V, DIFFUSE_PREDICT_EPSILON},
+                                  DIFFUSE_PREDICT_X0, DIFFUSE_PREDICT_EPSILON},
     [DIFFUSE_MODEL_TIME_MAX_PERIOD] = {"time_max_period", true, 1.0, 1e9, 10000.0},
 };
 

@@ -171,9 +171,14 @@ static diffuse_status check_rows(diffuse_error *error, size_t n)
     return DIFFUSE_OK;
 }
 
-static diffuse_status mlp_predict(diffuse_model *m, const float *params, const float *x,
-                                  const int32_t *t, size_t n, float *out)
+/* The MLP has no classes: call->labels is ignored. */
+static diffuse_status mlp_predict(diffuse_model *m, const float *params,
+                                  const diffuse_model_call *call)
 {
+    const float *x = call->x_t;
+    const int32_t *t = call->t;
+    size_t n = call->n;
+    float *out = call->out;
     mlp_state *s = m->arch;
     diffuse_status status = check_rows(&m->error, n);
     if (status != DIFFUSE_OK)
@@ -189,9 +194,12 @@ static diffuse_status mlp_predict(diffuse_model *m, const float *params, const f
     return status;
 }
 
-static diffuse_status mlp_forward(diffuse_model *m, const float *x, const int32_t *t, size_t n,
-                                  float *out)
+static diffuse_status mlp_forward(diffuse_model *m, const diffuse_model_call *call)
 {
+    const float *x = call->x_t;
+    const int32_t *t = call->t;
+    size_t n = call->n;
+    float *out = call->out;
     mlp_state *s = m->arch;
     diffuse_status status = check_rows(&m->error, n);
     if (status == DIFFUSE_OK)

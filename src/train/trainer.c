@@ -1,20 +1,19 @@
 /* Training: Algorithm 1 of Ho et al. 2020 on batches from the user's data
  * callback (see include/diffuse/train.h). */
-#include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "diffuse/train.h"
 #include "core/forward.h"
-#include "model/gradient_team.h"
 #include "model/model.h"
+#include "model/workers.h"
 #include "train/optim.h"
 #include "util/option_table.h"
-#include "util/parallel.h"
 #include "util/philox.h"
-#include "core/posterior.h"
+#include "core/prediction.h"
 #include "core/schedule.h"
 #include "train/trainer.h"
 
@@ -28,24 +27,21 @@ static const option_spec trainer_specs[TRAINER_OPTION_COUNT] = {
 
 const option_table trainer_option_table = {"trainer", trainer_specs, TRAINER_OPTION_COUNT};
 
-/* The rows of one step: x_0 (from the user), t, ε, x_t, the target and the
- * network's output, which backward turns into dL/doutput in place. */
+/* The rows of one step: x_0 and labels (from the user), t, ε, x_t, the
+ * target and the network's output, which backward turns into dL/doutput in
+ * place. */
 typedef struct batch_buffers {
     size_t capacity; /* rows */
     float *x0, *eps, *xt, *target, *output;
     float *uniform;  /* one draw per row, mapped to t */
     int32_t *t, *labels;
+    bool has_labels; /* the batch came from the data callback, with labels */
 } batch_buffers;
 
-/* One worker's share of a step: rows [first, first + rows) of the batch,
- * through its own model (the trainer's for worker 0, the model's replica
- * for the others), adding its gradients into the trainer's model's in
- * worker order (a gradient team). */
-typedef struct train_worker {
-    diffuse_model *model;
-    size_t first, rows;
+/* What a worker (model/workers.h) keeps of its share of a step. */
+typedef struct train_local {
     double squared_error; /* Σ (output − target)² over its rows */
-} train_worker;
+} train_local;
 
 struct diffuse_trainer {
     diffuse_error error;
@@ -59,10 +55,7 @@ struct diffuse_trainer {
     void *progress_user;
     uint64_t progress_interval;
     batch_buffers batch;
-    train_worker *workers;      /* worker_count ≥ 1 once a step has run */
-    size_t worker_count;
-    parallel_pool *pool;        /* worker_count − 1 threads; NULL for one worker */
-    gradient_team *team;        /* the workers' ordered gradient sum; NULL for one worker */
+    worker_set workers;         /* with a gradient team for more than one */
 };
 
 static void batch_free(batch_buffers *b)
@@ -105,44 +98,6 @@ static diffuse_status batch_reserve(diffuse_trainer *tr, size_t rows)
     return DIFFUSE_OK;
 }
 
-static void workers_free(diffuse_trainer *tr)
-{
-    parallel_pool_free(tr->pool);
-    tr->pool = NULL;
-    gradient_team_free(tr->team);
-    tr->team = NULL;
-    free(tr->workers);
-    tr->workers = NULL;
-    tr->worker_count = 0;
-}
-
-/* Sets up `count` workers (replicas and a pool for count > 1); kept between
- * steps with the same count, so steady-state training allocates nothing. */
-static diffuse_status workers_prepare(diffuse_trainer *tr, size_t count)
-{
-    if (tr->worker_count == count)
-        return DIFFUSE_OK;
-    workers_free(tr);
-    tr->workers = calloc(count, sizeof *tr->workers);
-    if (tr->workers == NULL)
-        return diffuse_fail(&tr->error, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate %zu workers",
-                            count);
-    tr->worker_count = count;
-    tr->workers[0].model = tr->model;
-    diffuse_status status = DIFFUSE_OK;
-    for (size_t i = 1; i < count && status == DIFFUSE_OK; i++)
-        status = model_replica(tr->model, i, &tr->workers[i].model);
-    if (status == DIFFUSE_OK && count > 1)
-        status = gradient_team_create(NULL, &tr->team, count, tr->model->grads);
-    if (status == DIFFUSE_OK && count > 1)
-        status = parallel_pool_create(&tr->pool, count - 1);
-    if (status != DIFFUSE_OK) {
-        status = diffuse_fail(&tr->error, status, "%s", diffuse_last_error());
-        workers_free(tr);
-    }
-    return status;
-}
-
 DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse_model *model,
                                                   const diffuse_schedule *schedule,
                                                   diffuse_optimizer *optimizer)
@@ -173,6 +128,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse
     tr->model = model;
     tr->optimizer = optimizer;
     tr->progress_interval = 1;
+    workers_init(&tr->workers, sizeof(train_local), NULL);
     option_defaults(&trainer_option_table, tr->options);
     *out = tr;
     return DIFFUSE_OK;
@@ -183,7 +139,7 @@ DIFFUSE_API void diffuse_trainer_free(diffuse_trainer *trainer)
     if (trainer == NULL)
         return;
     batch_free(&trainer->batch);
-    workers_free(trainer);
+    workers_release(&trainer->workers);
     diffuse_schedule_free(trainer->schedule);
     free(trainer);
 }
@@ -292,7 +248,6 @@ static double squared_error_and_gradient(float *output, const float *target, siz
 /* What the workers of one step share (read-only). */
 typedef struct train_pass {
     diffuse_trainer *trainer;
-    size_t workers; /* workers[0 … workers−1] take part */
     const float *target;
     float scale; /* 2/(n·d) */
 } train_pass;
@@ -302,84 +257,42 @@ typedef struct train_pass {
 static diffuse_status worker_step(const train_pass *pass, size_t index)
 {
     batch_buffers *b = &pass->trainer->batch;
-    train_worker *w = &pass->trainer->workers[index];
+    worker *w = &pass->trainer->workers.workers[index];
+    train_local *local = w->local;
     diffuse_model *m = w->model;
     size_t at = w->first * m->dim, count = w->rows * m->dim;
-    diffuse_status status = m->ops->forward(m, b->xt + at, b->t + w->first, w->rows,
-                                            b->output + at);
+    const int32_t *labels = b->has_labels ? b->labels + w->first : NULL;
+    diffuse_status status = m->ops->forward(
+        m, &MODEL_CALL(w->rows, b->xt + at, b->t + w->first, labels, b->output + at));
     if (status != DIFFUSE_OK)
         return status;
-    w->squared_error =
+    local->squared_error =
         squared_error_and_gradient(b->output + at, pass->target + at, count, pass->scale);
-    if (!isfinite(w->squared_error))
+    if (!isfinite(local->squared_error))
         return DIFFUSE_OK; /* the step fails on the loss: no gradient needed */
     if (index == 0)
         model_zero_grads(pass->trainer->model);
     return m->ops->backward(m, b->output + at, w->rows);
 }
 
-/* worker_step as a parallel task: however it ends, the worker leaves the
- * team, so the next one never waits for it in vain. */
+/* worker_step as a worker task; a failure keeps the model's message. */
 static diffuse_status train_part(void *context, size_t index)
 {
     const train_pass *pass = context;
+    worker *w = &pass->trainer->workers.workers[index];
     diffuse_status status = worker_step(pass, index);
-    if (pass->workers > 1)
-        gradient_team_leave(pass->trainer->team, index);
+    if (status != DIFFUSE_OK)
+        diffuse_fail(&w->error, status, "%s", diffuse_model_last_error(w->model));
     return status;
 }
 
-/* Splits `rows` rows into contiguous parts, one per worker of the step
- * (the first rows % count one row longer). */
-static void split_rows(diffuse_trainer *tr, size_t rows, size_t count)
-{
-    size_t first = 0;
-    for (size_t i = 0; i < count; i++) {
-        train_worker *w = &tr->workers[i];
-        w->first = first;
-        w->rows = rows / count + (i < rows % count);
-        first += w->rows;
-    }
-}
-
-/* Runs train_part on every worker; the first failure in worker order is
- * reported as the trainer's. */
-static diffuse_status run_workers(diffuse_trainer *tr, train_pass *pass)
-{
-    diffuse_status statuses[TRAINER_MAX_THREADS];
-    if (pass->workers > 1) {
-        gradient_team_start(tr->team);
-        for (size_t i = 0; i < pass->workers; i++)
-            model_join_team(tr->workers[i].model, tr->team, i);
-        parallel_run(tr->pool, pass->workers, train_part, pass, statuses);
-        for (size_t i = 0; i < pass->workers; i++)
-            model_join_team(tr->workers[i].model, NULL, 0);
-    } else {
-        statuses[0] = train_part(pass, 0);
-    }
-    for (size_t i = 0; i < pass->workers; i++) {
-        if (statuses[i] != DIFFUSE_OK)
-            return diffuse_fail(&tr->error, statuses[i], "%s",
-                                diffuse_model_last_error(tr->workers[i].model));
-    }
-    return DIFFUSE_OK;
-}
-
 /* L = Σ_workers squared_error / (n·d), summed in worker order. */
-static double batch_loss(const diffuse_trainer *tr, size_t workers, size_t count)
+static double batch_loss(const diffuse_trainer *tr, size_t count)
 {
     double sum = 0.0;
-    for (size_t i = 0; i < workers; i++)
-        sum += tr->workers[i].squared_error;
+    for (size_t i = 0; i < tr->workers.active; i++)
+        sum += ((const train_local *)tr->workers.workers[i].local)->squared_error;
     return sum / (double)count;
-}
-
-/* Workers the trainer keeps: THREADS (at least one); a batch of n rows
- * uses at most n of them. */
-static size_t workers_wanted(const diffuse_trainer *tr)
-{
-    size_t threads = (size_t)tr->options[DIFFUSE_TRAINER_THREADS];
-    return threads > 1 ? threads : 1;
 }
 
 /* One optimisation step on the `rows` rows already in batch.x0. */
@@ -390,27 +303,22 @@ static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_
     size_t count = rows * m->dim;
     diffuse_status status = diffuse_check_finite_floats(&tr->error, b->x0, count, "batch x0");
     if (status == DIFFUSE_OK)
-        status = workers_prepare(tr, workers_wanted(tr));
+        status = workers_prepare(&tr->workers, &tr->error, m,
+                                 (size_t)tr->options[DIFFUSE_TRAINER_THREADS], true);
     if (status != DIFFUSE_OK)
         return status;
-    /* THREADS ≥ 1: OpenBLAS runs single-threaded; the rows are the parallelism. */
-    if (tr->options[DIFFUSE_TRAINER_THREADS] > 0)
-        openblas_set_num_threads(1);
 
     draw_noise(tr, rows);
     forward_q_sample(tr->schedule, rows, m->dim, b->t, b->x0, b->eps, b->xt);
-    const float *target = b->eps;
-    if (m->prediction == DIFFUSE_PREDICT_V) {
-        posterior_velocity(tr->schedule, rows, m->dim, b->t, b->x0, b->eps, b->target);
-        target = b->target;
-    }
+    const float *target = prediction_target(tr->schedule, (diffuse_prediction)m->prediction,
+                                            rows, m->dim, b->t, b->x0, b->eps, b->target);
 
-    train_pass pass = {tr, tr->worker_count < rows ? tr->worker_count : rows, target,
-                       (float)(2.0 / (double)count)};
-    split_rows(tr, rows, pass.workers);
-    if ((status = run_workers(tr, &pass)))
+    train_pass pass = {tr, target, (float)(2.0 / (double)count)};
+    workers_split(&tr->workers, rows);
+    workers_run(&tr->workers, train_part, &pass);
+    if ((status = workers_first_failure(&tr->workers, &tr->error)))
         return status;
-    double loss = batch_loss(tr, pass.workers, count);
+    double loss = batch_loss(tr, count);
     if (!isfinite(loss))
         return diffuse_fail(&tr->error, DIFFUSE_ERROR_NUMERIC,
                             "loss is not finite at step %llu; weights unchanged",
@@ -431,6 +339,7 @@ static diffuse_status pull_batch(diffuse_trainer *tr, size_t capacity, size_t *r
     batch_buffers *b = &tr->batch;
     for (int request = 0; request < 2; request++) {
         char message[DIFFUSE_ERROR_MESSAGE_SIZE / 2] = "";
+        memset(b->labels, 0, capacity * sizeof *b->labels); /* unwritten labels are 0 */
         int got = tr->data_fn(tr->data_user, b->x0, b->labels, capacity, tr->model->dim,
                               message, sizeof message);
         message[sizeof message - 1] = '\0';
@@ -464,6 +373,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_step(diffuse_trainer *trainer, double
     if ((status = batch_reserve(trainer, capacity)) ||
         (status = pull_batch(trainer, capacity, &rows)))
         return status;
+    trainer->batch.has_labels = true;
     return train_rows(trainer, rows, loss);
 }
 
@@ -479,6 +389,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_step_batch(diffuse_trainer *trainer, 
         (status = batch_reserve(trainer, n)))
         return status;
     memcpy(trainer->batch.x0, x0, count * sizeof(float));
+    trainer->batch.has_labels = false;
     return train_rows(trainer, n, loss);
 }
 

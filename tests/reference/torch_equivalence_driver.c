@@ -94,7 +94,7 @@ int main(int argc, char **argv)
 
     /* loss = mean (out − target)², dloss/dout = 2 (out − target) / (n·dim) */
     model_zero_grads(m);
-    if (m->ops->forward(m, x, t, n, out) != DIFFUSE_OK)
+    if (m->ops->forward(m, &MODEL_CALL(n, x, t, NULL, out)) != DIFFUSE_OK)
         return fail("forward", diffuse_model_last_error(m));
     double loss = 0.0;
     for (size_t i = 0; i < n * dim; i++) {
@@ -105,7 +105,12 @@ int main(int argc, char **argv)
     loss /= (double)(n * dim);
     if (nn_mlp_backward(m, d_out, n, d_x) != DIFFUSE_OK)
         return fail("backward", diffuse_model_last_error(m));
-    if (diffuse_model_predict(m, n, t, x, predicted) != DIFFUSE_OK)
+    diffuse_model_call call = DIFFUSE_MODEL_CALL_INIT;
+    call.n = n;
+    call.x_t = x;
+    call.t = t;
+    call.out = predicted;
+    if (diffuse_model_predict(m, &call) != DIFFUSE_OK)
         return fail("predict", diffuse_model_last_error(m));
     grads_out = m->grads;
 

@@ -16,8 +16,8 @@ read the table without loading the library. The callback prototypes are
 declared here too, next to the functions that take them.
 """
 
-from ctypes import (CFUNCTYPE, POINTER, c_char, c_char_p, c_double, c_float, c_int,
-                    c_int32, c_int64, c_size_t, c_uint, c_uint64, c_void_p)
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_float,
+                    c_int, c_int32, c_int64, c_size_t, c_uint, c_uint64, c_void_p)
 
 HANDLE = c_void_p
 OUT_HANDLE = POINTER(c_void_p)
@@ -41,9 +41,17 @@ DATA_FN = CFUNCTYPE(c_int, c_void_p, FLOATS, INT32S, c_size_t, c_size_t, POINTER
 TRAIN_PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, c_uint64, c_double, c_double)
 # typedef int (*diffuse_sample_progress_fn)(void *user, uint64_t done, uint64_t total);
 SAMPLE_PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, c_uint64, c_uint64)
-# typedef int (*diffuse_predict_fn)(void *user, const float *x_t, const int32_t *t, size_t n,
-#                                   size_t dim, float *out);
-PREDICT_FN = CFUNCTYPE(c_int, c_void_p, FLOATS, INT32S, c_size_t, c_size_t, FLOATS)
+
+
+class ModelCall(Structure):
+    """diffuse_model_call: one evaluation of a model (size-prefixed; see
+    "The model call" in diffuse/model.h)."""
+    _fields_ = [("size", c_size_t), ("n", c_size_t), ("x_t", FLOATS), ("t", INT32S),
+                ("labels", INT32S), ("out", FLOATS), ("out_variance", FLOATS)]
+
+
+# typedef int (*diffuse_predict_fn)(void *user, const diffuse_model_call *call, size_t dim);
+PREDICT_FN = CFUNCTYPE(c_int, c_void_p, POINTER(ModelCall), c_size_t)
 
 
 def _on(handle_kind, index=0):
@@ -140,7 +148,7 @@ DECLARATIONS = [
     ("diffuse_model_tensor_count", "status", [HANDLE, OUT_SIZE], MODEL),
     ("diffuse_model_tensor_info", "status",
      [HANDLE, c_size_t, OUT_STRING, OUT_SIZE, OUT_SIZE, OUT_SIZE], MODEL),
-    ("diffuse_model_predict", "status", [HANDLE, c_size_t, INT32S, FLOATS, FLOATS], MODEL),
+    ("diffuse_model_predict", "status", [HANDLE, POINTER(ModelCall)], MODEL),
     # optim.h
     ("diffuse_optimizer_create", "status", [OUT_HANDLE, ENUM, HANDLE], None),
     ("diffuse_optimizer_free", "void", [HANDLE], None),

@@ -48,6 +48,7 @@ class Architecture(enum.IntEnum):
 class Prediction(enum.IntEnum):
     EPSILON = 0
     V = 1
+    X0 = 2
 
 
 class Activation(enum.IntEnum):

@@ -8,7 +8,7 @@ import os
 from ._buffers import (float_input, float_output, float_result_from_pointer, int32_input,
                        int32_length, int32_result_from_pointer)
 from ._capi import C
-from ._declarations import PREDICT_FN
+from ._declarations import PREDICT_FN, ModelCall
 from ._handle import (CallbackErrors, Handle, call_with_callbacks, enum_member, enum_value,
                       typed_value)
 from .enums import Activation, Architecture, Prediction
@@ -45,7 +45,7 @@ class ModelConfig(Handle):
 
     Options are named as the library names them (see option_names()); for the
     MLP: hidden_width, hidden_layers, time_embed_dim, activation ("silu",
-    "gelu"), residual, seed, prediction ("epsilon", "v"), time_max_period."""
+    "gelu"), residual, seed, prediction ("epsilon", "v", "x0"), time_max_period."""
 
     def __init__(self, dim, arch="mlp", **options):
         pointer = ctypes.c_void_p()
@@ -204,21 +204,27 @@ class Model(Handle):
 
     @classmethod
     def callback(cls, dim, function, prediction="epsilon"):
-        """A model whose prediction is function(x_t, t) -> n×dim floats.
+        """A model whose prediction is function(x_t, t) -> n×dim floats, or
+        function(x_t, t, labels) for a call that carries class labels
+        (predict(..., labels=...)).
 
-        x_t (n×dim float32) and t (n int32) are copies the function may keep;
-        it returns an array-like of n·dim float32 values (numpy array,
-        array('f'), list of rows ...). An exception it raises is re-raised
-        from the predict() or Sampler.run() call that called it."""
+        x_t (n×dim float32), t and labels (n int32) are copies the function
+        may keep; it returns an array-like of n·dim float32 values (numpy
+        array, array('f'), list of rows ...). An exception it raises is
+        re-raised from the predict() or Sampler.run() call that called it."""
         model = cls.__new__(cls)
         errors = CallbackErrors()
 
-        def predict(user, x_t, t, n, width, out):
+        def predict(user, call_pointer, width):
             try:
-                inputs = float_result_from_pointer(x_t, n * width, (n, width))
-                steps = int32_result_from_pointer(t, n)
-                values, _, _ = float_input(function(inputs, steps), "prediction", n * width)
-                ctypes.memmove(out, values, 4 * n * width)
+                call = call_pointer.contents
+                n = call.n
+                inputs = [float_result_from_pointer(call.x_t, n * width, (n, width)),
+                          int32_result_from_pointer(call.t, n)]
+                if call.labels:
+                    inputs.append(int32_result_from_pointer(call.labels, n))
+                values, _, _ = float_input(function(*inputs), "prediction", n * width)
+                ctypes.memmove(call.out, values, 4 * n * width)
                 return 0
             except BaseException as error:  # never let an exception reach C
                 errors.store(error)
@@ -311,9 +317,10 @@ class Model(Handle):
 
     # ---- prediction ------------------------------------------------------
 
-    def predict(self, x_t, t, out=None):
+    def predict(self, x_t, t, out=None, labels=None):
         """f_θ(x_t, t) for n rows of dim float32 values (current weights, not
-        the EMA). t: one timestep per row, or one int for every row."""
+        the EMA). t: one timestep per row, or one int for every row; labels
+        (optional): one class label per row, or one int for every row."""
         dim = self.dim
         values, count, shape = float_input(x_t, "x_t")
         if count % dim:
@@ -325,8 +332,16 @@ class Model(Handle):
             raise ValueError("t has %d timesteps for %d rows of x_t" % (t_rows, rows))
         t_values, _ = int32_input(t, "t", rows)
         result, pointer = float_output(out, "out", count, (rows, dim))
-        call_with_callbacks((self._resource,), C.diffuse_model_predict, self._h, rows,
-                            t_values, values, pointer)
+        label_values = None  # kept referenced until the call returns
+        if labels is not None:
+            label_rows = int32_length(labels)
+            if label_rows is not None and label_rows != rows:
+                raise ValueError("labels has %d entries for %d rows of x_t" % (label_rows, rows))
+            label_values, _ = int32_input(labels, "labels", rows)
+        call = ModelCall(size=ctypes.sizeof(ModelCall), n=rows, x_t=values, t=t_values,
+                         labels=label_values, out=pointer)
+        call_with_callbacks((self._resource,), C.diffuse_model_predict, self._h,
+                            ctypes.byref(call))
         return result
 
     # ---- checkpoints (diffuse/checkpoint.h) --------------------------------

@@ -24,6 +24,7 @@ _SCALARS = {
     "double": ctypes.c_double, "float": ctypes.c_float, "char": ctypes.c_char,
     "void": ctypes.c_void_p,
 }
+_STRUCTS = {"diffuse_model_call": D.ModelCall}
 _CALLBACKS = {"diffuse_data_fn": D.DATA_FN, "diffuse_train_progress_fn": D.TRAIN_PROGRESS_FN,
               "diffuse_sample_progress_fn": D.SAMPLE_PROGRESS_FN,
               "diffuse_predict_fn": D.PREDICT_FN}
@@ -53,7 +54,9 @@ def _ctype(text, handles, enums):
     base = re.sub(r"\[.*\]", "", text).replace("*", " ").split()[0]
     if base in _CALLBACKS:
         return _CALLBACKS[base]
-    if base in handles:
+    if base in _STRUCTS:
+        kind = _STRUCTS[base]
+    elif base in handles:
         kind, stars = ctypes.c_void_p, stars - 1
     elif base in enums:
         kind = ctypes.c_int
@@ -117,6 +120,19 @@ class HeaderTest(unittest.TestCase):
                             for p in parameters.split(",")]
                 self.assertIs(prototype._restype_, _SCALARS[result])
                 self.assertEqual(list(prototype._argtypes_), argtypes)
+
+    def test_structs_match_the_headers(self):
+        source = _source()
+        handles, enums = _type_names(source)
+        bodies = dict((name, body) for body, name in re.findall(
+            r"typedef\s+struct\s+\w+\s*\{([^}]*)\}\s*(\w+)\s*;", source))
+        self.assertEqual(sorted(bodies), sorted(_STRUCTS))
+        for name, structure in _STRUCTS.items():
+            with self.subTest(struct=name):
+                fields = [field.strip() for field in bodies[name].split(";") if field.strip()]
+                names = [re.search(r"(\w+)\s*$", field).group(1) for field in fields]
+                types = [_ctype(_without_name(field), handles, enums) for field in fields]
+                self.assertEqual(list(zip(names, types)), structure._fields_)
 
     def test_enum_values_match_the_headers(self):
         import diffuse

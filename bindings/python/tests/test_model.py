@@ -135,6 +135,25 @@ class CallbackModelTest(unittest.TestCase):
             model.predict([3.0, 4.0], [5, 6])
         self.assertEqual(seen, [([3.0, 4.0], [5, 6])])
 
+    def test_labels_reach_the_callback(self):
+        seen = []
+
+        def conditional(x_t, t, labels=None):
+            seen.append(None if labels is None else list(int(v) for v in labels))
+            return x_t
+
+        with diffuse.Model.callback(1, conditional) as model:
+            model.predict([3.0, 4.0], [5, 6])
+            model.predict([3.0, 4.0], [5, 6], labels=[1, 2])
+            model.predict([3.0, 4.0], 0, labels=7)
+            with self.assertRaises(ValueError):
+                model.predict([3.0, 4.0], 0, labels=[1, 2, 3])
+        self.assertEqual(seen, [None, [1, 2], [7, 7]])
+
+    def test_x0_prediction(self):
+        with diffuse.Model.callback(1, lambda x_t, t: x_t, prediction="x0") as model:
+            self.assertEqual(model.prediction, diffuse.Prediction.X0)
+
     def test_exception_is_re_raised_with_its_traceback(self):
         with diffuse.Model.callback(2, failing_prediction) as model:
             try:
