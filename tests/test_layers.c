@@ -1054,12 +1054,12 @@ START_TEST(mlp_bits_match_0_1)
         t[i] = (int32_t)(i * 7919 % 1000);
     float *x = random_floats(N * d, 60, -2.0f, 2.0f), *out = zero_floats(N * d);
     float *target = random_floats(N * d, 61, -1.0f, 1.0f);
-    ck_assert_int_eq(m->ops->predict(m, m->params, x, t, N, out), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->predict(m, m->params, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
     digest[1] = fnv1a_floats(FNV1A_OFFSET, out, N * d);
     for (size_t step = 0; step < STEPS; step++) {
         size_t first = step * BATCH % (N - BATCH);
         model_zero_grads(m);
-        ck_assert_int_eq(m->ops->forward(m, x + first * d, t + first, BATCH, out), DIFFUSE_OK);
+        ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(BATCH, x + first * d, t + first, NULL, out)), DIFFUSE_OK);
         /* dL/df = f − target, for L = ½|f − target|² */
         for (size_t k = 0; k < BATCH * d; k++)
             out[k] -= target[first * d + k];
