@@ -1059,7 +1059,8 @@ START_TEST(mlp_bits_match_0_1)
     for (size_t step = 0; step < STEPS; step++) {
         size_t first = step * BATCH % (N - BATCH);
         model_zero_grads(m);
-        ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(BATCH, x + first * d, t + first, NULL, out)), DIFFUSE_OK);
+        const diffuse_model_call *call = &MODEL_CALL(BATCH, x + first * d, t + first, NULL, out);
+        ck_assert_int_eq(m->ops->forward(m, call), DIFFUSE_OK);
         /* dL/df = f − target, for L = ½|f − target|² */
         for (size_t k = 0; k < BATCH * d; k++)
             out[k] -= target[first * d + k];
