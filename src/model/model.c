@@ -257,10 +257,8 @@ DIFFUSE_API diffuse_status diffuse_model_create_callback(diffuse_model **out, si
     return DIFFUSE_OK;
 }
 
-DIFFUSE_API void diffuse_model_free(diffuse_model *model)
+static void model_destroy(diffuse_model *model)
 {
-    if (model == NULL)
-        return;
     for (size_t i = 0; i < model->replica_count; i++)
         diffuse_model_free(model->replicas[i]);
     free(model->replicas);
@@ -273,6 +271,25 @@ DIFFUSE_API void diffuse_model_free(diffuse_model *model)
     free(model->grads);
     free(model->ema);
     free(model);
+}
+
+/* ---- The busy guard ("Callbacks and re-entry" in diffuse/common.h) ------ */
+
+DIFFUSE_API void diffuse_model_free(diffuse_model *model)
+{
+    if (model != NULL && !busy_defer_free(&model->busy))
+        model_destroy(model);
+}
+
+diffuse_status model_enter(diffuse_model *m, diffuse_error *error, const char *call)
+{
+    return busy_enter(&m->busy, error, "model", call);
+}
+
+void model_leave(diffuse_model *m)
+{
+    if (busy_leave(&m->busy))
+        model_destroy(m);
 }
 
 DIFFUSE_API const char *diffuse_model_last_error(const diffuse_model *model)
@@ -350,12 +367,23 @@ DIFFUSE_API diffuse_status diffuse_model_get_params(const diffuse_model *model, 
     return status;
 }
 
+/* Arguments of a parameter write: those of a copy, an idle model (a call
+ * that runs it may be reading the parameters), finite values. */
+static diffuse_status check_param_write(diffuse_model *m, const float *in, size_t count,
+                                        const char *call)
+{
+    diffuse_status status = check_param_copy(m, in, count, "in");
+    if (status == DIFFUSE_OK)
+        status = busy_check(&m->busy, &m->error, "model", call);
+    if (status == DIFFUSE_OK)
+        status = diffuse_check_finite_floats(&m->error, in, count, "in");
+    return status;
+}
+
 DIFFUSE_API diffuse_status diffuse_model_set_params(diffuse_model *model, const float *in,
                                                     size_t count)
 {
-    diffuse_status status = check_param_copy(model, in, count, "in");
-    if (status == DIFFUSE_OK)
-        status = diffuse_check_finite_floats(&model->error, in, count, "in");
+    diffuse_status status = check_param_write(model, in, count, "diffuse_model_set_params");
     if (status == DIFFUSE_OK)
         memcpy(model->params, in, count * sizeof *in);
     return status;
@@ -385,9 +413,7 @@ DIFFUSE_API diffuse_status diffuse_model_get_ema_params(const diffuse_model *mod
 DIFFUSE_API diffuse_status diffuse_model_set_ema_params(diffuse_model *model, const float *in,
                                                         size_t count)
 {
-    diffuse_status status = check_param_copy(model, in, count, "in");
-    if (status == DIFFUSE_OK)
-        status = diffuse_check_finite_floats(&model->error, in, count, "in");
+    diffuse_status status = check_param_write(model, in, count, "diffuse_model_set_ema_params");
     if (status == DIFFUSE_OK)
         status = model_ensure_ema(model);
     if (status == DIFFUSE_OK)
@@ -445,14 +471,11 @@ static diffuse_status check_timesteps(diffuse_error *error, const int32_t *t, si
     return DIFFUSE_OK;
 }
 
-DIFFUSE_API diffuse_status diffuse_model_predict(diffuse_model *model, size_t n,
-                                                 const int32_t *t, const float *x_t,
-                                                 float *out)
+static diffuse_status predict_checked(diffuse_model *model, size_t n, const int32_t *t,
+                                     const float *x_t, float *out)
 {
-    diffuse_status status = check_model(model);
-    if (status != DIFFUSE_OK)
-        return status;
     diffuse_error *error = &model->error;
+    diffuse_status status;
     size_t count;
     if ((status = diffuse_check_pointer(error, t, "t")) != DIFFUSE_OK ||
         (status = diffuse_check_pointer(error, x_t, "x_t")) != DIFFUSE_OK ||
@@ -472,5 +495,21 @@ DIFFUSE_API diffuse_status diffuse_model_predict(diffuse_model *model, size_t n,
     status = model->ops->predict(model, model->params, x_t, t, n, out);
     if (status == DIFFUSE_OK)
         status = diffuse_check_finite_floats(error, out, count, "model output");
+    return status;
+}
+
+/* The prediction inside the busy guard (a callback model's function may
+ * re-enter or free its model). */
+DIFFUSE_API diffuse_status diffuse_model_predict(diffuse_model *model, size_t n,
+                                                 const int32_t *t, const float *x_t,
+                                                 float *out)
+{
+    diffuse_status status = check_model(model);
+    if (status == DIFFUSE_OK)
+        status = model_enter(model, &model->error, "diffuse_model_predict");
+    if (status != DIFFUSE_OK)
+        return status;
+    status = predict_checked(model, n, t, x_t, out);
+    model_leave(model);
     return status;
 }

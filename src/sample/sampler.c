@@ -8,6 +8,7 @@
 
 #include "diffuse/sampler.h"
 #include "model/model.h"
+#include "util/busy.h"
 #include "util/option_table.h"
 #include "util/parallel.h"
 #include "util/philox.h"
@@ -49,6 +50,7 @@ typedef struct sample_worker {
 
 struct diffuse_sampler {
     diffuse_error error;
+    busy_state busy;            /* see "Callbacks and re-entry" in diffuse/common.h */
     diffuse_model *model;
     diffuse_schedule *schedule; /* own copy */
     double options[SAMPLER_OPTION_COUNT];
@@ -148,13 +150,53 @@ DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse
     return DIFFUSE_OK;
 }
 
-DIFFUSE_API void diffuse_sampler_free(diffuse_sampler *sampler)
+static void sampler_destroy(diffuse_sampler *sampler)
 {
-    if (sampler == NULL)
-        return;
     workers_free(sampler);
     diffuse_schedule_free(sampler->schedule);
     free(sampler);
+}
+
+/* ---- The busy guard ("Callbacks and re-entry" in diffuse/common.h) ------ */
+
+DIFFUSE_API void diffuse_sampler_free(diffuse_sampler *sampler)
+{
+    if (sampler != NULL && !busy_defer_free(&sampler->busy))
+        sampler_destroy(sampler);
+}
+
+/* The checks of a call that changes the sampler: the handle, then idleness. */
+static diffuse_status sampler_check_idle(diffuse_sampler *s, const char *call)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, s, "sampler");
+    if (status == DIFFUSE_OK)
+        status = busy_check(&s->busy, &s->error, "sampler", call);
+    return status;
+}
+
+/* The start of a run: the sampler, and the model it lends to its workers
+ * and to the progress callback meanwhile, become busy. */
+static diffuse_status sampler_enter(diffuse_sampler *s, const char *call)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, s, "sampler");
+    if (status == DIFFUSE_OK)
+        status = busy_enter(&s->busy, &s->error, "sampler", call);
+    if (status != DIFFUSE_OK)
+        return status;
+    status = model_enter(s->model, &s->error, call);
+    if (status != DIFFUSE_OK)
+        busy_leave(&s->busy); /* no callback ran: nothing to free */
+    return status;
+}
+
+/* The end of a run sampler_enter began: frees the model and the sampler if
+ * a callback asked for it meanwhile; returns the run's status. */
+static diffuse_status sampler_leave(diffuse_sampler *s, diffuse_status status)
+{
+    model_leave(s->model);
+    if (busy_leave(&s->busy))
+        sampler_destroy(s);
+    return status;
 }
 
 DIFFUSE_API const char *diffuse_sampler_last_error(const diffuse_sampler *sampler)
@@ -164,7 +206,8 @@ DIFFUSE_API const char *diffuse_sampler_last_error(const diffuse_sampler *sample
 
 static diffuse_status set_option(diffuse_sampler *s, int option, double value, bool is_double)
 {
-    diffuse_status status = diffuse_check_pointer(NULL, s, "sampler");
+    diffuse_status status = sampler_check_idle(s, is_double ? "diffuse_sampler_set_double"
+                                                            : "diffuse_sampler_set_int");
     if (status != DIFFUSE_OK)
         return status;
     return option_set(&s->error, &sampler_options, s->options, option, value, is_double);
@@ -233,7 +276,7 @@ DIFFUSE_API diffuse_status diffuse_sampler_double_bounds(diffuse_sampler_option 
 DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler,
                                                         diffuse_sample_progress_fn fn, void *user)
 {
-    diffuse_status status = diffuse_check_pointer(NULL, sampler, "sampler");
+    diffuse_status status = sampler_check_idle(sampler, "diffuse_sampler_set_progress");
     if (status != DIFFUSE_OK)
         return status;
     sampler->progress_fn = fn;
@@ -338,12 +381,13 @@ static size_t chunk_rows_for(const sample_run *run, size_t rows)
 }
 
 /* Calls the user's progress callback (only ever from the calling thread:
- * worker 0); true when it asks to cancel. */
+ * worker 0); true when it asks to cancel, or has freed the sampler. */
 static bool report_progress(sample_run *run, uint64_t done)
 {
     const diffuse_sampler *s = run->sampler;
     run->reported = done;
-    return s->progress_fn != NULL && s->progress_fn(s->progress_user, done, run->total) != 0;
+    return s->progress_fn != NULL && (s->progress_fn(s->progress_user, done, run->total) != 0 ||
+                                      busy_freed(&s->busy));
 }
 
 /* Worker `index`'s rows: each chunk from x_{T−1} ~ N(0, I) to x_0. */
@@ -418,11 +462,9 @@ static size_t workers_wanted(const diffuse_sampler *s)
     return threads > 1 && model_can_replicate(s->model) ? threads : 1;
 }
 
-DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t n, float *out)
+static diffuse_status run_checked(diffuse_sampler *sampler, size_t n, float *out)
 {
-    diffuse_status status = diffuse_check_pointer(NULL, sampler, "sampler");
-    if (status != DIFFUSE_OK)
-        return status;
+    diffuse_status status;
     diffuse_model *m = sampler->model;
     size_t count;
     const float *params = NULL;
@@ -448,4 +490,10 @@ DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t 
     if ((status = finish_run(sampler, &run, statuses)))
         return status;
     return diffuse_check_finite_floats(&sampler->error, out, count, "samples");
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t n, float *out)
+{
+    diffuse_status status = sampler_enter(sampler, "diffuse_sampler_run");
+    return status ? status : sampler_leave(sampler, run_checked(sampler, n, out));
 }
