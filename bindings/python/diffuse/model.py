@@ -212,12 +212,14 @@ class Model(Handle):
         from the predict() or Sampler.run() call that called it."""
         model = cls.__new__(cls)
         errors = CallbackErrors()
+        owner = []  # the model's resource, once it exists (not the model: no cycle)
 
         def predict(user, x_t, t, n, width, out):
             try:
                 inputs = float_result_from_pointer(x_t, n * width, (n, width))
                 steps = int32_result_from_pointer(t, n)
                 values, _, _ = float_input(function(inputs, steps), "prediction", n * width)
+                owner[0].check_open("Model")
                 ctypes.memmove(out, values, 4 * n * width)
                 return 0
             except BaseException as error:  # never let an exception reach C
@@ -231,6 +233,7 @@ class Model(Handle):
                                         c_function, None)
         model._adopt(pointer, C.diffuse_model_free)
         model._resource.errors = errors
+        owner.append(model._resource)
         model._keep("predict", c_function, function)
         return model
 
