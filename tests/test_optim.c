@@ -298,13 +298,44 @@ START_TEST(non_finite_gradient_changes_nothing)
 }
 END_TEST
 
+/* A finite gradient whose square overflows float (|g| ≥ ~1.8e19) would
+ * make v = +inf and freeze the weights forever: the step is refused like a
+ * non-finite gradient, for Adam (_i = 0) and AdamW (_i = 1), with EMA on. */
+START_TEST(overflowing_update_changes_nothing)
+{
+    diffuse_model *m = reference_model();
+    diffuse_optimizer *opt = optimizer_new(_i ? DIFFUSE_OPTIMIZER_ADAMW : DIFFUSE_OPTIMIZER_ADAM, m);
+    configure_case(opt, &optim_ref_cases[0]);
+    set_double(opt, DIFFUSE_OPTIMIZER_CLIP_NORM, 0.0); /* clipping would tame g */
+    for (int s = 0; s < 2; s++) {
+        memcpy(m->grads, optim_ref_grads[s], sizeof optim_ref_grads[s]);
+        step_ok(opt, m);
+    }
+    memcpy(m->grads, optim_ref_grads[2], sizeof optim_ref_grads[2]);
+    m->grads[13] = -1e20f; /* finite; g² = 1e40 > FLT_MAX */
+    snapshot before, after;
+    take_snapshot(&before, opt, m);
+    ck_assert_int_eq(optim_step(opt, m), DIFFUSE_ERROR_NUMERIC);
+    take_snapshot(&after, opt, m);
+    ck_assert_int_eq(memcmp(&before, &after, sizeof before), 0);
+    const char *message = diffuse_optimizer_last_error(opt);
+    ck_assert_msg(strstr(message, "second moment of parameter 13") != NULL, "%s", message);
+    ck_assert_msg(strstr(message, "layer0.bias") != NULL, "%s", message);
+    m->grads[13] = 0.5f;
+    step_ok(opt, m);
+    ck_assert_uint_eq(opt->step, 3);
+    diffuse_optimizer_free(opt);
+    model_delete(m);
+}
+END_TEST
+
 /* A failed first step does not even create the EMA buffer. */
 START_TEST(non_finite_first_step_creates_no_ema)
 {
     diffuse_model *m = reference_model();
     diffuse_optimizer *opt = optimizer_new(DIFFUSE_OPTIMIZER_ADAM, m);
     set_double(opt, DIFFUSE_OPTIMIZER_EMA_DECAY, 0.99);
-    m->grads[OPTIM_REF_PARAM_COUNT - 1] = NAN;
+    m->grads[OPTIM_REF_PARAM_COUNT - 1] = _i ? 1e30f : NAN; /* overflowing or non-finite */
     ck_assert_int_eq(optim_step(opt, m), DIFFUSE_ERROR_NUMERIC);
     ck_assert_ptr_null(m->ema);
     ck_assert_uint_eq(opt->step, 0);
@@ -893,7 +924,8 @@ static Suite *optim_suite(void)
 
     TCase *behaviour = tcase_create("behaviour");
     tcase_add_loop_test(behaviour, non_finite_gradient_changes_nothing, 0, 6);
-    tcase_add_test(behaviour, non_finite_first_step_creates_no_ema);
+    tcase_add_loop_test(behaviour, overflowing_update_changes_nothing, 0, 2);
+    tcase_add_loop_test(behaviour, non_finite_first_step_creates_no_ema, 0, 2);
     tcase_add_test(behaviour, adam_minimises_quadratic);
     tcase_add_test(behaviour, clipping_bounds_the_gradient);
     tcase_add_test(behaviour, only_weight_matrices_are_decayed);

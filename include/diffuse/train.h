@@ -119,9 +119,10 @@ DIFFUSE_API diffuse_status diffuse_trainer_set_progress(diffuse_trainer *trainer
                                                         uint64_t interval);
 
 /* One step on a batch pulled through the data callback. `loss` (may be
- * NULL) receives the batch loss. A non-finite batch, loss or gradient returns
- * DIFFUSE_ERROR_NUMERIC and leaves weights and optimizer state exactly as
- * they were; a failing callback returns DIFFUSE_ERROR_CALLBACK. */
+ * NULL) receives the batch loss. A non-finite batch, loss, gradient or update
+ * (see diffuse/optim.h) returns DIFFUSE_ERROR_NUMERIC and leaves weights and
+ * optimizer state exactly as they were; a failing callback returns
+ * DIFFUSE_ERROR_CALLBACK. */
 DIFFUSE_API diffuse_status diffuse_trainer_step(diffuse_trainer *trainer, double *loss);
 
 /* One step on a caller-supplied batch of n rows x0 (n × dim, borrowed for
