@@ -359,6 +359,37 @@ START_TEST(batched_functions_reject_bad_input)
 }
 END_TEST
 
+/* In place is allowed, a partial overlap with an input or any overlap
+ * with t is not (conversion _i). */
+START_TEST(batched_functions_reject_partial_overlap)
+{
+    const conversion_case *conv = &conversions[_i];
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
+    const int32_t *t = posterior_ref_t;
+    float area[COUNT + 1];
+    char expected[64];
+    memcpy(area, conv->x, COUNT * sizeof *area);
+    ck_assert_int_eq(conv->checked(s, N, D, t, area, conv->y, area + 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    snprintf(expected, sizeof expected, "%s partially overlaps %s", conv->out_name, conv->x_name);
+    assert_message(s, expected);
+    memcpy(area + 1, conv->y, COUNT * sizeof *area);
+    ck_assert_int_eq(conv->checked(s, N, D, t, conv->x, area + 1, area),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    snprintf(expected, sizeof expected, "%s partially overlaps %s", conv->out_name, conv->y_name);
+    assert_message(s, expected);
+    union { float f[COUNT + N]; int32_t i[COUNT + N]; } both;
+    memcpy(both.i, t, N * sizeof *t);
+    ck_assert_int_eq(conv->checked(s, N, D, both.i, conv->x, conv->y, both.f + N - 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    snprintf(expected, sizeof expected, "%s must not overlap t", conv->out_name);
+    assert_message(s, expected);
+    memcpy(area, conv->x, COUNT * sizeof *area);
+    ck_assert_int_eq(conv->checked(s, N, D, t, area, conv->y, area), DIFFUSE_OK);
+    diffuse_schedule_free(s);
+}
+END_TEST
+
 START_TEST(variance_rejects_bad_input)
 {
     diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 10, 0);
@@ -398,6 +429,7 @@ static Suite *posterior_suite(void)
 
     TCase *bad = tcase_create("bad_input");
     tcase_add_loop_test(bad, batched_functions_reject_bad_input, 0, CONVERSION_COUNT);
+    tcase_add_loop_test(bad, batched_functions_reject_partial_overlap, 0, CONVERSION_COUNT);
     tcase_add_test(bad, variance_rejects_bad_input);
     suite_add_tcase(suite, bad);
     return suite;

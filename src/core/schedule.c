@@ -780,6 +780,22 @@ diffuse_status schedule_check_input(const diffuse_schedule *s, const float *x, s
     return status;
 }
 
+diffuse_status schedule_check_output(const diffuse_schedule *s, size_t n, size_t d,
+                                     const int32_t *t, const float *out, const char *out_name,
+                                     const float *x, const char *x_name, const float *y,
+                                     const char *y_name)
+{
+    diffuse_error *error = schedule_error(s);
+    size_t bytes = n * d * sizeof *out;
+    diffuse_status status = diffuse_check_overlap(error, out, bytes, out_name, x, bytes, x_name,
+                                                  true);
+    if (status == DIFFUSE_OK && y != NULL)
+        status = diffuse_check_overlap(error, out, bytes, out_name, y, bytes, y_name, true);
+    if (status == DIFFUSE_OK)
+        status = diffuse_check_overlap(error, out, bytes, out_name, t, n * sizeof *t, "t", false);
+    return status;
+}
+
 diffuse_status schedule_check_nonzero(const diffuse_schedule *s, size_t n, const int32_t *t,
                                       diffuse_schedule_table table, const char *operation)
 {

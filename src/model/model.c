@@ -453,13 +453,6 @@ DIFFUSE_API diffuse_status diffuse_model_tensor_info(const diffuse_model *model,
     return DIFFUSE_OK;
 }
 
-/* [a, a + a_bytes) and [b, b + b_bytes) share a byte. */
-static int overlaps(const void *a, size_t a_bytes, const void *b, size_t b_bytes)
-{
-    uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
-    return a0 < b0 + b_bytes && b0 < a0 + a_bytes;
-}
-
 static diffuse_status check_timesteps(diffuse_error *error, const int32_t *t, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -486,10 +479,9 @@ static diffuse_status predict_checked(diffuse_model *model, size_t n, const int3
         return diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
                             "n = %zu rows is more than one call can take (%d)", n, INT32_MAX);
     size_t bytes = count * sizeof(float);
-    if (overlaps(out, bytes, x_t, bytes) || overlaps(out, bytes, t, n * sizeof *t))
-        return diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
-                            "out must not overlap x_t or t");
-    if ((status = check_timesteps(error, t, n)) != DIFFUSE_OK ||
+    if ((status = diffuse_check_overlap(error, out, bytes, "out", x_t, bytes, "x_t", false)) ||
+        (status = diffuse_check_overlap(error, out, bytes, "out", t, n * sizeof *t, "t", false)) ||
+        (status = check_timesteps(error, t, n)) != DIFFUSE_OK ||
         (status = diffuse_check_finite_floats(error, x_t, count, "x_t")) != DIFFUSE_OK)
         return status;
     status = model->ops->predict(model, model->params, x_t, t, n, out);
