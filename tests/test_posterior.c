@@ -276,25 +276,25 @@ START_TEST(zero_snr_guards_name_the_row)
 }
 END_TEST
 
-START_TEST(beta_one_inside_custom_schedule)
+START_TEST(beta_one_at_the_end_of_custom_schedule)
 {
-    /* ᾱ = 0 from t = 2 on, α = 0 only at t = 2 */
-    double betas[5] = {0.1, 0.2, 1.0, 0.3, 0.4};
+    /* ᾱ = 0 and α = 0 at t = 4 only (β = 1 is allowed at the last step only) */
+    double betas[5] = {0.1, 0.2, 0.3, 0.4, 1.0};
     diffuse_schedule *s = NULL;
     ck_assert_int_eq(diffuse_schedule_create_custom(&s, betas, 5), DIFFUSE_OK);
-    int32_t late[N] = {0, 1, 3, 4, 1}, at_two[N] = {0, 1, 2, 1, 0};
+    int32_t last[N] = {0, 1, 4, 3, 1}, before[N] = {0, 1, 2, 3, 3};
     float out[COUNT];
-    ck_assert_int_eq(diffuse_predict_x0_from_eps(s, N, D, late, posterior_ref_xt,
+    ck_assert_int_eq(diffuse_predict_x0_from_eps(s, N, D, last, posterior_ref_xt,
                                                  posterior_ref_eps, out),
                      DIFFUSE_ERROR_NUMERIC);
-    assert_message(s, "row 2: t = 3");
-    ck_assert_int_eq(diffuse_model_mean_from_eps(s, N, D, late, posterior_ref_xt,
+    assert_message(s, "row 2: t = 4");
+    ck_assert_int_eq(diffuse_model_mean_from_eps(s, N, D, last, posterior_ref_xt,
+                                                 posterior_ref_eps, out),
+                     DIFFUSE_ERROR_NUMERIC);
+    assert_message(s, "row 2: t = 4");
+    ck_assert_int_eq(diffuse_model_mean_from_eps(s, N, D, before, posterior_ref_xt,
                                                  posterior_ref_eps, out),
                      DIFFUSE_OK);
-    ck_assert_int_eq(diffuse_model_mean_from_eps(s, N, D, at_two, posterior_ref_xt,
-                                                 posterior_ref_eps, out),
-                     DIFFUSE_ERROR_NUMERIC);
-    assert_message(s, "row 2: t = 2");
     diffuse_schedule_free(s);
 }
 END_TEST
@@ -424,7 +424,7 @@ static Suite *posterior_suite(void)
 
     TCase *zero_snr = tcase_create("zero_terminal_snr");
     tcase_add_test(zero_snr, zero_snr_guards_name_the_row);
-    tcase_add_test(zero_snr, beta_one_inside_custom_schedule);
+    tcase_add_test(zero_snr, beta_one_at_the_end_of_custom_schedule);
     suite_add_tcase(suite, zero_snr);
 
     TCase *bad = tcase_create("bad_input");

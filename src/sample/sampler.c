@@ -204,15 +204,6 @@ DIFFUSE_API const char *diffuse_sampler_last_error(const diffuse_sampler *sample
     return diffuse_error_message(sampler != NULL ? &sampler->error : NULL);
 }
 
-static diffuse_status set_option(diffuse_sampler *s, int option, double value, bool is_double)
-{
-    diffuse_status status = sampler_check_idle(s, is_double ? "diffuse_sampler_set_double"
-                                                            : "diffuse_sampler_set_int");
-    if (status != DIFFUSE_OK)
-        return status;
-    return option_set(&s->error, &sampler_options, s->options, option, value, is_double);
-}
-
 /* The checks of a getter before the option's: the handle, then `value`. */
 static diffuse_status check_getter(const diffuse_sampler *s, const void *value)
 {
@@ -232,13 +223,21 @@ static diffuse_error *error_of(const diffuse_sampler *s)
 DIFFUSE_API diffuse_status diffuse_sampler_set_int(diffuse_sampler *sampler,
                                                    diffuse_sampler_option option, int64_t value)
 {
-    return set_option(sampler, (int)option, (double)value, false);
+    diffuse_status status = sampler_check_idle(sampler, "diffuse_sampler_set_int");
+    if (status != DIFFUSE_OK)
+        return status;
+    return option_set_int(&sampler->error, &sampler_options, sampler->options, (int)option,
+                          value);
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_set_double(diffuse_sampler *sampler,
                                                       diffuse_sampler_option option, double value)
 {
-    return set_option(sampler, (int)option, value, true);
+    diffuse_status status = sampler_check_idle(sampler, "diffuse_sampler_set_double");
+    if (status != DIFFUSE_OK)
+        return status;
+    return option_set(&sampler->error, &sampler_options, sampler->options, (int)option, value,
+                      true);
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_get_int(const diffuse_sampler *sampler,

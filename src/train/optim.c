@@ -255,10 +255,8 @@ DIFFUSE_API diffuse_status diffuse_optimizer_set_int(diffuse_optimizer *optimize
     diffuse_status status = diffuse_check_pointer(NULL, optimizer, "optimizer");
     if (status != DIFFUSE_OK)
         return status;
-    /* Every int bound is far below 2^53, so an in-range value converts exactly
-     * and an out-of-range one stays out of range. */
-    return option_set(&optimizer->error, &optim_option_table, optimizer->options, (int)option,
-                      (double)value, false);
+    return option_set_int(&optimizer->error, &optim_option_table, optimizer->options,
+                          (int)option, value);
 }
 
 /* The checks of a getter before the option's: the handle, then `value`. */

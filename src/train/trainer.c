@@ -234,8 +234,8 @@ DIFFUSE_API diffuse_status diffuse_trainer_set_int(diffuse_trainer *trainer,
     diffuse_status status = trainer_check_idle(trainer, "diffuse_trainer_set_int");
     if (status != DIFFUSE_OK)
         return status;
-    return option_set(&trainer->error, &trainer_option_table, trainer->options, (int)option,
-                      (double)value, false);
+    return option_set_int(&trainer->error, &trainer_option_table, trainer->options, (int)option,
+                          value);
 }
 
 DIFFUSE_API diffuse_status diffuse_trainer_get_int(const diffuse_trainer *trainer,
