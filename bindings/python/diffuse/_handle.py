@@ -27,6 +27,7 @@ original traceback, once the C call has returned.
 
 import ctypes
 import operator
+import os
 import weakref
 
 from ._capi import C
@@ -156,6 +157,15 @@ def typed_value(kind, value, what):
     except (TypeError, ValueError):
         raise TypeError("%s takes %s; got %r" % (
             what, "a number" if kind == "double" else "an integer", value)) from None
+
+
+def path_argument(path):
+    """A file path as bytes for C, refusing an embedded NUL (C would end the
+    name there and use another file)."""
+    encoded = os.fsencode(path)
+    if b"\0" in encoded:
+        raise ValueError("path %r contains a NUL character" % (path,))
+    return encoded
 
 
 def enum_member(enum_class, value):

@@ -3,14 +3,13 @@ its checkpoints (diffuse/checkpoint.h)."""
 
 import collections
 import ctypes
-import os
 
 from ._buffers import (float_input, float_output, float_result_from_pointer, int32_input,
                        int32_length, int32_result_from_pointer)
 from ._capi import C
 from ._declarations import PREDICT_FN
 from ._handle import (CallbackErrors, Handle, call_with_callbacks, enum_member, enum_value,
-                      typed_value)
+                      path_argument, typed_value)
 from .enums import Activation, Architecture, Prediction
 from .schedule import Schedule
 
@@ -323,7 +322,7 @@ class Model(Handle):
             raise ValueError("x_t holds %d values, not a whole number of rows of dim %d"
                              % (count, dim))
         rows = count // dim
-        t_rows = int32_length(t)
+        t_rows = int32_length(t, "t")
         if t_rows is not None and t_rows != rows:
             raise ValueError("t has %d timesteps for %d rows of x_t" % (t_rows, rows))
         t_values, _ = int32_input(t, "t", rows)
@@ -337,13 +336,13 @@ class Model(Handle):
     def save(self, path, schedule):
         """Saves architecture, weights (and EMA weights) and the schedule's
         configuration as a safetensors file, atomically."""
-        C.diffuse_model_save(self._h, schedule._h, os.fsencode(path))
+        C.diffuse_model_save(self._h, schedule._h, path_argument(path))
 
     @classmethod
     def load(cls, path):
         """(model, schedule) from a file written by save() or Trainer.save()."""
         model, schedule = ctypes.c_void_p(), ctypes.c_void_p()
-        C.diffuse_model_load(os.fsencode(path), ctypes.byref(model), ctypes.byref(schedule))
+        C.diffuse_model_load(path_argument(path), ctypes.byref(model), ctypes.byref(schedule))
         return cls._wrap(model), Schedule._wrap(schedule)
 
     # ---- helpers ---------------------------------------------------------

@@ -2,13 +2,13 @@
 (diffuse/train.h), and training checkpoints (diffuse/checkpoint.h)."""
 
 import ctypes
-import os
 
 from ._buffers import float_input
 from ._capi import C
 from ._declarations import DATA_FN, TRAIN_PROGRESS_FN
 from ._errors import CancelledError
-from ._handle import Handle, Options, call_with_callbacks, option_property, write_message
+from ._handle import (Handle, Options, call_with_callbacks, option_property, path_argument,
+                      write_message)
 from .enums import TrainerOption
 from .model import Model
 from .optim import Optimizer
@@ -249,14 +249,14 @@ class Trainer(Handle, Options):
     def save(self, path):
         """Saves model, schedule, optimizer state and trainer options, so that
         Trainer.load() resumes bit-exactly (the data source is not saved)."""
-        C.diffuse_trainer_save(self._h, os.fsencode(path))
+        C.diffuse_trainer_save(self._h, path_argument(path))
 
     @classmethod
     def load(cls, path):
         """A Trainer restored from save(), with its .model, .schedule and
         .optimizer. Set its data source again before training."""
         pointers = [ctypes.c_void_p() for _ in range(4)]
-        C.diffuse_trainer_load(os.fsencode(path), *[ctypes.byref(p) for p in pointers])
+        C.diffuse_trainer_load(path_argument(path), *[ctypes.byref(p) for p in pointers])
         model, schedule, optimizer = (Model._wrap(pointers[0]), Schedule._wrap(pointers[1]),
                                       Optimizer._wrap(pointers[2]))
         trainer = cls.__new__(cls)
