@@ -268,19 +268,26 @@ static void take_snapshot(snapshot *s, const diffuse_optimizer *opt, const diffu
  * bitwise unchanged, with clipping (the norm detects it) and without (a
  * separate finiteness pass does): the loop index picks the value (i % 3)
  * and whether to clip (i / 3). */
-START_TEST(non_finite_gradient_changes_nothing)
+/* Two good reference steps with the options of case 0 (clipping, EMA,
+ * schedule all on; clipping off when !clip), then the third gradient. */
+static void two_good_steps(diffuse_optimizer *opt, diffuse_model *m, bool clip)
 {
-    const float bad[] = {NAN, INFINITY, -INFINITY};
-    diffuse_model *m = reference_model();
-    diffuse_optimizer *opt = optimizer_new(DIFFUSE_OPTIMIZER_ADAMW, m);
-    configure_case(opt, &optim_ref_cases[0]); /* clipping, EMA, schedule all on */
-    if (_i >= 3)
+    configure_case(opt, &optim_ref_cases[0]);
+    if (!clip)
         set_double(opt, DIFFUSE_OPTIMIZER_CLIP_NORM, 0.0);
     for (int s = 0; s < 2; s++) {
         memcpy(m->grads, optim_ref_grads[s], sizeof optim_ref_grads[s]);
         step_ok(opt, m);
     }
     memcpy(m->grads, optim_ref_grads[2], sizeof optim_ref_grads[2]);
+}
+
+START_TEST(non_finite_gradient_changes_nothing)
+{
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    diffuse_model *m = reference_model();
+    diffuse_optimizer *opt = optimizer_new(DIFFUSE_OPTIMIZER_ADAMW, m);
+    two_good_steps(opt, m, _i < 3);
     m->grads[13] = bad[_i % 3]; /* in layer0.bias */
     snapshot before, after;
     take_snapshot(&before, opt, m);
@@ -304,14 +311,9 @@ END_TEST
 START_TEST(overflowing_update_changes_nothing)
 {
     diffuse_model *m = reference_model();
-    diffuse_optimizer *opt = optimizer_new(_i ? DIFFUSE_OPTIMIZER_ADAMW : DIFFUSE_OPTIMIZER_ADAM, m);
-    configure_case(opt, &optim_ref_cases[0]);
-    set_double(opt, DIFFUSE_OPTIMIZER_CLIP_NORM, 0.0); /* clipping would tame g */
-    for (int s = 0; s < 2; s++) {
-        memcpy(m->grads, optim_ref_grads[s], sizeof optim_ref_grads[s]);
-        step_ok(opt, m);
-    }
-    memcpy(m->grads, optim_ref_grads[2], sizeof optim_ref_grads[2]);
+    diffuse_optimizer *opt =
+        optimizer_new(_i ? DIFFUSE_OPTIMIZER_ADAMW : DIFFUSE_OPTIMIZER_ADAM, m);
+    two_good_steps(opt, m, false); /* clipping would tame g */
     m->grads[13] = -1e20f; /* finite; g² = 1e40 > FLT_MAX */
     snapshot before, after;
     take_snapshot(&before, opt, m);

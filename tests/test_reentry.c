@@ -296,32 +296,35 @@ static diffuse_model *echo_model(echo *e, int action)
     return e->model;
 }
 
+/* One prediction of ROWS zero rows by a new echo model (e->model). */
+static diffuse_status predict_zeros(echo *e, int action)
+{
+    float x[ROWS * DIM] = {0}, out[ROWS * DIM];
+    int32_t t[ROWS] = {0};
+    return diffuse_model_predict(echo_model(e, action), ROWS, t, x, out);
+}
+
 START_TEST(prediction_function_cannot_reenter_its_model)
 {
     echo e;
-    diffuse_model *model = echo_model(&e, ACTION_REENTER);
-    float x[ROWS * DIM] = {0}, out[ROWS * DIM];
-    int32_t t[ROWS] = {0};
-    ck_assert_int_eq(diffuse_model_predict(model, ROWS, t, x, out), DIFFUSE_OK);
-    expect_busy(e.inner, diffuse_model_last_error(model));
-    diffuse_model_free(model);
+    ck_assert_int_eq(predict_zeros(&e, ACTION_REENTER), DIFFUSE_OK);
+    expect_busy(e.inner, diffuse_model_last_error(e.model));
+    diffuse_model_free(e.model);
 }
 END_TEST
 
 START_TEST(prediction_function_may_free_its_model)
 {
     echo e;
-    diffuse_model *model = echo_model(&e, ACTION_FREE);
-    float x[ROWS * DIM] = {0}, out[ROWS * DIM];
-    int32_t t[ROWS] = {0};
-    ck_assert_int_eq(diffuse_model_predict(model, ROWS, t, x, out), DIFFUSE_ERROR_CANCELLED);
+    ck_assert_int_eq(predict_zeros(&e, ACTION_FREE), DIFFUSE_ERROR_CANCELLED);
     ck_assert_int_eq(e.calls, 1);
 
     /* Through a sampler: the run stops at once; the model is freed when it
      * returns, and the sampler can then only be freed. */
     diffuse_schedule *schedule = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 10, 0);
     diffuse_sampler *sampler = NULL;
-    model = echo_model(&e, ACTION_FREE);
+    float out[ROWS * DIM];
+    diffuse_model *model = echo_model(&e, ACTION_FREE);
     ck_assert_int_eq(diffuse_sampler_create(&sampler, model, schedule), DIFFUSE_OK);
     ck_assert_int_eq(diffuse_sampler_run(sampler, ROWS, out), DIFFUSE_ERROR_CANCELLED);
     ck_assert_int_eq(e.calls, 1);

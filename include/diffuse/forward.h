@@ -43,8 +43,9 @@ DIFFUSE_API diffuse_status diffuse_q_sample(const diffuse_schedule *schedule, si
  * diffuse_rng_normal(rng, ·, n·d), so row i uses values i·d .. i·d + d − 1 of
  * the draw (and the generator advances by n·d). When `eps_out` is not NULL it
  * receives ε (n × d). `xt` may be the same array as `x0` (else it must not
- * overlap it); `eps_out` must not overlap `x0` or `xt`; neither overlaps t. When eps_out is NULL and xt == x0 a scratch buffer of n·d
- * floats is allocated for the call.
+ * overlap it); `eps_out` must not overlap `x0` or `xt`; neither overlaps t.
+ * When eps_out is NULL and xt == x0 a scratch buffer of n·d floats is
+ * allocated for the call.
  * Errors: as diffuse_q_sample, plus INVALID_ARGUMENT (rng NULL, eps_out
  * overlapping x0 or xt), NO_MEMORY, and whatever diffuse_rng_normal returns
  * (the generator's message is copied into the schedule's). The generator

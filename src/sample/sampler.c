@@ -165,20 +165,14 @@ DIFFUSE_API void diffuse_sampler_free(diffuse_sampler *sampler)
         sampler_destroy(sampler);
 }
 
-/* The checks of a call that changes the sampler: the handle, then idleness. */
-static diffuse_status sampler_check_idle(diffuse_sampler *s, const char *call)
+/* The start of a call that changes the sampler (`enter` false: it must be
+ * idle) or runs it (`enter`: the sampler, and the model it lends to its
+ * workers and to the progress callback meanwhile, become busy). */
+static diffuse_status sampler_guard(diffuse_sampler *s, const char *call, bool enter)
 {
     diffuse_status status = diffuse_check_pointer(NULL, s, "sampler");
-    if (status == DIFFUSE_OK)
-        status = busy_check(&s->busy, &s->error, "sampler", call);
-    return status;
-}
-
-/* The start of a run: the sampler, and the model it lends to its workers
- * and to the progress callback meanwhile, become busy. */
-static diffuse_status sampler_enter(diffuse_sampler *s, const char *call)
-{
-    diffuse_status status = diffuse_check_pointer(NULL, s, "sampler");
+    if (status == DIFFUSE_OK && !enter)
+        return busy_check(&s->busy, &s->error, "sampler", call);
     if (status == DIFFUSE_OK)
         status = busy_enter(&s->busy, &s->error, "sampler", call);
     if (status != DIFFUSE_OK)
@@ -189,8 +183,8 @@ static diffuse_status sampler_enter(diffuse_sampler *s, const char *call)
     return status;
 }
 
-/* The end of a run sampler_enter began: frees the model and the sampler if
- * a callback asked for it meanwhile; returns the run's status. */
+/* The end of a run sampler_guard(…, true) began: frees the model and the
+ * sampler if a callback asked for it meanwhile; returns the run's status. */
 static diffuse_status sampler_leave(diffuse_sampler *s, diffuse_status status)
 {
     model_leave(s->model);
@@ -223,7 +217,7 @@ static diffuse_error *error_of(const diffuse_sampler *s)
 DIFFUSE_API diffuse_status diffuse_sampler_set_int(diffuse_sampler *sampler,
                                                    diffuse_sampler_option option, int64_t value)
 {
-    diffuse_status status = sampler_check_idle(sampler, "diffuse_sampler_set_int");
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_set_int", false);
     if (status != DIFFUSE_OK)
         return status;
     return option_set_int(&sampler->error, &sampler_options, sampler->options, (int)option,
@@ -233,7 +227,7 @@ DIFFUSE_API diffuse_status diffuse_sampler_set_int(diffuse_sampler *sampler,
 DIFFUSE_API diffuse_status diffuse_sampler_set_double(diffuse_sampler *sampler,
                                                       diffuse_sampler_option option, double value)
 {
-    diffuse_status status = sampler_check_idle(sampler, "diffuse_sampler_set_double");
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_set_double", false);
     if (status != DIFFUSE_OK)
         return status;
     return option_set(&sampler->error, &sampler_options, sampler->options, (int)option, value,
@@ -275,7 +269,7 @@ DIFFUSE_API diffuse_status diffuse_sampler_double_bounds(diffuse_sampler_option 
 DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler,
                                                         diffuse_sample_progress_fn fn, void *user)
 {
-    diffuse_status status = sampler_check_idle(sampler, "diffuse_sampler_set_progress");
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_set_progress", false);
     if (status != DIFFUSE_OK)
         return status;
     sampler->progress_fn = fn;
@@ -493,6 +487,6 @@ static diffuse_status run_checked(diffuse_sampler *sampler, size_t n, float *out
 
 DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t n, float *out)
 {
-    diffuse_status status = sampler_enter(sampler, "diffuse_sampler_run");
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_run", true);
     return status ? status : sampler_leave(sampler, run_checked(sampler, n, out));
 }

@@ -196,26 +196,19 @@ DIFFUSE_API void diffuse_trainer_free(diffuse_trainer *trainer)
         trainer_destroy(trainer);
 }
 
-/* The checks of a call that changes the trainer: the handle, then idleness. */
-static diffuse_status trainer_check_idle(diffuse_trainer *tr, const char *call)
+/* The start of a call that changes the trainer (`enter` false: it must be
+ * idle) or runs its callbacks (`enter`: it becomes busy). */
+static diffuse_status trainer_guard(diffuse_trainer *tr, const char *call, bool enter)
 {
     diffuse_status status = diffuse_check_pointer(NULL, tr, "trainer");
     if (status == DIFFUSE_OK)
-        status = busy_check(&tr->busy, &tr->error, "trainer", call);
+        status = enter ? busy_enter(&tr->busy, &tr->error, "trainer", call)
+                       : busy_check(&tr->busy, &tr->error, "trainer", call);
     return status;
 }
 
-/* The start of a call that may run the callbacks. */
-static diffuse_status trainer_enter(diffuse_trainer *tr, const char *call)
-{
-    diffuse_status status = diffuse_check_pointer(NULL, tr, "trainer");
-    if (status == DIFFUSE_OK)
-        status = busy_enter(&tr->busy, &tr->error, "trainer", call);
-    return status;
-}
-
-/* The end of a call trainer_enter began: frees the trainer if a callback
- * asked for it meanwhile; returns the call's status. */
+/* The end of a call trainer_guard(…, true) began: frees the trainer if a
+ * callback asked for it meanwhile; returns the call's status. */
 static diffuse_status trainer_leave(diffuse_trainer *tr, diffuse_status status)
 {
     if (busy_leave(&tr->busy))
@@ -231,7 +224,7 @@ DIFFUSE_API const char *diffuse_trainer_last_error(const diffuse_trainer *traine
 DIFFUSE_API diffuse_status diffuse_trainer_set_int(diffuse_trainer *trainer,
                                                    diffuse_trainer_option option, int64_t value)
 {
-    diffuse_status status = trainer_check_idle(trainer, "diffuse_trainer_set_int");
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_set_int", false);
     if (status != DIFFUSE_OK)
         return status;
     return option_set_int(&trainer->error, &trainer_option_table, trainer->options, (int)option,
@@ -258,7 +251,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option opt
 DIFFUSE_API diffuse_status diffuse_trainer_set_data(diffuse_trainer *trainer, diffuse_data_fn fn,
                                                     void *user)
 {
-    diffuse_status status = trainer_check_idle(trainer, "diffuse_trainer_set_data");
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_set_data", false);
     if (status != DIFFUSE_OK)
         return status;
     trainer->data_fn = fn;
@@ -270,7 +263,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_set_progress(diffuse_trainer *trainer
                                                         diffuse_train_progress_fn fn, void *user,
                                                         uint64_t interval)
 {
-    diffuse_status status = trainer_check_idle(trainer, "diffuse_trainer_set_progress");
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_set_progress", false);
     if (status != DIFFUSE_OK)
         return status;
     if (fn != NULL && interval == 0)
@@ -572,21 +565,21 @@ static diffuse_status train_steps(diffuse_trainer *trainer, uint64_t steps, doub
 
 DIFFUSE_API diffuse_status diffuse_trainer_step(diffuse_trainer *trainer, double *loss)
 {
-    diffuse_status status = trainer_enter(trainer, "diffuse_trainer_step");
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_step", true);
     return status ? status : trainer_leave(trainer, step_pulled(trainer, loss));
 }
 
 DIFFUSE_API diffuse_status diffuse_trainer_step_batch(diffuse_trainer *trainer, size_t n,
                                                       const float *x0, double *loss)
 {
-    diffuse_status status = trainer_enter(trainer, "diffuse_trainer_step_batch");
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_step_batch", true);
     return status ? status : trainer_leave(trainer, step_given(trainer, n, x0, loss));
 }
 
 DIFFUSE_API diffuse_status diffuse_trainer_train(diffuse_trainer *trainer, uint64_t steps,
                                                  double *last_loss)
 {
-    diffuse_status status = trainer_enter(trainer, "diffuse_trainer_train");
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_train", true);
     return status ? status : trainer_leave(trainer, train_steps(trainer, steps, last_loss));
 }
 

@@ -187,24 +187,28 @@ static void sampler_reenters(harness *h, diffuse_sampler **sampler, diffuse_mode
     }
 }
 
+/* The progress of *sampler (running on `model` while *running). */
+static int progress_of(harness *h, diffuse_sampler **sampler, diffuse_model *model,
+                       bool running, uint64_t done, uint64_t total)
+{
+    REQUIRE(done <= total);
+    int action = next_action(h);
+    if (running && *sampler != NULL)
+        sampler_reenters(h, sampler, model, action);
+    return action == ACT_FAIL;
+}
+
 static int sample_progress(void *user, uint64_t done, uint64_t total)
 {
     harness *h = user;
-    REQUIRE(done <= total);
-    int action = next_action(h);
-    if (h->sampler_running && h->sampler != NULL)
-        sampler_reenters(h, &h->sampler, h->model, action);
-    return action == ACT_FAIL;
+    return progress_of(h, &h->sampler, h->model, h->sampler_running, done, total);
 }
 
 static int callback_sample_progress(void *user, uint64_t done, uint64_t total)
 {
     harness *h = user;
-    REQUIRE(done <= total);
-    int action = next_action(h);
-    if (h->callback_sampler_running && h->callback_sampler != NULL)
-        sampler_reenters(h, &h->callback_sampler, h->callback_model, action);
-    return action == ACT_FAIL;
+    return progress_of(h, &h->callback_sampler, h->callback_model, h->callback_sampler_running,
+                       done, total);
 }
 
 /* ---- The callback model ------------------------------------------------------- */
