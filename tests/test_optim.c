@@ -264,10 +264,6 @@ static void take_snapshot(snapshot *s, const diffuse_optimizer *opt, const diffu
     s->step = opt->step;
 }
 
-/* A NaN, +Inf or −Inf gradient leaves weights, moments, EMA and step count
- * bitwise unchanged, with clipping (the norm detects it) and without (a
- * separate finiteness pass does): the loop index picks the value (i % 3)
- * and whether to clip (i / 3). */
 /* Two good reference steps with the options of case 0 (clipping, EMA,
  * schedule all on; clipping off when !clip), then the third gradient. */
 static void two_good_steps(diffuse_optimizer *opt, diffuse_model *m, bool clip)
@@ -282,26 +278,40 @@ static void two_good_steps(diffuse_optimizer *opt, diffuse_model *m, bool clip)
     memcpy(m->grads, optim_ref_grads[2], sizeof optim_ref_grads[2]);
 }
 
+/* Gradient 13 (in layer0.bias) set to `bad` after two good steps: the step
+ * fails with NUMERIC, its message names `fragment` and the tensor, and
+ * weights, moments, EMA and step count stay bitwise unchanged; the next
+ * good step proceeds normally. Frees both. */
+static void expect_refused_step(diffuse_optimizer *opt, diffuse_model *m, float bad,
+                                const char *fragment)
+{
+    m->grads[13] = bad;
+    snapshot before, after;
+    take_snapshot(&before, opt, m);
+    ck_assert_int_eq(optim_step(opt, m), DIFFUSE_ERROR_NUMERIC);
+    take_snapshot(&after, opt, m);
+    ck_assert_int_eq(memcmp(&before, &after, sizeof before), 0);
+    const char *message = diffuse_optimizer_last_error(opt);
+    ck_assert_msg(strstr(message, fragment) != NULL, "%s", message);
+    ck_assert_msg(strstr(message, "layer0.bias") != NULL, "%s", message);
+    m->grads[13] = 0.5f;
+    step_ok(opt, m);
+    ck_assert_uint_eq(opt->step, 3);
+    diffuse_optimizer_free(opt);
+    model_delete(m);
+}
+
+/* A NaN, +Inf or −Inf gradient leaves weights, moments, EMA and step count
+ * bitwise unchanged, with clipping (the norm detects it) and without (a
+ * separate finiteness pass does): the loop index picks the value (i % 3)
+ * and whether to clip (i / 3). */
 START_TEST(non_finite_gradient_changes_nothing)
 {
     const float bad[] = {NAN, INFINITY, -INFINITY};
     diffuse_model *m = reference_model();
     diffuse_optimizer *opt = optimizer_new(DIFFUSE_OPTIMIZER_ADAMW, m);
     two_good_steps(opt, m, _i < 3);
-    m->grads[13] = bad[_i % 3]; /* in layer0.bias */
-    snapshot before, after;
-    take_snapshot(&before, opt, m);
-    ck_assert_int_eq(optim_step(opt, m), DIFFUSE_ERROR_NUMERIC);
-    take_snapshot(&after, opt, m);
-    ck_assert_int_eq(memcmp(&before, &after, sizeof before), 0);
-    ck_assert_ptr_nonnull(strstr(diffuse_optimizer_last_error(opt), "grads[13]"));
-    ck_assert_ptr_nonnull(strstr(diffuse_optimizer_last_error(opt), "layer0.bias"));
-    /* The next good step proceeds normally. */
-    m->grads[13] = 0.5f;
-    step_ok(opt, m);
-    ck_assert_uint_eq(opt->step, 3);
-    diffuse_optimizer_free(opt);
-    model_delete(m);
+    expect_refused_step(opt, m, bad[_i % 3], "grads[13]");
 }
 END_TEST
 
@@ -314,20 +324,8 @@ START_TEST(overflowing_update_changes_nothing)
     diffuse_optimizer *opt =
         optimizer_new(_i ? DIFFUSE_OPTIMIZER_ADAMW : DIFFUSE_OPTIMIZER_ADAM, m);
     two_good_steps(opt, m, false); /* clipping would tame g */
-    m->grads[13] = -1e20f; /* finite; g² = 1e40 > FLT_MAX */
-    snapshot before, after;
-    take_snapshot(&before, opt, m);
-    ck_assert_int_eq(optim_step(opt, m), DIFFUSE_ERROR_NUMERIC);
-    take_snapshot(&after, opt, m);
-    ck_assert_int_eq(memcmp(&before, &after, sizeof before), 0);
-    const char *message = diffuse_optimizer_last_error(opt);
-    ck_assert_msg(strstr(message, "second moment of parameter 13") != NULL, "%s", message);
-    ck_assert_msg(strstr(message, "layer0.bias") != NULL, "%s", message);
-    m->grads[13] = 0.5f;
-    step_ok(opt, m);
-    ck_assert_uint_eq(opt->step, 3);
-    diffuse_optimizer_free(opt);
-    model_delete(m);
+    expect_refused_step(opt, m, -1e20f /* g² = 1e40 > FLT_MAX */,
+                        "second moment of parameter 13");
 }
 END_TEST
 
