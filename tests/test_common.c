@@ -1,6 +1,8 @@
-/* Versions, status texts and the thread-local error slot. */
+/* Versions, status texts, the thread-local error slot, and how every
+ * handle's option setters word a rejected value. */
 #include <diffuse/diffuse.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "test_support.h"
@@ -24,12 +26,59 @@ START_TEST(status_strings_cover_every_code)
 }
 END_TEST
 
+static void expect_message(diffuse_status status, const char *fragment)
+{
+    ck_assert_int_eq(status, DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_msg(strstr(diffuse_last_error(), fragment) != NULL, "message \"%s\" lacks \"%s\"",
+                  diffuse_last_error(), fragment);
+}
+
+/* Integer options are shown as the integers given, never rounded through a
+ * double (2^53 + 1 would show as 2^53) nor in exponent notation. */
+START_TEST(integer_options_are_printed_exactly)
+{
+    diffuse_schedule *schedule = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 10, 0);
+    diffuse_model_config *config = NULL;
+    diffuse_model *model = NULL;
+    diffuse_optimizer *optimizer = NULL;
+    diffuse_trainer *trainer = NULL;
+    diffuse_sampler *sampler = NULL;
+    ck_assert_int_eq(diffuse_model_config_create(&config, DIFFUSE_ARCH_MLP, 2), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_create(&model, config), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_optimizer_create(&optimizer, DIFFUSE_OPTIMIZER_ADAM, model),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_create(&trainer, model, schedule, optimizer), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, schedule), DIFFUSE_OK);
+    const int64_t above = ((int64_t)1 << 53) + 1;
+
+    expect_message(diffuse_model_config_set_int(config, DIFFUSE_MODEL_HIDDEN_WIDTH, INT64_MIN),
+                   "hidden_width = -9223372036854775808 is outside [1, 65536]");
+    expect_message(diffuse_model_config_set_int(config, DIFFUSE_MODEL_SEED, above),
+                   "seed = 9007199254740993 is outside [0, 9007199254740991]");
+    expect_message(diffuse_trainer_set_int(trainer, DIFFUSE_TRAINER_SEED, above),
+                   "seed = 9007199254740993 is outside [0, 9007199254740991]");
+    expect_message(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_SEED, INT64_MAX),
+                   "seed = 9223372036854775807 is outside [0, 9007199254740991]");
+    expect_message(diffuse_optimizer_set_int(optimizer, DIFFUSE_OPTIMIZER_WARMUP_STEPS, -1),
+                   "warmup_steps = -1 is outside [0, 2147483647]");
+    expect_message(diffuse_schedule_set_int(schedule, DIFFUSE_SCHEDULE_ZERO_TERMINAL_SNR, above),
+                   "zero_terminal_snr = 9007199254740993 is outside [0, 1]");
+    diffuse_sampler_free(sampler);
+    diffuse_trainer_free(trainer);
+    diffuse_optimizer_free(optimizer);
+    diffuse_model_free(model);
+    diffuse_model_config_free(config);
+    diffuse_schedule_free(schedule);
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
     Suite *suite = suite_create("common");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, version_matches_header);
     tcase_add_test(tc, status_strings_cover_every_code);
+    tcase_add_test(tc, integer_options_are_printed_exactly);
     suite_add_tcase(suite, tc);
     return suite;
 }

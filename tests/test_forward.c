@@ -298,6 +298,51 @@ START_TEST(q_sample_rejects_bad_input)
 }
 END_TEST
 
+/* The output may be an input itself (in place) but must not overlap one
+ * partially, nor overlap t: shifted by one value, the rows would be read
+ * after they were written. */
+START_TEST(q_sample_rejects_partial_overlap)
+{
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
+    const int32_t *t = forward_ref_t;
+    float area[COUNT + 1];
+    memcpy(area, forward_ref_x0, sizeof forward_ref_x0);
+    area[COUNT] = 123.0f;
+    float *x0 = area, *xt = area + 1;
+    ck_assert_int_eq(diffuse_q_sample(s, N, D, t, x0, forward_ref_eps, xt),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_schedule_last_error(s), "xt partially overlaps x0"));
+    ck_assert_int_eq(memcmp(area, forward_ref_x0, sizeof forward_ref_x0), 0);
+    memcpy(area + 1, forward_ref_eps, sizeof forward_ref_eps);
+    ck_assert_int_eq(diffuse_q_sample(s, N, D, t, forward_ref_x0, area + 1, area),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_schedule_last_error(s), "xt partially overlaps eps"));
+    /* t inside the output */
+    union { float f[COUNT + N]; int32_t i[COUNT + N]; } both;
+    memcpy(both.i, t, N * sizeof *t);
+    ck_assert_int_eq(diffuse_q_sample(s, N, D, both.i, forward_ref_x0, forward_ref_eps,
+                                      both.f + 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_schedule_last_error(s), "xt must not overlap t"));
+    /* eps_out of the rng variant: no overlap at all with x0 or xt */
+    diffuse_rng *rng = make_rng(5);
+    float out[COUNT], eps[COUNT + 1];
+    memcpy(eps, forward_ref_x0, sizeof forward_ref_x0);
+    ck_assert_int_eq(diffuse_q_sample_rng(s, N, D, t, eps, rng, eps + 1, out),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_schedule_last_error(s), "eps_out must not overlap x0"));
+    ck_assert_int_eq(diffuse_q_sample_rng(s, N, D, t, forward_ref_x0, rng, eps, eps + 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_schedule_last_error(s), "eps_out must not overlap xt"));
+    ck_assert_uint_eq(rng_position(rng), 0);
+    /* in place still works */
+    memcpy(out, forward_ref_x0, sizeof out);
+    ck_assert_int_eq(diffuse_q_sample(s, N, D, t, out, forward_ref_eps, out), DIFFUSE_OK);
+    diffuse_rng_free(rng);
+    diffuse_schedule_free(s);
+}
+END_TEST
+
 START_TEST(q_sample_rng_rejects_bad_input)
 {
     diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
@@ -380,6 +425,7 @@ static Suite *forward_suite(void)
 
     TCase *bad = tcase_create("bad_input");
     tcase_add_test(bad, q_sample_rejects_bad_input);
+    tcase_add_test(bad, q_sample_rejects_partial_overlap);
     tcase_add_test(bad, q_sample_rng_rejects_bad_input);
     tcase_add_test(bad, scalar_queries_reject_bad_input);
     suite_add_tcase(suite, bad);

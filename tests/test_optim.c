@@ -264,6 +264,43 @@ static void take_snapshot(snapshot *s, const diffuse_optimizer *opt, const diffu
     s->step = opt->step;
 }
 
+/* Two good reference steps with the options of case 0 (clipping, EMA,
+ * schedule all on; clipping off when !clip), then the third gradient. */
+static void two_good_steps(diffuse_optimizer *opt, diffuse_model *m, bool clip)
+{
+    configure_case(opt, &optim_ref_cases[0]);
+    if (!clip)
+        set_double(opt, DIFFUSE_OPTIMIZER_CLIP_NORM, 0.0);
+    for (int s = 0; s < 2; s++) {
+        memcpy(m->grads, optim_ref_grads[s], sizeof optim_ref_grads[s]);
+        step_ok(opt, m);
+    }
+    memcpy(m->grads, optim_ref_grads[2], sizeof optim_ref_grads[2]);
+}
+
+/* Gradient 13 (in layer0.bias) set to `bad` after two good steps: the step
+ * fails with NUMERIC, its message names `fragment` and the tensor, and
+ * weights, moments, EMA and step count stay bitwise unchanged; the next
+ * good step proceeds normally. Frees both. */
+static void expect_refused_step(diffuse_optimizer *opt, diffuse_model *m, float bad,
+                                const char *fragment)
+{
+    m->grads[13] = bad;
+    snapshot before, after;
+    take_snapshot(&before, opt, m);
+    ck_assert_int_eq(optim_step(opt, m), DIFFUSE_ERROR_NUMERIC);
+    take_snapshot(&after, opt, m);
+    ck_assert_int_eq(memcmp(&before, &after, sizeof before), 0);
+    const char *message = diffuse_optimizer_last_error(opt);
+    ck_assert_msg(strstr(message, fragment) != NULL, "%s", message);
+    ck_assert_msg(strstr(message, "layer0.bias") != NULL, "%s", message);
+    m->grads[13] = 0.5f;
+    step_ok(opt, m);
+    ck_assert_uint_eq(opt->step, 3);
+    diffuse_optimizer_free(opt);
+    model_delete(m);
+}
+
 /* A NaN, +Inf or −Inf gradient leaves weights, moments, EMA and step count
  * bitwise unchanged, with clipping (the norm detects it) and without (a
  * separate finiteness pass does): the loop index picks the value (i % 3)
@@ -273,28 +310,22 @@ START_TEST(non_finite_gradient_changes_nothing)
     const float bad[] = {NAN, INFINITY, -INFINITY};
     diffuse_model *m = reference_model();
     diffuse_optimizer *opt = optimizer_new(DIFFUSE_OPTIMIZER_ADAMW, m);
-    configure_case(opt, &optim_ref_cases[0]); /* clipping, EMA, schedule all on */
-    if (_i >= 3)
-        set_double(opt, DIFFUSE_OPTIMIZER_CLIP_NORM, 0.0);
-    for (int s = 0; s < 2; s++) {
-        memcpy(m->grads, optim_ref_grads[s], sizeof optim_ref_grads[s]);
-        step_ok(opt, m);
-    }
-    memcpy(m->grads, optim_ref_grads[2], sizeof optim_ref_grads[2]);
-    m->grads[13] = bad[_i % 3]; /* in layer0.bias */
-    snapshot before, after;
-    take_snapshot(&before, opt, m);
-    ck_assert_int_eq(optim_step(opt, m), DIFFUSE_ERROR_NUMERIC);
-    take_snapshot(&after, opt, m);
-    ck_assert_int_eq(memcmp(&before, &after, sizeof before), 0);
-    ck_assert_ptr_nonnull(strstr(diffuse_optimizer_last_error(opt), "grads[13]"));
-    ck_assert_ptr_nonnull(strstr(diffuse_optimizer_last_error(opt), "layer0.bias"));
-    /* The next good step proceeds normally. */
-    m->grads[13] = 0.5f;
-    step_ok(opt, m);
-    ck_assert_uint_eq(opt->step, 3);
-    diffuse_optimizer_free(opt);
-    model_delete(m);
+    two_good_steps(opt, m, _i < 3);
+    expect_refused_step(opt, m, bad[_i % 3], "grads[13]");
+}
+END_TEST
+
+/* A finite gradient whose square overflows float (|g| ≥ ~1.8e19) would
+ * make v = +inf and freeze the weights forever: the step is refused like a
+ * non-finite gradient, for Adam (_i = 0) and AdamW (_i = 1), with EMA on. */
+START_TEST(overflowing_update_changes_nothing)
+{
+    diffuse_model *m = reference_model();
+    diffuse_optimizer *opt =
+        optimizer_new(_i ? DIFFUSE_OPTIMIZER_ADAMW : DIFFUSE_OPTIMIZER_ADAM, m);
+    two_good_steps(opt, m, false); /* clipping would tame g */
+    expect_refused_step(opt, m, -1e20f /* g² = 1e40 > FLT_MAX */,
+                        "second moment of parameter 13");
 }
 END_TEST
 
@@ -304,7 +335,7 @@ START_TEST(non_finite_first_step_creates_no_ema)
     diffuse_model *m = reference_model();
     diffuse_optimizer *opt = optimizer_new(DIFFUSE_OPTIMIZER_ADAM, m);
     set_double(opt, DIFFUSE_OPTIMIZER_EMA_DECAY, 0.99);
-    m->grads[OPTIM_REF_PARAM_COUNT - 1] = NAN;
+    m->grads[OPTIM_REF_PARAM_COUNT - 1] = _i ? 1e30f : NAN; /* overflowing or non-finite */
     ck_assert_int_eq(optim_step(opt, m), DIFFUSE_ERROR_NUMERIC);
     ck_assert_ptr_null(m->ema);
     ck_assert_uint_eq(opt->step, 0);
@@ -886,7 +917,8 @@ static Suite *optim_suite(void)
 
     TCase *behaviour = tcase_create("behaviour");
     tcase_add_loop_test(behaviour, non_finite_gradient_changes_nothing, 0, 6);
-    tcase_add_test(behaviour, non_finite_first_step_creates_no_ema);
+    tcase_add_loop_test(behaviour, overflowing_update_changes_nothing, 0, 2);
+    tcase_add_loop_test(behaviour, non_finite_first_step_creates_no_ema, 0, 2);
     tcase_add_test(behaviour, adam_minimises_quadratic);
     tcase_add_test(behaviour, clipping_bounds_the_gradient);
     tcase_add_test(behaviour, only_weight_matrices_are_decayed);

@@ -276,25 +276,25 @@ START_TEST(zero_snr_guards_name_the_row)
 }
 END_TEST
 
-START_TEST(beta_one_inside_custom_schedule)
+START_TEST(beta_one_at_the_end_of_custom_schedule)
 {
-    /* ᾱ = 0 from t = 2 on, α = 0 only at t = 2 */
-    double betas[5] = {0.1, 0.2, 1.0, 0.3, 0.4};
+    /* ᾱ = 0 and α = 0 at t = 4 only (β = 1 is allowed at the last step only) */
+    double betas[5] = {0.1, 0.2, 0.3, 0.4, 1.0};
     diffuse_schedule *s = NULL;
     ck_assert_int_eq(diffuse_schedule_create_custom(&s, betas, 5), DIFFUSE_OK);
-    int32_t late[N] = {0, 1, 3, 4, 1}, at_two[N] = {0, 1, 2, 1, 0};
+    int32_t last[N] = {0, 1, 4, 3, 1}, before[N] = {0, 1, 2, 3, 3};
     float out[COUNT];
-    ck_assert_int_eq(diffuse_predict_x0_from_eps(s, N, D, late, posterior_ref_xt,
+    ck_assert_int_eq(diffuse_predict_x0_from_eps(s, N, D, last, posterior_ref_xt,
                                                  posterior_ref_eps, out),
                      DIFFUSE_ERROR_NUMERIC);
-    assert_message(s, "row 2: t = 3");
-    ck_assert_int_eq(diffuse_model_mean_from_eps(s, N, D, late, posterior_ref_xt,
+    assert_message(s, "row 2: t = 4");
+    ck_assert_int_eq(diffuse_model_mean_from_eps(s, N, D, last, posterior_ref_xt,
+                                                 posterior_ref_eps, out),
+                     DIFFUSE_ERROR_NUMERIC);
+    assert_message(s, "row 2: t = 4");
+    ck_assert_int_eq(diffuse_model_mean_from_eps(s, N, D, before, posterior_ref_xt,
                                                  posterior_ref_eps, out),
                      DIFFUSE_OK);
-    ck_assert_int_eq(diffuse_model_mean_from_eps(s, N, D, at_two, posterior_ref_xt,
-                                                 posterior_ref_eps, out),
-                     DIFFUSE_ERROR_NUMERIC);
-    assert_message(s, "row 2: t = 2");
     diffuse_schedule_free(s);
 }
 END_TEST
@@ -359,6 +359,37 @@ START_TEST(batched_functions_reject_bad_input)
 }
 END_TEST
 
+/* In place is allowed, a partial overlap with an input or any overlap
+ * with t is not (conversion _i). */
+START_TEST(batched_functions_reject_partial_overlap)
+{
+    const conversion_case *conv = &conversions[_i];
+    diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 0);
+    const int32_t *t = posterior_ref_t;
+    float area[COUNT + 1];
+    char expected[64];
+    memcpy(area, conv->x, COUNT * sizeof *area);
+    ck_assert_int_eq(conv->checked(s, N, D, t, area, conv->y, area + 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    snprintf(expected, sizeof expected, "%s partially overlaps %s", conv->out_name, conv->x_name);
+    assert_message(s, expected);
+    memcpy(area + 1, conv->y, COUNT * sizeof *area);
+    ck_assert_int_eq(conv->checked(s, N, D, t, conv->x, area + 1, area),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    snprintf(expected, sizeof expected, "%s partially overlaps %s", conv->out_name, conv->y_name);
+    assert_message(s, expected);
+    union { float f[COUNT + N]; int32_t i[COUNT + N]; } both;
+    memcpy(both.i, t, N * sizeof *t);
+    ck_assert_int_eq(conv->checked(s, N, D, both.i, conv->x, conv->y, both.f + N - 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    snprintf(expected, sizeof expected, "%s must not overlap t", conv->out_name);
+    assert_message(s, expected);
+    memcpy(area, conv->x, COUNT * sizeof *area);
+    ck_assert_int_eq(conv->checked(s, N, D, t, area, conv->y, area), DIFFUSE_OK);
+    diffuse_schedule_free(s);
+}
+END_TEST
+
 START_TEST(variance_rejects_bad_input)
 {
     diffuse_schedule *s = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 10, 0);
@@ -393,11 +424,12 @@ static Suite *posterior_suite(void)
 
     TCase *zero_snr = tcase_create("zero_terminal_snr");
     tcase_add_test(zero_snr, zero_snr_guards_name_the_row);
-    tcase_add_test(zero_snr, beta_one_inside_custom_schedule);
+    tcase_add_test(zero_snr, beta_one_at_the_end_of_custom_schedule);
     suite_add_tcase(suite, zero_snr);
 
     TCase *bad = tcase_create("bad_input");
     tcase_add_loop_test(bad, batched_functions_reject_bad_input, 0, CONVERSION_COUNT);
+    tcase_add_loop_test(bad, batched_functions_reject_partial_overlap, 0, CONVERSION_COUNT);
     tcase_add_test(bad, variance_rejects_bad_input);
     suite_add_tcase(suite, bad);
     return suite;

@@ -274,11 +274,11 @@ END_TEST
 
 START_TEST(zero_terminal_snr_of_terminal_beta_one_is_identity)
 {
-    /* ᾱ_{T−1} is already 0 (β = 1 at two steps): the rescale changes nothing. */
-    double betas[4] = {0.1, 1.0, 0.5, 1.0};
+    /* ᾱ_{T−1} is already 0 (β = 1 at the last step): the rescale changes nothing. */
+    double betas[4] = {0.1, 0.3, 0.5, 1.0};
     diffuse_schedule *s = make_custom(betas, 4);
     double *before = snapshot(s);
-    ck_assert(isinf(value(s, DIFFUSE_TABLE_SQRT_RECIP_ALPHA_BAR, 1)));
+    ck_assert(isinf(value(s, DIFFUSE_TABLE_SQRT_RECIP_ALPHA_BAR, 3)));
     ck_assert_int_eq(diffuse_schedule_set_int(s, DIFFUSE_SCHEDULE_ZERO_TERMINAL_SNR, 1),
                      DIFFUSE_OK);
     assert_unchanged(s, before);
@@ -619,6 +619,32 @@ START_TEST(create_custom_rejects_bad_input)
 }
 END_TEST
 
+/* β = 1 before the last step would make every later step pure noise and
+ * the ε-model's reverse step infinite, found only at the end of a sampling
+ * run: rejected at creation, custom or generated. At the last step it is
+ * zero terminal SNR and stays allowed (custom_copies_betas). */
+START_TEST(unit_beta_only_at_the_last_step)
+{
+    double betas[4] = {0.1, 1.0, 0.3, 0.4};
+    diffuse_schedule *s = NULL;
+    ck_assert_int_eq(diffuse_schedule_create_custom(&s, betas, 4), DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(diffuse_last_error(), "betas[1] = 1 is before the last step (t = 3)") !=
+                      NULL,
+                  "%s", diffuse_last_error());
+    s = make(DIFFUSE_SCHEDULE_LINEAR, 10);
+    ck_assert_int_eq(diffuse_schedule_set_double(s, DIFFUSE_SCHEDULE_BETA_END, 1.0), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_schedule_set_double(s, DIFFUSE_SCHEDULE_BETA_START, 1.0),
+                     DIFFUSE_ERROR_NUMERIC);
+    ck_assert_msg(strstr(diffuse_schedule_last_error(s), "beta[0] = 1 before the last step") !=
+                      NULL,
+                  "%s", diffuse_schedule_last_error(s));
+    ck_assert_double_eq(value(s, DIFFUSE_TABLE_BETA, 9), 1.0); /* unchanged: β_end = 1 */
+    ck_assert(value(s, DIFFUSE_TABLE_BETA, 8) < 1.0);
+    diffuse_schedule_free(s);
+}
+END_TEST
+
 START_TEST(custom_copies_betas)
 {
     double betas[3] = {0.1, 0.2, 1.0}; /* β = 1 is allowed */
@@ -802,6 +828,7 @@ static Suite *schedule_suite(void)
     tcase_add_test(lifecycle, create_rejects_bad_input);
     tcase_add_test(lifecycle, create_custom_rejects_bad_input);
     tcase_add_test(lifecycle, custom_copies_betas);
+    tcase_add_test(lifecycle, unit_beta_only_at_the_last_step);
     tcase_add_loop_test(lifecycle, clone_is_independent, 0, KIND_COUNT);
     tcase_add_test(lifecycle, clone_rejects_bad_input);
     tcase_add_test(lifecycle, free_and_last_error_accept_null);

@@ -18,7 +18,8 @@ typedef struct feed {
     int labelled;  /* write label (row index mod 7) for each row */
 } feed;
 
-enum { FEED_DATA, FEED_FAIL, FEED_EMPTY, FEED_TOO_MANY, FEED_NAN, FEED_HUGE, FEED_PARTIAL };
+enum { FEED_DATA, FEED_FAIL, FEED_EMPTY, FEED_TOO_MANY, FEED_NAN, FEED_HUGE, FEED_PARTIAL,
+       FEED_LARGE };
 
 static int fill(void *user, float *x, int32_t *labels, size_t capacity, size_t dim,
                 char *message, size_t message_size)
@@ -46,6 +47,9 @@ static int fill(void *user, float *x, int32_t *labels, size_t capacity, size_t d
     if (f->mode == FEED_HUGE)
         for (size_t i = 0; i < rows * dim; i++)
             x[i] = 3e38f;
+    if (f->mode == FEED_LARGE) /* finite loss and gradient, but g² overflows float */
+        for (size_t i = 0; i < rows * dim; i++)
+            x[i] *= 1e12f;
     return (int)rows;
 }
 
@@ -365,6 +369,12 @@ START_TEST(overflowing_loss)
 }
 END_TEST
 
+START_TEST(overflowing_update)
+{
+    expect_untouched_failure(FEED_LARGE, DIFFUSE_ERROR_NUMERIC, "update is not finite");
+}
+END_TEST
+
 START_TEST(threaded_failures_leave_weights)
 {
     expect_untouched_failure_with(2, FEED_HUGE, DIFFUSE_ERROR_NUMERIC, "not finite");
@@ -527,6 +537,7 @@ static Suite *train_suite(void)
     tcase_add_test(failures, too_many_rows);
     tcase_add_test(failures, nan_in_data);
     tcase_add_test(failures, overflowing_loss);
+    tcase_add_test(failures, overflowing_update);
     tcase_add_test(failures, threaded_failures_leave_weights);
     tcase_add_test(failures, partial_batches_train);
     tcase_add_test(failures, progress_can_stop_training);

@@ -18,6 +18,18 @@
  *    with diffuse_last_error(). Both stay valid until the next failing call on
  *    that handle (resp. in that thread). Calls that fail without a handle
  *    (constructors, NULL handles) only have (b).
+ *  - Callbacks and re-entry: while a call on a handle may run user code (a
+ *    trainer's data and progress callbacks, a sampler's progress callback, a
+ *    callback model's prediction function) the handle is BUSY, and so is the
+ *    model a sampler is running. From inside a callback, functions that only
+ *    read a busy handle (getters, last_error, saving a checkpoint) work;
+ *    every function that would change or run it (setters, set_params, a
+ *    step, a run, a prediction) fails with DIFFUSE_ERROR_STATE and changes
+ *    nothing. Its free function does not free it at once: the call in
+ *    progress stops at the next callback or at the end (returning
+ *    DIFFUSE_ERROR_CANCELLED where it stopped early, with the message in
+ *    diffuse_last_error()), and the handle is freed when that call returns;
+ *    it must not be used after that. Other handles may be used freely.
  *  - Timesteps are 0-based everywhere: t = 0 .. T-1, where t = 0 is the least
  *    noisy step (the paper's t = 1) and t = T-1 the noisiest (the paper's T).
  */

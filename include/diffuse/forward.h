@@ -30,8 +30,9 @@ extern "C" {
 
 /* xt[i, :] = √ᾱ_{t[i]} x0[i, :] + √(1 − ᾱ_{t[i]}) eps[i, :]   (n × d each).
  * `xt` may be the same array as `x0` or `eps` (in-place); it must not
- * partially overlap them.
- * Errors: INVALID_ARGUMENT (a pointer NULL, n or d zero or too large),
+ * partially overlap them, nor overlap t.
+ * Errors: INVALID_ARGUMENT (a pointer NULL, n or d zero or too large,
+ * overlapping arrays),
  * OUT_OF_RANGE (a t[i] outside [0, T)), NUMERIC (x0 or eps not finite, or a
  * result overflows float). */
 DIFFUSE_API diffuse_status diffuse_q_sample(const diffuse_schedule *schedule, size_t n, size_t d,
@@ -41,11 +42,12 @@ DIFFUSE_API diffuse_status diffuse_q_sample(const diffuse_schedule *schedule, si
 /* Like diffuse_q_sample with ε drawn from `rng`: ONE call
  * diffuse_rng_normal(rng, ·, n·d), so row i uses values i·d .. i·d + d − 1 of
  * the draw (and the generator advances by n·d). When `eps_out` is not NULL it
- * receives ε (n × d). `xt` may be the same array as `x0`; `eps_out` must not
- * be `x0` or `xt`. When eps_out is NULL and xt == x0 a scratch buffer of n·d
- * floats is allocated for the call.
+ * receives ε (n × d). `xt` may be the same array as `x0` (else it must not
+ * overlap it); `eps_out` must not overlap `x0` or `xt`; neither overlaps t.
+ * When eps_out is NULL and xt == x0 a scratch buffer of n·d floats is
+ * allocated for the call.
  * Errors: as diffuse_q_sample, plus INVALID_ARGUMENT (rng NULL, eps_out
- * aliasing x0 or xt), NO_MEMORY, and whatever diffuse_rng_normal returns
+ * overlapping x0 or xt), NO_MEMORY, and whatever diffuse_rng_normal returns
  * (the generator's message is copied into the schedule's). The generator
  * does not advance when validation fails. */
 DIFFUSE_API diffuse_status diffuse_q_sample_rng(const diffuse_schedule *schedule, size_t n,

@@ -261,6 +261,12 @@ typedef struct diffuse_model_call {
  * then fails with DIFFUSE_ERROR_CALLBACK). Non-finite outputs fail with
  * DIFFUSE_ERROR_NUMERIC. */
 typedef int (*diffuse_predict_fn)(void *user, const diffuse_model_call *call, size_t dim);
+/* The function runs while its model is busy ("Callbacks and re-entry" in
+ * diffuse/common.h): calling diffuse_model_predict or set_params on the same
+ * model from inside it returns DIFFUSE_ERROR_STATE; diffuse_model_free makes
+ * the call in progress fail with DIFFUSE_ERROR_CANCELLED and frees the model
+ * when that call returns (a sampler running the model must not be used
+ * after that). */
 
 /* A model whose prediction is `fn` (with `user` passed back untouched; it must
  * stay valid while the model exists). It has no parameters and cannot be
@@ -271,7 +277,8 @@ DIFFUSE_API diffuse_status diffuse_model_create_callback(diffuse_model **out, si
                                                          diffuse_predict_fn fn, void *user);
 
 /* Frees a model and its buffers. Trainers and samplers that borrow it must be
- * freed first. NULL is a no-op. */
+ * freed first. NULL is a no-op. On a busy model (a call that runs it is in
+ * progress, see diffuse/common.h) the free happens when that call returns. */
 DIFFUSE_API void diffuse_model_free(diffuse_model *model);
 
 /* Message of the last failing call on `model` ("" if none). */

@@ -34,6 +34,9 @@
  *      buffer, e.g. from a checkpoint, is kept). The sampler can sample with
  *      the EMA weights (DIFFUSE_SAMPLER_USE_EMA).
  *   5. s ← s + 1.
+ * A step whose new weights, moments or EMA would not be finite although g
+ * is (g² overflows float for |g| above about 1.8e19, e.g. data of magnitude
+ * 1e12) is rejected the same way: DIFFUSE_ERROR_NUMERIC, nothing changed.
  *
  * Which parameters are decayed: the tensors of rank ≥ 2 (weight matrices and
  * convolution kernels), never rank-1 tensors (biases, normalisation gains

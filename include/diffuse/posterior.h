@@ -19,7 +19,7 @@
  *
  * In place: the output array may be the same array as either input (e.g.
  * diffuse_posterior_mean(s, n, d, t, x0, xt, xt) overwrites x_t with μ̃);
- * it must not partially overlap an input.
+ * it must not partially overlap an input, nor overlap t (INVALID_ARGUMENT).
  *
  * Zero terminal SNR (see diffuse/schedule.h): where ᾱ_t = 0 (t = T−1 of a
  * rescaled schedule) diffuse_predict_x0_from_eps fails, and where α_t = 0
@@ -27,7 +27,7 @@
  * row; nothing is written then. Every other function works at every t.
  *
  * Common errors of the batched functions: INVALID_ARGUMENT (a pointer NULL,
- * n or d zero or too large), OUT_OF_RANGE (a t[i] outside [0, T)), NUMERIC
+ * n or d zero or too large, overlapping arrays), OUT_OF_RANGE (a t[i] outside [0, T)), NUMERIC
  * (an input not finite, or a result that overflows float — found only after
  * the output was written; every other failure leaves the output untouched).
  *

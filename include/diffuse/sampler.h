@@ -78,12 +78,19 @@ typedef enum diffuse_sampler_option {
  * values; it never decreases), once more with done = total if it has not
  * seen that yet, and a cancel stops every thread at its next step. */
 typedef int (*diffuse_sample_progress_fn)(void *user, uint64_t done, uint64_t total);
+/* During a run the sampler and its model are busy ("Callbacks and re-entry"
+ * in diffuse/common.h): from the progress callback (or a callback model's
+ * function) a call that changes or runs either of them — set_int,
+ * diffuse_sampler_run, diffuse_model_set_params, a training step of the model
+ * — returns DIFFUSE_ERROR_STATE; diffuse_sampler_free cancels the run and
+ * frees the sampler when diffuse_sampler_run returns. */
 
 /* Creates a sampler for `model` (borrowed; any model, callback models
  * included) and a copy of `schedule`. Options start at their defaults. */
 DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse_model *model,
                                                   const diffuse_schedule *schedule);
-/* Frees the sampler (not the model). NULL is a no-op. */
+/* Frees the sampler (not the model). NULL is a no-op. From its own progress
+ * callback: deferred until the run returns (see above). */
 DIFFUSE_API void diffuse_sampler_free(diffuse_sampler *sampler);
 /* Message of the sampler's last failure; valid until its next failing call. */
 DIFFUSE_API const char *diffuse_sampler_last_error(const diffuse_sampler *sampler);

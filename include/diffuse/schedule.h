@@ -60,8 +60,11 @@
  *     model mean from ε; see posterior.h) fail with DIFFUSE_ERROR_NUMERIC
  *     naming the row; those through v, ε from x_0, μ̃ and q_sample work at
  *     every t. An ε-prediction model cannot reach x_0 from t = T−1: use v.
- * (A CUSTOM β with β_t = 1 anywhere makes ᾱ = 0 from that t on, with the same
- * consequences for those rows.) Zero terminal SNR needs T ≥ 2.
+ * β_t = 1 is accepted at the last step only (a CUSTOM β ending in 1, or
+ * β_end = 1, has the same consequences there): before it, ᾱ would be 0 from
+ * t on, every later step pure noise and the ε-model's reverse step infinite,
+ * so such a schedule is rejected when it is created or changed.
+ * Zero terminal SNR needs T ≥ 2.
  *
  * Ownership: a schedule is created by one of the constructors below and
  * released with diffuse_schedule_free. Arrays passed in are borrowed for the
@@ -148,7 +151,8 @@ DIFFUSE_API diffuse_status diffuse_schedule_create(diffuse_schedule **out,
  * Errors: INVALID_ARGUMENT (out or betas NULL, steps outside
  * 1 .. DIFFUSE_SCHEDULE_MAX_STEPS), NUMERIC (a β is NaN or ±inf, or the
  * derived tables are not finite — possible only for β so small that
- * 1 − ᾱ_t underflows), OUT_OF_RANGE (a β outside (0, 1]), NO_MEMORY.
+ * 1 − ᾱ_t underflows), OUT_OF_RANGE (a β outside (0, 1], or β = 1 before the
+ * last step), NO_MEMORY.
  * *out = NULL on failure. Thread-safe. */
 DIFFUSE_API diffuse_status diffuse_schedule_create_custom(diffuse_schedule **out,
                                                           const double *betas, size_t steps);
@@ -170,7 +174,8 @@ DIFFUSE_API const char *diffuse_schedule_last_error(const diffuse_schedule *sche
  * failure the schedule is left exactly as it was.
  * Errors: INVALID_ARGUMENT (schedule NULL, option unknown, of the other type,
  * or not applicable to the schedule's kind), NUMERIC (value NaN/inf, or the
- * resulting tables would not be finite), OUT_OF_RANGE (value outside the
+ * resulting β or tables would not be valid, e.g. β = 1 before the last
+ * step), OUT_OF_RANGE (value outside the
  * option's bounds, or outside what the other settings allow: BETA_START >
  * BETA_END, ZERO_TERMINAL_SNR = 1 with T = 1), NO_MEMORY.
  * Values are never clamped. */

@@ -52,6 +52,14 @@ typedef int (*diffuse_data_fn)(void *user, float *x, int32_t *labels, size_t cap
 typedef int (*diffuse_train_progress_fn)(void *user, uint64_t step, double loss,
                                          double steps_per_second);
 
+/* Both callbacks run while the trainer is busy ("Callbacks and re-entry" in
+ * diffuse/common.h): from inside them, a call that changes or runs the
+ * trainer (diffuse_trainer_step_batch, set_int, set_data …) returns
+ * DIFFUSE_ERROR_STATE, and diffuse_trainer_free stops the call in progress
+ * (DIFFUSE_ERROR_CANCELLED when a step or a progress report remained) and
+ * frees the trainer when it returns. Its model may be used (e.g. sampled
+ * from a progress callback), or saved with diffuse_trainer_save. */
+
 typedef enum diffuse_trainer_option {
     DIFFUSE_TRAINER_BATCH_SIZE = 0, /* int, rows per step; default 256, 1..1048576 */
     DIFFUSE_TRAINER_SEED = 1,       /* int, seed of t and ε draws; default 0 */
@@ -85,7 +93,8 @@ typedef enum diffuse_trainer_option {
 DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse_model *model,
                                                   const diffuse_schedule *schedule,
                                                   diffuse_optimizer *optimizer);
-/* Frees the trainer (not the model or optimizer). NULL is a no-op. */
+/* Frees the trainer (not the model or optimizer). NULL is a no-op. From its
+ * own callbacks: deferred until the call in progress returns (see above). */
 DIFFUSE_API void diffuse_trainer_free(diffuse_trainer *trainer);
 /* Message of the trainer's last failure (a failing data callback's own
  * message included); valid until its next failing call. */
@@ -112,9 +121,10 @@ DIFFUSE_API diffuse_status diffuse_trainer_set_progress(diffuse_trainer *trainer
                                                         uint64_t interval);
 
 /* One step on a batch pulled through the data callback. `loss` (may be
- * NULL) receives the batch loss. A non-finite batch, loss or gradient returns
- * DIFFUSE_ERROR_NUMERIC and leaves weights and optimizer state exactly as
- * they were; a failing callback returns DIFFUSE_ERROR_CALLBACK. */
+ * NULL) receives the batch loss. A non-finite batch, loss, gradient or update
+ * (see diffuse/optim.h) returns DIFFUSE_ERROR_NUMERIC and leaves weights and
+ * optimizer state exactly as they were; a failing callback returns
+ * DIFFUSE_ERROR_CALLBACK. */
 DIFFUSE_API diffuse_status diffuse_trainer_step(diffuse_trainer *trainer, double *loss);
 
 /* One step on a caller-supplied batch of n rows x0 (n × dim, borrowed for

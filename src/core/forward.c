@@ -29,7 +29,9 @@ DIFFUSE_API diffuse_status diffuse_q_sample(const diffuse_schedule *schedule, si
     if ((status = schedule_check_rows(schedule, n, d, t, &count)) != DIFFUSE_OK ||
         (status = schedule_check_input(schedule, x0, count, "x0")) != DIFFUSE_OK ||
         (status = schedule_check_input(schedule, eps, count, "eps")) != DIFFUSE_OK ||
-        (status = diffuse_check_pointer(schedule_error(schedule), xt, "xt")) != DIFFUSE_OK)
+        (status = diffuse_check_pointer(schedule_error(schedule), xt, "xt")) != DIFFUSE_OK ||
+        (status = schedule_check_output(schedule, n, d, t, xt, "xt", x0, "x0", eps, "eps")) !=
+            DIFFUSE_OK)
         return status;
     forward_q_sample(schedule, n, d, t, x0, eps, xt);
     return schedule_check_result(schedule, n, d, xt, "xt");
@@ -46,11 +48,21 @@ static diffuse_status check_q_sample_rng(const diffuse_schedule *s, size_t n, si
     if ((status = schedule_check_rows(s, n, d, t, count)) != DIFFUSE_OK ||
         (status = schedule_check_input(s, x0, *count, "x0")) != DIFFUSE_OK ||
         (status = diffuse_check_pointer(schedule_error(s), rng, "rng")) != DIFFUSE_OK ||
-        (status = diffuse_check_pointer(schedule_error(s), xt, "xt")) != DIFFUSE_OK)
+        (status = diffuse_check_pointer(schedule_error(s), xt, "xt")) != DIFFUSE_OK ||
+        (status = schedule_check_output(s, n, d, t, xt, "xt", x0, "x0", NULL, NULL)) !=
+            DIFFUSE_OK)
         return status;
-    if (eps_out != NULL && (eps_out == x0 || eps_out == xt))
-        return diffuse_fail(schedule_error(s), DIFFUSE_ERROR_INVALID_ARGUMENT,
-                            "eps_out must be an array of its own (not x0 or xt)");
+    if (eps_out == NULL)
+        return DIFFUSE_OK;
+    size_t bytes = *count * sizeof(float);
+    diffuse_error *error = schedule_error(s);
+    if ((status = diffuse_check_overlap(error, eps_out, bytes, "eps_out", x0, bytes, "x0",
+                                        false)) ||
+        (status = diffuse_check_overlap(error, eps_out, bytes, "eps_out", xt, bytes, "xt",
+                                        false)) ||
+        (status = diffuse_check_overlap(error, eps_out, bytes, "eps_out", t, n * sizeof *t, "t",
+                                        false)))
+        return status;
     return DIFFUSE_OK;
 }
 

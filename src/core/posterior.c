@@ -138,7 +138,9 @@ static diffuse_status run_checked(const conversion *c, const diffuse_schedule *s
     if ((status = schedule_check_rows(s, n, d, t, &count)) != DIFFUSE_OK ||
         (status = schedule_check_input(s, x, count, c->x_name)) != DIFFUSE_OK ||
         (status = schedule_check_input(s, y, count, c->y_name)) != DIFFUSE_OK ||
-        (status = diffuse_check_pointer(schedule_error(s), out, c->out_name)) != DIFFUSE_OK)
+        (status = diffuse_check_pointer(schedule_error(s), out, c->out_name)) != DIFFUSE_OK ||
+        (status = schedule_check_output(s, n, d, t, out, c->out_name, x, c->x_name, y,
+                                        c->y_name)) != DIFFUSE_OK)
         return status;
     if (c->guarded &&
         (status = schedule_check_nonzero(s, n, t, c->divisor, c->name)) != DIFFUSE_OK)

@@ -212,8 +212,25 @@ static void make_betas(diffuse_schedule_kind kind, size_t steps, const double *o
     }
 }
 
+/* β_t = 1 makes α_t = 0 and ᾱ = 0 from t on. At t = T−1 that is zero
+ * terminal SNR, which v-prediction samples through; before it, every later
+ * step would be pure noise as well and an ε-model's mean (1/√α_t) infinite,
+ * so sampling would only fail at its end. The first such t, or `steps`. */
+static size_t early_unit_beta(const double *beta, size_t steps)
+{
+    size_t t = 0;
+    while (t + 1 < steps && beta[t] != 1.0)
+        t++;
+    return t + 1 < steps ? t : steps;
+}
+
+#define EARLY_UNIT_BETA_RULE \
+    "beta = 1 is allowed only at the last step (zero terminal SNR): earlier, every later step " \
+    "would be pure noise and the reverse step 1/sqrt(alpha) infinite"
+
 /* Guards against a configuration whose generated β leaves (0, 1] in floating
- * point (e.g. rounding to β = 0 in an extreme cosine or rescale). */
+ * point (e.g. rounding to β = 0 in an extreme cosine or rescale), or reaches
+ * 1 before the last step (e.g. beta_start = beta_end = 1). */
 static diffuse_status check_generated_betas(diffuse_error *error, diffuse_schedule_kind kind,
                                             const double *beta, size_t steps, const char *stage)
 {
@@ -223,6 +240,12 @@ static diffuse_status check_generated_betas(diffuse_error *error, diffuse_schedu
                                 "the %s schedule gives beta[%zu] = %.17g outside (0, 1]%s",
                                 schedule_kind_names[kind], t, beta[t], stage);
     }
+    size_t t = early_unit_beta(beta, steps);
+    if (t < steps)
+        return diffuse_fail(error, DIFFUSE_ERROR_NUMERIC,
+                            "the %s schedule gives beta[%zu] = 1 before the last step%s; "
+                            EARLY_UNIT_BETA_RULE,
+                            schedule_kind_names[kind], t, stage);
     return DIFFUSE_OK;
 }
 
@@ -391,6 +414,12 @@ static diffuse_status check_custom_betas(diffuse_error *error, const double *bet
             return diffuse_fail(error, DIFFUSE_ERROR_OUT_OF_RANGE,
                                 "betas[%zu] = %.17g is outside (0, 1]", t, betas[t]);
     }
+    size_t t = status == DIFFUSE_OK ? early_unit_beta(betas, steps) : steps;
+    if (t < steps)
+        return diffuse_fail(error, DIFFUSE_ERROR_OUT_OF_RANGE,
+                            "betas[%zu] = 1 is before the last step (t = %zu); "
+                            EARLY_UNIT_BETA_RULE,
+                            t, steps - 1);
     return status;
 }
 
@@ -624,8 +653,11 @@ DIFFUSE_API diffuse_status diffuse_schedule_set_int(diffuse_schedule *schedule,
                                                     diffuse_schedule_option option,
                                                     int64_t value)
 {
-    /* Bounds are far below 2^53, so any value that rounds here is rejected. */
-    return set_option(schedule, option, (double)value, false);
+    /* Checked as an integer first, so that a message shows the value exactly. */
+    diffuse_status status = diffuse_check_pointer(NULL, schedule, "schedule");
+    if (status == DIFFUSE_OK)
+        status = option_check_int(&schedule->error, &schedule_options, (int)option, value);
+    return status ? status : set_option(schedule, option, (double)value, false);
 }
 
 DIFFUSE_API diffuse_status diffuse_schedule_get_double(const diffuse_schedule *schedule,
@@ -777,6 +809,22 @@ diffuse_status schedule_check_input(const diffuse_schedule *s, const float *x, s
     diffuse_status status = diffuse_check_pointer(error, x, what);
     if (status == DIFFUSE_OK)
         status = diffuse_check_finite_floats(error, x, count, what);
+    return status;
+}
+
+diffuse_status schedule_check_output(const diffuse_schedule *s, size_t n, size_t d,
+                                     const int32_t *t, const float *out, const char *out_name,
+                                     const float *x, const char *x_name, const float *y,
+                                     const char *y_name)
+{
+    diffuse_error *error = schedule_error(s);
+    size_t bytes = n * d * sizeof *out;
+    diffuse_status status = diffuse_check_overlap(error, out, bytes, out_name, x, bytes, x_name,
+                                                  true);
+    if (status == DIFFUSE_OK && y != NULL)
+        status = diffuse_check_overlap(error, out, bytes, out_name, y, bytes, y_name, true);
+    if (status == DIFFUSE_OK)
+        status = diffuse_check_overlap(error, out, bytes, out_name, t, n * sizeof *t, "t", false);
     return status;
 }
 

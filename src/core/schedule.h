@@ -92,6 +92,14 @@ diffuse_status schedule_check_scalar_query(const diffuse_schedule *s, size_t t, 
 diffuse_status schedule_check_input(const diffuse_schedule *s, const float *x, size_t count,
                                     const char *what);
 
+/* The output `out` (n × d floats) of a batched call: the same array as the
+ * input x (or y; NULL: none) or disjoint from it, and disjoint from t
+ * (INVALID_ARGUMENT otherwise, naming the arrays). */
+diffuse_status schedule_check_output(const diffuse_schedule *s, size_t n, size_t d,
+                                     const int32_t *t, const float *out, const char *out_name,
+                                     const float *x, const char *x_name, const float *y,
+                                     const char *y_name);
+
 /* Fails with NUMERIC naming the first row whose `table` entry is 0 (for the
  * conversions that divide by it: ALPHA_BAR or ALPHA). */
 diffuse_status schedule_check_nonzero(const diffuse_schedule *s, size_t n, const int32_t *t,

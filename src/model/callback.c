@@ -14,6 +14,9 @@ static diffuse_status callback_predict(diffuse_model *m, const float *params,
     (void)params; /* a callback model has none */
     const callback_state *state = m->arch;
     int result = state->fn(state->user, call, m->dim);
+    diffuse_status alive = busy_check_alive(&m->busy, &m->error, "model");
+    if (alive != DIFFUSE_OK)
+        return alive;
     if (result != 0)
         return diffuse_fail(&m->error, DIFFUSE_ERROR_CALLBACK,
                             "the prediction callback failed (returned %d)", result);

@@ -257,10 +257,8 @@ DIFFUSE_API diffuse_status diffuse_model_create_callback(diffuse_model **out, si
     return DIFFUSE_OK;
 }
 
-DIFFUSE_API void diffuse_model_free(diffuse_model *model)
+static void model_destroy(diffuse_model *model)
 {
-    if (model == NULL)
-        return;
     for (size_t i = 0; i < model->replica_count; i++)
         diffuse_model_free(model->replicas[i]);
     free(model->replicas);
@@ -273,6 +271,25 @@ DIFFUSE_API void diffuse_model_free(diffuse_model *model)
     free(model->grads);
     free(model->ema);
     free(model);
+}
+
+/* ---- The busy guard ("Callbacks and re-entry" in diffuse/common.h) ------ */
+
+DIFFUSE_API void diffuse_model_free(diffuse_model *model)
+{
+    if (model != NULL && !busy_defer_free(&model->busy))
+        model_destroy(model);
+}
+
+diffuse_status model_enter(diffuse_model *m, diffuse_error *error, const char *call)
+{
+    return busy_enter(&m->busy, error, "model", call);
+}
+
+void model_leave(diffuse_model *m)
+{
+    if (busy_leave(&m->busy))
+        model_destroy(m);
 }
 
 DIFFUSE_API const char *diffuse_model_last_error(const diffuse_model *model)
@@ -350,12 +367,23 @@ DIFFUSE_API diffuse_status diffuse_model_get_params(const diffuse_model *model, 
     return status;
 }
 
+/* Arguments of a parameter write: those of a copy, an idle model (a call
+ * that runs it may be reading the parameters), finite values. */
+static diffuse_status check_param_write(diffuse_model *m, const float *in, size_t count,
+                                        const char *call)
+{
+    diffuse_status status = check_param_copy(m, in, count, "in");
+    if (status == DIFFUSE_OK)
+        status = busy_check(&m->busy, &m->error, "model", call);
+    if (status == DIFFUSE_OK)
+        status = diffuse_check_finite_floats(&m->error, in, count, "in");
+    return status;
+}
+
 DIFFUSE_API diffuse_status diffuse_model_set_params(diffuse_model *model, const float *in,
                                                     size_t count)
 {
-    diffuse_status status = check_param_copy(model, in, count, "in");
-    if (status == DIFFUSE_OK)
-        status = diffuse_check_finite_floats(&model->error, in, count, "in");
+    diffuse_status status = check_param_write(model, in, count, "diffuse_model_set_params");
     if (status == DIFFUSE_OK)
         memcpy(model->params, in, count * sizeof *in);
     return status;
@@ -385,9 +413,7 @@ DIFFUSE_API diffuse_status diffuse_model_get_ema_params(const diffuse_model *mod
 DIFFUSE_API diffuse_status diffuse_model_set_ema_params(diffuse_model *model, const float *in,
                                                         size_t count)
 {
-    diffuse_status status = check_param_copy(model, in, count, "in");
-    if (status == DIFFUSE_OK)
-        status = diffuse_check_finite_floats(&model->error, in, count, "in");
+    diffuse_status status = check_param_write(model, in, count, "diffuse_model_set_ema_params");
     if (status == DIFFUSE_OK)
         status = model_ensure_ema(model);
     if (status == DIFFUSE_OK)
@@ -427,13 +453,6 @@ DIFFUSE_API diffuse_status diffuse_model_tensor_info(const diffuse_model *model,
     return DIFFUSE_OK;
 }
 
-/* [a, a + a_bytes) and [b, b + b_bytes) share a byte. */
-static int overlaps(const void *a, size_t a_bytes, const void *b, size_t b_bytes)
-{
-    uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
-    return a0 < b0 + b_bytes && b0 < a0 + a_bytes;
-}
-
 static diffuse_status check_timesteps(diffuse_error *error, const int32_t *t, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -464,23 +483,24 @@ static diffuse_status check_call_arrays(diffuse_error *error, const diffuse_mode
         return diffuse_fail(error, DIFFUSE_ERROR_UNSUPPORTED,
                             "out_variance must be NULL: this model does not learn its variance");
     size_t bytes = *count * sizeof(float), rows = n * sizeof(int32_t);
-    if (overlaps(call->out, bytes, call->x_t, bytes) || overlaps(call->out, bytes, call->t, rows) ||
-        (call->labels != NULL && overlaps(call->out, bytes, call->labels, rows)))
-        return diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
-                            "out must not overlap x_t, t or labels");
+    const float *out = call->out;
+    if ((status = diffuse_check_overlap(error, out, bytes, "out", call->x_t, bytes, "x_t",
+                                        false)) ||
+        (status = diffuse_check_overlap(error, out, bytes, "out", call->t, rows, "t", false)) ||
+        (call->labels != NULL && (status = diffuse_check_overlap(error, out, bytes, "out",
+                                                                 call->labels, rows, "labels",
+                                                                 false))))
+        return status;
     if ((status = check_timesteps(error, call->t, n)) != DIFFUSE_OK)
         return status;
     return diffuse_check_finite_floats(error, call->x_t, *count, "x_t");
 }
 
-DIFFUSE_API diffuse_status diffuse_model_predict(diffuse_model *model,
-                                                 const diffuse_model_call *call)
+static diffuse_status predict_checked(diffuse_model *model, const diffuse_model_call *call)
 {
-    diffuse_status status = check_model(model);
-    if (status != DIFFUSE_OK)
-        return status;
     diffuse_error *error = &model->error;
     diffuse_model_call full;
+    diffuse_status status;
     size_t count;
     if ((status = model_call_read(error, call, &full)) != DIFFUSE_OK ||
         (status = check_call_arrays(error, model, &full, &count)) != DIFFUSE_OK)
@@ -488,5 +508,20 @@ DIFFUSE_API diffuse_status diffuse_model_predict(diffuse_model *model,
     status = model->ops->predict(model, model->params, &full);
     if (status == DIFFUSE_OK)
         status = diffuse_check_finite_floats(error, full.out, count, "model output");
+    return status;
+}
+
+/* The prediction inside the busy guard (a callback model's function may
+ * re-enter or free its model). */
+DIFFUSE_API diffuse_status diffuse_model_predict(diffuse_model *model,
+                                                 const diffuse_model_call *call)
+{
+    diffuse_status status = check_model(model);
+    if (status == DIFFUSE_OK)
+        status = model_enter(model, &model->error, "diffuse_model_predict");
+    if (status != DIFFUSE_OK)
+        return status;
+    status = predict_checked(model, call);
+    model_leave(model);
     return status;
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "diffuse/model.h"
+#include "util/busy.h"
 #include "util/error.h"
 #include "model/gradient_team.h"
 
@@ -51,6 +52,7 @@ typedef struct model_ops {
 
 struct diffuse_model {
     diffuse_error error;
+    busy_state busy;             /* run by a call that may call user code (common.h) */
     const model_ops *ops;
     void *arch;                  /* architecture state: configuration, activations */
     diffuse_model_config *config;/* owned copy of the configuration it was built from */
@@ -81,6 +83,14 @@ diffuse_status model_call_read(diffuse_error *error, const diffuse_model_call *c
  * compound literal lives until the end of the enclosing block. */
 #define MODEL_CALL(n, x_t, t, labels, out)                                                    \
     ((diffuse_model_call){sizeof(diffuse_model_call), (n), (x_t), (t), (labels), (out), NULL})
+
+/* The busy guard of a call that runs `m` and may call user code meanwhile
+ * (a prediction, a sampler's run, a training step; see "Callbacks and
+ * re-entry" in diffuse/common.h): model_enter fails with STATE (message in
+ * `error`, naming `call`) when m is busy already; model_leave ends the call
+ * and frees m if its free function was called meanwhile. */
+diffuse_status model_enter(diffuse_model *m, diffuse_error *error, const char *call);
+void model_leave(diffuse_model *m);
 
 /* Zeroes m->grads (the training step calls it before backward). */
 void model_zero_grads(diffuse_model *m);

@@ -195,7 +195,9 @@ static diffuse_status set_value(diffuse_model_config *config, int option, double
         return diffuse_fail(&config->error, DIFFUSE_ERROR_OUT_OF_RANGE,
                             "model option %s = %lld must be a multiple of %lld", spec->name,
                             (long long)int_value, (long long)multiple);
-    return option_set(&config->error, &model_options, config->values, option, value, is_double);
+    if (!is_double) /* exact in the message */
+        return option_set_int(&config->error, &model_options, config->values, option, int_value);
+    return option_set(&config->error, &model_options, config->values, option, value, true);
 }
 
 /* Checks the arguments of a getter. */

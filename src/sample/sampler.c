@@ -7,6 +7,7 @@
 
 #include "diffuse/sampler.h"
 #include "model/model.h"
+#include "util/busy.h"
 #include "util/option_table.h"
 #include "model/workers.h"
 #include "util/philox.h"
@@ -40,6 +41,7 @@ typedef struct chunk_buffers {
 
 struct diffuse_sampler {
     diffuse_error error;
+    busy_state busy;            /* see "Callbacks and re-entry" in diffuse/common.h */
     diffuse_model *model;
     diffuse_schedule *schedule; /* own copy */
     double options[SAMPLER_OPTION_COUNT];
@@ -129,27 +131,53 @@ DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse
     return DIFFUSE_OK;
 }
 
-DIFFUSE_API void diffuse_sampler_free(diffuse_sampler *sampler)
+static void sampler_destroy(diffuse_sampler *sampler)
 {
-    if (sampler == NULL)
-        return;
     workers_release(&sampler->workers);
     free(sampler->timesteps);
     diffuse_schedule_free(sampler->schedule);
     free(sampler);
 }
 
+/* ---- The busy guard ("Callbacks and re-entry" in diffuse/common.h) ------ */
+
+DIFFUSE_API void diffuse_sampler_free(diffuse_sampler *sampler)
+{
+    if (sampler != NULL && !busy_defer_free(&sampler->busy))
+        sampler_destroy(sampler);
+}
+
+/* The start of a call that changes the sampler (`enter` false: it must be
+ * idle) or runs it (`enter`: the sampler, and the model it lends to its
+ * workers and to the progress callback meanwhile, become busy). */
+static diffuse_status sampler_guard(diffuse_sampler *s, const char *call, bool enter)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, s, "sampler");
+    if (status == DIFFUSE_OK && !enter)
+        return busy_check(&s->busy, &s->error, "sampler", call);
+    if (status == DIFFUSE_OK)
+        status = busy_enter(&s->busy, &s->error, "sampler", call);
+    if (status != DIFFUSE_OK)
+        return status;
+    status = model_enter(s->model, &s->error, call);
+    if (status != DIFFUSE_OK)
+        busy_leave(&s->busy); /* no callback ran: nothing to free */
+    return status;
+}
+
+/* The end of a run sampler_guard(…, true) began: frees the model and the
+ * sampler if a callback asked for it meanwhile; returns the run's status. */
+static diffuse_status sampler_leave(diffuse_sampler *s, diffuse_status status)
+{
+    model_leave(s->model);
+    if (busy_leave(&s->busy))
+        sampler_destroy(s);
+    return status;
+}
+
 DIFFUSE_API const char *diffuse_sampler_last_error(const diffuse_sampler *sampler)
 {
     return diffuse_error_message(sampler != NULL ? &sampler->error : NULL);
-}
-
-static diffuse_status set_option(diffuse_sampler *s, int option, double value, bool is_double)
-{
-    diffuse_status status = diffuse_check_pointer(NULL, s, "sampler");
-    if (status != DIFFUSE_OK)
-        return status;
-    return option_set(&s->error, &sampler_options, s->options, option, value, is_double);
 }
 
 /* The checks of a getter before the option's: the handle, then `value`. */
@@ -171,13 +199,21 @@ static diffuse_error *error_of(const diffuse_sampler *s)
 DIFFUSE_API diffuse_status diffuse_sampler_set_int(diffuse_sampler *sampler,
                                                    diffuse_sampler_option option, int64_t value)
 {
-    return set_option(sampler, (int)option, (double)value, false);
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_set_int", false);
+    if (status != DIFFUSE_OK)
+        return status;
+    return option_set_int(&sampler->error, &sampler_options, sampler->options, (int)option,
+                          value);
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_set_double(diffuse_sampler *sampler,
                                                       diffuse_sampler_option option, double value)
 {
-    return set_option(sampler, (int)option, value, true);
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_set_double", false);
+    if (status != DIFFUSE_OK)
+        return status;
+    return option_set(&sampler->error, &sampler_options, sampler->options, (int)option, value,
+                      true);
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_get_int(const diffuse_sampler *sampler,
@@ -215,7 +251,7 @@ DIFFUSE_API diffuse_status diffuse_sampler_double_bounds(diffuse_sampler_option 
 DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler,
                                                         diffuse_sample_progress_fn fn, void *user)
 {
-    diffuse_status status = diffuse_check_pointer(NULL, sampler, "sampler");
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_set_progress", false);
     if (status != DIFFUSE_OK)
         return status;
     sampler->progress_fn = fn;
@@ -289,12 +325,13 @@ static size_t chunk_rows_for(const sample_run *run, size_t rows)
 }
 
 /* Calls the user's progress callback (only ever from the calling thread:
- * worker 0); true when it asks to cancel. */
+ * worker 0); true when it asks to cancel, or has freed the sampler. */
 static bool report_progress(sample_run *run, uint64_t done)
 {
     const diffuse_sampler *s = run->sampler;
     run->reported = done;
-    return s->progress_fn != NULL && s->progress_fn(s->progress_user, done, run->total) != 0;
+    return s->progress_fn != NULL && (s->progress_fn(s->progress_user, done, run->total) != 0 ||
+                                      busy_freed(&s->busy));
 }
 
 /* Worker `index`'s rows: each chunk from x ~ N(0, I) at the list's first
@@ -353,11 +390,9 @@ static diffuse_status finish_run(diffuse_sampler *s, sample_run *run)
     return DIFFUSE_OK;
 }
 
-DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t n, float *out)
+static diffuse_status run_checked(diffuse_sampler *sampler, size_t n, float *out)
 {
-    diffuse_status status = diffuse_check_pointer(NULL, sampler, "sampler");
-    if (status != DIFFUSE_OK)
-        return status;
+    diffuse_status status;
     diffuse_model *m = sampler->model;
     size_t count;
     const float *params = NULL;
@@ -377,4 +412,10 @@ DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t 
     if ((status = finish_run(sampler, &run)))
         return status;
     return diffuse_check_finite_floats(&sampler->error, out, count, "samples");
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t n, float *out)
+{
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_run", true);
+    return status ? status : sampler_leave(sampler, run_checked(sampler, n, out));
 }

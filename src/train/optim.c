@@ -255,10 +255,8 @@ DIFFUSE_API diffuse_status diffuse_optimizer_set_int(diffuse_optimizer *optimize
     diffuse_status status = diffuse_check_pointer(NULL, optimizer, "optimizer");
     if (status != DIFFUSE_OK)
         return status;
-    /* Every int bound is far below 2^53, so an in-range value converts exactly
-     * and an out-of-range one stays out of range. */
-    return option_set(&optimizer->error, &optim_option_table, optimizer->options, (int)option,
-                      (double)value, false);
+    return option_set_int(&optimizer->error, &optim_option_table, optimizer->options,
+                          (int)option, value);
 }
 
 /* The checks of a getter before the option's: the handle, then `value`. */
@@ -412,6 +410,17 @@ static NN_VECTOR_CLONES bool all_finite(const float *g, size_t n)
     return largest != FLOAT_EXPONENT_BITS;
 }
 
+/* The name of the tensor parameter i belongs to, for messages. */
+static const char *tensor_name_at(const diffuse_optimizer *opt, const diffuse_model *m, size_t i)
+{
+    const char *name = "(no tensor)";
+    for (size_t t = 0; t < opt->tensor_count; t++) {
+        if (i >= opt->tensors[t].offset && i - opt->tensors[t].offset < opt->tensors[t].count)
+            name = m->tensors[t].name;
+    }
+    return name;
+}
+
 /* The message for a non-finite gradient: the first bad element and its
  * tensor, so the user can tell which layer blew up. */
 static diffuse_status fail_non_finite(diffuse_optimizer *opt, const diffuse_model *m)
@@ -419,11 +428,7 @@ static diffuse_status fail_non_finite(diffuse_optimizer *opt, const diffuse_mode
     size_t i = 0;
     while (i < m->param_count && isfinite(m->grads[i]))
         i++;
-    const char *name = "(no tensor)";
-    for (size_t t = 0; t < opt->tensor_count; t++) {
-        if (i >= opt->tensors[t].offset && i - opt->tensors[t].offset < opt->tensors[t].count)
-            name = m->tensors[t].name;
-    }
+    const char *name = tensor_name_at(opt, m, i);
     return diffuse_fail(&opt->error, DIFFUSE_ERROR_NUMERIC,
                         "gradient is not finite: grads[%zu] = %g in tensor \"%.64s\"; "
                         "step skipped, weights and optimizer state unchanged",
@@ -468,43 +473,69 @@ typedef struct segment_buffers {
     float *ema; /* NULL without EMA */
 } segment_buffers;
 
-/* The fused update of elements [first, first + count). With l2 = 0 and
+/* The new values of one element (θ', m', v', ema'). With l2 = 0 and
  * shrink = 1 (parameters not decayed) the extra terms are exact no-ops, so
- * one loop serves Adam, AdamW and both kinds of segment. `with_ema` is a
- * constant at each call so the compiler can drop the EMA store. */
-static NN_ALWAYS_INLINE void update_span(const step_coefficients *c, size_t first, size_t count,
-                                         float *restrict theta, float *restrict m,
-                                         float *restrict v, const float *restrict grad,
-                                         float *restrict ema, bool with_ema)
+ * one formula serves Adam, AdamW and both kinds of segment. */
+static NN_ALWAYS_INLINE void update_element(const step_coefficients *c, float theta, float m,
+                                            float v, float grad, float ema, float out[4])
 {
-    const float scale = c->gradient_scale, l2 = c->l2, shrink = c->shrink;
-    const float b1 = c->beta1, one_minus_b1 = c->one_minus_beta1;
-    const float b2 = c->beta2, one_minus_b2 = c->one_minus_beta2;
-    const float step_size = c->step_size, inv_sqrt_c2 = c->inv_sqrt_correction2;
-    const float eps = c->epsilon, d = c->ema_decay, one_minus_d = c->ema_weight;
-    for (size_t i = first; i < first + count; i++) {
-        float g = scale * grad[i] + l2 * theta[i];      /* clipped gradient (+ λθ for Adam) */
-        float mi = b1 * m[i] + one_minus_b1 * g;        /* m ← β1·m + (1−β1)·g */
-        float vi = b2 * v[i] + one_minus_b2 * (g * g);  /* v ← β2·v + (1−β2)·g² */
-        /* θ ← (1 − lr·λ)·θ − lr·m̂/(√v̂ + ε) */
-        float t = shrink * theta[i] - step_size * mi / (sqrtf(vi) * inv_sqrt_c2 + eps);
-        m[i] = mi;
-        v[i] = vi;
-        theta[i] = t;
-        if (with_ema)
-            ema[i] = d * ema[i] + one_minus_d * t;      /* ema ← d·ema + (1−d)·θ */
-    }
+    float g = c->gradient_scale * grad + c->l2 * theta; /* clipped gradient (+ λθ for Adam) */
+    float mi = c->beta1 * m + c->one_minus_beta1 * g;   /* m ← β1·m + (1−β1)·g */
+    float vi = c->beta2 * v + c->one_minus_beta2 * (g * g); /* v ← β2·v + (1−β2)·g² */
+    /* θ ← (1 − lr·λ)·θ − lr·m̂/(√v̂ + ε) */
+    float t = c->shrink * theta -
+              c->step_size * mi / (sqrtf(vi) * c->inv_sqrt_correction2 + c->epsilon);
+    out[0] = t;
+    out[1] = mi;
+    out[2] = vi;
+    out[3] = c->ema_decay * ema + c->ema_weight * t; /* ema ← d·ema + (1−d)·θ */
 }
 
-/* The update of a segment's n elements: full blocks (vectorised), then the
- * tail. */
-static NN_ALWAYS_INLINE void update_blocks(const step_coefficients *c, const segment_buffers *b,
-                                           size_t n, bool with_ema)
+/* The fused update of elements [first, first + count): with `write`, stores
+ * the new values; without, only returns the largest exponent field among
+ * them (a dry run: FLOAT_EXPONENT_BITS when one is not finite). `with_ema`
+ * and `write` are constants at each call, so the compiler drops what a call
+ * does not need. */
+static NN_ALWAYS_INLINE uint32_t update_span(const step_coefficients *coefficients, size_t first,
+                                             size_t count, float *restrict theta,
+                                             float *restrict m, float *restrict v,
+                                             const float *restrict grad, float *restrict ema,
+                                             bool with_ema, bool write)
 {
+    const step_coefficients c = *coefficients; /* locals: no aliasing with the arrays */
+    uint32_t largest = 0;
+    for (size_t i = first; i < first + count; i++) {
+        float next[4];
+        update_element(&c, theta[i], m[i], v[i], grad[i], with_ema ? ema[i] : 0.0f, next);
+        if (write) {
+            theta[i] = next[0];
+            m[i] = next[1];
+            v[i] = next[2];
+            if (with_ema)
+                ema[i] = next[3];
+        } else {
+            largest = largest_exponent(largest, next, with_ema ? 4 : 3);
+        }
+    }
+    return largest;
+}
+
+/* update_span over a segment's n elements: full blocks (vectorised), then
+ * the tail. */
+static NN_ALWAYS_INLINE uint32_t update_blocks(const step_coefficients *c,
+                                               const segment_buffers *b, size_t n,
+                                               bool with_ema, bool write)
+{
+    uint32_t largest = 0;
     size_t i = 0;
-    for (; i + NN_VEC_BLOCK <= n; i += NN_VEC_BLOCK)
-        update_span(c, i, NN_VEC_BLOCK, b->theta, b->m, b->v, b->grad, b->ema, with_ema);
-    update_span(c, i, n - i, b->theta, b->m, b->v, b->grad, b->ema, with_ema);
+    for (; i + NN_VEC_BLOCK <= n; i += NN_VEC_BLOCK) {
+        uint32_t block = update_span(c, i, NN_VEC_BLOCK, b->theta, b->m, b->v, b->grad, b->ema,
+                                     with_ema, write);
+        largest = block > largest ? block : largest;
+    }
+    uint32_t tail = update_span(c, i, n - i, b->theta, b->m, b->v, b->grad, b->ema, with_ema,
+                                write);
+    return tail > largest ? tail : largest;
 }
 
 /* The update of one segment; b->ema == NULL skips the EMA. */
@@ -512,9 +543,19 @@ static NN_VECTOR_CLONES void update_segment(const step_coefficients *c, const se
                                             size_t n)
 {
     if (b->ema != NULL)
-        update_blocks(c, b, n, true);
+        update_blocks(c, b, n, true, true);
     else
-        update_blocks(c, b, n, false);
+        update_blocks(c, b, n, false, true);
+}
+
+/* Whether the update of one segment leaves every new value finite (a dry
+ * run: nothing is written). */
+static NN_VECTOR_CLONES bool segment_stays_finite(const step_coefficients *c,
+                                                  const segment_buffers *b, size_t n)
+{
+    uint32_t largest = b->ema != NULL ? update_blocks(c, b, n, true, false)
+                                      : update_blocks(c, b, n, false, false);
+    return largest != FLOAT_EXPONENT_BITS;
 }
 
 static step_coefficients step_coefficients_for(const diffuse_optimizer *opt, double lr,
@@ -552,7 +593,7 @@ static void set_segment_decay(step_coefficients *c, const diffuse_optimizer *opt
     c->shrink = decoupled ? (float)(1.0 - lr * lambda) : 1.0f;
 }
 
-/* Everything that can fail, checked before anything changes. */
+/* What can fail before the update is computed (see check_update). */
 static diffuse_status check_step(diffuse_optimizer *opt, diffuse_model *m, double *norm)
 {
     diffuse_status status = optim_check_model(opt, m);
@@ -564,16 +605,58 @@ static diffuse_status check_step(diffuse_optimizer *opt, diffuse_model *m, doubl
     status = optim_check_schedule(opt, &opt->error);
     if (status != DIFFUSE_OK)
         return status;
-    status = gradient_norm(opt, m, norm);
-    if (status != DIFFUSE_OK)
-        return status;
-    if (opt->options[DIFFUSE_OPTIMIZER_EMA_DECAY] > 0.0) {
-        /* Allocation is the last thing that can fail: until here nothing
-         * changed, and a new EMA buffer is a copy of the unchanged θ. */
-        status = model_ensure_ema(m);
-        if (status != DIFFUSE_OK)
-            return diffuse_fail(&opt->error, status, "EMA buffer: %s",
-                                diffuse_error_message(&m->error));
+    return gradient_norm(opt, m, norm);
+}
+
+/* The buffers of segment `seg`; `ema` is the EMA array (NULL: none). */
+static segment_buffers segment_buffers_of(diffuse_optimizer *opt, diffuse_model *m,
+                                          const optim_segment *seg, float *ema)
+{
+    size_t b = seg->begin;
+    segment_buffers buffers = {m->params + b, opt->first_moment + b, opt->second_moment + b,
+                               m->grads + b, ema != NULL ? ema + b : NULL};
+    return buffers;
+}
+
+/* The message for a finite gradient whose update is not finite (e.g. g²
+ * overflows float for |g| above about 1.8e19): the first element whose new
+ * θ, m, v or EMA would not be finite. */
+static diffuse_status fail_update_overflow(diffuse_optimizer *opt, const diffuse_model *m,
+                                           const step_coefficients *c,
+                                           const segment_buffers *b, size_t begin, size_t n)
+{
+    static const char *const names[4] = {"weight", "first moment", "second moment", "EMA"};
+    size_t i = 0, k = 0;
+    for (; i < n; i++) {
+        float next[4];
+        update_element(c, b->theta[i], b->m[i], b->v[i], b->grad[i],
+                       b->ema != NULL ? b->ema[i] : 0.0f, next);
+        for (k = 0; k < 4 && isfinite(next[k]); k++)
+            ;
+        if (k < 4)
+            break;
+    }
+    return diffuse_fail(&opt->error, DIFFUSE_ERROR_NUMERIC,
+                        "the update is not finite: the %s of parameter %zu in tensor \"%.64s\" "
+                        "would overflow (gradient %g); step skipped, weights and optimizer state "
+                        "unchanged",
+                        names[k < 4 ? k : 0], begin + i, tensor_name_at(opt, m, begin + i),
+                        i < n ? (double)b->grad[i] : 0.0);
+}
+
+/* The dry run of the whole update: DIFFUSE_ERROR_NUMERIC when a new weight,
+ * moment or EMA value would not be finite, before anything changes. Without
+ * an EMA buffer yet, the one the step creates is a copy of θ. */
+static diffuse_status check_update(diffuse_optimizer *opt, diffuse_model *m,
+                                   step_coefficients *c, double lr, bool with_ema)
+{
+    float *ema = with_ema ? (m->ema != NULL ? m->ema : m->params) : NULL;
+    for (size_t s = 0; s < opt->segment_count; s++) {
+        const optim_segment *seg = &opt->segments[s];
+        segment_buffers buffers = segment_buffers_of(opt, m, seg, ema);
+        set_segment_decay(c, opt, lr, seg->decayed);
+        if (!segment_stays_finite(c, &buffers, seg->end - seg->begin))
+            return fail_update_overflow(opt, m, c, &buffers, seg->begin, seg->end - seg->begin);
     }
     return DIFFUSE_OK;
 }
@@ -590,14 +673,18 @@ diffuse_status optim_step(diffuse_optimizer *opt, diffuse_model *m)
     double lr = optim_learning_rate_at(opt, opt->step);
     step_coefficients c = step_coefficients_for(opt, lr, norm);
     bool with_ema = opt->options[DIFFUSE_OPTIMIZER_EMA_DECAY] > 0.0;
+    if ((status = check_update(opt, m, &c, lr, with_ema)) != DIFFUSE_OK)
+        return status;
+    /* Allocation is the last thing that can fail: until here nothing
+     * changed, and a new EMA buffer is a copy of the unchanged θ. */
+    if (with_ema && (status = model_ensure_ema(m)) != DIFFUSE_OK)
+        return diffuse_fail(&opt->error, status, "EMA buffer: %s",
+                            diffuse_error_message(&m->error));
     for (size_t s = 0; s < opt->segment_count; s++) {
         const optim_segment *seg = &opt->segments[s];
-        size_t b = seg->begin;
-        segment_buffers buffers = {m->params + b, opt->first_moment + b,
-                                   opt->second_moment + b, m->grads + b,
-                                   with_ema ? m->ema + b : NULL};
+        segment_buffers buffers = segment_buffers_of(opt, m, seg, with_ema ? m->ema : NULL);
         set_segment_decay(&c, opt, lr, seg->decayed);
-        update_segment(&c, &buffers, seg->end - b);
+        update_segment(&c, &buffers, seg->end - seg->begin);
     }
     opt->step++;
     return DIFFUSE_OK;

@@ -63,11 +63,13 @@ struct diffuse_optimizer {
  * include/diffuse/optim.h for the equations). On any failure nothing is
  * changed (params, moments, EMA, step) and the message is in opt->error:
  * MISMATCH (m is not the model opt was made for), NUMERIC (a NaN or Inf in
- * the gradient), STATE (inconsistent schedule options), NO_MEMORY (the EMA
- * buffer could not be allocated). No allocation except the EMA buffer at the
- * first EMA step; one pass over the gradient (its norm when clipping, else
- * only a finiteness check), one fused pass for the update. Bitwise
- * deterministic. */
+ * the gradient, or a new weight, moment or EMA value that would not be
+ * finite), STATE (inconsistent schedule options), NO_MEMORY (the EMA buffer
+ * could not be allocated). No allocation except the EMA buffer at the first
+ * EMA step; one pass over the gradient (its norm when clipping, else only a
+ * finiteness check), a dry run of the update that only reads (so that an
+ * overflow is found before anything is written), one fused pass for the
+ * update. Bitwise deterministic. */
 diffuse_status optim_step(diffuse_optimizer *opt, diffuse_model *m);
 
 /* The learning rate lr_s of step `step` under opt's current options. For

@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "model/workers.h"
 #include "train/optim.h"
+#include "util/busy.h"
 #include "util/option_table.h"
 #include "util/philox.h"
 #include "core/prediction.h"
@@ -45,6 +46,7 @@ typedef struct train_local {
 
 struct diffuse_trainer {
     diffuse_error error;
+    busy_state busy;            /* see "Callbacks and re-entry" in diffuse/common.h */
     diffuse_model *model;
     diffuse_optimizer *optimizer;
     diffuse_schedule *schedule; /* own copy */
@@ -134,14 +136,40 @@ DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse
     return DIFFUSE_OK;
 }
 
-DIFFUSE_API void diffuse_trainer_free(diffuse_trainer *trainer)
+static void trainer_destroy(diffuse_trainer *trainer)
 {
-    if (trainer == NULL)
-        return;
     batch_free(&trainer->batch);
     workers_release(&trainer->workers);
     diffuse_schedule_free(trainer->schedule);
     free(trainer);
+}
+
+/* ---- The busy guard ("Callbacks and re-entry" in diffuse/common.h) ------ */
+
+DIFFUSE_API void diffuse_trainer_free(diffuse_trainer *trainer)
+{
+    if (trainer != NULL && !busy_defer_free(&trainer->busy))
+        trainer_destroy(trainer);
+}
+
+/* The start of a call that changes the trainer (`enter` false: it must be
+ * idle) or runs its callbacks (`enter`: it becomes busy). */
+static diffuse_status trainer_guard(diffuse_trainer *tr, const char *call, bool enter)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, tr, "trainer");
+    if (status == DIFFUSE_OK)
+        status = enter ? busy_enter(&tr->busy, &tr->error, "trainer", call)
+                       : busy_check(&tr->busy, &tr->error, "trainer", call);
+    return status;
+}
+
+/* The end of a call trainer_guard(…, true) began: frees the trainer if a
+ * callback asked for it meanwhile; returns the call's status. */
+static diffuse_status trainer_leave(diffuse_trainer *tr, diffuse_status status)
+{
+    if (busy_leave(&tr->busy))
+        trainer_destroy(tr);
+    return status;
 }
 
 DIFFUSE_API const char *diffuse_trainer_last_error(const diffuse_trainer *trainer)
@@ -152,11 +180,11 @@ DIFFUSE_API const char *diffuse_trainer_last_error(const diffuse_trainer *traine
 DIFFUSE_API diffuse_status diffuse_trainer_set_int(diffuse_trainer *trainer,
                                                    diffuse_trainer_option option, int64_t value)
 {
-    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_set_int", false);
     if (status != DIFFUSE_OK)
         return status;
-    return option_set(&trainer->error, &trainer_option_table, trainer->options, (int)option,
-                      (double)value, false);
+    return option_set_int(&trainer->error, &trainer_option_table, trainer->options, (int)option,
+                          value);
 }
 
 DIFFUSE_API diffuse_status diffuse_trainer_get_int(const diffuse_trainer *trainer,
@@ -179,7 +207,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option opt
 DIFFUSE_API diffuse_status diffuse_trainer_set_data(diffuse_trainer *trainer, diffuse_data_fn fn,
                                                     void *user)
 {
-    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_set_data", false);
     if (status != DIFFUSE_OK)
         return status;
     trainer->data_fn = fn;
@@ -191,7 +219,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_set_progress(diffuse_trainer *trainer
                                                         diffuse_train_progress_fn fn, void *user,
                                                         uint64_t interval)
 {
-    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_set_progress", false);
     if (status != DIFFUSE_OK)
         return status;
     if (fn != NULL && interval == 0)
@@ -332,6 +360,19 @@ static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_
     return DIFFUSE_OK;
 }
 
+/* train_rows with the model marked busy: no user code runs meanwhile, but a
+ * callback of another call that runs the model (a sampler's progress, a
+ * prediction function) must not train it under that call's feet. */
+static diffuse_status train_rows_exclusive(diffuse_trainer *tr, size_t rows, double *loss_out)
+{
+    diffuse_status status = model_enter(tr->model, &tr->error, "the training step");
+    if (status != DIFFUSE_OK)
+        return status;
+    status = train_rows(tr, rows, loss_out);
+    model_leave(tr->model);
+    return status;
+}
+
 /* Asks the data callback for a batch; a 0 (end of epoch) is followed by one
  * more request for the first batch of the next epoch. */
 static diffuse_status pull_batch(diffuse_trainer *tr, size_t capacity, size_t *rows)
@@ -343,6 +384,9 @@ static diffuse_status pull_batch(diffuse_trainer *tr, size_t capacity, size_t *r
         int got = tr->data_fn(tr->data_user, b->x0, b->labels, capacity, tr->model->dim,
                               message, sizeof message);
         message[sizeof message - 1] = '\0';
+        diffuse_status alive = busy_check_alive(&tr->busy, &tr->error, "trainer");
+        if (alive != DIFFUSE_OK)
+            return alive;
         if (got < 0)
             return diffuse_fail(&tr->error, DIFFUSE_ERROR_CALLBACK,
                                 "data callback failed (returned %d): %s", got,
@@ -360,11 +404,9 @@ static diffuse_status pull_batch(diffuse_trainer *tr, size_t capacity, size_t *r
                         "data callback returned no rows at the start of an epoch");
 }
 
-DIFFUSE_API diffuse_status diffuse_trainer_step(diffuse_trainer *trainer, double *loss)
+static diffuse_status step_pulled(diffuse_trainer *trainer, double *loss)
 {
-    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
-    if (status != DIFFUSE_OK)
-        return status;
+    diffuse_status status;
     if (trainer->data_fn == NULL)
         return diffuse_fail(&trainer->error, DIFFUSE_ERROR_STATE,
                             "no data callback set (diffuse_trainer_set_data)");
@@ -374,15 +416,13 @@ DIFFUSE_API diffuse_status diffuse_trainer_step(diffuse_trainer *trainer, double
         (status = pull_batch(trainer, capacity, &rows)))
         return status;
     trainer->batch.has_labels = true;
-    return train_rows(trainer, rows, loss);
+    return train_rows_exclusive(trainer, rows, loss);
 }
 
-DIFFUSE_API diffuse_status diffuse_trainer_step_batch(diffuse_trainer *trainer, size_t n,
-                                                      const float *x0, double *loss)
+static diffuse_status step_given(diffuse_trainer *trainer, size_t n, const float *x0,
+                                 double *loss)
 {
-    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
-    if (status != DIFFUSE_OK)
-        return status;
+    diffuse_status status;
     size_t count;
     if ((status = diffuse_check_pointer(&trainer->error, x0, "x0")) ||
         (status = diffuse_check_matrix_size(&trainer->error, n, trainer->model->dim, &count)) ||
@@ -390,7 +430,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_step_batch(diffuse_trainer *trainer, 
         return status;
     memcpy(trainer->batch.x0, x0, count * sizeof(float));
     trainer->batch.has_labels = false;
-    return train_rows(trainer, n, loss);
+    return train_rows_exclusive(trainer, n, loss);
 }
 
 static double seconds_now(void)
@@ -400,7 +440,8 @@ static double seconds_now(void)
     return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
 }
 
-/* Calls the progress callback when due; true when it asks to stop. */
+/* Calls the progress callback when due; true when it asks to stop, or has
+ * freed the trainer. */
 static bool report_progress(const diffuse_trainer *tr, uint64_t done, uint64_t total, double loss,
                             double started)
 {
@@ -408,19 +449,17 @@ static bool report_progress(const diffuse_trainer *tr, uint64_t done, uint64_t t
         return false;
     double elapsed = seconds_now() - started;
     double rate = elapsed > 0.0 ? (double)done / elapsed : 0.0;
-    return tr->progress_fn(tr->progress_user, tr->optimizer->step, loss, rate) != 0;
+    return tr->progress_fn(tr->progress_user, tr->optimizer->step, loss, rate) != 0 ||
+           busy_freed(&tr->busy);
 }
 
-DIFFUSE_API diffuse_status diffuse_trainer_train(diffuse_trainer *trainer, uint64_t steps,
-                                                 double *last_loss)
+static diffuse_status train_steps(diffuse_trainer *trainer, uint64_t steps, double *last_loss)
 {
-    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
-    if (status != DIFFUSE_OK)
-        return status;
+    diffuse_status status;
     double started = seconds_now();
     for (uint64_t done = 1; done <= steps; done++) {
         double loss;
-        status = diffuse_trainer_step(trainer, &loss);
+        status = step_pulled(trainer, &loss);
         if (status != DIFFUSE_OK)
             return status;
         if (last_loss != NULL)
@@ -431,6 +470,28 @@ DIFFUSE_API diffuse_status diffuse_trainer_train(diffuse_trainer *trainer, uint6
                                 (unsigned long long)done);
     }
     return DIFFUSE_OK;
+}
+
+/* The public calls that run the callbacks: their bodies inside the busy guard. */
+
+DIFFUSE_API diffuse_status diffuse_trainer_step(diffuse_trainer *trainer, double *loss)
+{
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_step", true);
+    return status ? status : trainer_leave(trainer, step_pulled(trainer, loss));
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_step_batch(diffuse_trainer *trainer, size_t n,
+                                                      const float *x0, double *loss)
+{
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_step_batch", true);
+    return status ? status : trainer_leave(trainer, step_given(trainer, n, x0, loss));
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_train(diffuse_trainer *trainer, uint64_t steps,
+                                                 double *last_loss)
+{
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_train", true);
+    return status ? status : trainer_leave(trainer, train_steps(trainer, steps, last_loss));
 }
 
 const diffuse_schedule *trainer_schedule(const diffuse_trainer *trainer)

@@ -55,6 +55,21 @@ diffuse_status diffuse_check_finite_double(diffuse_error *error, double x, const
     return DIFFUSE_OK;
 }
 
+diffuse_status diffuse_check_overlap(diffuse_error *error, const void *out, size_t out_bytes,
+                                     const char *out_name, const void *in, size_t in_bytes,
+                                     const char *in_name, bool same_ok)
+{
+    uintptr_t o = (uintptr_t)out, i = (uintptr_t)in;
+    bool shared = o < i + in_bytes && i < o + out_bytes;
+    if (!shared || (same_ok && o == i))
+        return DIFFUSE_OK;
+    return diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                        same_ok ? "%s partially overlaps %s (it must be the same array or not "
+                                  "overlap it)"
+                                : "%s must not overlap %s",
+                        out_name, in_name);
+}
+
 /* Largest element count we accept for one array: keeps byte sizes far from
  * SIZE_MAX so that later arithmetic (n * d * sizeof(float) * k) cannot wrap. */
 #define DIFFUSE_MAX_ELEMENTS ((size_t)1 << 40)

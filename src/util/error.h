@@ -8,6 +8,8 @@
 #ifndef DIFFUSE_SRC_ERROR_H
 #define DIFFUSE_SRC_ERROR_H
 
+#include <stdbool.h>
+
 #include "diffuse/common.h"
 
 #define DIFFUSE_ERROR_MESSAGE_SIZE 512
@@ -37,6 +39,14 @@ diffuse_status diffuse_check_pointer(diffuse_error *error, const void *p, const 
 diffuse_status diffuse_check_finite_floats(diffuse_error *error, const float *x, size_t n,
                                            const char *what);
 diffuse_status diffuse_check_finite_double(diffuse_error *error, double x, const char *what);
+
+/* INVALID_ARGUMENT when the output [out, out + out_bytes) shares a byte
+ * with the input [in, in + in_bytes), except, with `same_ok`, when both
+ * start at the same address (an in-place call). The names are those of the
+ * arguments, for the message. */
+diffuse_status diffuse_check_overlap(diffuse_error *error, const void *out, size_t out_bytes,
+                                     const char *out_name, const void *in, size_t in_bytes,
+                                     const char *in_name, bool same_ok);
 
 /* n * d without overflow, or DIFFUSE_ERROR_INVALID_ARGUMENT when either is 0
  * or the product (in floats) exceeds what can be allocated. */

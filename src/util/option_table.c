@@ -1,6 +1,7 @@
 /* Typed options keyed by enum, with bounds (see option_table.h). */
 #include "util/option_table.h"
 
+#include <inttypes.h>
 #include <math.h>
 
 const option_spec *option_find(diffuse_error *error, const option_table *table, int id,
@@ -22,9 +23,41 @@ const option_spec *option_find(diffuse_error *error, const option_table *table, 
     return spec;
 }
 
+diffuse_status option_check_int(diffuse_error *error, const option_table *table, int id,
+                                int64_t value)
+{
+    const option_spec *spec = option_find(error, table, id, false);
+    if (spec == NULL)
+        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    /* Integer bounds are whole numbers far below 2^63: exact as int64_t. */
+    if (value < (int64_t)spec->min || value > (int64_t)spec->max)
+        return diffuse_fail(error, DIFFUSE_ERROR_OUT_OF_RANGE,
+                            "%s option %s = %" PRId64 " is outside [%" PRId64 ", %" PRId64 "]",
+                            table->owner, spec->name, value, (int64_t)spec->min,
+                            (int64_t)spec->max);
+    return DIFFUSE_OK;
+}
+
+diffuse_status option_set_int(diffuse_error *error, const option_table *table, double *values,
+                              int id, int64_t value)
+{
+    diffuse_status status = option_check_int(error, table, id, value);
+    if (status == DIFFUSE_OK)
+        values[id] = (double)value;
+    return status;
+}
+
+/* Whether a double is a whole number that int64_t holds exactly. */
+static bool is_int64(double value)
+{
+    return value == floor(value) && value >= -0x1p63 && value < 0x1p63;
+}
+
 diffuse_status option_set(diffuse_error *error, const option_table *table, double *values,
                           int id, double value, bool is_double)
 {
+    if (!is_double && is_int64(value)) /* printed as an integer */
+        return option_set_int(error, table, values, id, (int64_t)value);
     const option_spec *spec = option_find(error, table, id, is_double);
     if (spec == NULL)
         return DIFFUSE_ERROR_INVALID_ARGUMENT;

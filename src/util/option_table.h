@@ -35,6 +35,14 @@ const option_spec *option_find(diffuse_error *error, const option_table *table, 
 diffuse_status option_set(diffuse_error *error, const option_table *table, double *values,
                           int id, double value, bool is_double);
 
+/* The same for an integer option given as an integer, so that the message
+ * shows the caller's value exactly (a double rounds 2^53 + 1).
+ * option_check_int validates only. */
+diffuse_status option_set_int(diffuse_error *error, const option_table *table, double *values,
+                              int id, int64_t value);
+diffuse_status option_check_int(diffuse_error *error, const option_table *table, int id,
+                                int64_t value);
+
 /* values[id] of option `id`, type-checked like option_find (an int
  * option's value is stored exactly). The caller has checked `value`. */
 diffuse_status option_get_double(diffuse_error *error, const option_table *table,

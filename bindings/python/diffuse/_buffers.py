@@ -130,11 +130,14 @@ def double_input(obj, name, count=None):
 def int32_input(obj, name, count=None):
     """(ctypes int32 array, count) for timesteps. An int is repeated `count`
     times; other integer buffers (e.g. numpy int64) and sequences are
-    converted, raising OverflowError for values outside int32."""
+    converted, raising OverflowError for values outside int32 (a single int
+    too: ctypes would wrap it modulo 2^32)."""
     scalar = scalar_int(obj)
     if scalar is not None:
         if count is None:
             raise ValueError("%s: a single int needs a known number of rows" % name)
+        if not -2**31 <= scalar < 2**31:
+            raise OverflowError("%s = %d is outside the int32 range of timesteps" % (name, scalar))
         values = (ctypes.c_int32 * count)()
         values[:] = [scalar] * count
         return values, count
@@ -152,8 +155,23 @@ def _as_ints(obj, name):
         values = obj.tolist() if hasattr(obj, "tolist") else obj
         return [operator.index(value) for value in values]
     except TypeError:
-        raise TypeError("%s must be an integer or a sequence/buffer of integers; got %s"
-                        % (name, type(obj).__name__)) from None
+        raise _not_timesteps(obj, name) from None
+
+
+def _not_timesteps(obj, name):
+    """The TypeError for timesteps (or labels) that are not integers."""
+    shown = type(obj).__name__ if hasattr(obj, "__len__") else "%s %r" % (type(obj).__name__, obj)
+    what = "labels" if name == "labels" else "timesteps"
+    return TypeError("%s: %s must be integers (an int, or a sequence/buffer of ints); "
+                     "got %s" % (name, what, shown))
+
+
+def scalar_timestep(obj, name):
+    """obj as an int when it is a single integer, else the TypeError."""
+    value = scalar_int(obj)
+    if value is None:
+        raise _not_timesteps(obj, name)
+    return value
 
 
 def scalar_int(obj):
@@ -166,9 +184,13 @@ def scalar_int(obj):
         return None
 
 
-def int32_length(obj):
+def int32_length(obj, name):
     """Number of timesteps in obj, or None for a single integer."""
-    return None if scalar_int(obj) is not None else len(obj)
+    if scalar_int(obj) is not None:
+        return None
+    if not hasattr(obj, "__len__"):
+        raise _not_timesteps(obj, name)
+    return len(obj)
 
 
 def float_output(out, name, count, shape):

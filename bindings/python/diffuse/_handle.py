@@ -10,6 +10,13 @@ the Python model refuses further calls at once, the C model is freed after the
 sampler. Resources never refer to their Python handle, so no reference cycle
 delays a free.
 
+Closing from a callback. While a C call that may run Python callbacks is in
+progress on a resource (call_with_callbacks), releasing it only counts the
+release: the C object is freed when that call has returned, never under its
+feet. Once such a pending release would free it, the resource is `closing`:
+its callbacks then fail with StateError, so that the C call stops at the next
+one, and the wrapper raises that StateError after the free.
+
 Callbacks. ctypes callback objects and the Python callables behind them are
 kept on the resource for as long as C may call them. A callback never lets
 an exception escape into C (ctypes would print it and return 0, which means
@@ -20,6 +27,7 @@ original traceback, once the C call has returned.
 
 import ctypes
 import operator
+import os
 import weakref
 
 from ._capi import C
@@ -27,7 +35,8 @@ from ._errors import DiffuseError, InvalidArgumentError, StateError, Status
 
 
 class _Resource:
-    __slots__ = ("pointer", "_free", "_borrowed", "_users", "keep_alive", "errors")
+    __slots__ = ("pointer", "_free", "_borrowed", "_users", "keep_alive", "errors", "_active",
+                 "_deferred")
 
     def __init__(self, pointer, free, borrowed=()):
         self.pointer = pointer
@@ -38,8 +47,13 @@ class _Resource:
             resource._users += 1
         self.keep_alive = {}  # role -> objects C may call (ctypes callbacks, user callables)
         self.errors = CallbackErrors()
+        self._active = 0    # C calls in progress that may run its callbacks
+        self._deferred = 0  # releases made meanwhile, applied when they return
 
     def release(self):
+        if self._active:
+            self._deferred += 1
+            return
         self._users -= 1
         if self._users > 0:
             return
@@ -49,6 +63,27 @@ class _Resource:
         borrowed, self._borrowed = self._borrowed, ()
         for resource in borrowed:
             resource.release()
+
+    @property
+    def closing(self):
+        """True when a release during the C call in progress will free it."""
+        return 0 < self._users <= self._deferred
+
+    def check_open(self, what):
+        """For a callback: StateError once its handle was closed during the call."""
+        if self.closing:
+            raise StateError("this %s was closed by one of its callbacks; the call in progress "
+                             "stopped and the %s is freed now" % (what, what), Status.STATE)
+
+    def enter(self):
+        self._active += 1
+
+    def leave(self):
+        self._active -= 1
+        if not self._active:
+            deferred, self._deferred = self._deferred, 0
+            for _ in range(deferred):
+                self.release()
 
 
 class CallbackErrors:
@@ -79,12 +114,18 @@ def write_message(buffer, size, error):
 def call_with_callbacks(resources, function, *args):
     """Calls function(*args); if a Python callback of one of `resources`
     failed meanwhile, re-raises that exception (its traceback still leads
-    into the callback) instead of the library's CALLBACK status."""
+    into the callback) instead of the library's CALLBACK status. A close()
+    of one of them meanwhile takes effect when the call has returned."""
+    for resource in resources:
+        resource.enter()
     try:
         result = function(*args)
         failure = None
     except DiffuseError as error:
         failure = error
+    finally:
+        for resource in resources:
+            resource.leave()
     for resource in resources:
         pending = resource.errors.take()
         if pending is not None:
@@ -116,6 +157,15 @@ def typed_value(kind, value, what):
     except (TypeError, ValueError):
         raise TypeError("%s takes %s; got %r" % (
             what, "a number" if kind == "double" else "an integer", value)) from None
+
+
+def path_argument(path):
+    """A file path as bytes for C, refusing an embedded NUL (C would end the
+    name there and use another file)."""
+    encoded = os.fsencode(path)
+    if b"\0" in encoded:
+        raise ValueError("path %r contains a NUL character" % (path,))
+    return encoded
 
 
 def enum_member(enum_class, value):

@@ -3,14 +3,13 @@ its checkpoints (diffuse/checkpoint.h)."""
 
 import collections
 import ctypes
-import os
 
 from ._buffers import (float_input, float_output, float_result_from_pointer, int32_input,
                        int32_length, int32_result_from_pointer)
 from ._capi import C
 from ._declarations import PREDICT_FN, ModelCall
 from ._handle import (CallbackErrors, Handle, call_with_callbacks, enum_member, enum_value,
-                      typed_value)
+                      path_argument, typed_value)
 from .enums import Activation, Architecture, Prediction
 from .schedule import Schedule
 
@@ -214,6 +213,7 @@ class Model(Handle):
         re-raised from the predict() or Sampler.run() call that called it."""
         model = cls.__new__(cls)
         errors = CallbackErrors()
+        owner = []  # the model's resource, once it exists (not the model: no cycle)
 
         def predict(user, call_pointer, width):
             try:
@@ -224,6 +224,7 @@ class Model(Handle):
                 if call.labels:
                     inputs.append(int32_result_from_pointer(call.labels, n))
                 values, _, _ = float_input(function(*inputs), "prediction", n * width)
+                owner[0].check_open("Model")
                 ctypes.memmove(call.out, values, 4 * n * width)
                 return 0
             except BaseException as error:  # never let an exception reach C
@@ -237,6 +238,7 @@ class Model(Handle):
                                         c_function, None)
         model._adopt(pointer, C.diffuse_model_free)
         model._resource.errors = errors
+        owner.append(model._resource)
         model._keep("predict", c_function, function)
         return model
 
@@ -327,14 +329,14 @@ class Model(Handle):
             raise ValueError("x_t holds %d values, not a whole number of rows of dim %d"
                              % (count, dim))
         rows = count // dim
-        t_rows = int32_length(t)
+        t_rows = int32_length(t, "t")
         if t_rows is not None and t_rows != rows:
             raise ValueError("t has %d timesteps for %d rows of x_t" % (t_rows, rows))
         t_values, _ = int32_input(t, "t", rows)
         result, pointer = float_output(out, "out", count, (rows, dim))
         label_values = None  # kept referenced until the call returns
         if labels is not None:
-            label_rows = int32_length(labels)
+            label_rows = int32_length(labels, "labels")
             if label_rows is not None and label_rows != rows:
                 raise ValueError("labels has %d entries for %d rows of x_t" % (label_rows, rows))
             label_values, _ = int32_input(labels, "labels", rows)
@@ -349,13 +351,13 @@ class Model(Handle):
     def save(self, path, schedule):
         """Saves architecture, weights (and EMA weights) and the schedule's
         configuration as a safetensors file, atomically."""
-        C.diffuse_model_save(self._h, schedule._h, os.fsencode(path))
+        C.diffuse_model_save(self._h, schedule._h, path_argument(path))
 
     @classmethod
     def load(cls, path):
         """(model, schedule) from a file written by save() or Trainer.save()."""
         model, schedule = ctypes.c_void_p(), ctypes.c_void_p()
-        C.diffuse_model_load(os.fsencode(path), ctypes.byref(model), ctypes.byref(schedule))
+        C.diffuse_model_load(path_argument(path), ctypes.byref(model), ctypes.byref(schedule))
         return cls._wrap(model), Schedule._wrap(schedule)
 
     # ---- helpers ---------------------------------------------------------

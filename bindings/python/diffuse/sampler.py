@@ -11,17 +11,20 @@ from .enums import SamplerOption, Variance
 
 
 class _Progress:
-    """The C progress callback over fn(done, total)."""
+    """The C progress callback over fn(done, total); a sampler closed by it
+    cancels the run (StateError)."""
 
-    def __init__(self, function, errors):
+    def __init__(self, function, resource):
         self.function = function
-        self.errors = errors
+        self.resource = resource
 
     def __call__(self, user, done, total):
         try:
-            return int(bool(self.function(done, total)))
+            stop = bool(self.function(done, total))
+            self.resource.check_open("Sampler")
+            return int(stop)
         except BaseException as error:
-            self.errors.store(error)
+            self.resource.errors.store(error)
             return 1
 
 
@@ -73,7 +76,7 @@ class Sampler(Handle, Options):
         re-raised here with its original traceback."""
         result, pointer = float_output(out, "out", n * self._dim, (n, self._dim))
         if progress is not None:
-            reporter = _Progress(progress, self._resource.errors)
+            reporter = _Progress(progress, self._resource)
             c_function = SAMPLE_PROGRESS_FN(reporter)
             C.diffuse_sampler_set_progress(self._h, c_function, None)
             self._keep("progress", c_function, reporter)

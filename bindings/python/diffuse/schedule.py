@@ -12,7 +12,7 @@ which may be one of the inputs (in place).
 import ctypes
 
 from ._buffers import (double_input, double_result, float_input, float_output, int32_input,
-                       int32_length)
+                       int32_length, scalar_timestep)
 from ._capi import C
 from ._handle import Handle, Options, enum_member, enum_value, option_property
 from .enums import ScheduleKind, ScheduleOption, Table
@@ -129,8 +129,8 @@ class Schedule(Handle, Options):
     def value(self, table, t):
         """Entry t of `table`."""
         value = ctypes.c_double()
-        C.diffuse_schedule_value(self._h, enum_value(Table, table, "table"), t,
-                                 ctypes.byref(value))
+        C.diffuse_schedule_value(self._h, enum_value(Table, table, "table"),
+                                 scalar_timestep(t, "t"), ctypes.byref(value))
         return value.value
 
     def _describe(self):
@@ -200,7 +200,7 @@ class Schedule(Handle, Options):
     def _rows(self, t, first, first_name):
         """(n, d, t array, first array, n·d) for a batch whose rows follow t or `first`."""
         values, count, shape = float_input(first, first_name)
-        rows = int32_length(t)
+        rows = int32_length(t, "t")
         if rows is None:
             rows = shape[0] if len(shape) == 2 else 1
         if rows and count % rows:
@@ -219,5 +219,5 @@ class Schedule(Handle, Options):
 
     def _pair(self, function, t):
         first, second = ctypes.c_double(), ctypes.c_double()
-        function(self._h, t, ctypes.byref(first), ctypes.byref(second))
+        function(self._h, scalar_timestep(t, "t"), ctypes.byref(first), ctypes.byref(second))
         return first.value, second.value

@@ -2,13 +2,13 @@
 (diffuse/train.h), and training checkpoints (diffuse/checkpoint.h)."""
 
 import ctypes
-import os
 
 from ._buffers import float_input
 from ._capi import C
 from ._declarations import DATA_FN, TRAIN_PROGRESS_FN
 from ._errors import CancelledError
-from ._handle import Handle, Options, call_with_callbacks, option_property, write_message
+from ._handle import (Handle, Options, call_with_callbacks, option_property, path_argument,
+                      write_message)
 from .enums import TrainerOption
 from .model import Model
 from .optim import Optimizer
@@ -18,20 +18,23 @@ from .schedule import Schedule
 class _DataFeeder:
     """The C data callback over a Python data source (see Trainer.data).
 
-    It never lets an exception reach C: it stores it in `errors`, writes its
-    text into the library's message buffer and returns -1 (failure), so the
-    training call fails and the wrapper re-raises the original exception."""
+    It never lets an exception reach C: it stores it in the trainer's
+    `errors`, writes its text into the library's message buffer and returns -1
+    (failure), so the training call fails and the wrapper re-raises the
+    original exception. So does a trainer closed during the call."""
 
-    def __init__(self, source, dim, errors):
+    def __init__(self, source, dim, resource):
         self.dim = dim
-        self.errors = errors
+        self.resource = resource
         self._next_batch = self._reader(source)
 
     def __call__(self, user, x, labels, capacity, dim, message, message_size):
         try:
-            return self._fill(x, capacity)
+            rows = self._fill(x, capacity)
+            self.resource.check_open("Trainer")
+            return rows
         except BaseException as error:  # KeyboardInterrupt too: stop training cleanly
-            self.errors.store(error)
+            self.resource.errors.store(error)
             write_message(message, message_size, error)
             return -1
 
@@ -110,17 +113,18 @@ class _IterableReader:
 class _Progress:
     """The C progress callback over fn(step, loss, steps_per_second)."""
 
-    def __init__(self, function, errors):
+    def __init__(self, function, resource):
         self.function = function
-        self.errors = errors
+        self.resource = resource
         self.stop_requested = False
 
     def __call__(self, user, step, loss, steps_per_second):
         try:
             self.stop_requested = bool(self.function(step, loss, steps_per_second))
+            self.resource.check_open("Trainer")
             return int(self.stop_requested)
         except BaseException as error:
-            self.errors.store(error)
+            self.resource.errors.store(error)
             return 1
 
 
@@ -184,7 +188,7 @@ class Trainer(Handle, Options):
             C.diffuse_trainer_set_data(self._h, DATA_FN(), None)
             self._keep("data", None)
         else:
-            feeder = _DataFeeder(source, self._dim, self._resource.errors)
+            feeder = _DataFeeder(source, self._dim, self._resource)
             c_function = DATA_FN(feeder)
             C.diffuse_trainer_set_data(self._h, c_function, None)
             self._keep("data", c_function, feeder)
@@ -217,7 +221,7 @@ class Trainer(Handle, Options):
         loss of the last step; the completed steps are kept)."""
         reporter = None
         if progress is not None:
-            reporter = _Progress(progress, self._resource.errors)
+            reporter = _Progress(progress, self._resource)
             c_function = TRAIN_PROGRESS_FN(reporter)
             C.diffuse_trainer_set_progress(self._h, c_function, None,
                                            interval or max(1, steps // 10))
@@ -245,14 +249,14 @@ class Trainer(Handle, Options):
     def save(self, path):
         """Saves model, schedule, optimizer state and trainer options, so that
         Trainer.load() resumes bit-exactly (the data source is not saved)."""
-        C.diffuse_trainer_save(self._h, os.fsencode(path))
+        C.diffuse_trainer_save(self._h, path_argument(path))
 
     @classmethod
     def load(cls, path):
         """A Trainer restored from save(), with its .model, .schedule and
         .optimizer. Set its data source again before training."""
         pointers = [ctypes.c_void_p() for _ in range(4)]
-        C.diffuse_trainer_load(os.fsencode(path), *[ctypes.byref(p) for p in pointers])
+        C.diffuse_trainer_load(path_argument(path), *[ctypes.byref(p) for p in pointers])
         model, schedule, optimizer = (Model._wrap(pointers[0]), Schedule._wrap(pointers[1]),
                                       Optimizer._wrap(pointers[2]))
         trainer = cls.__new__(cls)

@@ -171,7 +171,7 @@ class InputBufferTest(unittest.TestCase):
 
     def test_bad_timesteps(self):
         with diffuse.Schedule("linear", 10) as schedule:
-            with self.assertRaisesRegex(TypeError, "t must be an integer"):
+            with self.assertRaisesRegex(TypeError, "t: timesteps must be integers"):
                 schedule.q_sample([1.5, 2.0], self.x0, self.eps)
             with self.assertRaises(diffuse.OutOfRangeError) as caught:
                 schedule.q_sample([1, 10], self.x0, self.eps)
