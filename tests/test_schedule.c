@@ -640,7 +640,7 @@ START_TEST(clone_is_independent)
                      DIFFUSE_OK);
     double *original = snapshot(s);
     diffuse_schedule *copy = NULL;
-    ck_assert_int_eq(diffuse_schedule_clone(s, &copy), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_schedule_clone(&copy, s), DIFFUSE_OK);
     assert_unchanged(copy, original);
     diffuse_schedule_kind kind;
     ck_assert_int_eq(diffuse_schedule_get_kind(copy, &kind), DIFFUSE_OK);
@@ -659,8 +659,8 @@ START_TEST(clone_rejects_bad_input)
 {
     diffuse_schedule *s = make(DIFFUSE_SCHEDULE_LINEAR, 10);
     diffuse_schedule *copy = (diffuse_schedule *)&copy;
-    ck_assert_int_eq(diffuse_schedule_clone(NULL, &copy), DIFFUSE_ERROR_INVALID_ARGUMENT);
-    ck_assert_int_eq(diffuse_schedule_clone(s, NULL), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_schedule_clone(&copy, NULL), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_schedule_clone(NULL, s), DIFFUSE_ERROR_INVALID_ARGUMENT);
     assert_message(s, "out must not be NULL");
     diffuse_schedule_free(s);
 }

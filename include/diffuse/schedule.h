@@ -153,11 +153,12 @@ DIFFUSE_API diffuse_status diffuse_schedule_create(diffuse_schedule **out,
 DIFFUSE_API diffuse_status diffuse_schedule_create_custom(diffuse_schedule **out,
                                                           const double *betas, size_t steps);
 
-/* *out = an independent copy of `schedule` (kind, T, options, tables).
+/* *out = an independent copy of `schedule` (kind, T, options, tables); the
+ * out-parameter comes first, as in every create and copy function.
  * Errors: INVALID_ARGUMENT (a pointer NULL), NO_MEMORY. *out = NULL on
  * failure. Reads `schedule` only (but see Threads at the top). */
-DIFFUSE_API diffuse_status diffuse_schedule_clone(const diffuse_schedule *schedule,
-                                                  diffuse_schedule **out);
+DIFFUSE_API diffuse_status diffuse_schedule_clone(diffuse_schedule **out,
+                                                  const diffuse_schedule *schedule);
 
 /* Releases the schedule. diffuse_schedule_free(NULL) is a no-op. */
 DIFFUSE_API void diffuse_schedule_free(diffuse_schedule *schedule);

@@ -528,8 +528,8 @@ diffuse_status schedule_create_from_config(diffuse_schedule **out, diffuse_error
     return schedule_new(error, kind, steps, checked, custom_betas, out);
 }
 
-DIFFUSE_API diffuse_status diffuse_schedule_clone(const diffuse_schedule *schedule,
-                                                  diffuse_schedule **out)
+DIFFUSE_API diffuse_status diffuse_schedule_clone(diffuse_schedule **out,
+                                                  const diffuse_schedule *schedule)
 {
     diffuse_status status = diffuse_check_pointer(NULL, schedule, "schedule");
     if (status != DIFFUSE_OK)

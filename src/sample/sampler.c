@@ -137,7 +137,7 @@ DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse
     diffuse_sampler *s = calloc(1, sizeof *s);
     if (s == NULL)
         return diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate a sampler");
-    status = diffuse_schedule_clone(schedule, &s->schedule);
+    status = diffuse_schedule_clone(&s->schedule, schedule);
     if (status != DIFFUSE_OK) {
         free(s);
         return status;

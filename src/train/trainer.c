@@ -165,7 +165,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse
     diffuse_trainer *tr = calloc(1, sizeof *tr);
     if (tr == NULL)
         return diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate a trainer");
-    status = diffuse_schedule_clone(schedule, &tr->schedule);
+    status = diffuse_schedule_clone(&tr->schedule, schedule);
     if (status != DIFFUSE_OK) {
         free(tr);
         return status;

@@ -72,7 +72,7 @@ DECLARATIONS = [
     # schedule.h
     ("diffuse_schedule_create", "status", [OUT_HANDLE, ENUM, c_size_t], None),
     ("diffuse_schedule_create_custom", "status", [OUT_HANDLE, DOUBLES, c_size_t], None),
-    ("diffuse_schedule_clone", "status", [HANDLE, OUT_HANDLE], SCHEDULE),
+    ("diffuse_schedule_clone", "status", [OUT_HANDLE, HANDLE], _on("schedule", 1)),
     ("diffuse_schedule_free", "void", [HANDLE], None),
     ("diffuse_schedule_last_error", "string", [HANDLE], None),
     ("diffuse_schedule_set_double", "status", [HANDLE, ENUM, c_double], SCHEDULE),
@@ -100,7 +100,7 @@ DECLARATIONS = [
     ("diffuse_velocity", "status", BATCH, SCHEDULE),
     ("diffuse_predict_x0_from_v", "status", BATCH, SCHEDULE),
     ("diffuse_predict_eps_from_v", "status", BATCH, SCHEDULE),
-    ("diffuse_model_mean_from_eps", "status", BATCH, SCHEDULE),
+    ("diffuse_posterior_model_mean", "status", BATCH, SCHEDULE),
     # model.h: configurations
     ("diffuse_model_config_create", "status", [OUT_HANDLE, ENUM, c_size_t], None),
     ("diffuse_model_config_copy", "status", [OUT_HANDLE, HANDLE], _on("model_config", 1)),

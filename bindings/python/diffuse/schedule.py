@@ -68,7 +68,7 @@ class Schedule(Handle, Options):
     def clone(self):
         """An independent copy (kind, T, options, tables)."""
         pointer = ctypes.c_void_p()
-        C.diffuse_schedule_clone(self._h, ctypes.byref(pointer))
+        C.diffuse_schedule_clone(ctypes.byref(pointer), self._h)
         return Schedule._wrap(pointer)
 
     # ---- options -------------------------------------------------------
@@ -193,7 +193,7 @@ class Schedule(Handle, Options):
 
     def model_mean_from_eps(self, t, xt, eps, out=None):
         """μ_θ = (x_t − β_t/√(1−ᾱ_t) ε)/√α_t per row."""
-        return self._batch(C.diffuse_model_mean_from_eps, t, xt, "xt", eps, "eps", out)
+        return self._batch(C.diffuse_posterior_model_mean, t, xt, "xt", eps, "eps", out)
 
     # ---- helpers ---------------------------------------------------------
 
