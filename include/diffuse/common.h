@@ -70,6 +70,13 @@ typedef enum diffuse_status {
     DIFFUSE_ERROR_UNSUPPORTED = 11      /* valid request this build/configuration cannot do */
 } diffuse_status;
 
+/* Options of a kind. Where a handle's options depend on its kind (schedule
+ * kinds, model architectures), setting, getting or asking the bounds of an
+ * option that exists but does not apply to that kind fails with
+ * DIFFUSE_ERROR_UNSUPPORTED, for every handle; an option value that no
+ * handle knows is DIFFUSE_ERROR_INVALID_ARGUMENT. The <handle>_option_count
+ * and _option_info functions list the options that apply to a kind. */
+
 /* Fixed English text for a status code ("unknown status" for other values).
  * Static storage; thread-safe. */
 DIFFUSE_API const char *diffuse_status_string(int status);

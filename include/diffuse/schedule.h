@@ -169,8 +169,9 @@ DIFFUSE_API const char *diffuse_schedule_last_error(const diffuse_schedule *sche
 
 /* Option setters. A successful call recomputes every table at once. On any
  * failure the schedule is left exactly as it was.
- * Errors: INVALID_ARGUMENT (schedule NULL, option unknown, of the other type,
- * or not applicable to the schedule's kind), NUMERIC (value NaN/inf, or the
+ * Errors: INVALID_ARGUMENT (schedule NULL, option unknown or of the other
+ * type), UNSUPPORTED (the option does not apply to the schedule's kind; see
+ * diffuse/common.h), NUMERIC (value NaN/inf, or the
  * resulting tables would not be finite), OUT_OF_RANGE (value outside the
  * option's bounds, or outside what the other settings allow: BETA_START >
  * BETA_END, ZERO_TERMINAL_SNR = 1 with T = 1), NO_MEMORY.
@@ -182,8 +183,8 @@ DIFFUSE_API diffuse_status diffuse_schedule_set_int(diffuse_schedule *schedule,
                                                     diffuse_schedule_option option,
                                                     int64_t value);
 
-/* Option getters. Errors: INVALID_ARGUMENT (a pointer NULL, option unknown,
- * of the other type, or not applicable to the kind). */
+/* Option getters. Errors: INVALID_ARGUMENT (a pointer NULL, option unknown
+ * or of the other type), UNSUPPORTED (the option does not apply to the kind). */
 DIFFUSE_API diffuse_status diffuse_schedule_get_double(const diffuse_schedule *schedule,
                                                        diffuse_schedule_option option,
                                                        double *value);

@@ -559,20 +559,20 @@ DIFFUSE_API const char *diffuse_schedule_last_error(const diffuse_schedule *sche
 
 /* ---- Options ------------------------------------------------------------- */
 
-/* The option's spec if it exists, has the requested type and applies to the
- * schedule's kind; NULL with a message otherwise. */
-static const option_spec *find_applicable(const diffuse_schedule *s,
-                                          diffuse_schedule_option option, bool want_double)
+/* OK if the option exists, has the requested type and applies to the
+ * schedule's kind (UNSUPPORTED if not: the rule in diffuse/common.h). */
+static diffuse_status find_applicable(const diffuse_schedule *s, diffuse_schedule_option option,
+                                      bool want_double)
 {
     diffuse_error *error = schedule_error(s);
     const option_spec *spec = option_find(error, &schedule_options, (int)option, want_double);
-    if (spec != NULL && !schedule_option_applies(s->kind, option)) {
-        diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
-                     "schedule option %s does not apply to a %s schedule", spec->name,
-                     schedule_kind_names[s->kind]);
-        return NULL;
-    }
-    return spec;
+    if (spec == NULL)
+        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    if (!schedule_option_applies(s->kind, option))
+        return diffuse_fail(error, DIFFUSE_ERROR_UNSUPPORTED,
+                            "schedule option %s does not apply to a %s schedule", spec->name,
+                            schedule_kind_names[s->kind]);
+    return DIFFUSE_OK;
 }
 
 static diffuse_status set_option(diffuse_schedule *s, diffuse_schedule_option option,
@@ -581,8 +581,8 @@ static diffuse_status set_option(diffuse_schedule *s, diffuse_schedule_option op
     diffuse_status status = diffuse_check_pointer(NULL, s, "schedule");
     if (status != DIFFUSE_OK)
         return status;
-    if (find_applicable(s, option, is_double) == NULL)
-        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    if ((status = find_applicable(s, option, is_double)) != DIFFUSE_OK)
+        return status;
     /* Work on copies so that any failure leaves the schedule unchanged. */
     double options[SCHEDULE_OPTION_COUNT];
     memcpy(options, s->options, sizeof options);
@@ -607,8 +607,8 @@ static diffuse_status get_option(const diffuse_schedule *s, diffuse_schedule_opt
         return status;
     if ((status = diffuse_check_pointer(schedule_error(s), value, "value")) != DIFFUSE_OK)
         return status;
-    if (find_applicable(s, option, is_double) == NULL)
-        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    if ((status = find_applicable(s, option, is_double)) != DIFFUSE_OK)
+        return status;
     *out = s->options[option];
     return DIFFUSE_OK;
 }
