@@ -201,6 +201,16 @@ DIFFUSE_API diffuse_status diffuse_schedule_double_bounds(diffuse_schedule_optio
 DIFFUSE_API diffuse_status diffuse_schedule_int_bounds(diffuse_schedule_option option,
                                                        int64_t *min, int64_t *max);
 
+/* The options that apply to `kind` (see diffuse_option_info in
+ * diffuse/common.h): their count, and for 0 ≤ index < count the option,
+ * name, type, bounds and the kind's default. Errors: INVALID_ARGUMENT (a
+ * pointer NULL, kind unknown, info->size too small), OUT_OF_RANGE (index ≥
+ * count). Thread-safe. */
+DIFFUSE_API diffuse_status diffuse_schedule_option_count(diffuse_schedule_kind kind,
+                                                         size_t *count);
+DIFFUSE_API diffuse_status diffuse_schedule_option_info(diffuse_schedule_kind kind, size_t index,
+                                                        diffuse_option_info *info);
+
 /* *steps = T. Errors: INVALID_ARGUMENT (a pointer NULL). */
 DIFFUSE_API diffuse_status diffuse_schedule_steps(const diffuse_schedule *schedule,
                                                   size_t *steps);

@@ -10,7 +10,6 @@
 
 #include "util/option_table.h"
 
-#define OPTION_BIT(option) (1u << (option))
 /* M_PI is not part of strict C11. */
 #define SCHEDULE_PI 3.14159265358979323846
 
@@ -52,7 +51,7 @@ static const option_spec schedule_specs[SCHEDULE_OPTION_COUNT] = {
 static const option_table schedule_options = {"schedule", schedule_specs,
                                               SCHEDULE_OPTION_COUNT};
 
-static const unsigned kind_option_bits[SCHEDULE_KIND_COUNT] = {
+static const uint32_t kind_option_bits[SCHEDULE_KIND_COUNT] = {
     [DIFFUSE_SCHEDULE_LINEAR] = OPTION_BIT(DIFFUSE_SCHEDULE_BETA_START) |
                                 OPTION_BIT(DIFFUSE_SCHEDULE_BETA_END) |
                                 OPTION_BIT(DIFFUSE_SCHEDULE_ZERO_TERMINAL_SNR),
@@ -107,6 +106,14 @@ diffuse_error *schedule_error(const diffuse_schedule *s)
 static bool kind_is_valid(diffuse_schedule_kind kind)
 {
     return (unsigned)kind < SCHEDULE_KIND_COUNT;
+}
+
+static diffuse_status check_kind(diffuse_schedule_kind kind)
+{
+    if (!kind_is_valid(kind))
+        return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "unknown schedule kind %d",
+                            (int)kind);
+    return DIFFUSE_OK;
 }
 
 static bool table_is_valid(diffuse_schedule_table table)
@@ -457,9 +464,8 @@ DIFFUSE_API diffuse_status diffuse_schedule_create(diffuse_schedule **out,
     if (status != DIFFUSE_OK)
         return status;
     *out = NULL;
-    if (!kind_is_valid(kind))
-        return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "unknown schedule kind %d",
-                            (int)kind);
+    if ((status = check_kind(kind)) != DIFFUSE_OK)
+        return status;
     if (kind == DIFFUSE_SCHEDULE_CUSTOM)
         return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT,
                             "a custom schedule needs its betas: use "
@@ -660,6 +666,25 @@ DIFFUSE_API diffuse_status diffuse_schedule_int_bounds(diffuse_schedule_option o
                                                        int64_t *min, int64_t *max)
 {
     return option_int_bounds(NULL, &schedule_options, (int)option, min, max);
+}
+
+DIFFUSE_API diffuse_status diffuse_schedule_option_count(diffuse_schedule_kind kind,
+                                                         size_t *count)
+{
+    diffuse_status status = check_kind(kind);
+    if (status != DIFFUSE_OK)
+        return status;
+    return option_count(&schedule_options, kind_option_bits[kind], count);
+}
+
+DIFFUSE_API diffuse_status diffuse_schedule_option_info(diffuse_schedule_kind kind, size_t index,
+                                                        diffuse_option_info *info)
+{
+    diffuse_status status = check_kind(kind);
+    if (status != DIFFUSE_OK)
+        return status;
+    return option_info(&schedule_options, kind_option_bits[kind], kind_defaults[kind], index,
+                       info);
 }
 
 /* ---- Getters ---------------------------------------------------------------- */

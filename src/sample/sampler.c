@@ -230,6 +230,16 @@ DIFFUSE_API diffuse_status diffuse_sampler_double_bounds(diffuse_sampler_option 
     return option_bounds(NULL, &sampler_options, (int)option, true, min, max);
 }
 
+DIFFUSE_API diffuse_status diffuse_sampler_option_count(size_t *count)
+{
+    return option_count(&sampler_options, OPTION_ALL, count);
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_option_info(size_t index, diffuse_option_info *info)
+{
+    return option_info(&sampler_options, OPTION_ALL, NULL, index, info);
+}
+
 DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler,
                                                         diffuse_sample_progress_fn fn, void *user)
 {

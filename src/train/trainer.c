@@ -220,6 +220,16 @@ DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option opt
     return option_int_bounds(NULL, &trainer_option_table, (int)option, min, max);
 }
 
+DIFFUSE_API diffuse_status diffuse_trainer_option_count(size_t *count)
+{
+    return option_count(&trainer_option_table, OPTION_ALL, count);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_option_info(size_t index, diffuse_option_info *info)
+{
+    return option_info(&trainer_option_table, OPTION_ALL, NULL, index, info);
+}
+
 DIFFUSE_API diffuse_status diffuse_trainer_set_data(diffuse_trainer *trainer, diffuse_data_fn fn,
                                                     void *user)
 {

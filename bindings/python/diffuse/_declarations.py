@@ -16,7 +16,7 @@ read the table without loading the library. The callback prototypes are
 declared here too, next to the functions that take them.
 """
 
-from ctypes import (CFUNCTYPE, POINTER, c_char, c_char_p, c_double, c_float, c_int,
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_float, c_int,
                     c_int32, c_int64, c_size_t, c_uint, c_uint64, c_void_p)
 
 HANDLE = c_void_p
@@ -31,6 +31,16 @@ OUT_I64 = POINTER(c_int64)
 OUT_U64 = POINTER(c_uint64)
 OUT_DOUBLE = POINTER(c_double)
 OUT_STRING = POINTER(c_char_p)
+
+
+class OptionInfo(Structure):
+    """diffuse_option_info (common.h); set size = ctypes.sizeof(OptionInfo)."""
+    _fields_ = [("size", c_size_t), ("option", c_int), ("name", c_char_p),
+                ("is_double", c_int), ("min", c_double), ("max", c_double),
+                ("default_value", c_double)]
+
+
+OUT_OPTION_INFO = POINTER(OptionInfo)
 
 # typedef int (*diffuse_data_fn)(void *user, float *x, int32_t *labels, size_t capacity,
 #                                size_t dim, char *message, size_t message_size);
@@ -80,6 +90,8 @@ DECLARATIONS = [
     ("diffuse_schedule_get_double", "status", [HANDLE, ENUM, OUT_DOUBLE], SCHEDULE),
     ("diffuse_schedule_get_int", "status", [HANDLE, ENUM, OUT_I64], SCHEDULE),
     ("diffuse_schedule_double_bounds", "status", [ENUM, OUT_DOUBLE, OUT_DOUBLE], None),
+    ("diffuse_schedule_option_count", "status", [ENUM, OUT_SIZE], None),
+    ("diffuse_schedule_option_info", "status", [ENUM, c_size_t, OUT_OPTION_INFO], None),
     ("diffuse_schedule_int_bounds", "status", [ENUM, OUT_I64, OUT_I64], None),
     ("diffuse_schedule_steps", "status", [HANDLE, OUT_SIZE], SCHEDULE),
     ("diffuse_schedule_get_kind", "status", [HANDLE, OUT_ENUM], SCHEDULE),
@@ -116,6 +128,7 @@ DECLARATIONS = [
     ("diffuse_model_config_double_bounds", "status", [ENUM, ENUM, OUT_DOUBLE, OUT_DOUBLE],
      None),
     ("diffuse_model_config_option_count", "status", [ENUM, OUT_SIZE], None),
+    ("diffuse_model_config_option_info", "status", [ENUM, c_size_t, OUT_OPTION_INFO], None),
     ("diffuse_model_config_option_at", "status",
      [ENUM, c_size_t, OUT_ENUM, POINTER(c_int), OUT_STRING], None),
     ("diffuse_model_config_find_option", "status", [ENUM, c_char_p, OUT_ENUM, POINTER(c_int)],
@@ -152,6 +165,8 @@ DECLARATIONS = [
     ("diffuse_optimizer_get_int", "status", [HANDLE, ENUM, OUT_I64], OPTIMIZER),
     ("diffuse_optimizer_double_bounds", "status", [ENUM, OUT_DOUBLE, OUT_DOUBLE], None),
     ("diffuse_optimizer_int_bounds", "status", [ENUM, OUT_I64, OUT_I64], None),
+    ("diffuse_optimizer_option_count", "status", [ENUM, OUT_SIZE], None),
+    ("diffuse_optimizer_option_info", "status", [ENUM, c_size_t, OUT_OPTION_INFO], None),
     ("diffuse_optimizer_step_count", "status", [HANDLE, OUT_U64], OPTIMIZER),
     ("diffuse_optimizer_current_learning_rate", "status", [HANDLE, OUT_DOUBLE], OPTIMIZER),
     ("diffuse_optimizer_reset", "status", [HANDLE], OPTIMIZER),
@@ -162,6 +177,8 @@ DECLARATIONS = [
     ("diffuse_trainer_set_int", "status", [HANDLE, ENUM, c_int64], TRAINER),
     ("diffuse_trainer_get_int", "status", [HANDLE, ENUM, OUT_I64], TRAINER),
     ("diffuse_trainer_int_bounds", "status", [ENUM, OUT_I64, OUT_I64], None),
+    ("diffuse_trainer_option_count", "status", [OUT_SIZE], None),
+    ("diffuse_trainer_option_info", "status", [c_size_t, OUT_OPTION_INFO], None),
     ("diffuse_trainer_set_data", "status", [HANDLE, DATA_FN, c_void_p], TRAINER),
     ("diffuse_trainer_set_progress", "status",
      [HANDLE, TRAIN_PROGRESS_FN, c_void_p, c_uint64], TRAINER),
@@ -179,6 +196,8 @@ DECLARATIONS = [
     ("diffuse_sampler_get_double", "status", [HANDLE, ENUM, OUT_DOUBLE], SAMPLER),
     ("diffuse_sampler_int_bounds", "status", [ENUM, OUT_I64, OUT_I64], None),
     ("diffuse_sampler_double_bounds", "status", [ENUM, OUT_DOUBLE, OUT_DOUBLE], None),
+    ("diffuse_sampler_option_count", "status", [OUT_SIZE], None),
+    ("diffuse_sampler_option_info", "status", [c_size_t, OUT_OPTION_INFO], None),
     ("diffuse_sampler_set_progress", "status", [HANDLE, SAMPLE_PROGRESS_FN, c_void_p], SAMPLER),
     ("diffuse_sampler_run", "status", [HANDLE, c_size_t, FLOATS], SAMPLER),
     # checkpoint.h

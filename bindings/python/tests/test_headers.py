@@ -27,6 +27,7 @@ _SCALARS = {
 _CALLBACKS = {"diffuse_data_fn": D.DATA_FN, "diffuse_train_progress_fn": D.TRAIN_PROGRESS_FN,
               "diffuse_sample_progress_fn": D.SAMPLE_PROGRESS_FN,
               "diffuse_predict_fn": D.PREDICT_FN}
+_STRUCTS = {"diffuse_option_info": D.OptionInfo}
 
 
 def _source():
@@ -53,7 +54,9 @@ def _ctype(text, handles, enums):
     base = re.sub(r"\[.*\]", "", text).replace("*", " ").split()[0]
     if base in _CALLBACKS:
         return _CALLBACKS[base]
-    if base in handles:
+    if base in _STRUCTS:
+        kind = _STRUCTS[base]
+    elif base in handles:
         kind, stars = ctypes.c_void_p, stars - 1
     elif base in enums:
         kind = ctypes.c_int
@@ -103,6 +106,24 @@ class HeaderTest(unittest.TestCase):
         for name in sorted(found):
             with self.subTest(function=name):
                 self.assertEqual(declared[name], found[name])
+
+    def test_structs_match_the_headers(self):
+        source = _source()
+        handles, enums = _type_names(source)
+        for name, structure in _STRUCTS.items():
+            with self.subTest(struct=name):
+                body = re.search(r"typedef\s+struct\s+%s\s*\{([^}]*)\}\s*%s\s*;"
+                                 % (name, name), source).group(1)
+                fields = []
+                for declaration in body.split(";"):
+                    if not declaration.strip():
+                        continue
+                    # "double min, max" -> base "double", fields "min", "max"
+                    first, *others = declaration.split(",")
+                    base, field = re.match(r"\s*(.*?)\s*(\w+)\s*$", first).groups()
+                    for field in [field] + [other.strip() for other in others]:
+                        fields.append((field, _ctype(base, handles, enums)))
+                self.assertEqual(fields, [(f, t) for f, t in structure._fields_])
 
     def test_callback_prototypes_match_the_typedefs(self):
         source = _source()
