@@ -55,7 +55,7 @@ static const conversion_case conversions[] = {
     {"eps_from_v", diffuse_predict_eps_from_v, posterior_eps_from_v, posterior_ref_xt,
      posterior_ref_v, offsetof(posterior_ref_case, eps_from_v), "xt", "v", "eps", false, true,
      FLT_MAX, FLT_MAX},
-    {"model_mean_from_eps", diffuse_model_mean_from_eps, posterior_model_mean_from_eps,
+    {"model_mean_from_eps", diffuse_posterior_model_mean, posterior_model_mean_from_eps,
      posterior_ref_xt, posterior_ref_eps, offsetof(posterior_ref_case, model_mean), "xt", "eps",
      "mean", true, true, FLT_MAX, -FLT_MAX},
 };
@@ -185,7 +185,7 @@ START_TEST(model_mean_with_true_eps_is_posterior_mean)
     /* α_{T−1} = 0 with zero terminal SNR: leave out the last row there */
     size_t rows = zero_snr ? SWEEP_ROWS - 1 : SWEEP_ROWS;
     ck_assert_int_eq(diffuse_q_sample(s, rows, SWEEP_D, sweep_t, x0, eps, xt), DIFFUSE_OK);
-    ck_assert_int_eq(diffuse_model_mean_from_eps(s, rows, SWEEP_D, sweep_t, xt, eps, model),
+    ck_assert_int_eq(diffuse_posterior_model_mean(s, rows, SWEEP_D, sweep_t, xt, eps, model),
                      DIFFUSE_OK);
     ck_assert_int_eq(diffuse_posterior_mean(s, rows, SWEEP_D, sweep_t, x0, xt, posterior),
                      DIFFUSE_OK);
@@ -258,7 +258,7 @@ START_TEST(zero_snr_guards_name_the_row)
                      DIFFUSE_ERROR_NUMERIC);
     assert_untouched(out);
     assert_message(s, "row 1: t = 99 has alpha_bar = 0");
-    ck_assert_int_eq(diffuse_model_mean_from_eps(s, N, D, t, posterior_ref_xt, posterior_ref_eps,
+    ck_assert_int_eq(diffuse_posterior_model_mean(s, N, D, t, posterior_ref_xt, posterior_ref_eps,
                                                  out),
                      DIFFUSE_ERROR_NUMERIC);
     assert_untouched(out);
@@ -288,12 +288,12 @@ START_TEST(beta_one_at_the_end_of_custom_schedule)
                                                  posterior_ref_eps, out),
                      DIFFUSE_ERROR_NUMERIC);
     assert_message(s, "row 2: t = 4");
-    ck_assert_int_eq(diffuse_model_mean_from_eps(s, N, D, last, posterior_ref_xt,
-                                                 posterior_ref_eps, out),
+    ck_assert_int_eq(diffuse_posterior_model_mean(s, N, D, last, posterior_ref_xt,
+                                                  posterior_ref_eps, out),
                      DIFFUSE_ERROR_NUMERIC);
     assert_message(s, "row 2: t = 4");
-    ck_assert_int_eq(diffuse_model_mean_from_eps(s, N, D, before, posterior_ref_xt,
-                                                 posterior_ref_eps, out),
+    ck_assert_int_eq(diffuse_posterior_model_mean(s, N, D, before, posterior_ref_xt,
+                                                  posterior_ref_eps, out),
                      DIFFUSE_OK);
     diffuse_schedule_free(s);
 }

@@ -82,6 +82,38 @@ typedef enum diffuse_status {
     DIFFUSE_ERROR_UNSUPPORTED = 11      /* valid request this build/configuration cannot do */
 } diffuse_status;
 
+/* Options of a kind. Where a handle's options depend on its kind (schedule
+ * kinds, model architectures), setting, getting or asking the bounds of an
+ * option that exists but does not apply to that kind fails with
+ * DIFFUSE_ERROR_UNSUPPORTED, for every handle; an option value that no
+ * handle knows is DIFFUSE_ERROR_INVALID_ARGUMENT. The <handle>_option_count
+ * and _option_info functions list the options that apply to a kind. */
+
+/* ---- Option introspection --------------------------------------------- */
+
+/* One option of a handle, as diffuse_<handle>_option_info reports it (the
+ * schedule, model config, optimizer, trainer and sampler all have the same
+ * pair of functions):
+ *
+ *   diffuse_<handle>_option_count([kind,] size_t *count)
+ *   diffuse_<handle>_option_info([kind,] size_t index, diffuse_option_info *info)
+ *
+ * count is how many options apply (to `kind` where options depend on one);
+ * for 0 ≤ index < count, option_info describes them in increasing option
+ * value. Set info->size = sizeof(diffuse_option_info) before the call:
+ * fields are only ever appended, and a library fills only what it knows.
+ * Errors of _option_info: INVALID_ARGUMENT (info NULL, info->size smaller
+ * than this version's struct, unknown kind), OUT_OF_RANGE (index ≥ count);
+ * messages in the thread's diffuse_last_error(). Thread-safe. */
+typedef struct diffuse_option_info {
+    size_t size;          /* set by the caller: sizeof(diffuse_option_info) */
+    int option;           /* the option's enum value, for the typed setters */
+    const char *name;     /* "beta_start": static storage; checkpoints use it */
+    int is_double;        /* 1: the _double setter/getter; 0: the _int ones */
+    double min, max;      /* inclusive bounds (whole numbers for int options) */
+    double default_value; /* the value a new handle (of that kind) starts with */
+} diffuse_option_info;
+
 /* Fixed English text for a status code ("unknown status" for other values).
  * Static storage; thread-safe. */
 DIFFUSE_API const char *diffuse_status_string(int status);

@@ -186,12 +186,18 @@ DIFFUSE_API diffuse_status diffuse_model_config_double_bounds(diffuse_architectu
                                                               double *min, double *max);
 
 /* Enumerates the options that apply to `arch`, in increasing option value:
- * `count` receives how many; option_at gives, for 0 ≤ index < count, the
- * option, whether it is double-valued (1) or int-valued (0), and its name
- * (static storage, e.g. "hidden_width"). Errors: INVALID_ARGUMENT (NULL,
- * unknown arch), OUT_OF_RANGE (index). Thread-safe. */
+ * `count` receives how many; option_info describes, for 0 ≤ index < count,
+ * the option, name, type, bounds and default (diffuse_option_info, see
+ * diffuse/common.h; int options may also have to be a multiple of a step:
+ * TIME_EMBED_DIM is even); option_at gives the option, whether it is
+ * double-valued (1) or int-valued (0), and its name (static storage, e.g.
+ * "hidden_width"). Errors: INVALID_ARGUMENT (NULL, unknown arch, info->size
+ * too small), OUT_OF_RANGE (index). Thread-safe. */
 DIFFUSE_API diffuse_status diffuse_model_config_option_count(diffuse_architecture arch,
                                                              size_t *count);
+DIFFUSE_API diffuse_status diffuse_model_config_option_info(diffuse_architecture arch,
+                                                            size_t index,
+                                                            diffuse_option_info *info);
 DIFFUSE_API diffuse_status diffuse_model_config_option_at(diffuse_architecture arch, size_t index,
                                                           diffuse_model_option *option,
                                                           int *is_double, const char **name);

@@ -150,6 +150,16 @@ DIFFUSE_API diffuse_status diffuse_optimizer_double_bounds(diffuse_optimizer_opt
 DIFFUSE_API diffuse_status diffuse_optimizer_int_bounds(diffuse_optimizer_option option,
                                                         int64_t *min, int64_t *max);
 
+/* The options of an optimizer of `kind` (every option applies to both kinds;
+ * the WEIGHT_DECAY default differs), described as in diffuse/common.h:
+ * option, name, type, bounds, the kind's default. Errors: INVALID_ARGUMENT
+ * (a pointer NULL, kind unknown, info->size too small), OUT_OF_RANGE (index
+ * ≥ count). Thread-safe. */
+DIFFUSE_API diffuse_status diffuse_optimizer_option_count(diffuse_optimizer_kind kind,
+                                                          size_t *count);
+DIFFUSE_API diffuse_status diffuse_optimizer_option_info(diffuse_optimizer_kind kind,
+                                                         size_t index, diffuse_option_info *info);
+
 /* *steps = number of steps taken since creation or the last reset (failed
  * steps do not count). Errors: INVALID_ARGUMENT (NULL). */
 DIFFUSE_API diffuse_status diffuse_optimizer_step_count(const diffuse_optimizer *optimizer,

@@ -23,7 +23,7 @@
  *
  * Zero terminal SNR (see diffuse/schedule.h): where ᾱ_t = 0 (t = T−1 of a
  * rescaled schedule) diffuse_predict_x0_from_eps fails, and where α_t = 0
- * diffuse_model_mean_from_eps fails, with DIFFUSE_ERROR_NUMERIC naming the
+ * diffuse_posterior_model_mean fails, with DIFFUSE_ERROR_NUMERIC naming the
  * row; nothing is written then. Every other function works at every t.
  *
  * Common errors of the batched functions: INVALID_ARGUMENT (a pointer NULL,
@@ -85,10 +85,10 @@ DIFFUSE_API diffuse_status diffuse_predict_eps_from_v(const diffuse_schedule *sc
                                                       const float *v, float *eps);
 
 /* mean = μ_θ = (x_t − β_t/√(1−ᾱ_t) ε)/√α_t per row. NUMERIC where α_t = 0. */
-DIFFUSE_API diffuse_status diffuse_model_mean_from_eps(const diffuse_schedule *schedule, size_t n,
-                                                       size_t d, const int32_t *t,
-                                                       const float *xt, const float *eps,
-                                                       float *mean);
+DIFFUSE_API diffuse_status diffuse_posterior_model_mean(const diffuse_schedule *schedule, size_t n,
+                                                        size_t d, const int32_t *t,
+                                                        const float *xt, const float *eps,
+                                                        float *mean);
 
 #ifdef __cplusplus
 }

@@ -113,6 +113,12 @@ DIFFUSE_API diffuse_status diffuse_sampler_int_bounds(diffuse_sampler_option opt
 DIFFUSE_API diffuse_status diffuse_sampler_double_bounds(diffuse_sampler_option option,
                                                          double *min, double *max);
 
+/* The sampler's options, described as in diffuse/common.h (option, name,
+ * type, bounds, default). Errors: INVALID_ARGUMENT (a pointer NULL,
+ * info->size too small), OUT_OF_RANGE (index ≥ count). Thread-safe. */
+DIFFUSE_API diffuse_status diffuse_sampler_option_count(size_t *count);
+DIFFUSE_API diffuse_status diffuse_sampler_option_info(size_t index, diffuse_option_info *info);
+
 /* Sets (fn = NULL clears) the progress callback; `user` is passed back. */
 DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler,
                                                         diffuse_sample_progress_fn fn, void *user);

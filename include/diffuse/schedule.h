@@ -157,11 +157,12 @@ DIFFUSE_API diffuse_status diffuse_schedule_create(diffuse_schedule **out,
 DIFFUSE_API diffuse_status diffuse_schedule_create_custom(diffuse_schedule **out,
                                                           const double *betas, size_t steps);
 
-/* *out = an independent copy of `schedule` (kind, T, options, tables).
+/* *out = an independent copy of `schedule` (kind, T, options, tables); the
+ * out-parameter comes first, as in every create and copy function.
  * Errors: INVALID_ARGUMENT (a pointer NULL), NO_MEMORY. *out = NULL on
  * failure. Reads `schedule` only (but see Threads at the top). */
-DIFFUSE_API diffuse_status diffuse_schedule_clone(const diffuse_schedule *schedule,
-                                                  diffuse_schedule **out);
+DIFFUSE_API diffuse_status diffuse_schedule_clone(diffuse_schedule **out,
+                                                  const diffuse_schedule *schedule);
 
 /* Releases the schedule. diffuse_schedule_free(NULL) is a no-op. */
 DIFFUSE_API void diffuse_schedule_free(diffuse_schedule *schedule);
@@ -172,11 +173,11 @@ DIFFUSE_API const char *diffuse_schedule_last_error(const diffuse_schedule *sche
 
 /* Option setters. A successful call recomputes every table at once. On any
  * failure the schedule is left exactly as it was.
- * Errors: INVALID_ARGUMENT (schedule NULL, option unknown, of the other type,
- * or not applicable to the schedule's kind), NUMERIC (value NaN/inf, or the
- * resulting β or tables would not be valid, e.g. β = 1 before the last
- * step), OUT_OF_RANGE (value outside the
- * option's bounds, or outside what the other settings allow: BETA_START >
+ * Errors: INVALID_ARGUMENT (schedule NULL, option unknown or of the other
+ * type), UNSUPPORTED (the option does not apply to the schedule's kind; see
+ * diffuse/common.h), NUMERIC (value NaN/inf, or the resulting β or tables
+ * would not be valid, e.g. β = 1 before the last step), OUT_OF_RANGE (value
+ * outside the option's bounds, or outside what the other settings allow: BETA_START >
  * BETA_END, ZERO_TERMINAL_SNR = 1 with T = 1), NO_MEMORY.
  * Values are never clamped. */
 DIFFUSE_API diffuse_status diffuse_schedule_set_double(diffuse_schedule *schedule,
@@ -186,8 +187,8 @@ DIFFUSE_API diffuse_status diffuse_schedule_set_int(diffuse_schedule *schedule,
                                                     diffuse_schedule_option option,
                                                     int64_t value);
 
-/* Option getters. Errors: INVALID_ARGUMENT (a pointer NULL, option unknown,
- * of the other type, or not applicable to the kind). */
+/* Option getters. Errors: INVALID_ARGUMENT (a pointer NULL, option unknown
+ * or of the other type), UNSUPPORTED (the option does not apply to the kind). */
 DIFFUSE_API diffuse_status diffuse_schedule_get_double(const diffuse_schedule *schedule,
                                                        diffuse_schedule_option option,
                                                        double *value);
@@ -203,6 +204,16 @@ DIFFUSE_API diffuse_status diffuse_schedule_double_bounds(diffuse_schedule_optio
                                                           double *min, double *max);
 DIFFUSE_API diffuse_status diffuse_schedule_int_bounds(diffuse_schedule_option option,
                                                        int64_t *min, int64_t *max);
+
+/* The options that apply to `kind` (see diffuse_option_info in
+ * diffuse/common.h): their count, and for 0 ≤ index < count the option,
+ * name, type, bounds and the kind's default. Errors: INVALID_ARGUMENT (a
+ * pointer NULL, kind unknown, info->size too small), OUT_OF_RANGE (index ≥
+ * count). Thread-safe. */
+DIFFUSE_API diffuse_status diffuse_schedule_option_count(diffuse_schedule_kind kind,
+                                                         size_t *count);
+DIFFUSE_API diffuse_status diffuse_schedule_option_info(diffuse_schedule_kind kind, size_t index,
+                                                        diffuse_option_info *info);
 
 /* *steps = T. Errors: INVALID_ARGUMENT (a pointer NULL). */
 DIFFUSE_API diffuse_status diffuse_schedule_steps(const diffuse_schedule *schedule,

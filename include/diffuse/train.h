@@ -111,6 +111,12 @@ DIFFUSE_API diffuse_status diffuse_trainer_get_int(const diffuse_trainer *traine
 DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option option,
                                                       int64_t *min, int64_t *max);
 
+/* The trainer's options, described as in diffuse/common.h (option, name,
+ * type, bounds, default). Errors: INVALID_ARGUMENT (a pointer NULL,
+ * info->size too small), OUT_OF_RANGE (index ≥ count). Thread-safe. */
+DIFFUSE_API diffuse_status diffuse_trainer_option_count(size_t *count);
+DIFFUSE_API diffuse_status diffuse_trainer_option_info(size_t index, diffuse_option_info *info);
+
 /* Sets (or with fn = NULL clears) the data callback. `user` is passed back
  * untouched and must stay valid while the callback is set. */
 DIFFUSE_API diffuse_status diffuse_trainer_set_data(diffuse_trainer *trainer, diffuse_data_fn fn,

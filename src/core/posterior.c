@@ -216,10 +216,10 @@ DIFFUSE_API diffuse_status diffuse_predict_eps_from_v(const diffuse_schedule *sc
     return run_checked(&eps_from_v_conversion, schedule, n, d, t, xt, v, eps);
 }
 
-DIFFUSE_API diffuse_status diffuse_model_mean_from_eps(const diffuse_schedule *schedule, size_t n,
-                                                       size_t d, const int32_t *t,
-                                                       const float *xt, const float *eps,
-                                                       float *mean)
+DIFFUSE_API diffuse_status diffuse_posterior_model_mean(const diffuse_schedule *schedule, size_t n,
+                                                        size_t d, const int32_t *t,
+                                                        const float *xt, const float *eps,
+                                                        float *mean)
 {
     return run_checked(&model_mean_conversion, schedule, n, d, t, xt, eps, mean);
 }

@@ -10,7 +10,6 @@
 
 #include "util/option_table.h"
 
-#define OPTION_BIT(option) (1u << (option))
 /* M_PI is not part of strict C11. */
 #define SCHEDULE_PI 3.14159265358979323846
 
@@ -52,7 +51,7 @@ static const option_spec schedule_specs[SCHEDULE_OPTION_COUNT] = {
 static const option_table schedule_options = {"schedule", schedule_specs,
                                               SCHEDULE_OPTION_COUNT};
 
-static const unsigned kind_option_bits[SCHEDULE_KIND_COUNT] = {
+static const uint32_t kind_option_bits[SCHEDULE_KIND_COUNT] = {
     [DIFFUSE_SCHEDULE_LINEAR] = OPTION_BIT(DIFFUSE_SCHEDULE_BETA_START) |
                                 OPTION_BIT(DIFFUSE_SCHEDULE_BETA_END) |
                                 OPTION_BIT(DIFFUSE_SCHEDULE_ZERO_TERMINAL_SNR),
@@ -107,6 +106,14 @@ diffuse_error *schedule_error(const diffuse_schedule *s)
 static bool kind_is_valid(diffuse_schedule_kind kind)
 {
     return (unsigned)kind < SCHEDULE_KIND_COUNT;
+}
+
+static diffuse_status check_kind(diffuse_schedule_kind kind)
+{
+    if (!kind_is_valid(kind))
+        return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "unknown schedule kind %d",
+                            (int)kind);
+    return DIFFUSE_OK;
 }
 
 static bool table_is_valid(diffuse_schedule_table table)
@@ -486,9 +493,8 @@ DIFFUSE_API diffuse_status diffuse_schedule_create(diffuse_schedule **out,
     if (status != DIFFUSE_OK)
         return status;
     *out = NULL;
-    if (!kind_is_valid(kind))
-        return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "unknown schedule kind %d",
-                            (int)kind);
+    if ((status = check_kind(kind)) != DIFFUSE_OK)
+        return status;
     if (kind == DIFFUSE_SCHEDULE_CUSTOM)
         return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT,
                             "a custom schedule needs its betas: use "
@@ -557,8 +563,8 @@ diffuse_status schedule_create_from_config(diffuse_schedule **out, diffuse_error
     return schedule_new(error, kind, steps, checked, custom_betas, out);
 }
 
-DIFFUSE_API diffuse_status diffuse_schedule_clone(const diffuse_schedule *schedule,
-                                                  diffuse_schedule **out)
+DIFFUSE_API diffuse_status diffuse_schedule_clone(diffuse_schedule **out,
+                                                  const diffuse_schedule *schedule)
 {
     diffuse_status status = diffuse_check_pointer(NULL, schedule, "schedule");
     if (status != DIFFUSE_OK)
@@ -588,20 +594,20 @@ DIFFUSE_API const char *diffuse_schedule_last_error(const diffuse_schedule *sche
 
 /* ---- Options ------------------------------------------------------------- */
 
-/* The option's spec if it exists, has the requested type and applies to the
- * schedule's kind; NULL with a message otherwise. */
-static const option_spec *find_applicable(const diffuse_schedule *s,
-                                          diffuse_schedule_option option, bool want_double)
+/* OK if the option exists, has the requested type and applies to the
+ * schedule's kind (UNSUPPORTED if not: the rule in diffuse/common.h). */
+static diffuse_status find_applicable(const diffuse_schedule *s, diffuse_schedule_option option,
+                                      bool want_double)
 {
     diffuse_error *error = schedule_error(s);
     const option_spec *spec = option_find(error, &schedule_options, (int)option, want_double);
-    if (spec != NULL && !schedule_option_applies(s->kind, option)) {
-        diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
-                     "schedule option %s does not apply to a %s schedule", spec->name,
-                     schedule_kind_names[s->kind]);
-        return NULL;
-    }
-    return spec;
+    if (spec == NULL)
+        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    if (!schedule_option_applies(s->kind, option))
+        return diffuse_fail(error, DIFFUSE_ERROR_UNSUPPORTED,
+                            "schedule option %s does not apply to a %s schedule", spec->name,
+                            schedule_kind_names[s->kind]);
+    return DIFFUSE_OK;
 }
 
 static diffuse_status set_option(diffuse_schedule *s, diffuse_schedule_option option,
@@ -610,8 +616,8 @@ static diffuse_status set_option(diffuse_schedule *s, diffuse_schedule_option op
     diffuse_status status = diffuse_check_pointer(NULL, s, "schedule");
     if (status != DIFFUSE_OK)
         return status;
-    if (find_applicable(s, option, is_double) == NULL)
-        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    if ((status = find_applicable(s, option, is_double)) != DIFFUSE_OK)
+        return status;
     /* Work on copies so that any failure leaves the schedule unchanged. */
     double options[SCHEDULE_OPTION_COUNT];
     memcpy(options, s->options, sizeof options);
@@ -636,8 +642,8 @@ static diffuse_status get_option(const diffuse_schedule *s, diffuse_schedule_opt
         return status;
     if ((status = diffuse_check_pointer(schedule_error(s), value, "value")) != DIFFUSE_OK)
         return status;
-    if (find_applicable(s, option, is_double) == NULL)
-        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    if ((status = find_applicable(s, option, is_double)) != DIFFUSE_OK)
+        return status;
     *out = s->options[option];
     return DIFFUSE_OK;
 }
@@ -692,6 +698,25 @@ DIFFUSE_API diffuse_status diffuse_schedule_int_bounds(diffuse_schedule_option o
                                                        int64_t *min, int64_t *max)
 {
     return option_int_bounds(NULL, &schedule_options, (int)option, min, max);
+}
+
+DIFFUSE_API diffuse_status diffuse_schedule_option_count(diffuse_schedule_kind kind,
+                                                         size_t *count)
+{
+    diffuse_status status = check_kind(kind);
+    if (status != DIFFUSE_OK)
+        return status;
+    return option_count(&schedule_options, kind_option_bits[kind], count);
+}
+
+DIFFUSE_API diffuse_status diffuse_schedule_option_info(diffuse_schedule_kind kind, size_t index,
+                                                        diffuse_option_info *info)
+{
+    diffuse_status status = check_kind(kind);
+    if (status != DIFFUSE_OK)
+        return status;
+    return option_info(&schedule_options, kind_option_bits[kind], kind_defaults[kind], index,
+                       info);
 }
 
 /* ---- Getters ---------------------------------------------------------------- */

@@ -290,19 +290,39 @@ DIFFUSE_API diffuse_status diffuse_model_config_double_bounds(diffuse_architectu
     return status;
 }
 
+/* The options of `arch` as an option_table mask (bit k: option k applies). */
+static diffuse_status architecture_options(diffuse_architecture arch, uint32_t *mask)
+{
+    if (find_architecture(NULL, (int)arch) == NULL)
+        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    *mask = 0;
+    for (int option = 0; option < MODEL_OPTION_COUNT; option++)
+        if (applies(arch, option))
+            *mask |= OPTION_BIT(option);
+    return DIFFUSE_OK;
+}
+
 DIFFUSE_API diffuse_status diffuse_model_config_option_count(diffuse_architecture arch,
                                                              size_t *count)
 {
+    uint32_t mask;
     diffuse_status status = diffuse_check_pointer(NULL, count, "count");
-    if (status != DIFFUSE_OK)
-        return status;
-    if (find_architecture(NULL, (int)arch) == NULL)
-        return DIFFUSE_ERROR_INVALID_ARGUMENT;
-    size_t found = 0;
-    for (int option = 0; option < MODEL_OPTION_COUNT; option++)
-        found += applies(arch, option);
-    *count = found;
-    return DIFFUSE_OK;
+    if (status == DIFFUSE_OK)
+        status = architecture_options(arch, &mask);
+    if (status == DIFFUSE_OK)
+        status = option_count(&model_options, mask, count);
+    return status;
+}
+
+DIFFUSE_API diffuse_status diffuse_model_config_option_info(diffuse_architecture arch,
+                                                            size_t index,
+                                                            diffuse_option_info *info)
+{
+    uint32_t mask;
+    diffuse_status status = architecture_options(arch, &mask);
+    if (status == DIFFUSE_OK)
+        status = option_info(&model_options, mask, NULL, index, info);
+    return status;
 }
 
 DIFFUSE_API diffuse_status diffuse_model_config_option_at(diffuse_architecture arch, size_t index,
@@ -314,24 +334,15 @@ DIFFUSE_API diffuse_status diffuse_model_config_option_at(diffuse_architecture a
         status = diffuse_check_pointer(NULL, is_double, "is_double");
     if (status == DIFFUSE_OK)
         status = diffuse_check_pointer(NULL, name, "name");
-    if (status != DIFFUSE_OK)
-        return status;
-    if (find_architecture(NULL, (int)arch) == NULL)
-        return DIFFUSE_ERROR_INVALID_ARGUMENT;
-    size_t seen = 0;
-    for (int candidate = 0; candidate < MODEL_OPTION_COUNT; candidate++) {
-        if (!applies(arch, candidate))
-            continue;
-        if (seen++ == index) {
-            *option = (diffuse_model_option)candidate;
-            *is_double = option_specs[candidate].is_double;
-            *name = option_specs[candidate].name;
-            return DIFFUSE_OK;
-        }
+    diffuse_option_info info = {.size = sizeof info};
+    if (status == DIFFUSE_OK)
+        status = diffuse_model_config_option_info(arch, index, &info);
+    if (status == DIFFUSE_OK) {
+        *option = (diffuse_model_option)info.option;
+        *is_double = info.is_double;
+        *name = info.name;
     }
-    return diffuse_fail(NULL, DIFFUSE_ERROR_OUT_OF_RANGE,
-                        "option index %zu is outside [0, %zu) for this architecture", index,
-                        seen);
+    return status;
 }
 
 DIFFUSE_API diffuse_status diffuse_model_config_find_option(diffuse_architecture arch,

@@ -115,7 +115,7 @@ DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse
     diffuse_sampler *s = calloc(1, sizeof *s);
     if (s == NULL)
         return diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate a sampler");
-    status = diffuse_schedule_clone(schedule, &s->schedule);
+    status = diffuse_schedule_clone(&s->schedule, schedule);
     if (status != DIFFUSE_OK) {
         free(s);
         return status;
@@ -246,6 +246,16 @@ DIFFUSE_API diffuse_status diffuse_sampler_double_bounds(diffuse_sampler_option 
                                                          double *min, double *max)
 {
     return option_bounds(NULL, &sampler_options, (int)option, true, min, max);
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_option_count(size_t *count)
+{
+    return option_count(&sampler_options, OPTION_ALL, count);
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_option_info(size_t index, diffuse_option_info *info)
+{
+    return option_info(&sampler_options, OPTION_ALL, NULL, index, info);
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler,

@@ -36,6 +36,23 @@ const char *const optim_kind_names[OPTIM_KIND_COUNT] = {
     [DIFFUSE_OPTIMIZER_ADAMW] = "adamw",
 };
 
+static diffuse_status check_kind(diffuse_optimizer_kind kind)
+{
+    if ((unsigned)kind >= OPTIM_KIND_COUNT)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "unknown optimizer kind %d",
+                            (int)kind);
+    return DIFFUSE_OK;
+}
+
+/* The options a new optimizer of `kind` starts with: the table's, except
+ * AdamW's decoupled weight decay. */
+static void kind_defaults(diffuse_optimizer_kind kind, double values[OPTIM_OPTION_COUNT])
+{
+    option_defaults(&optim_option_table, values);
+    if (kind == DIFFUSE_OPTIMIZER_ADAMW)
+        values[DIFFUSE_OPTIMIZER_WEIGHT_DECAY] = OPTIM_ADAMW_WEIGHT_DECAY;
+}
+
 /* Getters take a const handle but still record their failures in it: the
  * message slot is not part of the optimizer's observable state. */
 static diffuse_error *error_of(const diffuse_optimizer *opt)
@@ -173,9 +190,8 @@ DIFFUSE_API diffuse_status diffuse_optimizer_create(diffuse_optimizer **out,
     status = diffuse_check_pointer(NULL, model, "model");
     if (status != DIFFUSE_OK)
         return status;
-    if ((unsigned)kind >= OPTIM_KIND_COUNT)
-        return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "unknown optimizer kind %d",
-                            (int)kind);
+    if ((status = check_kind(kind)) != DIFFUSE_OK)
+        return status;
     if (model->param_count == 0)
         return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT,
                             "model has no parameters to optimize (a callback model?)");
@@ -189,9 +205,7 @@ DIFFUSE_API diffuse_status diffuse_optimizer_create(diffuse_optimizer **out,
         return diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY, "out of memory for the optimizer");
     opt->kind = kind;
     opt->param_count = count;
-    option_defaults(&optim_option_table, opt->options);
-    if (kind == DIFFUSE_OPTIMIZER_ADAMW)
-        opt->options[DIFFUSE_OPTIMIZER_WEIGHT_DECAY] = OPTIM_ADAMW_WEIGHT_DECAY;
+    kind_defaults(kind, opt->options);
     /* Moments start at 0 (calloc): m_0 = v_0 = 0, which bias correction undoes. */
     opt->first_moment = calloc(count, sizeof *opt->first_moment);
     opt->second_moment = calloc(count, sizeof *opt->second_moment);
@@ -304,6 +318,27 @@ DIFFUSE_API diffuse_status diffuse_optimizer_int_bounds(diffuse_optimizer_option
     if (min == NULL || max == NULL)
         return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "min and max must not be NULL");
     return option_int_bounds(NULL, &optim_option_table, (int)option, min, max);
+}
+
+/* Every option applies to both kinds; only the defaults differ. */
+DIFFUSE_API diffuse_status diffuse_optimizer_option_count(diffuse_optimizer_kind kind,
+                                                          size_t *count)
+{
+    diffuse_status status = check_kind(kind);
+    if (status != DIFFUSE_OK)
+        return status;
+    return option_count(&optim_option_table, OPTION_ALL, count);
+}
+
+DIFFUSE_API diffuse_status diffuse_optimizer_option_info(diffuse_optimizer_kind kind,
+                                                         size_t index, diffuse_option_info *info)
+{
+    diffuse_status status = check_kind(kind);
+    if (status != DIFFUSE_OK)
+        return status;
+    double defaults[OPTIM_OPTION_COUNT];
+    kind_defaults(kind, defaults);
+    return option_info(&optim_option_table, OPTION_ALL, defaults, index, info);
 }
 
 /* ---- State ------------------------------------------------------------------- */

@@ -122,7 +122,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse
     diffuse_trainer *tr = calloc(1, sizeof *tr);
     if (tr == NULL)
         return diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate a trainer");
-    status = diffuse_schedule_clone(schedule, &tr->schedule);
+    status = diffuse_schedule_clone(&tr->schedule, schedule);
     if (status != DIFFUSE_OK) {
         free(tr);
         return status;
@@ -202,6 +202,16 @@ DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option opt
                                                       int64_t *min, int64_t *max)
 {
     return option_int_bounds(NULL, &trainer_option_table, (int)option, min, max);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_option_count(size_t *count)
+{
+    return option_count(&trainer_option_table, OPTION_ALL, count);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_option_info(size_t index, diffuse_option_info *info)
+{
+    return option_info(&trainer_option_table, OPTION_ALL, NULL, index, info);
 }
 
 DIFFUSE_API diffuse_status diffuse_trainer_set_data(diffuse_trainer *trainer, diffuse_data_fn fn,

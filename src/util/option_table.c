@@ -132,3 +132,42 @@ void option_defaults(const option_table *table, double *values)
     for (size_t i = 0; i < table->count; i++)
         values[i] = table->specs[i].default_value;
 }
+
+diffuse_status option_count(const option_table *table, uint32_t applies, size_t *count)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, count, "count");
+    if (status != DIFFUSE_OK)
+        return status;
+    size_t found = 0;
+    for (size_t id = 0; id < table->count; id++)
+        found += (applies & OPTION_BIT(id)) != 0;
+    *count = found;
+    return DIFFUSE_OK;
+}
+
+diffuse_status option_info(const option_table *table, uint32_t applies, const double *defaults,
+                           size_t index, diffuse_option_info *info)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, info, "info");
+    if (status != DIFFUSE_OK)
+        return status;
+    if (info->size < sizeof *info)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "info->size = %zu is smaller than sizeof(diffuse_option_info) = %zu",
+                            info->size, sizeof *info);
+    size_t seen = 0;
+    for (size_t id = 0; id < table->count; id++) {
+        if ((applies & OPTION_BIT(id)) == 0 || seen++ != index)
+            continue;
+        const option_spec *spec = &table->specs[id];
+        info->option = (int)id;
+        info->name = spec->name;
+        info->is_double = spec->is_double;
+        info->min = spec->min;
+        info->max = spec->max;
+        info->default_value = defaults != NULL ? defaults[id] : spec->default_value;
+        return DIFFUSE_OK;
+    }
+    return diffuse_fail(NULL, DIFFUSE_ERROR_OUT_OF_RANGE, "%s option index %zu is outside [0, %zu)",
+                        table->owner, index, seen);
+}

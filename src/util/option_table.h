@@ -60,4 +60,16 @@ diffuse_status option_int_bounds(diffuse_error *error, const option_table *table
 /* values[i] = default of option i, for every option of the table. */
 void option_defaults(const option_table *table, double *values);
 
+/* Introspection (the public diffuse_<handle>_option_count / _option_info,
+ * see diffuse/common.h). `applies` has bit k set when option k applies to
+ * the kind asked about (OPTION_ALL: every option); `defaults`, when not
+ * NULL, holds that kind's defaults indexed by option (NULL: the specs').
+ * Messages go to the thread's slot: these calls have no handle. */
+#define OPTION_ALL UINT32_MAX
+#define OPTION_BIT(option) ((uint32_t)1 << (option))
+
+diffuse_status option_count(const option_table *table, uint32_t applies, size_t *count);
+diffuse_status option_info(const option_table *table, uint32_t applies, const double *defaults,
+                           size_t index, diffuse_option_info *info);
+
 #endif

@@ -16,7 +16,6 @@ struct parallel_pool {
     pthread_mutex_t lock;
     pthread_cond_t wake;     /* a new run, or stop */
     pthread_cond_t finished; /* the last helper task of a run is done */
-    size_t size;             /* threads asked for */
     size_t started;          /* helpers[0 … started−1] are running */
     helper *helpers;
     bool stopping;
@@ -71,7 +70,6 @@ diffuse_status parallel_pool_create(parallel_pool **out, size_t threads)
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
     pthread_cond_init(&pool->finished, NULL);
-    pool->size = threads;
     pool->helpers = helpers;
     for (size_t i = 0; i < threads; i++) {
         helpers[i] = (helper){.pool = pool, .index = i + 1};
@@ -98,11 +96,6 @@ void parallel_pool_free(parallel_pool *pool)
     pthread_mutex_destroy(&pool->lock);
     free(pool->helpers);
     free(pool);
-}
-
-size_t parallel_pool_size(const parallel_pool *pool)
-{
-    return pool->size;
 }
 
 void parallel_run(parallel_pool *pool, size_t count, parallel_task task, void *context,

@@ -33,9 +33,6 @@ diffuse_status parallel_pool_create(parallel_pool **out, size_t threads);
 /* Stops and joins the helper threads. NULL is a no-op. */
 void parallel_pool_free(parallel_pool *pool);
 
-/* The `threads` the pool was created for (not how many started). */
-size_t parallel_pool_size(const parallel_pool *pool);
-
 /* See the top of this file. count ≥ 1; statuses has count entries. */
 void parallel_run(parallel_pool *pool, size_t count, parallel_task task, void *context,
                   diffuse_status *statuses);

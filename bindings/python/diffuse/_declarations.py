@@ -16,8 +16,8 @@ read the table without loading the library. The callback prototypes are
 declared here too, next to the functions that take them.
 """
 
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_float,
-                    c_int, c_int32, c_int64, c_size_t, c_uint, c_uint64, c_void_p)
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_float, c_int,
+                    c_int32, c_int64, c_size_t, c_uint, c_uint64, c_void_p)
 
 HANDLE = c_void_p
 OUT_HANDLE = POINTER(c_void_p)
@@ -31,6 +31,16 @@ OUT_I64 = POINTER(c_int64)
 OUT_U64 = POINTER(c_uint64)
 OUT_DOUBLE = POINTER(c_double)
 OUT_STRING = POINTER(c_char_p)
+
+
+class OptionInfo(Structure):
+    """diffuse_option_info (common.h); set size = ctypes.sizeof(OptionInfo)."""
+    _fields_ = [("size", c_size_t), ("option", c_int), ("name", c_char_p),
+                ("is_double", c_int), ("min", c_double), ("max", c_double),
+                ("default_value", c_double)]
+
+
+OUT_OPTION_INFO = POINTER(OptionInfo)
 
 # typedef int (*diffuse_data_fn)(void *user, float *x, int32_t *labels, size_t capacity,
 #                                size_t dim, char *message, size_t message_size);
@@ -80,7 +90,7 @@ DECLARATIONS = [
     # schedule.h
     ("diffuse_schedule_create", "status", [OUT_HANDLE, ENUM, c_size_t], None),
     ("diffuse_schedule_create_custom", "status", [OUT_HANDLE, DOUBLES, c_size_t], None),
-    ("diffuse_schedule_clone", "status", [HANDLE, OUT_HANDLE], SCHEDULE),
+    ("diffuse_schedule_clone", "status", [OUT_HANDLE, HANDLE], _on("schedule", 1)),
     ("diffuse_schedule_free", "void", [HANDLE], None),
     ("diffuse_schedule_last_error", "string", [HANDLE], None),
     ("diffuse_schedule_set_double", "status", [HANDLE, ENUM, c_double], SCHEDULE),
@@ -88,6 +98,8 @@ DECLARATIONS = [
     ("diffuse_schedule_get_double", "status", [HANDLE, ENUM, OUT_DOUBLE], SCHEDULE),
     ("diffuse_schedule_get_int", "status", [HANDLE, ENUM, OUT_I64], SCHEDULE),
     ("diffuse_schedule_double_bounds", "status", [ENUM, OUT_DOUBLE, OUT_DOUBLE], None),
+    ("diffuse_schedule_option_count", "status", [ENUM, OUT_SIZE], None),
+    ("diffuse_schedule_option_info", "status", [ENUM, c_size_t, OUT_OPTION_INFO], None),
     ("diffuse_schedule_int_bounds", "status", [ENUM, OUT_I64, OUT_I64], None),
     ("diffuse_schedule_steps", "status", [HANDLE, OUT_SIZE], SCHEDULE),
     ("diffuse_schedule_get_kind", "status", [HANDLE, OUT_ENUM], SCHEDULE),
@@ -108,7 +120,7 @@ DECLARATIONS = [
     ("diffuse_velocity", "status", BATCH, SCHEDULE),
     ("diffuse_predict_x0_from_v", "status", BATCH, SCHEDULE),
     ("diffuse_predict_eps_from_v", "status", BATCH, SCHEDULE),
-    ("diffuse_model_mean_from_eps", "status", BATCH, SCHEDULE),
+    ("diffuse_posterior_model_mean", "status", BATCH, SCHEDULE),
     # model.h: configurations
     ("diffuse_model_config_create", "status", [OUT_HANDLE, ENUM, c_size_t], None),
     ("diffuse_model_config_copy", "status", [OUT_HANDLE, HANDLE], _on("model_config", 1)),
@@ -124,6 +136,7 @@ DECLARATIONS = [
     ("diffuse_model_config_double_bounds", "status", [ENUM, ENUM, OUT_DOUBLE, OUT_DOUBLE],
      None),
     ("diffuse_model_config_option_count", "status", [ENUM, OUT_SIZE], None),
+    ("diffuse_model_config_option_info", "status", [ENUM, c_size_t, OUT_OPTION_INFO], None),
     ("diffuse_model_config_option_at", "status",
      [ENUM, c_size_t, OUT_ENUM, POINTER(c_int), OUT_STRING], None),
     ("diffuse_model_config_find_option", "status", [ENUM, c_char_p, OUT_ENUM, POINTER(c_int)],
@@ -160,6 +173,8 @@ DECLARATIONS = [
     ("diffuse_optimizer_get_int", "status", [HANDLE, ENUM, OUT_I64], OPTIMIZER),
     ("diffuse_optimizer_double_bounds", "status", [ENUM, OUT_DOUBLE, OUT_DOUBLE], None),
     ("diffuse_optimizer_int_bounds", "status", [ENUM, OUT_I64, OUT_I64], None),
+    ("diffuse_optimizer_option_count", "status", [ENUM, OUT_SIZE], None),
+    ("diffuse_optimizer_option_info", "status", [ENUM, c_size_t, OUT_OPTION_INFO], None),
     ("diffuse_optimizer_step_count", "status", [HANDLE, OUT_U64], OPTIMIZER),
     ("diffuse_optimizer_current_learning_rate", "status", [HANDLE, OUT_DOUBLE], OPTIMIZER),
     ("diffuse_optimizer_reset", "status", [HANDLE], OPTIMIZER),
@@ -170,6 +185,8 @@ DECLARATIONS = [
     ("diffuse_trainer_set_int", "status", [HANDLE, ENUM, c_int64], TRAINER),
     ("diffuse_trainer_get_int", "status", [HANDLE, ENUM, OUT_I64], TRAINER),
     ("diffuse_trainer_int_bounds", "status", [ENUM, OUT_I64, OUT_I64], None),
+    ("diffuse_trainer_option_count", "status", [OUT_SIZE], None),
+    ("diffuse_trainer_option_info", "status", [c_size_t, OUT_OPTION_INFO], None),
     ("diffuse_trainer_set_data", "status", [HANDLE, DATA_FN, c_void_p], TRAINER),
     ("diffuse_trainer_set_progress", "status",
      [HANDLE, TRAIN_PROGRESS_FN, c_void_p, c_uint64], TRAINER),
@@ -187,6 +204,8 @@ DECLARATIONS = [
     ("diffuse_sampler_get_double", "status", [HANDLE, ENUM, OUT_DOUBLE], SAMPLER),
     ("diffuse_sampler_int_bounds", "status", [ENUM, OUT_I64, OUT_I64], None),
     ("diffuse_sampler_double_bounds", "status", [ENUM, OUT_DOUBLE, OUT_DOUBLE], None),
+    ("diffuse_sampler_option_count", "status", [OUT_SIZE], None),
+    ("diffuse_sampler_option_info", "status", [c_size_t, OUT_OPTION_INFO], None),
     ("diffuse_sampler_set_progress", "status", [HANDLE, SAMPLE_PROGRESS_FN, c_void_p], SAMPLER),
     ("diffuse_sampler_run", "status", [HANDLE, c_size_t, FLOATS], SAMPLER),
     # checkpoint.h

@@ -231,7 +231,8 @@ class Options:
     """Typed options of a handle, exposed as keyword arguments and properties.
 
     A subclass lists OPTIONS = {name: (C option value, type)} with type "int",
-    "double", "bool" or an IntEnum class, and names its C functions with
+    "double", "bool" or an IntEnum class (built by _options.option_table from
+    the library's option introspection), and names its C functions with
     C_PREFIX: <prefix>_set_int/_double, <prefix>_get_int/_double and
     <prefix>_int_bounds/_double_bounds."""
 

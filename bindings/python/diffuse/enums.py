@@ -1,10 +1,14 @@
 """The C API's enumerations (values fixed forever by the headers).
 
 Wherever the binding takes one of these, it also accepts the member's name as
-a case-insensitive string ("cosine", "COSINE") or the plain int.
+a case-insensitive string ("cosine", "COSINE") or the plain int. The option
+enums (ScheduleOption, ModelOption, OptimizerOption, TrainerOption,
+SamplerOption) are read from the library's option introspection at import.
 """
 
 import enum
+
+from ._options import option_enum
 
 
 class ScheduleKind(enum.IntEnum):
@@ -13,15 +17,6 @@ class ScheduleKind(enum.IntEnum):
     COSINE = 2
     SIGMOID = 3
     CUSTOM = 4
-
-
-class ScheduleOption(enum.IntEnum):
-    BETA_START = 0
-    BETA_END = 1
-    COSINE_OFFSET = 2
-    MAX_BETA = 3
-    SIGMOID_RANGE = 4
-    ZERO_TERMINAL_SNR = 5
 
 
 class Table(enum.IntEnum):
@@ -56,17 +51,6 @@ class Activation(enum.IntEnum):
     GELU = 1
 
 
-class ModelOption(enum.IntEnum):
-    HIDDEN_WIDTH = 0
-    HIDDEN_LAYERS = 1
-    TIME_EMBED_DIM = 2
-    ACTIVATION = 3
-    RESIDUAL = 4
-    SEED = 5
-    PREDICTION = 6
-    TIME_MAX_PERIOD = 7
-
-
 class OptimizerKind(enum.IntEnum):
     ADAM = 0
     ADAMW = 1
@@ -78,38 +62,9 @@ class LRDecay(enum.IntEnum):
     LINEAR = 2
 
 
-class OptimizerOption(enum.IntEnum):
-    LEARNING_RATE = 0
-    BETA1 = 1
-    BETA2 = 2
-    EPSILON = 3
-    WEIGHT_DECAY = 4
-    CLIP_NORM = 5
-    EMA_DECAY = 6
-    WARMUP_STEPS = 7
-    DECAY = 8
-    DECAY_STEPS = 9
-    MIN_LEARNING_RATE = 10
-
-
-class TrainerOption(enum.IntEnum):
-    BATCH_SIZE = 0
-    SEED = 1
-    THREADS = 2
-
-
 class Variance(enum.IntEnum):
     BETA = 0
     POSTERIOR = 1
-
-
-class SamplerOption(enum.IntEnum):
-    VARIANCE = 0
-    CLIP_X0 = 1
-    USE_EMA = 2
-    SEED = 3
-    THREADS = 4
-    CHUNK_ROWS = 5
 
 
 class Toy2D(enum.IntEnum):
@@ -117,3 +72,10 @@ class Toy2D(enum.IntEnum):
     TWO_MOONS = 1
     EIGHT_GAUSSIANS = 2
     CHECKERBOARD = 3
+
+
+ScheduleOption = option_enum("ScheduleOption", "diffuse_schedule", ScheduleKind)
+ModelOption = option_enum("ModelOption", "diffuse_model_config", Architecture)
+OptimizerOption = option_enum("OptimizerOption", "diffuse_optimizer", OptimizerKind)
+TrainerOption = option_enum("TrainerOption", "diffuse_trainer")
+SamplerOption = option_enum("SamplerOption", "diffuse_sampler")

@@ -10,6 +10,7 @@ from ._capi import C
 from ._declarations import PREDICT_FN, ModelCall
 from ._handle import (CallbackErrors, Handle, call_with_callbacks, enum_member, enum_value,
                       path_argument, typed_value)
+from ._options import option_infos
 from .enums import Activation, Architecture, Prediction
 from .schedule import Schedule
 
@@ -25,15 +26,8 @@ TensorInfo = collections.namedtuple("TensorInfo", "name offset shape")
 
 def _option_table(arch):
     """{name: (option value, is_double)} of the options of `arch`, from the library."""
-    count = ctypes.c_size_t()
-    C.diffuse_model_config_option_count(arch, ctypes.byref(count))
-    table = {}
-    for index in range(count.value):
-        option, is_double, name = ctypes.c_int(), ctypes.c_int(), ctypes.c_char_p()
-        C.diffuse_model_config_option_at(arch, index, ctypes.byref(option),
-                                         ctypes.byref(is_double), ctypes.byref(name))
-        table[name.value.decode()] = (option.value, bool(is_double.value))
-    return table
+    return {info.name.decode(): (info.option, bool(info.is_double))
+            for info in option_infos("diffuse_model_config", arch)}
 
 
 class ModelConfig(Handle):

@@ -5,7 +5,8 @@ import ctypes
 
 from ._capi import C
 from ._handle import Handle, Options, enum_member, enum_value, option_property
-from .enums import LRDecay, OptimizerKind, OptimizerOption
+from ._options import option_table
+from .enums import LRDecay, OptimizerKind
 
 
 class Optimizer(Handle, Options):
@@ -21,19 +22,7 @@ class Optimizer(Handle, Options):
     min_learning_rate."""
 
     C_PREFIX = "diffuse_optimizer"
-    OPTIONS = {
-        "learning_rate": (OptimizerOption.LEARNING_RATE, "double"),
-        "beta1": (OptimizerOption.BETA1, "double"),
-        "beta2": (OptimizerOption.BETA2, "double"),
-        "epsilon": (OptimizerOption.EPSILON, "double"),
-        "weight_decay": (OptimizerOption.WEIGHT_DECAY, "double"),
-        "clip_norm": (OptimizerOption.CLIP_NORM, "double"),
-        "ema_decay": (OptimizerOption.EMA_DECAY, "double"),
-        "warmup_steps": (OptimizerOption.WARMUP_STEPS, "int"),
-        "decay": (OptimizerOption.DECAY, LRDecay),
-        "decay_steps": (OptimizerOption.DECAY_STEPS, "int"),
-        "min_learning_rate": (OptimizerOption.MIN_LEARNING_RATE, "double"),
-    }
+    OPTIONS = option_table("diffuse_optimizer", OptimizerKind, {"decay": LRDecay})
 
     def __init__(self, model, kind="adamw", **options):
         pointer = ctypes.c_void_p()

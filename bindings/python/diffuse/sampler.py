@@ -7,7 +7,8 @@ from ._buffers import float_output
 from ._capi import C
 from ._declarations import SAMPLE_PROGRESS_FN
 from ._handle import Handle, Options, call_with_callbacks, option_property
-from .enums import SamplerOption, Variance
+from ._options import option_table
+from .enums import Variance
 
 
 class _Progress:
@@ -41,14 +42,7 @@ class Sampler(Handle, Options):
     chunk_rows and threads give bit-identical samples."""
 
     C_PREFIX = "diffuse_sampler"
-    OPTIONS = {
-        "variance": (SamplerOption.VARIANCE, Variance),
-        "clip_x0": (SamplerOption.CLIP_X0, "double"),
-        "use_ema": (SamplerOption.USE_EMA, "bool"),
-        "seed": (SamplerOption.SEED, "int"),
-        "threads": (SamplerOption.THREADS, "int"),
-        "chunk_rows": (SamplerOption.CHUNK_ROWS, "int"),
-    }
+    OPTIONS = option_table("diffuse_sampler", presented={"variance": Variance, "use_ema": "bool"})
 
     def __init__(self, model, schedule, **options):
         pointer = ctypes.c_void_p()

@@ -15,7 +15,8 @@ from ._buffers import (double_input, double_result, float_input, float_output, i
                        int32_length, scalar_timestep)
 from ._capi import C
 from ._handle import Handle, Options, enum_member, enum_value, option_property
-from .enums import ScheduleKind, ScheduleOption, Table
+from ._options import option_names, option_table
+from .enums import ScheduleKind, Table
 
 MAX_STEPS = 1000000
 
@@ -32,14 +33,7 @@ class Schedule(Handle, Options):
     zero_terminal_snr (every kind)."""
 
     C_PREFIX = "diffuse_schedule"
-    OPTIONS = {
-        "beta_start": (ScheduleOption.BETA_START, "double"),
-        "beta_end": (ScheduleOption.BETA_END, "double"),
-        "cosine_offset": (ScheduleOption.COSINE_OFFSET, "double"),
-        "max_beta": (ScheduleOption.MAX_BETA, "double"),
-        "sigmoid_range": (ScheduleOption.SIGMOID_RANGE, "double"),
-        "zero_terminal_snr": (ScheduleOption.ZERO_TERMINAL_SNR, "bool"),
-    }
+    OPTIONS = option_table("diffuse_schedule", ScheduleKind, {"zero_terminal_snr": "bool"})
 
     def __init__(self, kind="linear", steps=1000, **options):
         pointer = ctypes.c_void_p()
@@ -68,7 +62,7 @@ class Schedule(Handle, Options):
     def clone(self):
         """An independent copy (kind, T, options, tables)."""
         pointer = ctypes.c_void_p()
-        C.diffuse_schedule_clone(self._h, ctypes.byref(pointer))
+        C.diffuse_schedule_clone(ctypes.byref(pointer), self._h)
         return Schedule._wrap(pointer)
 
     # ---- options -------------------------------------------------------
@@ -92,13 +86,8 @@ class Schedule(Handle, Options):
 
     def options(self):
         """{name: value} of the options that apply to this schedule's kind."""
-        applicable = {
-            ScheduleKind.LINEAR: ("beta_start", "beta_end"),
-            ScheduleKind.SCALED_LINEAR: ("beta_start", "beta_end"),
-            ScheduleKind.SIGMOID: ("beta_start", "beta_end", "sigmoid_range"),
-            ScheduleKind.COSINE: ("cosine_offset", "max_beta"),
-        }.get(self.kind, ())
-        return {name: self.get_option(name) for name in applicable + ("zero_terminal_snr",)}
+        return {name: self.get_option(name)
+                for name in option_names("diffuse_schedule", self.kind)}
 
     # ---- tables --------------------------------------------------------
 
@@ -193,7 +182,7 @@ class Schedule(Handle, Options):
 
     def model_mean_from_eps(self, t, xt, eps, out=None):
         """μ_θ = (x_t − β_t/√(1−ᾱ_t) ε)/√α_t per row."""
-        return self._batch(C.diffuse_model_mean_from_eps, t, xt, "xt", eps, "eps", out)
+        return self._batch(C.diffuse_posterior_model_mean, t, xt, "xt", eps, "eps", out)
 
     # ---- helpers ---------------------------------------------------------
 

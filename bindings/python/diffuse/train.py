@@ -9,7 +9,7 @@ from ._declarations import DATA_FN, TRAIN_PROGRESS_FN
 from ._errors import CancelledError
 from ._handle import (Handle, Options, call_with_callbacks, option_property, path_argument,
                       write_message)
-from .enums import TrainerOption
+from ._options import option_table
 from .model import Model
 from .optim import Optimizer
 from .schedule import Schedule
@@ -140,11 +140,7 @@ class Trainer(Handle, Options):
     threads. See `data` for the data sources."""
 
     C_PREFIX = "diffuse_trainer"
-    OPTIONS = {
-        "batch_size": (TrainerOption.BATCH_SIZE, "int"),
-        "seed": (TrainerOption.SEED, "int"),
-        "threads": (TrainerOption.THREADS, "int"),
-    }
+    OPTIONS = option_table("diffuse_trainer")
 
     def __init__(self, model, schedule, optimizer=None, data=None, **options):
         if optimizer is None:

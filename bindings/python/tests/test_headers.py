@@ -24,7 +24,7 @@ _SCALARS = {
     "double": ctypes.c_double, "float": ctypes.c_float, "char": ctypes.c_char,
     "void": ctypes.c_void_p,
 }
-_STRUCTS = {"diffuse_model_call": D.ModelCall}
+_STRUCTS = {"diffuse_model_call": D.ModelCall, "diffuse_option_info": D.OptionInfo}
 _CALLBACKS = {"diffuse_data_fn": D.DATA_FN, "diffuse_train_progress_fn": D.TRAIN_PROGRESS_FN,
               "diffuse_sample_progress_fn": D.SAMPLE_PROGRESS_FN,
               "diffuse_predict_fn": D.PREDICT_FN}
@@ -129,10 +129,17 @@ class HeaderTest(unittest.TestCase):
         self.assertEqual(sorted(bodies), sorted(_STRUCTS))
         for name, structure in _STRUCTS.items():
             with self.subTest(struct=name):
-                fields = [field.strip() for field in bodies[name].split(";") if field.strip()]
-                names = [re.search(r"(\w+)\s*$", field).group(1) for field in fields]
-                types = [_ctype(_without_name(field), handles, enums) for field in fields]
-                self.assertEqual(list(zip(names, types)), structure._fields_)
+                fields = []
+                for declaration in bodies[name].split(";"):
+                    if not declaration.strip():
+                        continue
+                    # "double min, max" -> base "double", fields "min", "max"
+                    first, *others = declaration.split(",")
+                    base = _without_name(first)
+                    field = re.search(r"(\w+)\s*$", first).group(1)
+                    for field in [field] + [other.strip() for other in others]:
+                        fields.append((field, _ctype(base, handles, enums)))
+                self.assertEqual(fields, list(structure._fields_))
 
     def test_enum_values_match_the_headers(self):
         import diffuse

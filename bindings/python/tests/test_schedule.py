@@ -55,7 +55,7 @@ class ScheduleTest(unittest.TestCase):
 
     def test_option_of_another_kind_is_refused(self):
         with diffuse.Schedule("linear", 10) as schedule:
-            with self.assertRaises(diffuse.InvalidArgumentError):
+            with self.assertRaises(diffuse.UnsupportedError):
                 schedule.max_beta = 0.5
         with self.assertRaisesRegex(TypeError, "no option 'beta'"):
             diffuse.Schedule("linear", 10, beta=0.1)
