@@ -302,8 +302,8 @@ static void expect_refused_step(diffuse_optimizer *opt, diffuse_model *m, float 
 }
 
 /* A NaN, +Inf or −Inf gradient leaves weights, moments, EMA and step count
- * bitwise unchanged, with clipping (the norm detects it) and without (a
- * separate finiteness pass does): the loop index picks the value (i % 3)
+ * bitwise unchanged, with clipping (the norm detects it) and without (the
+ * update's dry run does): the loop index picks the value (i % 3)
  * and whether to clip (i / 3). */
 START_TEST(non_finite_gradient_changes_nothing)
 {

@@ -470,9 +470,8 @@ static diffuse_status fail_non_finite(diffuse_optimizer *opt, const diffuse_mode
                         i, i < m->param_count ? (double)m->grads[i] : 0.0, name);
 }
 
-/* *norm = ‖g‖₂ when clipping needs it (else 0); fails with NUMERIC when any
- * g_i is NaN or Inf, clipping or not. Without clipping only the cheaper
- * finiteness pass runs. */
+/* *norm = ‖g‖₂ when clipping needs it (else 0), failing with NUMERIC when a
+ * g_i is NaN or Inf. Without clipping no pass over g is needed here. */
 static diffuse_status gradient_norm(diffuse_optimizer *opt, const diffuse_model *m, double *norm)
 {
     *norm = 0.0;
@@ -481,9 +480,9 @@ static diffuse_status gradient_norm(diffuse_optimizer *opt, const diffuse_model 
         if (!isfinite(squared))
             return fail_non_finite(opt, m);
         *norm = sqrt(squared);
-    } else if (!all_finite(m->grads, m->param_count)) {
-        return fail_non_finite(opt, m);
     }
+    /* Without clipping, a non-finite gradient is found by the update's dry
+     * run (check_update): it makes the new first moment non-finite. */
     return DIFFUSE_OK;
 }
 
@@ -680,8 +679,10 @@ static diffuse_status fail_update_overflow(diffuse_optimizer *opt, const diffuse
 }
 
 /* The dry run of the whole update: DIFFUSE_ERROR_NUMERIC when a new weight,
- * moment or EMA value would not be finite, before anything changes. Without
- * an EMA buffer yet, the one the step creates is a copy of θ. */
+ * moment or EMA value would not be finite, before anything changes. It also
+ * catches every non-finite gradient (NaN or Inf in g makes the new m or v
+ * non-finite), reported as such. Without an EMA buffer yet, the one the step
+ * creates is a copy of θ. */
 static diffuse_status check_update(diffuse_optimizer *opt, diffuse_model *m,
                                    step_coefficients *c, double lr, bool with_ema)
 {
@@ -690,8 +691,12 @@ static diffuse_status check_update(diffuse_optimizer *opt, diffuse_model *m,
         const optim_segment *seg = &opt->segments[s];
         segment_buffers buffers = segment_buffers_of(opt, m, seg, ema);
         set_segment_decay(c, opt, lr, seg->decayed);
-        if (!segment_stays_finite(c, &buffers, seg->end - seg->begin))
-            return fail_update_overflow(opt, m, c, &buffers, seg->begin, seg->end - seg->begin);
+        if (segment_stays_finite(c, &buffers, seg->end - seg->begin))
+            continue;
+        /* A non-finite gradient anywhere is the cause to report first. */
+        if (!all_finite(m->grads, m->param_count))
+            return fail_non_finite(opt, m);
+        return fail_update_overflow(opt, m, c, &buffers, seg->begin, seg->end - seg->begin);
     }
     return DIFFUSE_OK;
 }
