@@ -116,12 +116,7 @@ static void exercise_model(diffuse_model *m)
     float *x = calloc(2 * dim, sizeof *x), *out = calloc(2 * dim, sizeof *out);
     REQUIRE(x != NULL && out != NULL);
     const int32_t t[2] = {0, 1};
-    diffuse_model_call call = DIFFUSE_MODEL_CALL_INIT;
-    call.n = 2;
-    call.t = t;
-    call.x_t = x;
-    call.out = out;
-    (void)diffuse_model_predict(m, &call);
+    (void)diffuse_test_predict(m, 2, t, x, out);
     free(x);
     free(out);
 }

@@ -27,6 +27,8 @@
 
 #include <diffuse/diffuse.h>
 
+#include "test_handles.h"
+
 #define REQUIRE(condition)             \
     do {                               \
         if (!(condition))              \
@@ -152,18 +154,6 @@ static int train_progress(void *user, uint64_t step, double loss, double rate)
 /* ---- Sampler callbacks -------------------------------------------------------- */
 
 /* Calls that would change the model a sampler is running. */
-
-/* diffuse_model_predict over n rows, without labels. */
-static diffuse_status predict_rows(diffuse_model *model, size_t n, const int32_t *t,
-                                   const float *x, float *out)
-{
-    diffuse_model_call call = DIFFUSE_MODEL_CALL_INIT;
-    call.n = n;
-    call.t = t;
-    call.x_t = x;
-    call.out = out;
-    return diffuse_model_predict(model, &call);
-}
 static void model_is_busy(harness *h, diffuse_model *model)
 {
     size_t count = 0;
@@ -177,7 +167,7 @@ static void model_is_busy(harness *h, diffuse_model *model)
     if (model == h->model && h->trainer != NULL)
         REQUIRE(diffuse_trainer_step_batch(h->trainer, 1, h->batch, NULL) ==
                 DIFFUSE_ERROR_STATE);
-    REQUIRE(predict_rows(model, 1, h->t, h->batch, h->out) == DIFFUSE_ERROR_STATE);
+    REQUIRE(diffuse_test_predict(model, 1, h->t, h->batch, h->out) == DIFFUSE_ERROR_STATE);
 }
 
 static void sampler_reenters(harness *h, diffuse_sampler **sampler, diffuse_model *model,
@@ -343,10 +333,10 @@ static void run_operation(harness *h, unsigned op)
                                                    (int64_t)rows_from(h)));
         break;
     case 6:
-        require_status(predict_rows(h->model, rows_from(h), h->t, h->batch, h->out));
+        require_status(diffuse_test_predict(h->model, rows_from(h), h->t, h->batch, h->out));
         if (!h->callback_model_freed)
             require_status(
-                predict_rows(h->callback_model, rows_from(h), h->t, h->batch, h->out));
+                diffuse_test_predict(h->callback_model, rows_from(h), h->t, h->batch, h->out));
         break;
     default: {
         size_t count = 0;

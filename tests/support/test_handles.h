@@ -1,5 +1,6 @@
-/* The four handles diffuse_trainer_load creates, for tests and fuzz
- * harnesses (header-only: the harnesses do not link test_support.c). */
+/* Helpers shared by the tests and the fuzz harnesses (header-only: the
+ * harnesses do not link test_support.c): the four handles
+ * diffuse_trainer_load creates, and a prediction from positional arrays. */
 #ifndef DIFFUSE_TEST_HANDLES_H
 #define DIFFUSE_TEST_HANDLES_H
 
@@ -21,6 +22,19 @@ static inline void diffuse_test_handles_free(diffuse_test_handles *h)
     diffuse_schedule_free(h->schedule);
     diffuse_model_free(h->model);
     *h = (diffuse_test_handles){NULL, NULL, NULL, NULL};
+}
+
+/* diffuse_model_predict over n unlabelled rows: the call built from the
+ * arguments (what 0.1's positional diffuse_model_predict took). */
+static inline diffuse_status diffuse_test_predict(diffuse_model *model, size_t n,
+                                                  const int32_t *t, const float *x_t, float *out)
+{
+    diffuse_model_call call = DIFFUSE_MODEL_CALL_INIT;
+    call.n = n;
+    call.t = t;
+    call.x_t = x_t;
+    call.out = out;
+    return diffuse_model_predict(model, &call);
 }
 
 #endif

@@ -25,17 +25,6 @@ diffuse_schedule *diffuse_test_schedule(int kind, size_t steps, int zero_termina
     return s;
 }
 
-diffuse_status diffuse_test_predict(diffuse_model *model, size_t n, const int32_t *t,
-                                    const float *x_t, float *out)
-{
-    diffuse_model_call call = DIFFUSE_MODEL_CALL_INIT;
-    call.n = n;
-    call.t = t;
-    call.x_t = x_t;
-    call.out = out;
-    return diffuse_model_predict(model, &call);
-}
-
 int diffuse_test_predict_zero(void *user, const diffuse_model_call *call, size_t dim)
 {
     (void)user;

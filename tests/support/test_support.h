@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <sys/resource.h>
 
+#include "test_handles.h"
+
 /* Runs `suite`, prints Check's summary and returns the process exit code
  * (0 only when every check passed). */
 int diffuse_test_run(Suite *suite);
@@ -24,11 +26,6 @@ int diffuse_test_run(Suite *suite);
 /* A schedule of `kind` (a diffuse_schedule_kind) with T = steps and the
  * ZERO_TERMINAL_SNR option set to zero_terminal_snr; fails the test on error. */
 diffuse_schedule *diffuse_test_schedule(int kind, size_t steps, int zero_terminal_snr);
-
-/* diffuse_model_predict over n unlabelled rows: the call built from the
- * arguments (what 0.1's positional diffuse_model_predict took). */
-diffuse_status diffuse_test_predict(diffuse_model *model, size_t n, const int32_t *t,
-                                    const float *x_t, float *out);
 
 /* A callback model's function that predicts 0 everywhere. */
 int diffuse_test_predict_zero(void *user, const diffuse_model_call *call, size_t dim);
