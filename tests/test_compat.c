@@ -19,24 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest.h"
 #include "test_support.h"
 
 #define COMPAT_CORE "SkylakeX"
 #define SAMPLE_ROWS 200
 #define TRAIN_STEPS 1000
 #define TRAIN_BATCH 64
-
-static uint64_t fnv1a(uint64_t hash, const void *bytes, size_t size)
-{
-    const unsigned char *p = bytes;
-    for (size_t i = 0; i < size; i++) {
-        hash ^= p[i];
-        hash *= 0x100000001b3u;
-    }
-    return hash;
-}
-
-#define FNV_OFFSET 0xcbf29ce484222325u
 
 static int recorded_core(void)
 {

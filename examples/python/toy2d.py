@@ -23,7 +23,7 @@ out = sys.argv[2] if len(sys.argv) > 2 else "toy2d.png"
 
 
 def report(step, loss, steps_per_second):
-    print("step %6d/%d  loss %.4f  %6.0f it/s" % (step, steps, loss, steps_per_second))
+    print("step %6d/%d  mse %.4f  %6.0f it/s" % (step, steps, loss, steps_per_second))
 
 
 # ---- the user code: train, sample, plot --------------------------------------

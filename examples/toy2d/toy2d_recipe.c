@@ -49,7 +49,7 @@ static int print_progress(void *user, uint64_t step, double loss, double steps_p
 {
     const progress_state *p = user;
     double eta = steps_per_second > 0 ? (double)(p->total - step) / steps_per_second : 0.0;
-    printf("step %6" PRIu64 "/%" PRIu64 "  loss %.4f  %6.0f it/s  ETA %4.1fs\n", step, p->total,
+    printf("step %6" PRIu64 "/%" PRIu64 "  mse %.4f  %6.0f it/s  ETA %4.1fs\n", step, p->total,
            loss, steps_per_second, eta);
     fflush(stdout);
     return 0;

@@ -69,11 +69,16 @@
  *
  * A model is used by one thread at a time (prediction reuses scratch memory
  * inside the handle); different models are independent. Matrix products go
- * through OpenBLAS, whose own threads are allowed; no reduction is split
- * across threads, so results are bitwise reproducible for the same inputs
- * (same n, rows and timesteps) whatever the thread count. The bits of one
- * row's output may depend on n and on the other rows' timesteps (OpenBLAS
- * picks kernels by matrix size).
+ * through OpenBLAS, which may round differently with another thread count;
+ * so diffuse_model_predict runs them with OpenBLAS set to one thread for the
+ * duration of the call (the setting is process-wide in Debian's OpenBLAS;
+ * the caller's value is restored before the call returns). The result
+ * therefore depends only on the inputs (the n rows, their timesteps and
+ * labels) and the parameters, not on OPENBLAS_NUM_THREADS or the CPU
+ * affinity. The bits of one row's output may depend on n and on the other
+ * rows (OpenBLAS picks kernels by matrix size): the same rows predicted in
+ * one call or in two halves can differ in the last bit. Callback models run
+ * the caller's function with OpenBLAS untouched.
  */
 #ifndef DIFFUSE_MODEL_H
 #define DIFFUSE_MODEL_H

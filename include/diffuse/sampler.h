@@ -17,9 +17,10 @@
  * Randomness: x_{T−1} of row i comes from the Philox stream (seed, 0) at
  * values i·d … i·d+d−1, and z at step t from stream (seed, t+1) likewise, so
  * the noise never depends on how rows are split into chunks or on threads.
- * Same seed, model, n, chunk size and thread count ⇒ the same bits; with
- * another chunk size or thread count the network's sgemm calls may round
- * differently in the last bit (OpenBLAS picks kernels by matrix size) — the
+ * Same seed, model, n, chunk size and thread count (THREADS ≥ 1) ⇒ the same
+ * bits; with another chunk size or thread count the network's sgemm calls
+ * may round differently in the last bit (OpenBLAS picks kernels by matrix
+ * size, so a row's output depends on how many rows share its call) — the
  * only way either can change the result.
  *
  * Ownership: the sampler borrows the model (it must outlive the sampler and
@@ -49,26 +50,29 @@ typedef enum diffuse_sampler_option {
     DIFFUSE_SAMPLER_CLIP_X0 = 1,    /* double, clip x̂_0 to [−c, c]; 0 (default) = off */
     DIFFUSE_SAMPLER_USE_EMA = 2,    /* int 0/1, sample with the EMA weights; default 0 */
     DIFFUSE_SAMPLER_SEED = 3,       /* int, default 0 */
-    DIFFUSE_SAMPLER_THREADS = 4,    /* int, worker threads; default 0, 0..1024 (below) */
+    DIFFUSE_SAMPLER_THREADS = 4,    /* int, worker threads; default 1, 0..1024 (below) */
     DIFFUSE_SAMPLER_CHUNK_ROWS = 5  /* int, rows denoised together; default 4096 */
 } diffuse_sampler_option;
 
 /* DIFFUSE_SAMPLER_THREADS = k:
- *   0  (default) one thread (the caller's); OpenBLAS is left as it is;
- *   1  the same, but OpenBLAS is set to one thread;
+ *   1  (default) one thread (the caller's);
  *   k > 1 the n rows are split into k contiguous parts (at most one per
  *      row), each denoised through all T steps, chunk by chunk, by its own
  *      thread (the calling one and k−1 the sampler keeps until it is freed
- *      or k changes), with OpenBLAS set to one thread. A 2-thread run of
- *      64 rows is thus bit-identical to a 1-thread run with 32-row chunks.
- *      Each thread has its own chunk buffers and network activations
- *      (kept by the model, shared with its trainer, until it is freed):
- *      memory O(n·d + k·chunk·width). Callback models are always sampled
- *      on the calling thread only (their function is never called from
- *      another thread), whatever k is.
- * For k ≥ 1 the sampler calls openblas_set_num_threads(1), which is
- * PROCESS-WIDE in the OpenBLAS builds Debian ships: it also affects other
- * code in the process that uses OpenBLAS, and stays so after the call. */
+ *      or k changes). A 2-thread run of 64 rows is thus bit-identical to a
+ *      1-thread run with 32-row chunks. Each thread has its own chunk
+ *      buffers and network activations (kept by the model, shared with its
+ *      trainer, until it is freed): memory O(n·d + k·chunk·width). Callback
+ *      models are always sampled on the calling thread only (their function
+ *      is never called from another thread), whatever k is;
+ *   0  the calling thread, with OpenBLAS's own threads doing the matrix
+ *      products (OPENBLAS_NUM_THREADS, the CPU affinity): the bits then
+ *      depend on how many threads OpenBLAS runs.
+ * For k ≥ 1 the run's matrix products use OpenBLAS on one thread
+ * (process-wide in Debian's OpenBLAS; the caller's setting is restored
+ * before the call returns), so the bits depend only on the seed, the
+ * model, n, CHUNK_ROWS and k — not on OpenBLAS's threading or the CPU
+ * affinity. */
 
 /* Progress: called on the calling thread after each reverse step of each
  * chunk with the number of (chunk, step) units done and the total. Non-zero

@@ -6,9 +6,14 @@
  *   t   ~ Uniform{0, …, T−1}         (per row)
  *   ε   ~ N(0, I)
  *   x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε       (forward unit)
- *   L   = mean ‖target − f_θ(x_t, t)‖²,  target = ε, or v = √ᾱ_t ε − √(1−ᾱ_t) x_0
- *                                       for a v-prediction model
+ *   L   = 1/(n·d) Σ_i Σ_j (target_ij − f_θ(x_t, t)_ij)²
+ *         the mean over the batch's n rows AND their d elements (PyTorch's
+ *         mse_loss), i.e. the per-row ‖target − f_θ‖² divided by d;
+ *         target = ε, x_0, or v = √ᾱ_t ε − √(1−ᾱ_t) x_0 (the model's
+ *         prediction kind)
  *   θ  ← optimizer step on ∇_θ L
+ * Every loss the trainer reports (step, step_batch, train, the progress
+ * callback) is this per-element mean L of one batch.
  *
  * Randomness: t and ε of step k come from the Philox streams (seed, 2k) and
  * (seed, 2k+1), k = the optimizer's step count. Same seed, same data, same
@@ -63,28 +68,30 @@ typedef int (*diffuse_train_progress_fn)(void *user, uint64_t step, double loss,
 typedef enum diffuse_trainer_option {
     DIFFUSE_TRAINER_BATCH_SIZE = 0, /* int, rows per step; default 256, 1..1048576 */
     DIFFUSE_TRAINER_SEED = 1,       /* int, seed of t and ε draws; default 0 */
-    DIFFUSE_TRAINER_THREADS = 2     /* int, worker threads per step; default 0, 0..1024 (below) */
+    DIFFUSE_TRAINER_THREADS = 2     /* int, worker threads per step; default 1, 0..1024 (below) */
 } diffuse_trainer_option;
 
 /* DIFFUSE_TRAINER_THREADS = k:
- *   0  (default) everything runs on the calling thread and OpenBLAS is left
- *      as it is (its own threads, OPENBLAS_NUM_THREADS);
- *   1  the same, but OpenBLAS is set to one thread;
+ *   1  (default) everything runs on the calling thread;
  *   k > 1 the batch's rows are split into k contiguous parts (at most one
  *      per row); k threads (the calling one and k−1 the trainer keeps until
  *      it is freed or k changes) each run forward, loss and backward for
- *      their part, with OpenBLAS set to one thread, adding their gradients
- *      into the model's layer by layer in a fixed order (thread i after
- *      thread i − 1), so the same seed, data and k give the same bits;
- *      another k agrees to rounding (summation order, and sgemm kernels
- *      chosen by matrix size). Each extra thread costs its rows'
- *      activations only (no gradient buffer of its own); the model keeps
- *      the per-thread activation memory, shared with its sampler, until it
- *      is freed.
- * For k ≥ 1 the trainer calls openblas_set_num_threads(1), which is
- * PROCESS-WIDE in the OpenBLAS builds Debian ships: it also affects other
- * code in the process that uses OpenBLAS, and stays so after the call.
- * Callbacks (data, progress) are always called on the calling thread. */
+ *      their part, adding their gradients into the model's layer by layer
+ *      in a fixed order (thread i after thread i − 1). Each extra thread
+ *      costs its rows' activations only (no gradient buffer of its own);
+ *      the model keeps the per-thread activation memory, shared with its
+ *      sampler, until it is freed;
+ *   0  the calling thread only, with OpenBLAS's own threads doing the
+ *      matrix products (OPENBLAS_NUM_THREADS, the CPU affinity): useful for
+ *      one large batch on many cores, but the bits then depend on how many
+ *      threads OpenBLAS runs.
+ * For k ≥ 1 a step's matrix products run with OpenBLAS set to one thread
+ * (process-wide in Debian's OpenBLAS; the caller's setting is restored
+ * before the call returns, and callbacks run inside that window), so the
+ * same seed, data and k give the same bits whatever OpenBLAS's threading
+ * or the CPU affinity; another k agrees to rounding (summation order, and
+ * sgemm kernels chosen by matrix size). Callbacks (data, progress) are
+ * always called on the calling thread. */
 
 /* Creates a trainer for `model` (which must be trainable: not a callback
  * model) with `optimizer` (created for this model) and a copy of `schedule`.

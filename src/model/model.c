@@ -9,6 +9,7 @@
 #include "model/model_config.h"
 #include "model/architecture.h"
 #include "model/callback.h"
+#include "util/blas_threads.h"
 
 /* The handle is heap-allocated and used by one thread at a time, so a
  * failure of a const getter may still be recorded in it. */
@@ -505,7 +506,11 @@ static diffuse_status predict_checked(diffuse_model *model, const diffuse_model_
     if ((status = model_call_read(error, call, &full)) != DIFFUSE_OK ||
         (status = check_call_arrays(error, model, &full, &count)) != DIFFUSE_OK)
         return status;
+    /* A library network's GEMMs run on one OpenBLAS thread, so that the
+     * bits never depend on OpenBLAS's threading (util/blas_threads.h). */
+    int blas_threads = model_can_replicate(model) ? blas_threads_pin() : 1;
     status = model->ops->predict(model, model->params, &full);
+    blas_threads_restore(blas_threads);
     if (status == DIFFUSE_OK)
         status = diffuse_check_finite_floats(error, full.out, count, "model output");
     return status;

@@ -1,7 +1,8 @@
 /* Worker sets (see workers.h). */
 #include "model/workers.h"
 
-#include <cblas.h>
+#include "util/blas_threads.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,13 +50,13 @@ static diffuse_status create_workers(worker_set *set, diffuse_model *model, size
 diffuse_status workers_prepare(worker_set *set, diffuse_error *error, diffuse_model *model,
                                size_t threads, bool with_team)
 {
-    /* THREADS ≥ 1: OpenBLAS runs single-threaded; the rows are the parallelism. */
-    if (threads > 0)
-        openblas_set_num_threads(1);
     size_t count = threads > 1 && model_can_replicate(model) ? threads : 1;
+    if (set->count != count)
+        workers_release(set);
+    /* A callback model runs the caller's code, whose threading is the caller's. */
+    set->pin_blas = threads > 0 && model_can_replicate(model);
     if (set->count == count)
         return DIFFUSE_OK;
-    workers_release(set);
     diffuse_status status = create_workers(set, model, count);
     if (status == DIFFUSE_OK && count > 1 && with_team)
         status = gradient_team_create(NULL, &set->team, count, model->grads);
@@ -97,7 +98,7 @@ static diffuse_status team_task(void *context, size_t index)
     return status;
 }
 
-void workers_run(worker_set *set, parallel_task task, void *context)
+static void run_active(worker_set *set, parallel_task task, void *context)
 {
     if (set->active == 1) {
         set->statuses[0] = task(context, 0);
@@ -114,6 +115,13 @@ void workers_run(worker_set *set, parallel_task task, void *context)
     parallel_run(set->pool, set->active, team_task, &run, set->statuses);
     for (size_t i = 0; i < set->active; i++)
         model_join_team(set->workers[i].model, NULL, 0);
+}
+
+void workers_run(worker_set *set, parallel_task task, void *context)
+{
+    int blas_threads = set->pin_blas ? blas_threads_pin() : 1;
+    run_active(set, task, context);
+    blas_threads_restore(blas_threads);
 }
 
 diffuse_status workers_first_failure(const worker_set *set, diffuse_error *error)

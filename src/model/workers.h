@@ -10,9 +10,10 @@
  * gradient team the workers' backward passes add into the model's
  * gradient buffer in worker order (gradient_team.h).
  *
- * The set also owns the process-wide OpenBLAS thread setting: with a
- * THREADS option ≥ 1 the rows are the parallelism and OpenBLAS runs on one
- * thread (this is the only place that sets it). */
+ * The set also decides OpenBLAS's threading for a run: with a THREADS
+ * option ≥ 1 the rows are the parallelism and the run's GEMMs use one
+ * OpenBLAS thread (util/blas_threads.h), so that the bits depend on the
+ * option alone; THREADS = 0 leaves OpenBLAS as it is. */
 #ifndef DIFFUSE_SRC_WORKERS_H
 #define DIFFUSE_SRC_WORKERS_H
 
@@ -39,6 +40,7 @@ typedef struct worker_set {
     size_t active;         /* workers[0 … active−1] take part in the current run */
     parallel_pool *pool;   /* count − 1 threads; NULL for one worker */
     gradient_team *team;   /* NULL unless asked for and count > 1 */
+    bool pin_blas;         /* run with OpenBLAS on one thread (THREADS ≥ 1) */
     size_t local_size;     /* bytes of each worker's `local`, zeroed when set up */
     void (*local_free)(void *local); /* releases what a `local` holds; may be NULL */
 } worker_set;
@@ -55,8 +57,8 @@ void workers_release(worker_set *set);
  * `threads`: max(threads, 1) workers where the model can be replicated, else
  * one (a callback model's function is only called from the calling thread);
  * kept between runs with the same count, so steady state allocates nothing.
- * A gradient team too when `with_team` (training). With threads ≥ 1,
- * OpenBLAS is set to one thread. Failures (NO_MEMORY, a replica's) are
+ * A gradient team too when `with_team` (training). With threads ≥ 1, the
+ * runs pin OpenBLAS to one thread. Failures (NO_MEMORY, a replica's) are
  * recorded in `error` and leave the set empty. */
 diffuse_status workers_prepare(worker_set *set, diffuse_error *error, diffuse_model *model,
                                size_t threads, bool with_team);
@@ -67,7 +69,8 @@ void workers_split(worker_set *set, size_t rows);
 
 /* Runs task(context, i) for the active workers, i = 0 on the calling
  * thread; each task's status lands in statuses[i]. In a team, every worker
- * joins it for the run and leaves it however its task ends. */
+ * joins it for the run and leaves it however its task ends. OpenBLAS's
+ * thread count is pinned for the run and restored after it. */
 void workers_run(worker_set *set, parallel_task task, void *context);
 
 /* The run's outcome: the first failure in worker order (a worker that only

@@ -24,7 +24,7 @@ static const option_spec sampler_specs[SAMPLER_OPTION_COUNT] = {
     [DIFFUSE_SAMPLER_CLIP_X0] = {"clip_x0", true, 0, 1e30, 0},
     [DIFFUSE_SAMPLER_USE_EMA] = {"use_ema", false, 0, 1, 0},
     [DIFFUSE_SAMPLER_SEED] = {"seed", false, 0, 9007199254740991.0 /* 2^53 − 1 */, 0},
-    [DIFFUSE_SAMPLER_THREADS] = {"threads", false, 0, SAMPLER_MAX_THREADS, 0},
+    [DIFFUSE_SAMPLER_THREADS] = {"threads", false, 0, SAMPLER_MAX_THREADS, 1},
     [DIFFUSE_SAMPLER_CHUNK_ROWS] = {"chunk_rows", false, 1, 1048576, 4096},
 };
 

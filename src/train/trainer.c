@@ -23,7 +23,7 @@ enum { TRAINER_OPTION_COUNT = 3, TRAINER_MAX_THREADS = 1024 };
 static const option_spec trainer_specs[TRAINER_OPTION_COUNT] = {
     [DIFFUSE_TRAINER_BATCH_SIZE] = {"batch_size", false, 1, 1048576, 256},
     [DIFFUSE_TRAINER_SEED] = {"seed", false, 0, 9007199254740991.0 /* 2^53 − 1 */, 0},
-    [DIFFUSE_TRAINER_THREADS] = {"threads", false, 0, TRAINER_MAX_THREADS, 0},
+    [DIFFUSE_TRAINER_THREADS] = {"threads", false, 0, TRAINER_MAX_THREADS, 1},
 };
 
 const option_table trainer_option_table = {"trainer", trainer_specs, TRAINER_OPTION_COUNT};

@@ -137,7 +137,12 @@ class Trainer(Handle, Options):
     The trainer borrows the model and the optimizer (created with default
     AdamW options when not given): it keeps them alive, and they stay usable
     (`trainer.model`, `trainer.optimizer`). Options: batch_size, seed,
-    threads. See `data` for the data sources."""
+    threads (default 1; the bits depend only on it, not on OpenBLAS's
+    threading). See `data` for the data sources.
+
+    Every loss it returns or reports is the batch's per-element mean
+    L = 1/(n·dim) Σ (target − prediction)², as torch's mse_loss: the
+    per-row squared norm divided by dim."""
 
     C_PREFIX = "diffuse_trainer"
     OPTIONS = option_table("diffuse_trainer")

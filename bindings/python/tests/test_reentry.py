@@ -88,7 +88,7 @@ class ReentryTest(unittest.TestCase):
 
             with self.assertRaisesRegex(diffuse.StateError, "busy"):
                 sampler.run(8, progress=progress)
-            self.assertEqual(sampler.threads, 0)
+            self.assertEqual(sampler.threads, 1)  # the default, unchanged
             sampler.run(8)  # idle again: runs
 
     def test_callback_model_closed_in_its_predict_function(self):
