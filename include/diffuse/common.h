@@ -125,6 +125,26 @@ DIFFUSE_API const char *diffuse_status_name(int status);
  * Valid until the next failing call in this thread. */
 DIFFUSE_API const char *diffuse_last_error(void);
 
+/* ---- Warnings ------------------------------------------------------- */
+
+/* The library never prints. Where a call succeeds but the caller should
+ * know something (a setting that will give poor results), it passes a
+ * warning to the process's log function, if one is set. */
+typedef enum diffuse_log_level {
+    DIFFUSE_LOG_WARNING = 1
+} diffuse_log_level;
+
+/* Receives one warning: `message` (one line, no newline) is valid during the
+ * call only. Called on the thread whose call raised the warning, possibly
+ * from several threads at once; it must not call back into the handle whose
+ * call raised it. */
+typedef void (*diffuse_log_fn)(void *user, diffuse_log_level level, const char *message);
+
+/* Sets the process-wide log function (NULL: warnings are dropped, the
+ * default). A call in progress on another thread may still deliver one
+ * warning to the previous function. Never fails; thread-safe. */
+DIFFUSE_API void diffuse_set_log(diffuse_log_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif

@@ -90,7 +90,13 @@ typedef int (*diffuse_sample_progress_fn)(void *user, uint64_t done, uint64_t to
  * frees the sampler when diffuse_sampler_run returns. */
 
 /* Creates a sampler for `model` (borrowed; any model, callback models
- * included) and a copy of `schedule`. Options start at their defaults. */
+ * included) and a copy of `schedule`. Options start at their defaults.
+ * Sampling starts from x_T ~ N(0, I), which is right only when ᾱ_{T−1} ≈ 0:
+ * for a schedule that ends at ᾱ_{T−1} > 0.01 (a short linear one: T = 50
+ * ends at 0.60) it succeeds but passes a warning to the log function
+ * (diffuse_set_log), since the samples are then biased towards 0 by about
+ * √ᾱ_{T−1} of the data. Sample in fewer steps by respacing the timesteps of
+ * a long schedule instead. */
 DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse_model *model,
                                                   const diffuse_schedule *schedule);
 /* Frees the sampler (not the model). NULL is a no-op. From its own progress

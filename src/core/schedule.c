@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/log.h"
 #include "util/option_table.h"
 
 /* M_PI is not part of strict C11. */
@@ -891,4 +892,16 @@ void schedule_combine_rows(const diffuse_schedule *s, size_t n, size_t d, const 
         for (size_t j = 0; j < d; j++)
             out_row[j] = (float)(a * (double)x_row[j] + b * (double)y_row[j]);
     }
+}
+
+void schedule_warn_far_from_prior(const diffuse_schedule *s, const char *who)
+{
+    size_t steps = schedule_steps(s);
+    double alpha_bar = schedule_column(s, DIFFUSE_TABLE_ALPHA_BAR)[steps - 1];
+    if (alpha_bar > SCHEDULE_PRIOR_ALPHA_BAR_MAX)
+        log_warning("%s: the schedule ends at alpha_bar[T-1] = %.3g (T = %zu), so x_T keeps "
+                    "sqrt(alpha_bar) = %.3g of x_0 and sampling from x_T ~ N(0, I) is biased "
+                    "towards 0; train with a longer schedule (T = 1000) and sample in fewer "
+                    "steps by respacing the sampler's timesteps instead",
+                    who, alpha_bar, steps, sqrt(alpha_bar));
 }

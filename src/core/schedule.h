@@ -48,6 +48,14 @@ const double *schedule_column(const diffuse_schedule *s, diffuse_schedule_table 
  * "Threads" in diffuse/schedule.h); NULL for a NULL handle. */
 diffuse_error *schedule_error(const diffuse_schedule *s);
 
+/* Sampling starts from x_T ~ N(0, I), which is q(x_T | x_0) only when
+ * ᾱ_{T−1} ≈ 0. Warns through the log function (util/log.h), naming `who`,
+ * when ᾱ_{T−1} > SCHEDULE_PRIOR_ALPHA_BAR_MAX: x_T then keeps √ᾱ_{T−1} of
+ * x_0, and the samples are biased towards 0 by about that much (a linear
+ * schedule with T = 50 ends at ᾱ_{T−1} = 0.60). */
+#define SCHEDULE_PRIOR_ALPHA_BAR_MAX 0.01
+void schedule_warn_far_from_prior(const diffuse_schedule *s, const char *who);
+
 /* ---- Configuration (checkpoints) ---------------------------------------
  *
  * A schedule is fully described by (kind, steps, the options that apply to

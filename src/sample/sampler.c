@@ -120,6 +120,7 @@ DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse
         free(s);
         return status;
     }
+    schedule_warn_far_from_prior(s->schedule, "diffuse_sampler_create");
     s->model = model;
     workers_init(&s->workers, sizeof(chunk_buffers), chunk_free);
     option_defaults(&sampler_options, s->options);

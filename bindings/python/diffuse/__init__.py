@@ -27,9 +27,10 @@ from ._errors import (CallbackError, CancelledError, DiffuseError, DiffuseIOErro
 from ._buffers import HAVE_NUMPY
 from ._capi import C as _C
 from ._capi import LIBRARY_PATH, LIBRARY_VERSION
-from .enums import (Activation, Architecture, LRDecay, ModelOption, OptimizerKind,
+from .enums import (Activation, Architecture, LogLevel, LRDecay, ModelOption, OptimizerKind,
                     OptimizerOption, Prediction, SamplerOption, ScheduleKind, ScheduleOption,
                     Table, Toy2D, TrainerOption, Variance)
+from .log import DiffuseWarning
 from .rng import Rng
 from .schedule import Schedule
 from .model import Model, ModelConfig, TensorInfo, architecture_name

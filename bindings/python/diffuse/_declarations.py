@@ -60,6 +60,9 @@ class ModelCall(Structure):
                 ("labels", INT32S), ("out", FLOATS), ("out_variance", FLOATS)]
 
 
+# typedef void (*diffuse_log_fn)(void *user, diffuse_log_level level, const char *message);
+LOG_FN = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+
 # typedef int (*diffuse_predict_fn)(void *user, const diffuse_model_call *call, size_t dim);
 PREDICT_FN = CFUNCTYPE(c_int, c_void_p, POINTER(ModelCall), c_size_t)
 
@@ -79,6 +82,7 @@ DECLARATIONS = [
     ("diffuse_status_string", "string", [c_int], None),
     ("diffuse_status_name", "string", [c_int], None),
     ("diffuse_last_error", "string", [], None),
+    ("diffuse_set_log", "void", [LOG_FN, c_void_p], None),
     # rng.h
     ("diffuse_rng_create", "status", [OUT_HANDLE, c_uint64, c_uint64], None),
     ("diffuse_rng_free", "void", [HANDLE], None),

@@ -79,3 +79,7 @@ ModelOption = option_enum("ModelOption", "diffuse_model_config", Architecture)
 OptimizerOption = option_enum("OptimizerOption", "diffuse_optimizer", OptimizerKind)
 TrainerOption = option_enum("TrainerOption", "diffuse_trainer")
 SamplerOption = option_enum("SamplerOption", "diffuse_sampler")
+
+
+class LogLevel(enum.IntEnum):
+    WARNING = 1

@@ -27,7 +27,7 @@ _SCALARS = {
 _STRUCTS = {"diffuse_model_call": D.ModelCall, "diffuse_option_info": D.OptionInfo}
 _CALLBACKS = {"diffuse_data_fn": D.DATA_FN, "diffuse_train_progress_fn": D.TRAIN_PROGRESS_FN,
               "diffuse_sample_progress_fn": D.SAMPLE_PROGRESS_FN,
-              "diffuse_predict_fn": D.PREDICT_FN}
+              "diffuse_predict_fn": D.PREDICT_FN, "diffuse_log_fn": D.LOG_FN}
 
 
 def _source():
@@ -118,7 +118,7 @@ class HeaderTest(unittest.TestCase):
                 result, parameters = typedefs[name]
                 argtypes = [_ctype(_without_name(p), handles, enums)
                             for p in parameters.split(",")]
-                self.assertIs(prototype._restype_, _SCALARS[result])
+                self.assertIs(prototype._restype_, None if result == "void" else _SCALARS[result])
                 self.assertEqual(list(prototype._argtypes_), argtypes)
 
     def test_structs_match_the_headers(self):
@@ -160,6 +160,7 @@ class HeaderTest(unittest.TestCase):
             "diffuse_variance": (diffuse.Variance, "DIFFUSE_VARIANCE_"),
             "diffuse_sampler_option": (diffuse.SamplerOption, "DIFFUSE_SAMPLER_"),
             "diffuse_toy2d": (diffuse.Toy2D, "DIFFUSE_TOY2D_"),
+            "diffuse_log_level": (diffuse.LogLevel, "DIFFUSE_LOG_"),
         }
         enums = dict((name, body) for body, name in
                      re.findall(r"typedef\s+enum\s+\w+\s*\{([^}]*)\}\s*(\w+)\s*;", source))
