@@ -133,7 +133,9 @@ DIFFUSE_API diffuse_status diffuse_sampler_option_info(size_t index, diffuse_opt
 DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler,
                                                         diffuse_sample_progress_fn fn, void *user);
 
-/* Generates n samples into `out` (n × dim floats, caller-owned). */
+/* Generates n samples into `out` (n × dim floats, caller-owned). The run
+ * denoises in place in `out`: after a failure or a cancellation its
+ * contents are unspecified (argument errors leave it untouched). */
 DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t n, float *out);
 
 #ifdef __cplusplus
