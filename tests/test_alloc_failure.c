@@ -1,6 +1,8 @@
 /* Allocation failure injection over checkpoint saves and loads
- * (include/diffuse/checkpoint.h): for every N, the N-th allocation made
- * during diffuse_model_save / _load and diffuse_trainer_save / _load fails
+ * (include/diffuse/checkpoint.h), and over the whole life of the handles
+ * (create, train with worker threads, save, load, sample, free): for every
+ * N, the N-th allocation made during diffuse_model_save / _load and
+ * diffuse_trainer_save / _load, or during the lifecycle, fails
  * (malloc, calloc, realloc and aligned_alloc are replaced in this program,
  * so the library's, Jansson's and libc's allocations are all counted). Each
  * call must then
@@ -373,6 +375,97 @@ START_TEST(trainer_save_and_load_survive_every_allocation_failure)
 }
 END_TEST
 
+/* ---- The whole life of the handles ------------------------------------------ */
+
+/* What went wrong in a lifecycle (Check itself allocates, so nothing may
+ * be asserted while the allocations are tracked). */
+static char life_error[512];
+
+/* One call of the lifecycle. A NO_MEMORY failure must leave the handle as
+ * it was: the same call, retried once the injected failure has happened
+ * (only allocation N fails), must then succeed. Anything else ends the
+ * lifecycle with life_error set. Counts the failures seen in *no_memory. */
+#define LIFE_STEP(call)                                                                         \
+    do {                                                                                        \
+        diffuse_status life_status_ = (call);                                                   \
+        if (life_status_ == DIFFUSE_ERROR_NO_MEMORY && diffuse_last_error()[0] != '\0') {       \
+            (*no_memory)++;                                                                     \
+            life_status_ = (call);                                                              \
+        }                                                                                       \
+        if (life_status_ != DIFFUSE_OK) {                                                       \
+            snprintf(life_error, sizeof life_error, "%s: %s (%s)", #call,                       \
+                     diffuse_status_name(life_status_), diffuse_last_error());                  \
+            goto done;                                                                          \
+        }                                                                                       \
+    } while (0)
+
+/* create → train steps (two worker threads) → save → load → sample (two
+ * worker threads) → free, every handle kind of the MLP architecture. */
+static void lifecycle(const char *path, long *no_memory)
+{
+    diffuse_model_config *config = NULL;
+    diffuse_test_handles h = {NULL, NULL, NULL, NULL}, loaded = {NULL, NULL, NULL, NULL};
+    diffuse_sampler *sampler = NULL;
+    float samples[16 * 3];
+    LIFE_STEP(diffuse_schedule_create(&h.schedule, DIFFUSE_SCHEDULE_LINEAR, 20));
+    LIFE_STEP(diffuse_model_config_create(&config, DIFFUSE_ARCH_MLP, 3));
+    LIFE_STEP(diffuse_model_config_set_int(config, DIFFUSE_MODEL_HIDDEN_WIDTH, 8));
+    LIFE_STEP(diffuse_model_create(&h.model, config));
+    LIFE_STEP(diffuse_optimizer_create(&h.optimizer, DIFFUSE_OPTIMIZER_ADAMW, h.model));
+    LIFE_STEP(diffuse_optimizer_set_double(h.optimizer, DIFFUSE_OPTIMIZER_EMA_DECAY, 0.9));
+    LIFE_STEP(diffuse_trainer_create(&h.trainer, h.model, h.schedule, h.optimizer));
+    LIFE_STEP(diffuse_trainer_set_int(h.trainer, DIFFUSE_TRAINER_BATCH_SIZE, 8));
+    LIFE_STEP(diffuse_trainer_set_int(h.trainer, DIFFUSE_TRAINER_THREADS, 2));
+    LIFE_STEP(diffuse_trainer_set_data(h.trainer, feed, NULL));
+    LIFE_STEP(diffuse_trainer_train(h.trainer, 2, NULL));
+    LIFE_STEP(diffuse_trainer_step(h.trainer, NULL));
+    LIFE_STEP(diffuse_trainer_save(h.trainer, path));
+    LIFE_STEP(diffuse_trainer_load(path, &loaded.model, &loaded.schedule, &loaded.optimizer,
+                                   &loaded.trainer));
+    LIFE_STEP(diffuse_sampler_create(&sampler, loaded.model, loaded.schedule));
+    LIFE_STEP(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_THREADS, 2));
+    LIFE_STEP(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_USE_EMA, 1));
+    LIFE_STEP(diffuse_sampler_run(sampler, 16, samples));
+done:
+    diffuse_sampler_free(sampler);
+    diffuse_test_handles_free(&loaded);
+    diffuse_test_handles_free(&h);
+    diffuse_model_config_free(config);
+}
+
+START_TEST(every_allocation_failure_in_a_lifecycle_is_no_memory_and_recoverable)
+{
+    char dir[256], path[320];
+    const char *shm = "/dev/shm";
+    if (getenv("TMPDIR") == NULL && access(shm, W_OK) == 0)
+        setenv("TMPDIR", shm, 1);
+    ck_assert_int_eq(diffuse_test_temp_dir(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/life.safetensors", dir);
+    long no_memory = 0;
+    lifecycle(path, &no_memory); /* libc's one-time allocations, outside the sweep */
+    ck_assert_msg(life_error[0] == '\0', "%s", life_error);
+    long n = 1;
+    for (;; n++) {
+        long before = no_memory;
+        life_error[0] = '\0';
+        start_tracking(n);
+        lifecycle(path, &no_memory);
+        tracking = false;
+        ck_assert_msg(life_error[0] == '\0', "allocation %ld failing: %s", n, life_error);
+        ck_assert_msg(live_count == 0, "allocation %ld failing: %zu blocks leaked", n,
+                      live_count);
+        if (failures == 0)
+            break;
+        /* Either a call reported it, or libc absorbed it with the right result. */
+        ck_assert_int_le(no_memory - before, 1);
+    }
+    printf("lifecycle: %ld allocation points, %ld reported as NO_MEMORY and recovered from\n",
+           n - 1, no_memory);
+    ck_assert_int_gt(no_memory, (n - 1) / 2);
+    diffuse_test_remove_dir(dir);
+}
+END_TEST
+
 /* The replacement must be the allocator in use, or the sweep tests nothing. */
 START_TEST(the_injection_works)
 {
@@ -394,6 +487,7 @@ static Suite *alloc_failure_suite(void)
     tcase_add_test(sweeps, the_injection_works);
     tcase_add_test(sweeps, model_save_and_load_survive_every_allocation_failure);
     tcase_add_test(sweeps, trainer_save_and_load_survive_every_allocation_failure);
+    tcase_add_test(sweeps, every_allocation_failure_in_a_lifecycle_is_no_memory_and_recoverable);
     suite_add_tcase(suite, sweeps);
     return suite;
 }

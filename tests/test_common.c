@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "test_support.h"
+#include "util/error.h"
 
 START_TEST(version_matches_header)
 {
@@ -72,6 +73,23 @@ START_TEST(integer_options_are_printed_exactly)
 }
 END_TEST
 
+/* A layer passes a lower layer's message on (diffuse_fail(error, status,
+ * "%s", diffuse_last_error())): the message survives. It used to come out
+ * empty (vsnprintf read the buffer it was writing), so an allocation failure
+ * while a trainer set up its workers was a NO_MEMORY without a word. */
+START_TEST(passing_the_last_message_on_keeps_it)
+{
+    diffuse_error error = {{0}};
+    diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate %d workers", 2);
+    ck_assert_int_eq(diffuse_fail(&error, DIFFUSE_ERROR_NO_MEMORY, "%s", diffuse_last_error()),
+                     DIFFUSE_ERROR_NO_MEMORY);
+    ck_assert_str_eq(diffuse_last_error(), "cannot allocate 2 workers");
+    ck_assert_str_eq(error.message, "cannot allocate 2 workers");
+    diffuse_fail(&error, DIFFUSE_ERROR_IO, "saving: %s", diffuse_last_error());
+    ck_assert_str_eq(diffuse_last_error(), "saving: cannot allocate 2 workers");
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
     Suite *suite = suite_create("common");
@@ -79,6 +97,7 @@ static Suite *common_suite(void)
     tcase_add_test(tc, version_matches_header);
     tcase_add_test(tc, status_strings_cover_every_code);
     tcase_add_test(tc, integer_options_are_printed_exactly);
+    tcase_add_test(tc, passing_the_last_message_on_keeps_it);
     suite_add_tcase(suite, tc);
     return suite;
 }

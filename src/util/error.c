@@ -9,14 +9,19 @@
 
 static _Thread_local char thread_message[DIFFUSE_ERROR_MESSAGE_SIZE];
 
+/* Formatted into a local buffer first: an argument may be the thread's own
+ * message (passing a lower layer's diffuse_last_error() on), which
+ * vsnprintf must not read while it writes there. */
 diffuse_status diffuse_fail(diffuse_error *error, diffuse_status status, const char *fmt, ...)
 {
+    char message[DIFFUSE_ERROR_MESSAGE_SIZE];
     va_list args;
     va_start(args, fmt);
-    vsnprintf(thread_message, sizeof thread_message, fmt, args);
+    vsnprintf(message, sizeof message, fmt, args);
     va_end(args);
+    memcpy(thread_message, message, sizeof message);
     if (error != NULL)
-        memcpy(error->message, thread_message, sizeof thread_message);
+        memcpy(error->message, message, sizeof message);
     return status;
 }
 
