@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages libdiffuse needs to build, test and run its
 # demo, when any is missing.
-# Usage: tests/install-deps.sh [--python] [--torch] [--valgrind] [--fuzz]
+# Usage: tests/install-deps.sh [--python] [--torch] [--valgrind] [--fuzz] [--coverage]
 set -eu
 packages="build-essential cmake pkg-config libopenblas-dev libjansson-dev check"
 for arg in "$@"; do
@@ -10,6 +10,7 @@ for arg in "$@"; do
     --torch) packages="$packages python3-torch" ;;
     --valgrind) packages="$packages valgrind" ;;
     --fuzz) packages="$packages clang libclang-rt-14-dev" ;; # libFuzzer (tests/fuzz)
+    --coverage) packages="$packages lcov" ;;                 # tests/coverage.sh
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done
