@@ -1,9 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages libdiffuse needs to build, test and run its
 # demo, when any is missing.
-# Usage: tests/install-deps.sh [--python] [--torch] [--valgrind] [--fuzz] [--coverage]
+# Usage: tests/install-deps.sh [--python] [--torch] [--valgrind] [--fuzz] [--coverage] [--data]
 set -eu
-packages="build-essential cmake pkg-config libopenblas-dev libjansson-dev check"
+packages="build-essential cmake pkg-config libopenblas-dev libjansson-dev zlib1g-dev check"
 for arg in "$@"; do
     case "$arg" in
     --python) packages="$packages python3 python3-numpy python3-venv python3-pip" ;;
@@ -11,6 +11,7 @@ for arg in "$@"; do
     --valgrind) packages="$packages valgrind" ;;
     --fuzz) packages="$packages clang libclang-rt-14-dev" ;; # libFuzzer (tests/fuzz)
     --coverage) packages="$packages lcov" ;;                 # tests/coverage.sh
+    --data) packages="$packages dataset-fashion-mnist" ;;   # tests/test_idx.c reads it
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done

@@ -20,5 +20,6 @@
 #include "diffuse/checkpoint.h"
 #include "diffuse/toy2d.h"
 #include "diffuse/metrics.h"
+#include "diffuse/images.h"
 
 #endif

@@ -31,6 +31,7 @@ from .enums import (Activation, Architecture, LogLevel, LRDecay, ModelOption, Op
                     OptimizerOption, Prediction, SamplerOption, ScheduleKind, ScheduleOption,
                     Table, Toy2D, TrainerOption, Variance)
 from .log import DiffuseWarning
+from .images import Images
 from .rng import Rng
 from .schedule import Schedule
 from .model import Model, ModelConfig, TensorInfo, architecture_name

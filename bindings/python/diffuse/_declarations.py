@@ -5,6 +5,7 @@ Each entry is (name, result, argtypes, error source):
   result        "status"    diffuse_status; non-OK raises the DiffuseError subclass
                 "string"    const char *, returned as str (None for NULL)
                 "unsigned"  an unsigned int, returned as is
+                "int"       an int, returned as is (a C data callback's result)
                 "void"      nothing
   error source  for "status" functions, where the detailed message is:
                 (last_error_function, argument index) for calls on a handle,
@@ -222,12 +223,26 @@ DECLARATIONS = [
     ("diffuse_toy2d_sample", "status", [ENUM, c_uint64, c_uint64, c_size_t, FLOATS], None),
     ("diffuse_toy2d_name", "string", [ENUM], None),
     ("diffuse_toy2d_from_name", "status", [c_char_p, OUT_ENUM], None),
+    # images.h
+    ("diffuse_images_load_idx", "status", [OUT_HANDLE, c_char_p, c_char_p], None),
+    ("diffuse_images_free", "void", [HANDLE], None),
+    ("diffuse_images_last_error", "string", [HANDLE], None),
+    ("diffuse_images_shape", "status",
+     [HANDLE, OUT_SIZE, OUT_SIZE, OUT_SIZE, OUT_SIZE, POINTER(c_int)], _on("images")),
+    ("diffuse_images_get", "status", [HANDLE, c_size_t, c_size_t, FLOATS, INT32S],
+     _on("images")),
+    ("diffuse_images_set_shuffle", "status", [HANDLE, c_int, c_uint64], _on("images")),
+    ("diffuse_images_position", "status", [HANDLE, OUT_U64], _on("images")),
+    ("diffuse_images_seek", "status", [HANDLE, c_uint64], _on("images")),
+    ("diffuse_images_data", "int",
+     [c_void_p, FLOATS, INT32S, c_size_t, c_size_t, POINTER(c_char), c_size_t], None),
     # metrics.h
     ("diffuse_energy_distance", "status",
      [FLOATS, c_size_t, FLOATS, c_size_t, c_size_t, OUT_DOUBLE], None),
     ("diffuse_sample_moments", "status", [FLOATS, c_size_t, c_size_t, DOUBLES, DOUBLES], None),
 ]
 
-RESULT_TYPES = {"status": c_int, "string": c_char_p, "unsigned": c_uint, "void": None}
+RESULT_TYPES = {"status": c_int, "string": c_char_p, "unsigned": c_uint, "void": None,
+                "int": c_int}
 
 DECLARED_NAMES = frozenset(entry[0] for entry in DECLARATIONS)

@@ -57,7 +57,8 @@ class Sampler(Handle, Options):
     clip_x0 = option_property("clip_x0", "Clip x̂_0 to [-c, c] (0: off).")
     use_ema = option_property("use_ema", "Sample with the EMA weights.")
     seed = option_property("seed", "Seed of x_T and of the noise of every step.")
-    threads = option_property("threads", "OpenBLAS threads (0: leave as they are).")
+    threads = option_property("threads", "Worker threads (default 1; 0: OpenBLAS's own "
+                              "threads, whose count then changes the bits).")
     chunk_rows = option_property("chunk_rows", "Rows denoised together.")
 
     def run(self, n, out=None, progress=None):

@@ -10,6 +10,8 @@ from ._errors import CancelledError
 from ._handle import (Handle, Options, call_with_callbacks, option_property, path_argument,
                       write_message)
 from ._options import option_table
+from . import images
+from .images import Images
 from .model import Model
 from .optim import Optimizer
 from .schedule import Schedule
@@ -165,7 +167,8 @@ class Trainer(Handle, Options):
 
     batch_size = option_property("batch_size", "Rows per step.")
     seed = option_property("seed", "Seed of the t and ε draws.")
-    threads = option_property("threads", "OpenBLAS threads (0: leave as they are).")
+    threads = option_property("threads", "Worker threads per step (default 1; 0: OpenBLAS's "
+                              "own threads, whose count then changes the bits).")
 
     @property
     def data(self):
@@ -177,7 +180,9 @@ class Trainer(Handle, Options):
         - a float32 buffer holding the whole data set (n×dim), served in
           consecutive batches, an epoch ending after its last row;
         - an iterable of batches (a list, or any object whose iter() starts
-          again; a generator works for one epoch only).
+          again; a generator works for one epoch only);
+        - a diffuse.Images set, served by the library's own data function
+          (shuffled per epoch; no Python runs per batch).
 
         An exception raised by the source is re-raised from the training
         call with its original traceback. None clears the source."""
@@ -188,6 +193,9 @@ class Trainer(Handle, Options):
         if source is None:
             C.diffuse_trainer_set_data(self._h, DATA_FN(), None)
             self._keep("data", None)
+        elif isinstance(source, Images):
+            C.diffuse_trainer_set_data(self._h, images.DATA_FUNCTION, source._h)
+            self._keep("data", source)
         else:
             feeder = _DataFeeder(source, self._dim, self._resource)
             c_function = DATA_FN(feeder)

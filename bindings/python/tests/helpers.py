@@ -9,6 +9,7 @@ test), else from the usual search (see diffuse/_library.py).
 import array
 import os
 import sys
+import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BINDING = os.path.dirname(HERE)
@@ -18,6 +19,9 @@ if os.environ.get("DIFFUSE_TEST_INSTALLED", "") in ("", "0"):
     sys.path.insert(0, BINDING)
 
 import diffuse  # noqa: E402  (after the path set-up)
+
+# The suites use short schedules on purpose; test_log checks the warning.
+warnings.filterwarnings("ignore", category=diffuse.DiffuseWarning)
 
 numpy = diffuse._buffers.numpy  # None when numpy is absent or hidden
 
