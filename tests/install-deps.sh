@@ -3,7 +3,7 @@
 # demo, when any is missing.
 # Usage: tests/install-deps.sh [--python] [--torch] [--valgrind] [--fuzz] [--coverage] [--data]
 set -eu
-packages="build-essential cmake pkg-config libopenblas-dev libjansson-dev zlib1g-dev check"
+packages="build-essential cmake pkg-config libopenblas-dev libjansson-dev zlib1g-dev libpng-dev check"
 for arg in "$@"; do
     case "$arg" in
     --python) packages="$packages python3 python3-numpy python3-venv python3-pip" ;;

@@ -1,11 +1,7 @@
-/* A dependency-free PNG writer for the example programs (not part of
- * libdiffuse).
- *
- * Writes 8-bit RGB or grayscale PNG files (PNG 1.2 / ISO 15948): the image
- * data is a zlib stream of "stored" (uncompressed) deflate blocks, with the
- * CRC-32 of each chunk and the Adler-32 of the zlib stream computed here, so
- * no zlib is needed. Files are about as large as the raw pixels (3 bytes a
- * pixel for RGB), which is fine for plots and sample grids.
+/* The example programs' PNG writer (not part of libdiffuse), on libpng
+ * (Debian's libpng-dev): 8-bit RGB or grayscale files, compressed (the
+ * toy2d demo's 820×430 plot is ~40 kB, against 1.1 MB for the raw pixels
+ * the hand-written stored-deflate writer it replaces produced).
  *
  * The file is written to "<path>.tmp" first and renamed over `path` only
  * once complete, so a reader never sees a half-written image (rename is
