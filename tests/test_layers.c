@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "nn/activation.h"
 #include "nn/block.h"
+#include "nn/conv2d.h"
 #include "nn/layers.h"
 #include "nn/linear.h"
 #include "nn/mlp.h"
@@ -693,6 +694,136 @@ START_TEST(time_branch_forward_and_gradients)
 }
 END_TEST
 
+/* ---- convolution -------------------------------------------------------- */
+
+/* C_in, C_out, H, W, k, stride: both kernels at both strides, odd and even
+ * sizes (the last row/column of a stride-2 output reads padding or not). */
+static const nn_conv_shape conv_cases[] = {
+    {3, 4, 5, 6, 3, 1}, {3, 4, 6, 5, 3, 2}, {2, 5, 4, 4, 1, 1}, {4, 3, 5, 5, 1, 2},
+};
+
+typedef struct conv_case {
+    const nn_conv_shape *shape;
+    size_t n;
+    double *x, *weight, *bias, *r, *out;
+} conv_case;
+
+static double conv_loss(void *ctx)
+{
+    const conv_case *c = ctx;
+    nn_conv2d_forward_reference(c->out, c->x, c->weight, c->bias, c->n, c->shape);
+    return dot(c->r, c->out, c->n * c->shape->out_channels * nn_conv_out_pixels(c->shape));
+}
+
+/* _i: conv_cases[_i]. The kernel against the reference, its backward
+ * against finite differences (accumulating onto non-zero gradients), and
+ * a second backward call giving the same input gradient. */
+START_TEST(conv2d_forward_and_gradients)
+{
+    enum { N = 2 };
+    const nn_conv_shape *shape = &conv_cases[_i];
+    size_t in_size = N * shape->in_channels * shape->height * shape->width;
+    size_t out_size = N * shape->out_channels * nn_conv_out_pixels(shape);
+    size_t w_size = shape->out_channels * shape->in_channels * shape->kernel * shape->kernel;
+    size_t b_size = shape->out_channels, cols = nn_conv_columns_floats(shape);
+    float *x = random_floats(in_size, 70, -2.0f, 2.0f), *w = random_floats(w_size, 71, -1.0f, 1.0f);
+    float *b = random_floats(b_size, 72, -1.0f, 1.0f), *r = random_floats(out_size, 73, -1.0f, 1.0f);
+    float *dw = random_floats(w_size, 74, -1.0f, 1.0f), *db = random_floats(b_size, 75, -1.0f, 1.0f);
+    float *out = zero_floats(out_size), *dx = zero_floats(in_size);
+    float *columns = cols > 0 ? zero_floats(cols) : NULL;
+    double *dw0 = to_double(dw, w_size), *db0 = to_double(db, b_size);
+    conv_case c = {shape, N, to_double(x, in_size), to_double(w, w_size), to_double(b, b_size),
+                   to_double(r, out_size), zero_doubles(out_size)};
+
+    nn_conv2d_forward(out, columns, x, w, b, N, shape, false);
+    conv_loss(&c);
+    check_close(out, c.out, out_size, 1e-5, 1e-5, "conv output");
+    nn_conv2d_backward_params(dw, db, columns, r, x, N, shape);
+    nn_conv2d_backward_input(dx, columns, r, w, N, shape);
+    for (size_t i = 0; i < w_size; i++)
+        dw[i] -= (float)dw0[i];
+    for (size_t i = 0; i < b_size; i++)
+        db[i] -= (float)db0[i];
+    double *num_dx = numeric_gradient(c.x, in_size, conv_loss, &c);
+    double *num_dw = numeric_gradient(c.weight, w_size, conv_loss, &c);
+    double *num_db = numeric_gradient(c.bias, b_size, conv_loss, &c);
+    check_gradient(dx, num_dx, in_size, "conv dx");
+    check_gradient(dw, num_dw, w_size, "conv dW");
+    check_gradient(db, num_db, b_size, "conv db");
+    /* the input gradient is overwritten, not accumulated */
+    float *again = zero_floats(in_size);
+    nn_conv2d_backward_input(again, columns, r, w, N, shape);
+    ck_assert_int_eq(memcmp(again, dx, in_size * sizeof *dx), 0);
+    /* accumulate adds onto what the output held */
+    nn_conv2d_forward(out, columns, x, w, NULL, N, shape, true);
+    for (size_t i = 0; i < out_size; i++)
+        c.out[i] = 2.0 * c.out[i] - c.bias[i / nn_conv_out_pixels(shape) % shape->out_channels];
+    check_close(out, c.out, out_size, 1e-5, 1e-5, "accumulated conv output");
+    free(x);
+    free(w);
+    free(b);
+    free(r);
+    free(dw);
+    free(db);
+    free(out);
+    free(dx);
+    free(columns);
+    free(again);
+    free(dw0);
+    free(db0);
+    free(num_dx);
+    free(num_dw);
+    free(num_db);
+    free(c.x);
+    free(c.weight);
+    free(c.bias);
+    free(c.r);
+    free(c.out);
+}
+END_TEST
+
+/* Sizes past the GEMM kernels' blocks, against the reference backward. */
+START_TEST(conv2d_backward_matches_reference_at_block_sizes)
+{
+    enum { N = 3 };
+    const nn_conv_shape shape = {24, 40, 11, 9, 3, (size_t)_i + 1};
+    size_t in_size = N * shape.in_channels * shape.height * shape.width;
+    size_t out_size = N * shape.out_channels * nn_conv_out_pixels(&shape);
+    size_t w_size = shape.out_channels * shape.in_channels * 9, b_size = shape.out_channels;
+    float *x = random_floats(in_size, 80, -2.0f, 2.0f), *w = random_floats(w_size, 81, -1.0f, 1.0f);
+    float *g = random_floats(out_size, 82, -1.0f, 1.0f), *dx = zero_floats(in_size);
+    float *dw = zero_floats(w_size), *db = zero_floats(b_size), *out = zero_floats(out_size);
+    float *columns = zero_floats(nn_conv_columns_floats(&shape));
+    double *xd = to_double(x, in_size), *wd = to_double(w, w_size), *gd = to_double(g, out_size);
+    double *ref_out = zero_doubles(out_size), *ref_dx = zero_doubles(in_size);
+    double *ref_dw = zero_doubles(w_size), *ref_db = zero_doubles(b_size);
+    nn_conv2d_forward(out, columns, x, w, NULL, N, &shape, false);
+    nn_conv2d_backward_params(dw, db, columns, g, x, N, &shape);
+    nn_conv2d_backward_input(dx, columns, g, w, N, &shape);
+    nn_conv2d_forward_reference(ref_out, xd, wd, NULL, N, &shape);
+    nn_conv2d_backward_reference(ref_dx, ref_dw, ref_db, gd, xd, wd, N, &shape);
+    check_close(out, ref_out, out_size, 1e-5, 1e-4, "conv output");
+    check_close(dx, ref_dx, in_size, 1e-5, 1e-4, "conv dx");
+    check_close(dw, ref_dw, w_size, 1e-5, 1e-4, "conv dW");
+    check_close(db, ref_db, b_size, 1e-5, 1e-4, "conv db");
+    free(x);
+    free(w);
+    free(g);
+    free(dx);
+    free(dw);
+    free(db);
+    free(out);
+    free(columns);
+    free(xd);
+    free(wd);
+    free(gd);
+    free(ref_out);
+    free(ref_dx);
+    free(ref_dw);
+    free(ref_db);
+}
+END_TEST
+
 /* ---- the layer list ------------------------------------------------------ */
 
 /* A small network as data: a time branch, an input layer with the time
@@ -1096,6 +1227,8 @@ static Suite *layers_suite(void)
     tcase_add_loop_test(kernels, block_forward_and_gradients, 0, 4);
     tcase_add_test(kernels, time_embedding_matches_formula);
     tcase_add_loop_test(kernels, time_branch_forward_and_gradients, 0, 2);
+    tcase_add_loop_test(kernels, conv2d_forward_and_gradients, 0, 4);
+    tcase_add_loop_test(kernels, conv2d_backward_matches_reference_at_block_sizes, 0, 2);
     suite_add_tcase(suite, kernels);
     TCase *network = tcase_create("network");
     tcase_add_test(network, layer_list_derives_layout_tensors_and_sizes);

@@ -178,3 +178,84 @@ done:
     free(next);
     return status;
 }
+
+/* Calls visit(ctx, output index, input index, weight index) for every
+ * product term W[c, c', i, j]·x[c', s·oy + i − p, s·ox + j − p] of the
+ * convolution that reads a pixel inside the image, image by image. */
+typedef void (*conv_term_fn)(void *ctx, size_t out, size_t in, size_t weight);
+
+static void conv_visit_terms(const nn_conv_shape *s, size_t n, conv_term_fn visit, void *ctx)
+{
+    size_t k = s->kernel, pad = k / 2;
+    size_t out_h = (s->height + 2 * pad - k) / s->stride + 1;
+    size_t out_w = (s->width + 2 * pad - k) / s->stride + 1;
+    for (size_t img = 0; img < n; img++)
+        for (size_t c = 0; c < s->out_channels; c++)
+            for (size_t oy = 0; oy < out_h; oy++)
+                for (size_t ox = 0; ox < out_w; ox++)
+                    for (size_t ci = 0; ci < s->in_channels; ci++)
+                        for (size_t i = 0; i < k; i++)
+                            for (size_t j = 0; j < k; j++) {
+                                long y = (long)(oy * s->stride + i) - (long)pad;
+                                long x = (long)(ox * s->stride + j) - (long)pad;
+                                if (y < 0 || x < 0 || y >= (long)s->height ||
+                                    x >= (long)s->width)
+                                    continue;
+                                size_t out = ((img * s->out_channels + c) * out_h + oy) * out_w +
+                                             ox;
+                                size_t in = ((img * s->in_channels + ci) * s->height +
+                                             (size_t)y) * s->width + (size_t)x;
+                                visit(ctx, out, in, ((c * s->in_channels + ci) * k + i) * k + j);
+                            }
+}
+
+typedef struct conv_arrays {
+    double *out, *d_in, *d_weight;
+    const double *in, *weight, *d_out;
+} conv_arrays;
+
+static void forward_term(void *ctx, size_t out, size_t in, size_t weight)
+{
+    conv_arrays *a = ctx;
+    a->out[out] += a->weight[weight] * a->in[in];
+}
+
+static void backward_term(void *ctx, size_t out, size_t in, size_t weight)
+{
+    conv_arrays *a = ctx;
+    a->d_weight[weight] += a->d_out[out] * a->in[in];
+    if (a->d_in != NULL)
+        a->d_in[in] += a->d_out[out] * a->weight[weight];
+}
+
+static size_t conv_out_size(const nn_conv_shape *s, size_t n)
+{
+    size_t pad = s->kernel / 2;
+    return n * s->out_channels * ((s->height + 2 * pad - s->kernel) / s->stride + 1) *
+           ((s->width + 2 * pad - s->kernel) / s->stride + 1);
+}
+
+void nn_conv2d_forward_reference(double *out, const double *in, const double *weight,
+                                 const double *bias, size_t n, const nn_conv_shape *shape)
+{
+    size_t size = conv_out_size(shape, n), plane = size / (n * shape->out_channels);
+    for (size_t i = 0; i < size; i++)
+        out[i] = bias != NULL ? bias[i / plane % shape->out_channels] : 0.0;
+    conv_arrays arrays = {.out = out, .in = in, .weight = weight};
+    conv_visit_terms(shape, n, forward_term, &arrays);
+}
+
+void nn_conv2d_backward_reference(double *d_in, double *d_weight, double *d_bias,
+                                  const double *d_out, const double *in, const double *weight,
+                                  size_t n, const nn_conv_shape *shape)
+{
+    size_t size = conv_out_size(shape, n), plane = size / (n * shape->out_channels);
+    if (d_bias != NULL)
+        for (size_t i = 0; i < size; i++)
+            d_bias[i / plane % shape->out_channels] += d_out[i];
+    if (d_in != NULL)
+        memset(d_in, 0, n * shape->in_channels * shape->height * shape->width * sizeof *d_in);
+    conv_arrays arrays = {.d_in = d_in, .d_weight = d_weight, .in = in, .weight = weight,
+                          .d_out = d_out};
+    conv_visit_terms(shape, n, backward_term, &arrays);
+}

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "diffuse/model.h"
+#include "nn/conv2d.h"
 #include "nn/mlp.h"
 
 /* φ(x) and φ'(x) (activation.h), GELU through ½(1 + tanh u) = σ(2u) and
@@ -42,5 +43,16 @@ void nn_time_embedding_reference(double t, size_t dim, double max_period, double
 diffuse_status nn_mlp_forward_reference(const nn_mlp_shape *shape, const double *params,
                                         const double *x, const int32_t *t, size_t n,
                                         double *out);
+
+/* The convolution of conv2d.h straight from its sum, one output at a time:
+ * out[n, C_out, Ho, Wo] (bias may be NULL). */
+void nn_conv2d_forward_reference(double *out, const double *in, const double *weight,
+                                 const double *bias, size_t n, const nn_conv_shape *shape);
+
+/* Its adjoint, tap by tap: d_weight += …, d_bias += … (skipped when NULL),
+ * d_in = … (overwritten; skipped when NULL). */
+void nn_conv2d_backward_reference(double *d_in, double *d_weight, double *d_bias,
+                                  const double *d_out, const double *in, const double *weight,
+                                  size_t n, const nn_conv_shape *shape);
 
 #endif
