@@ -697,9 +697,11 @@ END_TEST
 /* ---- convolution -------------------------------------------------------- */
 
 /* C_in, C_out, H, W, k, stride: both kernels at both strides, odd and even
- * sizes (the last row/column of a stride-2 output reads padding or not). */
+ * sizes (the last row/column of a stride-2 output reads padding or not),
+ * and an image one pixel high (taps that read only padding). */
 static const nn_conv_shape conv_cases[] = {
     {3, 4, 5, 6, 3, 1}, {3, 4, 6, 5, 3, 2}, {2, 5, 4, 4, 1, 1}, {4, 3, 5, 5, 1, 2},
+    {2, 3, 1, 4, 3, 1},
 };
 
 typedef struct conv_case {
@@ -1227,7 +1229,7 @@ static Suite *layers_suite(void)
     tcase_add_loop_test(kernels, block_forward_and_gradients, 0, 4);
     tcase_add_test(kernels, time_embedding_matches_formula);
     tcase_add_loop_test(kernels, time_branch_forward_and_gradients, 0, 2);
-    tcase_add_loop_test(kernels, conv2d_forward_and_gradients, 0, 4);
+    tcase_add_loop_test(kernels, conv2d_forward_and_gradients, 0, 5);
     tcase_add_loop_test(kernels, conv2d_backward_matches_reference_at_block_sizes, 0, 2);
     suite_add_tcase(suite, kernels);
     TCase *network = tcase_create("network");

@@ -4,6 +4,8 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "nn/vec.h"
+
 size_t nn_conv_out_height(const nn_conv_shape *shape)
 {
     size_t pad = shape->kernel / 2;
@@ -34,12 +36,44 @@ size_t nn_conv_columns_floats(const nn_conv_shape *shape)
     return shape->in_channels * shape->kernel * shape->kernel * nn_conv_out_pixels(shape);
 }
 
-/* The input coordinate s·o + i − p of output coordinate o and kernel tap
- * i, or −1 when it falls in the zero padding (≥ size or < 0). */
-static ptrdiff_t source_index(size_t o, size_t tap, const nn_conv_shape *shape, size_t size)
+/* The output coordinates o whose input coordinate s·o + t − p (tap t)
+ * lies inside [0, size): o in [*first, *last), the rest read padding. */
+static void valid_outputs(size_t tap, size_t size, size_t outputs, const nn_conv_shape *shape,
+                          size_t *first, size_t *last)
 {
-    ptrdiff_t at = (ptrdiff_t)(o * shape->stride + tap) - (ptrdiff_t)(shape->kernel / 2);
-    return at >= 0 && at < (ptrdiff_t)size ? at : -1;
+    size_t pad = shape->kernel / 2, stride = shape->stride;
+    /* s·o + t ≥ p  ⇔  o ≥ ⌈(p − t)/s⌉;  s·o + t − p ≤ size − 1  ⇔  o ≤ ⌊(size − 1 + p − t)/s⌋ */
+    size_t lo = tap >= pad ? 0 : (pad - tap + stride - 1) / stride;
+    size_t hi = size - 1 + pad >= tap ? (size - 1 + pad - tap) / stride + 1 : 0;
+    *first = lo < outputs ? lo : outputs;
+    *last = hi < outputs ? hi : outputs;
+    if (*last < *first)
+        *last = *first;
+}
+
+/* dst[o] = src[s·(o − first)] for o in [first, last), 0 elsewhere below
+ * `count` (gather; src is the first pixel read); or src[s·(o − first)] +=
+ * dst[o] for o in [first, last) (adjoint). Stride 1 is a copy (or a
+ * vector add). */
+static void gather_line(float *dst, float *src, size_t count, size_t first, size_t last,
+                        size_t stride, bool adjoint)
+{
+    size_t span = last - first;
+    if (adjoint) {
+        if (stride == 1)
+            nn_vec_add(src, dst + first, span);
+        else
+            for (size_t o = 0; o < span; o++)
+                src[o * stride] += dst[first + o];
+        return;
+    }
+    memset(dst, 0, first * sizeof *dst);
+    if (stride == 1)
+        memcpy(dst + first, src, span * sizeof *dst);
+    else
+        for (size_t o = 0; o < span; o++)
+            dst[first + o] = src[o * stride];
+    memset(dst + last, 0, (count - last) * sizeof *dst);
 }
 
 /* One row (c', i, j) of X̂ for one image (gather), or its adjoint
@@ -48,25 +82,22 @@ static void im2col_row(float *row, float *image, size_t channel, size_t tap_y, s
                        const nn_conv_shape *shape, bool adjoint)
 {
     size_t out_h = nn_conv_out_height(shape), out_w = nn_conv_out_width(shape);
+    size_t pad = shape->kernel / 2, y_first, y_last, x_first, x_last;
+    valid_outputs(tap_y, shape->height, out_h, shape, &y_first, &y_last);
+    valid_outputs(tap_x, shape->width, out_w, shape, &x_first, &x_last);
     float *plane = image + channel * shape->height * shape->width;
-    for (size_t oy = 0; oy < out_h; oy++) {
-        float *dst = row + oy * out_w;
-        ptrdiff_t iy = source_index(oy, tap_y, shape, shape->height);
-        if (iy < 0) {
-            if (!adjoint)
-                memset(dst, 0, out_w * sizeof *dst);
-            continue;
-        }
-        float *src = plane + (size_t)iy * shape->width;
-        for (size_t ox = 0; ox < out_w; ox++) {
-            ptrdiff_t ix = source_index(ox, tap_x, shape, shape->width);
-            if (adjoint) {
-                if (ix >= 0)
-                    src[ix] += dst[ox];
-            } else {
-                dst[ox] = ix >= 0 ? src[ix] : 0.0f;
-            }
-        }
+    if (x_first == x_last) /* the tap reads only padding (an image narrower than k) */
+        y_first = y_last = out_h;
+    if (!adjoint) {
+        memset(row, 0, y_first * out_w * sizeof *row);
+        memset(row + y_last * out_w, 0, (out_h - y_last) * out_w * sizeof *row);
+    }
+    /* the first pixel read in each line: s·x_first + j − p ≥ 0 */
+    size_t ix = x_first * shape->stride + tap_x - pad;
+    for (size_t oy = y_first; oy < y_last; oy++) {
+        size_t iy = oy * shape->stride + tap_y - pad;
+        gather_line(row + oy * out_w, plane + iy * shape->width + ix, out_w, x_first, x_last,
+                    shape->stride, adjoint);
     }
 }
 
