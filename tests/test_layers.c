@@ -14,9 +14,11 @@
 #include "nn/activation.h"
 #include "nn/block.h"
 #include "nn/conv2d.h"
+#include "nn/group_norm.h"
 #include "nn/layers.h"
 #include "nn/linear.h"
 #include "nn/mlp.h"
+#include "nn/resample.h"
 #include "nn/time_embedding.h"
 #include "nn/time_mlp.h"
 #include "nn/workspace.h"
@@ -826,6 +828,143 @@ START_TEST(conv2d_backward_matches_reference_at_block_sizes)
 }
 END_TEST
 
+/* ---- group normalisation, up-sampling, dropout -------------------------- */
+
+/* C, P, G, ε: one group, several, one channel per group (InstanceNorm). */
+static const nn_norm_shape norm_cases[] = {
+    {4, 6, 1, 1e-5f}, {6, 5, 3, 1e-5f}, {3, 4, 3, 1e-2f},
+};
+
+typedef struct norm_case {
+    const nn_norm_shape *shape;
+    size_t n;
+    double *x, *gain, *bias, *r, *out;
+} norm_case;
+
+static double norm_loss(void *ctx)
+{
+    const norm_case *c = ctx;
+    nn_group_norm_forward_reference(c->out, c->x, c->gain, c->bias, c->n, c->shape);
+    return dot(c->r, c->out, c->n * c->shape->channels * c->shape->pixels);
+}
+
+/* _i: norm_cases[_i]. Forward against the reference (also in place),
+ * backward (also in place, accumulating dγ, dβ) against finite
+ * differences. */
+START_TEST(group_norm_forward_and_gradients)
+{
+    enum { N = 2 };
+    const nn_norm_shape *shape = &norm_cases[_i];
+    size_t size = N * shape->channels * shape->pixels, c_size = shape->channels;
+    /* an offset and scale far from 0 and 1, which the normalisation removes */
+    float *x = random_floats(size, 90, 3.0f, 7.0f), *gain = random_floats(c_size, 91, 0.5f, 1.5f);
+    float *bias = random_floats(c_size, 92, -1.0f, 1.0f), *r = random_floats(size, 93, -1.0f, 1.0f);
+    float *dgain = zero_floats(c_size), *dbias = zero_floats(c_size);
+    float *out = zero_floats(size), *dx = zero_floats(size), *stats = zero_floats(2 * N * 3);
+    float *inplace = zero_floats(size);
+    norm_case c = {shape, N, to_double(x, size), to_double(gain, c_size), to_double(bias, c_size),
+                   to_double(r, size), zero_doubles(size)};
+    nn_group_norm_forward(out, stats, x, gain, bias, N, shape);
+    norm_loss(&c);
+    check_close(out, c.out, size, 1e-5, 1e-5, "group norm output");
+    memcpy(inplace, x, size * sizeof *x);
+    nn_group_norm_forward(inplace, stats, inplace, gain, bias, N, shape);
+    ck_assert_int_eq(memcmp(inplace, out, size * sizeof *out), 0);
+    nn_group_norm_backward(dx, dgain, dbias, r, x, gain, stats, N, shape);
+    double *num_dx = numeric_gradient(c.x, size, norm_loss, &c);
+    double *num_dgain = numeric_gradient(c.gain, c_size, norm_loss, &c);
+    double *num_dbias = numeric_gradient(c.bias, c_size, norm_loss, &c);
+    check_gradient(dx, num_dx, size, "group norm dx");
+    check_gradient(dgain, num_dgain, c_size, "group norm dgain");
+    check_gradient(dbias, num_dbias, c_size, "group norm dbias");
+    /* in place over the output gradient, accumulating the parameters' */
+    memcpy(inplace, r, size * sizeof *r);
+    nn_group_norm_backward(inplace, dgain, dbias, inplace, x, gain, stats, N, shape);
+    ck_assert_int_eq(memcmp(inplace, dx, size * sizeof *dx), 0);
+    for (size_t k = 0; k < c_size; k++)
+        ck_assert_close(dgain[k], 2.0 * num_dgain[k], 1e-4, 1e-5);
+    free(x);
+    free(gain);
+    free(bias);
+    free(r);
+    free(dgain);
+    free(dbias);
+    free(out);
+    free(dx);
+    free(stats);
+    free(inplace);
+    free(num_dx);
+    free(num_dgain);
+    free(num_dbias);
+    free(c.x);
+    free(c.gain);
+    free(c.bias);
+    free(c.r);
+    free(c.out);
+}
+END_TEST
+
+/* Up-sampling against the reference; its backward is the adjoint:
+ * ⟨up(x), g⟩ = ⟨x, up_backward(g)⟩ exactly enough for sums of 4. */
+START_TEST(upsample_forward_and_adjoint)
+{
+    enum { PLANES = 3, H = 3, W = 5, SIZE = PLANES * H * W };
+    float *x = random_floats(SIZE, 100, -2.0f, 2.0f), *g = random_floats(4 * SIZE, 101, -1.0f, 1.0f);
+    float *out = zero_floats(4 * SIZE), *dx = zero_floats(SIZE);
+    double *xd = to_double(x, SIZE), *ref = zero_doubles(4 * SIZE);
+    nn_upsample2_forward(out, x, PLANES, H, W);
+    nn_upsample2_forward_reference(ref, xd, PLANES, H, W);
+    check_close(out, ref, 4 * SIZE, 0.0, 0.0, "up-sampled");
+    nn_upsample2_backward(dx, g, PLANES, H, W);
+    double *gd = to_double(g, 4 * SIZE), *dxd = to_double(dx, SIZE);
+    ck_assert_double_eq_tol(dot(ref, gd, 4 * SIZE), dot(xd, dxd, SIZE), 1e-5);
+    free(x);
+    free(g);
+    free(out);
+    free(dx);
+    free(xd);
+    free(ref);
+    free(gd);
+    free(dxd);
+}
+END_TEST
+
+/* Dropout keeps about 1 − q of the values, scaled by 1/(1 − q); the same
+ * keys give the same mask (so backward, applied to dL/dy, zeroes the same
+ * entries); other keys another; q = 0 changes nothing. */
+START_TEST(dropout_masks_by_key)
+{
+    enum { N = 3, DIM = 1000 };
+    const double rate = 0.3;
+    const uint64_t keys[N] = {5, 6, 5};
+    float *x = zero_floats(N * DIM), *g = zero_floats(N * DIM);
+    for (size_t i = 0; i < N * DIM; i++)
+        x[i] = g[i] = 1.0f + (float)(i % 7);
+    nn_dropout_apply(x, N, DIM, rate, 11, keys);
+    nn_dropout_apply(g, N, DIM, rate, 11, keys);
+    ck_assert_int_eq(memcmp(x, g, sizeof(float) * N * DIM), 0);
+    size_t kept = 0, same = 0, repeated = 0;
+    for (size_t i = 0; i < N * DIM; i++) {
+        float original = 1.0f + (float)(i % 7);
+        ck_assert(x[i] == 0.0f || x[i] == original * (float)(1.0 / (1.0 - rate)));
+        kept += x[i] != 0.0f;
+    }
+    for (size_t j = 0; j < DIM; j++) {
+        same += (x[j] == 0.0f) == (x[DIM + j] == 0.0f);
+        repeated += (x[j] == 0.0f) == (x[2 * DIM + j] == 0.0f);
+    }
+    /* 3000 Bernoulli(0.7) draws: mean 2100, sd 25 */
+    ck_assert_msg(kept > 2000 && kept < 2200, "kept %zu of %d", kept, N * DIM);
+    ck_assert_uint_eq(repeated, DIM); /* key 5 twice */
+    ck_assert_msg(same < 800, "keys 5 and 6 agree on %zu of %d", same, DIM);
+    memcpy(g, x, sizeof(float) * N * DIM);
+    nn_dropout_apply(g, N, DIM, 0.0, 11, keys);
+    ck_assert_int_eq(memcmp(x, g, sizeof(float) * N * DIM), 0);
+    free(x);
+    free(g);
+}
+END_TEST
+
 /* ---- the layer list ------------------------------------------------------ */
 
 /* A small network as data: a time branch, an input layer with the time
@@ -1231,6 +1370,9 @@ static Suite *layers_suite(void)
     tcase_add_loop_test(kernels, time_branch_forward_and_gradients, 0, 2);
     tcase_add_loop_test(kernels, conv2d_forward_and_gradients, 0, 5);
     tcase_add_loop_test(kernels, conv2d_backward_matches_reference_at_block_sizes, 0, 2);
+    tcase_add_loop_test(kernels, group_norm_forward_and_gradients, 0, 3);
+    tcase_add_test(kernels, upsample_forward_and_adjoint);
+    tcase_add_test(kernels, dropout_masks_by_key);
     suite_add_tcase(suite, kernels);
     TCase *network = tcase_create("network");
     tcase_add_test(network, layer_list_derives_layout_tensors_and_sizes);

@@ -259,3 +259,31 @@ void nn_conv2d_backward_reference(double *d_in, double *d_weight, double *d_bias
                           .d_out = d_out};
     conv_visit_terms(shape, n, backward_term, &arrays);
 }
+
+void nn_group_norm_forward_reference(double *out, const double *in, const double *gain,
+                                     const double *bias, size_t n, const nn_norm_shape *shape)
+{
+    size_t per_group = shape->channels / shape->groups, m = per_group * shape->pixels;
+    for (size_t g = 0; g < n * shape->groups; g++) {
+        const double *x = in + g * m;
+        double mean = 0.0, variance = 0.0;
+        for (size_t i = 0; i < m; i++)
+            mean += x[i] / (double)m;
+        for (size_t i = 0; i < m; i++)
+            variance += (x[i] - mean) * (x[i] - mean) / (double)m;
+        for (size_t i = 0; i < m; i++) {
+            size_t c = g % shape->groups * per_group + i / shape->pixels;
+            out[g * m + i] = gain[c] * (x[i] - mean) / sqrt(variance + shape->eps) + bias[c];
+        }
+    }
+}
+
+void nn_upsample2_forward_reference(double *out, const double *in, size_t planes,
+                                    size_t height, size_t width)
+{
+    for (size_t c = 0; c < planes; c++)
+        for (size_t y = 0; y < 2 * height; y++)
+            for (size_t x = 0; x < 2 * width; x++)
+                out[(c * 2 * height + y) * 2 * width + x] =
+                    in[(c * height + y / 2) * width + x / 2];
+}

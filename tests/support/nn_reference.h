@@ -9,6 +9,7 @@
 
 #include "diffuse/model.h"
 #include "nn/conv2d.h"
+#include "nn/group_norm.h"
 #include "nn/mlp.h"
 
 /* φ(x) and φ'(x) (activation.h), GELU through ½(1 + tanh u) = σ(2u) and
@@ -54,5 +55,14 @@ void nn_conv2d_forward_reference(double *out, const double *in, const double *we
 void nn_conv2d_backward_reference(double *d_in, double *d_weight, double *d_bias,
                                   const double *d_out, const double *in, const double *weight,
                                   size_t n, const nn_conv_shape *shape);
+
+/* GroupNorm of group_norm.h over out[n, C, P] (two-pass mean and
+ * variance in double). */
+void nn_group_norm_forward_reference(double *out, const double *in, const double *gain,
+                                     const double *bias, size_t n, const nn_norm_shape *shape);
+
+/* Nearest 2× up-sampling of resample.h: out[planes, 2H, 2W]. */
+void nn_upsample2_forward_reference(double *out, const double *in, size_t planes,
+                                    size_t height, size_t width);
 
 #endif
