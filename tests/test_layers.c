@@ -12,6 +12,7 @@
 
 #include "model/model.h"
 #include "nn/activation.h"
+#include "nn/attention.h"
 #include "nn/block.h"
 #include "nn/conv2d.h"
 #include "nn/group_norm.h"
@@ -965,6 +966,55 @@ START_TEST(dropout_masks_by_key)
 }
 END_TEST
 
+/* ---- attention ---------------------------------------------------------- */
+
+typedef struct attention_case {
+    const nn_attention_shape *shape;
+    size_t n;
+    double *qkv, *r, *out;
+} attention_case;
+
+static double attention_loss(void *ctx)
+{
+    const attention_case *c = ctx;
+    nn_attention_forward_reference(c->out, c->qkv, c->n, c->shape);
+    return dot(c->r, c->out, c->n * c->shape->channels * c->shape->pixels);
+}
+
+/* _i: one head or two (C = 4, P = 6). Forward (keeping the weights or
+ * not) against the reference; backward against finite differences. */
+START_TEST(attention_forward_and_gradients)
+{
+    enum { N = 2, C = 4, P = 6 };
+    const nn_attention_shape shape = {C, P, (size_t)_i + 1};
+    size_t in_size = N * 3 * C * P, out_size = N * C * P;
+    float *qkv = random_floats(in_size, 110, -2.0f, 2.0f), *r = random_floats(out_size, 111, -1.0f, 1.0f);
+    float *out = zero_floats(out_size), *again = zero_floats(out_size), *d_qkv = zero_floats(in_size);
+    float *weights = zero_floats(nn_attention_weights_floats(&shape, N)), *scratch = zero_floats(P * P);
+    attention_case c = {&shape, N, to_double(qkv, in_size), to_double(r, out_size),
+                        zero_doubles(out_size)};
+    nn_attention_forward(out, weights, qkv, N, &shape, true);
+    attention_loss(&c);
+    check_close(out, c.out, out_size, 1e-5, 1e-6, "attention output");
+    nn_attention_forward(again, scratch, qkv, N, &shape, false);
+    ck_assert_int_eq(memcmp(again, out, out_size * sizeof *out), 0);
+    nn_attention_backward(d_qkv, scratch, r, qkv, weights, N, &shape);
+    double *numeric = numeric_gradient(c.qkv, in_size, attention_loss, &c);
+    check_gradient(d_qkv, numeric, in_size, "attention d_qkv");
+    free(qkv);
+    free(r);
+    free(out);
+    free(again);
+    free(d_qkv);
+    free(weights);
+    free(scratch);
+    free(numeric);
+    free(c.qkv);
+    free(c.r);
+    free(c.out);
+}
+END_TEST
+
 /* ---- the layer list ------------------------------------------------------ */
 
 /* A small network as data: a time branch, an input layer with the time
@@ -1373,6 +1423,7 @@ static Suite *layers_suite(void)
     tcase_add_loop_test(kernels, group_norm_forward_and_gradients, 0, 3);
     tcase_add_test(kernels, upsample_forward_and_adjoint);
     tcase_add_test(kernels, dropout_masks_by_key);
+    tcase_add_loop_test(kernels, attention_forward_and_gradients, 0, 2);
     suite_add_tcase(suite, kernels);
     TCase *network = tcase_create("network");
     tcase_add_test(network, layer_list_derives_layout_tensors_and_sizes);

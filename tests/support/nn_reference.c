@@ -287,3 +287,35 @@ void nn_upsample2_forward_reference(double *out, const double *in, size_t planes
                 out[(c * 2 * height + y) * 2 * width + x] =
                     in[(c * height + y / 2) * width + x / 2];
 }
+
+void nn_attention_forward_reference(double *out, const double *qkv, size_t n,
+                                    const nn_attention_shape *shape)
+{
+    size_t c_all = shape->channels, p = shape->pixels, d = c_all / shape->heads;
+    double *row = malloc(p * sizeof *row);
+    for (size_t img = 0; img < n; img++) {
+        const double *q = qkv + img * 3 * c_all * p, *k = q + c_all * p, *v = k + c_all * p;
+        for (size_t h = 0; h < shape->heads; h++) {
+            for (size_t i = 0; i < p; i++) {
+                /* A[i, ·] = softmax_j(Σ_c q[c, i] k[c, j] / √d) */
+                double max = -INFINITY, sum = 0.0;
+                for (size_t j = 0; j < p; j++) {
+                    row[j] = 0.0;
+                    for (size_t c = h * d; c < (h + 1) * d; c++)
+                        row[j] += q[c * p + i] * k[c * p + j] / sqrt((double)d);
+                    max = fmax(max, row[j]);
+                }
+                for (size_t j = 0; j < p; j++)
+                    sum += row[j] = exp(row[j] - max);
+                /* O[c, i] = Σ_j A[i, j] v[c, j] */
+                for (size_t c = h * d; c < (h + 1) * d; c++) {
+                    double o = 0.0;
+                    for (size_t j = 0; j < p; j++)
+                        o += row[j] / sum * v[c * p + j];
+                    out[(img * c_all + c) * p + i] = o;
+                }
+            }
+        }
+    }
+    free(row);
+}

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "diffuse/model.h"
+#include "nn/attention.h"
 #include "nn/conv2d.h"
 #include "nn/group_norm.h"
 #include "nn/mlp.h"
@@ -64,5 +65,10 @@ void nn_group_norm_forward_reference(double *out, const double *in, const double
 /* Nearest 2× up-sampling of resample.h: out[planes, 2H, 2W]. */
 void nn_upsample2_forward_reference(double *out, const double *in, size_t planes,
                                     size_t height, size_t width);
+
+/* The attention core of attention.h, one head and query at a time:
+ * out[n, C, P] from qkv[n, 3C, P]. */
+void nn_attention_forward_reference(double *out, const double *qkv, size_t n,
+                                    const nn_attention_shape *shape);
 
 #endif
