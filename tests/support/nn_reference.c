@@ -319,3 +319,83 @@ void nn_attention_forward_reference(double *out, const double *qkv, size_t n,
     }
     free(row);
 }
+
+/* One layer of the reference walk: y[n, out] from its source. */
+static void reference_layer(const nn_layer *layer, const double *params, const double *src,
+                            const double *second, const int32_t *labels, size_t n, double *y)
+{
+    const double *w = params + layer->weight, *b = params + layer->bias;
+    size_t pixels = layer->height * layer->width;
+    switch (layer->kind) {
+    case NN_LAYER_LINEAR:
+        nn_linear_forward_reference(y, src, w, b, n, layer->in, layer->out);
+        break;
+    case NN_LAYER_DENSE:
+        nn_block_forward_reference(y, src, w, b, n, layer->in, layer->out, layer->activation,
+                                   layer->residual);
+        break;
+    case NN_LAYER_CONV2D: {
+        nn_conv_shape shape = nn_layer_conv_shape(layer);
+        nn_conv2d_forward_reference(y, src, w, b, n, &shape);
+        break;
+    }
+    case NN_LAYER_GROUP_NORM: {
+        nn_norm_shape shape = {layer->channels, pixels, layer->groups, layer->eps};
+        nn_group_norm_forward_reference(y, src, w, b, n, &shape);
+        if (layer->activate)
+            for (size_t i = 0; i < n * layer->out; i++)
+                y[i] = nn_activation_reference(DIFFUSE_ACTIVATION_SILU, y[i]);
+        break;
+    }
+    case NN_LAYER_ATTENTION: {
+        nn_attention_shape shape = {layer->channels, pixels, layer->heads};
+        nn_attention_forward_reference(y, src, n, &shape);
+        break;
+    }
+    case NN_LAYER_UPSAMPLE:
+        nn_upsample2_forward_reference(y, src, n * layer->channels, layer->height, layer->width);
+        break;
+    case NN_LAYER_CONCAT:
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < layer->out; j++)
+                y[i * layer->out + j] = j < layer->in
+                                            ? src[i * layer->in + j]
+                                            : second[i * (layer->out - layer->in) + j - layer->in];
+        break;
+    case NN_LAYER_DROPOUT:
+        memcpy(y, src, n * layer->out * sizeof *y);
+        break;
+    case NN_LAYER_EMBEDDING:
+        for (size_t i = 0; i < n; i++)
+            memcpy(y + i * layer->out, w + (size_t)labels[i] * layer->out,
+                   layer->out * sizeof *y);
+        break;
+    }
+}
+
+void nn_layers_forward_reference(const nn_layer_list *list, const double *params,
+                                 const double *x, const double *emb, const int32_t *labels,
+                                 size_t n, double *out)
+{
+    double **outputs = calloc(list->count, sizeof *outputs);
+    for (size_t k = 0; k < list->count; k++) {
+        const nn_layer *layer = &list->layers[k];
+        outputs[k] = calloc(n * layer->out, sizeof **outputs);
+        const double *src = layer->input == NN_FROM_DATA   ? x
+                            : layer->input == NN_FROM_TIME ? emb
+                            : layer->input >= 0            ? outputs[layer->input]
+                                                           : NULL;
+        const double *second = layer->concat >= 0 ? outputs[layer->concat] : NULL;
+        reference_layer(layer, params, src, second, labels, n, outputs[k]);
+        if (layer->add == NN_NO_LAYER)
+            continue;
+        const double *added = outputs[layer->add];
+        size_t per = layer->add_per_channel ? layer->out / layer->out_channels : 1;
+        for (size_t i = 0; i < n * layer->out; i++)
+            outputs[k][i] += added[i / per];
+    }
+    memcpy(out, outputs[list->count - 1], n * list->layers[list->count - 1].out * sizeof *out);
+    for (size_t k = 0; k < list->count; k++)
+        free(outputs[k]);
+    free(outputs);
+}

@@ -11,6 +11,7 @@
 #include "nn/attention.h"
 #include "nn/conv2d.h"
 #include "nn/group_norm.h"
+#include "nn/layers.h"
 #include "nn/mlp.h"
 
 /* φ(x) and φ'(x) (activation.h), GELU through ½(1 + tanh u) = σ(2u) and
@@ -70,5 +71,14 @@ void nn_upsample2_forward_reference(double *out, const double *in, size_t planes
  * out[n, C, P] from qkv[n, 3C, P]. */
 void nn_attention_forward_reference(double *out, const double *qkv, size_t n,
                                     const nn_attention_shape *shape);
+
+/* A whole layer list in double precision, layer by layer through the
+ * references above (the structure comes from the list, every kernel from
+ * this file): out[n, d] from x[n, d], emb[n, E] (the sinusoidal
+ * embeddings of the rows' timesteps) and labels (NULL without an
+ * embedding layer). Dropout layers are the identity (prediction). */
+void nn_layers_forward_reference(const nn_layer_list *list, const double *params,
+                                 const double *x, const double *emb, const int32_t *labels,
+                                 size_t n, double *out);
 
 #endif
