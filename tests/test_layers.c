@@ -35,21 +35,7 @@ static const diffuse_activation activations[] = {DIFFUSE_ACTIVATION_SILU,
 /* x[i] uniform on (lo, hi), reproducible per stream. */
 static float *random_floats(size_t n, uint64_t stream, float lo, float hi)
 {
-    float *x = malloc(n * sizeof *x);
-    ck_assert_ptr_nonnull(x);
-    philox_uniform(2024, stream, 0, x, n);
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * x[i];
-    return x;
-}
-
-static double *to_double(const float *x, size_t n)
-{
-    double *y = malloc(n * sizeof *y);
-    ck_assert_ptr_nonnull(y);
-    for (size_t i = 0; i < n; i++)
-        y[i] = x[i];
-    return y;
+    return diffuse_test_uniform_floats(n, 2024, stream, lo, hi);
 }
 
 static float *zero_floats(size_t n)
@@ -323,7 +309,8 @@ START_TEST(activation_gradient_matches_finite_differences)
     enum { N = 200 };
     float *x = random_floats(N, 1, -6.0f, 6.0f), *r = random_floats(N, 2, -1.0f, 1.0f);
     float *y = zero_floats(N), *derivative = zero_floats(N), *grad = zero_floats(N);
-    activation_case c = {activations[_i], N, to_double(x, N), to_double(r, N)};
+    activation_case c = {activations[_i], N, diffuse_test_doubles(x, N),
+                         diffuse_test_doubles(r, N)};
     double *numeric = numeric_gradient(c.x, N, activation_loss, &c);
     /* backward: dL/dx = r ⊙ φ'(x), from what forward kept */
     nn_activation_forward(c.kind, y, derivative, x, N);
@@ -370,7 +357,8 @@ START_TEST(linear_forward_matches_reference)
     float *x = random_floats(N * IN, 3, -2.0f, 2.0f), *w = random_floats(OUT * IN, 4, -1.0f, 1.0f);
     float *b = random_floats(OUT, 5, -1.0f, 1.0f), *y = zero_floats(N * OUT);
     float *start = random_floats(N * OUT, 6, -1.0f, 1.0f);
-    double *xd = to_double(x, N * IN), *wd = to_double(w, OUT * IN), *bd = to_double(b, OUT);
+    double *xd = diffuse_test_doubles(x, N * IN), *wd = diffuse_test_doubles(w, OUT * IN),
+           *bd = diffuse_test_doubles(b, OUT);
     double *ref = zero_doubles(N * OUT);
 
     nn_linear_forward(y, x, w, b, N, IN, OUT, false);
@@ -409,10 +397,10 @@ START_TEST(linear_backward_matches_reference_and_finite_differences)
     linear_case c = {N,
                      IN,
                      OUT,
-                     to_double(x, N * IN),
-                     to_double(w, OUT * IN),
-                     to_double(b, OUT),
-                     to_double(r, N * OUT),
+                     diffuse_test_doubles(x, N * IN),
+                     diffuse_test_doubles(w, OUT * IN),
+                     diffuse_test_doubles(b, OUT),
+                     diffuse_test_doubles(r, N * OUT),
                      zero_doubles(N * OUT)};
     /* dL/dY = r for L = Σ r ⊙ Y */
     linear_backward(dx, dw, db, r, x, w, N, IN, OUT);
@@ -494,10 +482,10 @@ static void run_block_case(int variant)
                     out_dim,
                     kind,
                     residual,
-                    to_double(x, n * in_dim),
-                    to_double(w, out_dim * in_dim),
-                    to_double(b, out_dim),
-                    to_double(r, n * out_dim),
+                    diffuse_test_doubles(x, n * in_dim),
+                    diffuse_test_doubles(w, out_dim * in_dim),
+                    diffuse_test_doubles(b, out_dim),
+                    diffuse_test_doubles(r, n * out_dim),
                     zero_doubles(n * out_dim)};
 
     nn_block_forward(y, act, derivative, x, w, b, n, in_dim, out_dim, kind, residual);
@@ -651,12 +639,12 @@ START_TEST(time_branch_forward_and_gradients)
                    t,
                    shape,
                    1000.0,
-                   to_double(w1, H * E),
-                   to_double(b1, H),
-                   to_double(w2, H * H),
-                   to_double(b2, H),
-                   to_double(bias, H),
-                   to_double(r, N * H)};
+                   diffuse_test_doubles(w1, H * E),
+                   diffuse_test_doubles(b1, H),
+                   diffuse_test_doubles(w2, H * H),
+                   diffuse_test_doubles(b2, H),
+                   diffuse_test_doubles(bias, H),
+                   diffuse_test_doubles(r, N * H)};
     /* forward: row i against the reference of features(t_i) + bias */
     for (size_t i = 0; i < N; i++) {
         double *saved = c.r;
@@ -732,13 +720,20 @@ START_TEST(conv2d_forward_and_gradients)
     size_t w_size = shape->out_channels * shape->in_channels * shape->kernel * shape->kernel;
     size_t b_size = shape->out_channels, cols = nn_conv_columns_floats(shape);
     float *x = random_floats(in_size, 70, -2.0f, 2.0f), *w = random_floats(w_size, 71, -1.0f, 1.0f);
-    float *b = random_floats(b_size, 72, -1.0f, 1.0f), *r = random_floats(out_size, 73, -1.0f, 1.0f);
-    float *dw = random_floats(w_size, 74, -1.0f, 1.0f), *db = random_floats(b_size, 75, -1.0f, 1.0f);
+    float *b = random_floats(b_size, 72, -1.0f, 1.0f),
+          *r = random_floats(out_size, 73, -1.0f, 1.0f);
+    float *dw = random_floats(w_size, 74, -1.0f, 1.0f),
+          *db = random_floats(b_size, 75, -1.0f, 1.0f);
     float *out = zero_floats(out_size), *dx = zero_floats(in_size);
     float *columns = cols > 0 ? zero_floats(cols) : NULL;
-    double *dw0 = to_double(dw, w_size), *db0 = to_double(db, b_size);
-    conv_case c = {shape, N, to_double(x, in_size), to_double(w, w_size), to_double(b, b_size),
-                   to_double(r, out_size), zero_doubles(out_size)};
+    double *dw0 = diffuse_test_doubles(dw, w_size), *db0 = diffuse_test_doubles(db, b_size);
+    conv_case c = {shape,
+                   N,
+                   diffuse_test_doubles(x, in_size),
+                   diffuse_test_doubles(w, w_size),
+                   diffuse_test_doubles(b, b_size),
+                   diffuse_test_doubles(r, out_size),
+                   zero_doubles(out_size)};
 
     nn_conv2d_forward(out, columns, x, w, b, N, shape, false);
     conv_loss(&c);
@@ -799,7 +794,8 @@ START_TEST(conv2d_backward_matches_reference_at_block_sizes)
     float *g = random_floats(out_size, 82, -1.0f, 1.0f), *dx = zero_floats(in_size);
     float *dw = zero_floats(w_size), *db = zero_floats(b_size), *out = zero_floats(out_size);
     float *columns = zero_floats(nn_conv_columns_floats(&shape));
-    double *xd = to_double(x, in_size), *wd = to_double(w, w_size), *gd = to_double(g, out_size);
+    double *xd = diffuse_test_doubles(x, in_size), *wd = diffuse_test_doubles(w, w_size),
+           *gd = diffuse_test_doubles(g, out_size);
     double *ref_out = zero_doubles(out_size), *ref_dx = zero_doubles(in_size);
     double *ref_dw = zero_doubles(w_size), *ref_db = zero_doubles(b_size);
     nn_conv2d_forward(out, columns, x, w, NULL, N, &shape, false);
@@ -863,8 +859,13 @@ START_TEST(group_norm_forward_and_gradients)
     float *dgain = zero_floats(c_size), *dbias = zero_floats(c_size);
     float *out = zero_floats(size), *dx = zero_floats(size), *stats = zero_floats(2 * N * 3);
     float *inplace = zero_floats(size);
-    norm_case c = {shape, N, to_double(x, size), to_double(gain, c_size), to_double(bias, c_size),
-                   to_double(r, size), zero_doubles(size)};
+    norm_case c = {shape,
+                   N,
+                   diffuse_test_doubles(x, size),
+                   diffuse_test_doubles(gain, c_size),
+                   diffuse_test_doubles(bias, c_size),
+                   diffuse_test_doubles(r, size),
+                   zero_doubles(size)};
     nn_group_norm_forward(out, stats, x, gain, bias, N, shape);
     norm_loss(&c);
     check_close(out, c.out, size, 1e-5, 1e-5, "group norm output");
@@ -910,14 +911,15 @@ END_TEST
 START_TEST(upsample_forward_and_adjoint)
 {
     enum { PLANES = 3, H = 3, W = 5, SIZE = PLANES * H * W };
-    float *x = random_floats(SIZE, 100, -2.0f, 2.0f), *g = random_floats(4 * SIZE, 101, -1.0f, 1.0f);
+    float *x = random_floats(SIZE, 100, -2.0f, 2.0f),
+          *g = random_floats(4 * SIZE, 101, -1.0f, 1.0f);
     float *out = zero_floats(4 * SIZE), *dx = zero_floats(SIZE);
-    double *xd = to_double(x, SIZE), *ref = zero_doubles(4 * SIZE);
+    double *xd = diffuse_test_doubles(x, SIZE), *ref = zero_doubles(4 * SIZE);
     nn_upsample2_forward(out, x, PLANES, H, W);
     nn_upsample2_forward_reference(ref, xd, PLANES, H, W);
     check_close(out, ref, 4 * SIZE, 0.0, 0.0, "up-sampled");
     nn_upsample2_backward(dx, g, PLANES, H, W);
-    double *gd = to_double(g, 4 * SIZE), *dxd = to_double(dx, SIZE);
+    double *gd = diffuse_test_doubles(g, 4 * SIZE), *dxd = diffuse_test_doubles(dx, SIZE);
     ck_assert_double_eq_tol(dot(ref, gd, 4 * SIZE), dot(xd, dxd, SIZE), 1e-5);
     free(x);
     free(g);
@@ -988,11 +990,14 @@ START_TEST(attention_forward_and_gradients)
     enum { N = 2, C = 4, P = 6 };
     const nn_attention_shape shape = {C, P, (size_t)_i + 1};
     size_t in_size = N * 3 * C * P, out_size = N * C * P;
-    float *qkv = random_floats(in_size, 110, -2.0f, 2.0f), *r = random_floats(out_size, 111, -1.0f, 1.0f);
-    float *out = zero_floats(out_size), *again = zero_floats(out_size), *d_qkv = zero_floats(in_size);
-    float *weights = zero_floats(nn_attention_weights_floats(&shape, N)), *scratch = zero_floats(P * P);
-    attention_case c = {&shape, N, to_double(qkv, in_size), to_double(r, out_size),
-                        zero_doubles(out_size)};
+    float *qkv = random_floats(in_size, 110, -2.0f, 2.0f),
+          *r = random_floats(out_size, 111, -1.0f, 1.0f);
+    float *out = zero_floats(out_size), *again = zero_floats(out_size),
+          *d_qkv = zero_floats(in_size);
+    float *weights = zero_floats(nn_attention_weights_floats(&shape, N)),
+          *scratch = zero_floats(P * P);
+    attention_case c = {&shape, N, diffuse_test_doubles(qkv, in_size),
+                        diffuse_test_doubles(r, out_size), zero_doubles(out_size)};
     nn_attention_forward(out, weights, qkv, N, &shape, true);
     attention_loss(&c);
     check_close(out, c.out, out_size, 1e-5, 1e-6, "attention output");
@@ -1158,9 +1163,9 @@ START_TEST(mlp_forward_and_gradients)
     size_t count = m->param_count;
     float *x = random_floats(N * D, 30, -2.0f, 2.0f), *r = random_floats(N * D, 31, -1.0f, 1.0f);
     float *out = zero_floats(N * D), *predicted = zero_floats(N * D), *dx = zero_floats(N * D);
-    c.params = to_double(m->params, count);
-    c.x = to_double(x, N * D);
-    c.r = to_double(r, N * D);
+    c.params = diffuse_test_doubles(m->params, count);
+    c.x = diffuse_test_doubles(x, N * D);
+    c.r = diffuse_test_doubles(r, N * D);
     c.out = zero_doubles(N * D);
 
     ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
@@ -1256,8 +1261,8 @@ START_TEST(mlp_prediction_in_chunks_matches_reference)
     float *again = zero_floats(N * D);
     mlp_case c = {.n = N, .t = t};
     nn_mlp_shape_from_config(m->config, &c.shape);
-    c.params = to_double(m->params, m->param_count);
-    c.x = to_double(x, N * D);
+    c.params = diffuse_test_doubles(m->params, m->param_count);
+    c.x = diffuse_test_doubles(x, N * D);
     c.out = zero_doubles(N * D);
     ck_assert_int_eq(m->ops->predict(m, m->params, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
     ck_assert_int_eq(nn_mlp_forward_reference(&c.shape, c.params, c.x, t, N, c.out), DIFFUSE_OK);
@@ -1285,9 +1290,10 @@ START_TEST(linear_backward_matches_reference_at_block_sizes)
     float *w = random_floats(OUT * IN, 16, -1.0f, 1.0f);
     float *g = random_floats(N * OUT, 17, -1.0f, 1.0f), *dx = zero_floats(N * IN);
     float *dw = random_floats(OUT * IN, 18, -1.0f, 1.0f), *db = random_floats(OUT, 19, -1.0f, 1.0f);
-    double *ref_dx = zero_doubles(N * IN), *ref_dw = to_double(dw, OUT * IN);
-    double *ref_db = to_double(db, OUT), *xd = to_double(x, N * IN), *wd = to_double(w, OUT * IN);
-    double *gd = to_double(g, N * OUT);
+    double *ref_dx = zero_doubles(N * IN), *ref_dw = diffuse_test_doubles(dw, OUT * IN);
+    double *ref_db = diffuse_test_doubles(db, OUT), *xd = diffuse_test_doubles(x, N * IN),
+           *wd = diffuse_test_doubles(w, OUT * IN);
+    double *gd = diffuse_test_doubles(g, N * OUT);
     /* accumulating onto non-zero gradients */
     linear_backward(dx, dw, db, g, x, w, N, IN, OUT);
     nn_linear_backward_reference(ref_dx, ref_dw, ref_db, gd, xd, wd, N, IN, OUT);

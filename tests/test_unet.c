@@ -10,7 +10,6 @@
 
 #include "model/model.h"
 #include "nn/unet.h"
-#include "util/philox.h"
 #include "nn_reference.h"
 #include "test_support.h"
 
@@ -51,23 +50,9 @@ static diffuse_model *small_unet(int variant, double dropout)
     return m;
 }
 
-static double *to_double(const float *x, size_t n)
-{
-    double *y = malloc(n * sizeof *y);
-    ck_assert_ptr_nonnull(y);
-    for (size_t i = 0; i < n; i++)
-        y[i] = x[i];
-    return y;
-}
-
 static float *random_floats(size_t n, uint64_t stream, float lo, float hi)
 {
-    float *x = malloc(n * sizeof *x);
-    ck_assert_ptr_nonnull(x);
-    philox_uniform(77, stream, 0, x, n);
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * x[i];
-    return x;
+    return diffuse_test_uniform_floats(n, 77, stream, lo, hi);
 }
 
 typedef struct unet_case {
@@ -95,9 +80,9 @@ START_TEST(unet_forward_and_gradients)
     unet_case c = {.list = nn_unet_layers(m), .n = N, .dim = D, .labels = _i == 0 ? labels : NULL};
     float *x = random_floats(N * D, 1, -2.0f, 2.0f), *r = random_floats(N * D, 2, -1.0f, 1.0f);
     float *out = calloc(N * D, sizeof *out), *predicted = calloc(N * D, sizeof *predicted);
-    c.params = to_double(m->params, m->param_count);
-    c.x = to_double(x, N * D);
-    c.r = to_double(r, N * D);
+    c.params = diffuse_test_doubles(m->params, m->param_count);
+    c.x = diffuse_test_doubles(x, N * D);
+    c.r = diffuse_test_doubles(r, N * D);
     c.out = calloc(N * D, sizeof *c.out);
     c.emb = calloc(N * E, sizeof *c.emb);
     for (size_t i = 0; i < N; i++)

@@ -93,14 +93,15 @@ void nn_layers_release(nn_layer_list *list);
 
 /* Appends a layer of `kind` named `name` (truncated to fit) reading `input`,
  * with nothing added or concatenated, no activation and no skip; returns
- * it for the builder to set the other fields (an image layer: its shape). The list must have room (its capacity
- * is the builder's count). */
+ * it for the builder to set the other fields (an image layer: its shape).
+ * The list must have room (its capacity is the builder's count). */
 nn_layer *nn_layers_add(nn_layer_list *list, nn_layer_kind kind, const char *name, size_t in,
                         size_t out, int input);
 
 /* Checks the description (inputs name earlier layers, sizes agree, a skip
- * has in == out, an image layer's in and out match its shape) and derives the layout and per_timestep. A failure is a
- * builder's bug or an inconsistent configuration: INVALID_ARGUMENT. */
+ * has in == out, an image layer's in and out match its shape) and derives
+ * the layout and per_timestep. A failure is a builder's bug or an
+ * inconsistent configuration: INVALID_ARGUMENT. */
 diffuse_status nn_layers_finish(diffuse_error *error, nn_layer_list *list);
 
 /* The named tensor table of a finished list, in buffer order: *tensors

@@ -224,13 +224,19 @@ def compare(case, index, driver, workdir, tolerance):
         rows.append(("grad " + name, relative_error(c_grad, true_grad),
                      relative_error(single_grad, true_grad)))
 
+    return report(f"case {index}", case, rows, tolerance)
+
+
+def report(label, case, rows, tolerance, width=28):
+    """Prints the table of (quantity, C error, torch float32 error) rows;
+    returns the largest C error."""
     title = ", ".join(f"{key}={value}" for key, value in case.items())
-    print(f"case {index}: {title}")
-    print(f"    {'quantity':28} {'C vs float64':>14} {'torch f32 vs f64':>17}")
+    print(f"{label}: {title}")
+    print(f"    {'quantity':{width}} {'C vs float64':>14} {'torch f32 vs f64':>17}")
     worst = 0.0
     for name, c_error, torch_error in rows:
         flag = "" if c_error <= tolerance else "   <-- exceeds tolerance"
-        print(f"    {name:28} {c_error:14.3e} {torch_error:17.3e}{flag}")
+        print(f"    {name:{width}} {c_error:14.3e} {torch_error:17.3e}{flag}")
         worst = max(worst, c_error)
     return worst
 
@@ -430,15 +436,7 @@ def compare_unet(case, index, driver, workdir, tolerance):
     for (name, _), c_grad, true_grad, single_grad in zip(names, c_split, truth[2], single[2]):
         rows.append(("grad " + name, relative_error(c_grad, true_grad),
                      relative_error(single_grad, true_grad)))
-    title = ", ".join(f"{key}={value}" for key, value in case.items())
-    print(f"U-Net case {index}: {title} ({count} parameters)")
-    print(f"    {'quantity':44} {'C vs float64':>14} {'torch f32 vs f64':>17}")
-    worst = 0.0
-    for name, c_error, torch_error in rows:
-        flag = "" if c_error <= tolerance else "   <-- exceeds tolerance"
-        print(f"    {name:44} {c_error:14.3e} {torch_error:17.3e}{flag}")
-        worst = max(worst, c_error)
-    return worst
+    return report(f"U-Net case {index} ({count} parameters)", case, rows, tolerance, width=44)
 
 
 def main():

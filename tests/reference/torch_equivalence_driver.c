@@ -87,11 +87,13 @@ static diffuse_status configure_unet(FILE *in, diffuse_model_config **config, si
     return status;
 }
 
-/* The training forward + backward of the MSE loss and a prediction, as
- * for the MLP: out, loss and grads (m->grads) and predicted. */
+/* The training forward + backward of loss = mean (out − target)²
+ * (dloss/dout = 2 (out − target)/(n·dim)) and a prediction: out, loss,
+ * m->grads, predicted, and dloss/dx into d_x unless it is NULL (the MLP's
+ * backward gives it). */
 static int run_model(diffuse_model *m, const float *x, const int32_t *t, const int32_t *labels,
                      const float *target, size_t n, float *out, float *d_out, double *loss,
-                     float *predicted)
+                     float *d_x, float *predicted)
 {
     size_t dim = m->dim;
     model_zero_grads(m);
@@ -104,7 +106,9 @@ static int run_model(diffuse_model *m, const float *x, const int32_t *t, const i
         d_out[i] = (float)(2.0 * diff / (double)(n * dim));
     }
     *loss /= (double)(n * dim);
-    if (m->ops->backward(m, d_out, n) != DIFFUSE_OK)
+    diffuse_status status = d_x != NULL ? nn_mlp_backward(m, d_out, n, d_x)
+                                        : m->ops->backward(m, d_out, n);
+    if (status != DIFFUSE_OK)
         return fail("backward", diffuse_model_last_error(m));
     diffuse_model_call call = DIFFUSE_MODEL_CALL_INIT;
     call.n = n;
@@ -169,7 +173,8 @@ static int unet_main(const char *in_path, const char *out_path, const char *name
     if (diffuse_model_set_params(m, params, count) != DIFFUSE_OK)
         return fail("set_params", diffuse_model_last_error(m));
     double loss;
-    if (run_model(m, x, t, labels, target, n, out, d_out, &loss, predicted) != EXIT_SUCCESS)
+    if (run_model(m, x, t, labels, target, n, out, d_out, &loss, NULL, predicted) !=
+        EXIT_SUCCESS)
         return EXIT_FAILURE;
     FILE *file = fopen(out_path, "wb");
     if (file == NULL)
@@ -232,26 +237,9 @@ int main(int argc, char **argv)
     if (diffuse_model_set_params(m, params, count) != DIFFUSE_OK)
         return fail("set_params", diffuse_model_last_error(m));
 
-    /* loss = mean (out − target)², dloss/dout = 2 (out − target) / (n·dim) */
-    model_zero_grads(m);
-    if (m->ops->forward(m, &MODEL_CALL(n, x, t, NULL, out)) != DIFFUSE_OK)
-        return fail("forward", diffuse_model_last_error(m));
-    double loss = 0.0;
-    for (size_t i = 0; i < n * dim; i++) {
-        double diff = (double)out[i] - (double)target[i];
-        loss += diff * diff;
-        d_out[i] = (float)(2.0 * diff / (double)(n * dim));
-    }
-    loss /= (double)(n * dim);
-    if (nn_mlp_backward(m, d_out, n, d_x) != DIFFUSE_OK)
-        return fail("backward", diffuse_model_last_error(m));
-    diffuse_model_call call = DIFFUSE_MODEL_CALL_INIT;
-    call.n = n;
-    call.x_t = x;
-    call.t = t;
-    call.out = predicted;
-    if (diffuse_model_predict(m, &call) != DIFFUSE_OK)
-        return fail("predict", diffuse_model_last_error(m));
+    double loss;
+    if (run_model(m, x, t, NULL, target, n, out, d_out, &loss, d_x, predicted) != EXIT_SUCCESS)
+        return EXIT_FAILURE;
     grads_out = m->grads;
 
     FILE *file = fopen(argv[2], "wb");
