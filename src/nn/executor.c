@@ -132,14 +132,15 @@ static float *output_of(const nn_executor *ex, float *base, int k, size_t n)
     return base + n * ex->offsets[k];
 }
 
-/* What `source` (a layer's input) names: x_t, emb(t) or a layer's output. */
+/* What `source` (a layer's input) names: x_t, emb(t) or a layer's output;
+ * NULL for the labels (an embedding reads ex->labels itself). */
 static const float *source_of(const nn_executor *ex, int source, size_t n)
 {
     if (source == NN_FROM_DATA)
         return ex->x;
     if (source == NN_FROM_TIME)
         return ex->emb;
-    return output_of(ex, ex->acts, source, n);
+    return source >= 0 ? output_of(ex, ex->acts, source, n) : NULL;
 }
 
 /* FNV-1a over a row of x_t and its timestep: the dropout key of the row,
