@@ -7,6 +7,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,10 +79,17 @@ static void check_gradient(const float *analytic, const double *numeric, size_t 
     double scale = 1e-6;
     for (size_t i = 0; i < n; i++)
         scale = fmax(scale, fabs(numeric[i]));
-    for (size_t i = 0; i < n; i++)
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
         ck_assert_msg(fabs(analytic[i] - numeric[i]) <= 2e-4 * scale + 1e-3 * fabs(numeric[i]),
                       "%s[%zu]: analytic %.9g, numeric %.9g (scale %.3g)", what, i,
                       (double)analytic[i], numeric[i], scale);
+        worst = fmax(worst, fabs(analytic[i] - numeric[i]) / scale);
+    }
+    /* DIFFUSE_TEST_VERBOSE=1: the figure for reports */
+    if (getenv("DIFFUSE_TEST_VERBOSE") != NULL)
+        fprintf(stderr, "gradient %s: max |analytic - numeric| / max |numeric| = %.2g\n", what,
+                worst);
 }
 
 /* Central difference of loss(ctx) with respect to *value (restored). */
