@@ -959,7 +959,7 @@ START_TEST(bad_metadata_values_are_rejected)
         {"\"model.dim\":\"2\"", "\"model.dim\":\"3\"", LOAD_BOTH, "expected F32[4, 3]"},
         {"\"model.architecture\":\"mlp\"", "\"model.architecture\":\"callback\"", LOAD_BOTH,
          "\"model.architecture\" = \"callback\" is not an architecture this library can load"},
-        {"\"model.architecture\":\"mlp\"", "\"model.architecture\":\"unet\"", LOAD_BOTH, "\"unet\""},
+        {"\"model.architecture\":\"mlp\"", "\"model.architecture\":\"gpt\"", LOAD_BOTH, "\"gpt\""},
         {"\"schedule.kind\":\"cosine\"", "\"schedule.kind\":\"quadratic\"", LOAD_BOTH,
          "\"schedule.kind\" = \"quadratic\" is not a schedule kind"},
         {"\"schedule.steps\":\"200\"", "\"schedule.steps\":\"0\"", LOAD_BOTH, "schedule.steps"},

@@ -7,15 +7,20 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/model.h"
 #include "nn/activation.h"
+#include "nn/attention.h"
 #include "nn/block.h"
+#include "nn/conv2d.h"
+#include "nn/group_norm.h"
 #include "nn/layers.h"
 #include "nn/linear.h"
 #include "nn/mlp.h"
+#include "nn/resample.h"
 #include "nn/time_embedding.h"
 #include "nn/time_mlp.h"
 #include "nn/workspace.h"
@@ -31,21 +36,7 @@ static const diffuse_activation activations[] = {DIFFUSE_ACTIVATION_SILU,
 /* x[i] uniform on (lo, hi), reproducible per stream. */
 static float *random_floats(size_t n, uint64_t stream, float lo, float hi)
 {
-    float *x = malloc(n * sizeof *x);
-    ck_assert_ptr_nonnull(x);
-    philox_uniform(2024, stream, 0, x, n);
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * x[i];
-    return x;
-}
-
-static double *to_double(const float *x, size_t n)
-{
-    double *y = malloc(n * sizeof *y);
-    ck_assert_ptr_nonnull(y);
-    for (size_t i = 0; i < n; i++)
-        y[i] = x[i];
-    return y;
+    return diffuse_test_uniform_floats(n, 2024, stream, lo, hi);
 }
 
 static float *zero_floats(size_t n)
@@ -88,10 +79,17 @@ static void check_gradient(const float *analytic, const double *numeric, size_t 
     double scale = 1e-6;
     for (size_t i = 0; i < n; i++)
         scale = fmax(scale, fabs(numeric[i]));
-    for (size_t i = 0; i < n; i++)
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
         ck_assert_msg(fabs(analytic[i] - numeric[i]) <= 2e-4 * scale + 1e-3 * fabs(numeric[i]),
                       "%s[%zu]: analytic %.9g, numeric %.9g (scale %.3g)", what, i,
                       (double)analytic[i], numeric[i], scale);
+        worst = fmax(worst, fabs(analytic[i] - numeric[i]) / scale);
+    }
+    /* DIFFUSE_TEST_VERBOSE=1: the figure for reports */
+    if (getenv("DIFFUSE_TEST_VERBOSE") != NULL)
+        fprintf(stderr, "gradient %s: max |analytic - numeric| / max |numeric| = %.2g\n", what,
+                worst);
 }
 
 /* Central difference of loss(ctx) with respect to *value (restored). */
@@ -319,7 +317,8 @@ START_TEST(activation_gradient_matches_finite_differences)
     enum { N = 200 };
     float *x = random_floats(N, 1, -6.0f, 6.0f), *r = random_floats(N, 2, -1.0f, 1.0f);
     float *y = zero_floats(N), *derivative = zero_floats(N), *grad = zero_floats(N);
-    activation_case c = {activations[_i], N, to_double(x, N), to_double(r, N)};
+    activation_case c = {activations[_i], N, diffuse_test_doubles(x, N),
+                         diffuse_test_doubles(r, N)};
     double *numeric = numeric_gradient(c.x, N, activation_loss, &c);
     /* backward: dL/dx = r ⊙ φ'(x), from what forward kept */
     nn_activation_forward(c.kind, y, derivative, x, N);
@@ -366,7 +365,8 @@ START_TEST(linear_forward_matches_reference)
     float *x = random_floats(N * IN, 3, -2.0f, 2.0f), *w = random_floats(OUT * IN, 4, -1.0f, 1.0f);
     float *b = random_floats(OUT, 5, -1.0f, 1.0f), *y = zero_floats(N * OUT);
     float *start = random_floats(N * OUT, 6, -1.0f, 1.0f);
-    double *xd = to_double(x, N * IN), *wd = to_double(w, OUT * IN), *bd = to_double(b, OUT);
+    double *xd = diffuse_test_doubles(x, N * IN), *wd = diffuse_test_doubles(w, OUT * IN),
+           *bd = diffuse_test_doubles(b, OUT);
     double *ref = zero_doubles(N * OUT);
 
     nn_linear_forward(y, x, w, b, N, IN, OUT, false);
@@ -405,10 +405,10 @@ START_TEST(linear_backward_matches_reference_and_finite_differences)
     linear_case c = {N,
                      IN,
                      OUT,
-                     to_double(x, N * IN),
-                     to_double(w, OUT * IN),
-                     to_double(b, OUT),
-                     to_double(r, N * OUT),
+                     diffuse_test_doubles(x, N * IN),
+                     diffuse_test_doubles(w, OUT * IN),
+                     diffuse_test_doubles(b, OUT),
+                     diffuse_test_doubles(r, N * OUT),
                      zero_doubles(N * OUT)};
     /* dL/dY = r for L = Σ r ⊙ Y */
     linear_backward(dx, dw, db, r, x, w, N, IN, OUT);
@@ -490,10 +490,10 @@ static void run_block_case(int variant)
                     out_dim,
                     kind,
                     residual,
-                    to_double(x, n * in_dim),
-                    to_double(w, out_dim * in_dim),
-                    to_double(b, out_dim),
-                    to_double(r, n * out_dim),
+                    diffuse_test_doubles(x, n * in_dim),
+                    diffuse_test_doubles(w, out_dim * in_dim),
+                    diffuse_test_doubles(b, out_dim),
+                    diffuse_test_doubles(r, n * out_dim),
                     zero_doubles(n * out_dim)};
 
     nn_block_forward(y, act, derivative, x, w, b, n, in_dim, out_dim, kind, residual);
@@ -647,12 +647,12 @@ START_TEST(time_branch_forward_and_gradients)
                    t,
                    shape,
                    1000.0,
-                   to_double(w1, H * E),
-                   to_double(b1, H),
-                   to_double(w2, H * H),
-                   to_double(b2, H),
-                   to_double(bias, H),
-                   to_double(r, N * H)};
+                   diffuse_test_doubles(w1, H * E),
+                   diffuse_test_doubles(b1, H),
+                   diffuse_test_doubles(w2, H * H),
+                   diffuse_test_doubles(b2, H),
+                   diffuse_test_doubles(bias, H),
+                   diffuse_test_doubles(r, N * H)};
     /* forward: row i against the reference of features(t_i) + bias */
     for (size_t i = 0; i < N; i++) {
         double *saved = c.r;
@@ -690,6 +690,341 @@ START_TEST(time_branch_forward_and_gradients)
     float *floats[] = {w1, b1, w2, b2, bias, r, gradient, d_rows, scratch};
     for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
         free(floats[i]);
+}
+END_TEST
+
+/* ---- convolution -------------------------------------------------------- */
+
+/* C_in, C_out, H, W, k, stride: both kernels at both strides, odd and even
+ * sizes (the last row/column of a stride-2 output reads padding or not),
+ * and an image one pixel high (taps that read only padding). */
+static const nn_conv_shape conv_cases[] = {
+    {3, 4, 5, 6, 3, 1}, {3, 4, 6, 5, 3, 2}, {2, 5, 4, 4, 1, 1}, {4, 3, 5, 5, 1, 2},
+    {2, 3, 1, 4, 3, 1},
+};
+
+typedef struct conv_case {
+    const nn_conv_shape *shape;
+    size_t n;
+    double *x, *weight, *bias, *r, *out;
+} conv_case;
+
+static double conv_loss(void *ctx)
+{
+    const conv_case *c = ctx;
+    nn_conv2d_forward_reference(c->out, c->x, c->weight, c->bias, c->n, c->shape);
+    return dot(c->r, c->out, c->n * c->shape->out_channels * nn_conv_out_pixels(c->shape));
+}
+
+/* _i: conv_cases[_i]. The kernel against the reference, its backward
+ * against finite differences (accumulating onto non-zero gradients), and
+ * a second backward call giving the same input gradient. */
+START_TEST(conv2d_forward_and_gradients)
+{
+    enum { N = 2 };
+    const nn_conv_shape *shape = &conv_cases[_i];
+    size_t in_size = N * shape->in_channels * shape->height * shape->width;
+    size_t out_size = N * shape->out_channels * nn_conv_out_pixels(shape);
+    size_t w_size = shape->out_channels * shape->in_channels * shape->kernel * shape->kernel;
+    size_t b_size = shape->out_channels, cols = nn_conv_columns_floats(shape);
+    float *x = random_floats(in_size, 70, -2.0f, 2.0f), *w = random_floats(w_size, 71, -1.0f, 1.0f);
+    float *b = random_floats(b_size, 72, -1.0f, 1.0f),
+          *r = random_floats(out_size, 73, -1.0f, 1.0f);
+    float *dw = random_floats(w_size, 74, -1.0f, 1.0f),
+          *db = random_floats(b_size, 75, -1.0f, 1.0f);
+    float *out = zero_floats(out_size), *dx = zero_floats(in_size);
+    float *columns = cols > 0 ? zero_floats(cols) : NULL;
+    double *dw0 = diffuse_test_doubles(dw, w_size), *db0 = diffuse_test_doubles(db, b_size);
+    conv_case c = {shape,
+                   N,
+                   diffuse_test_doubles(x, in_size),
+                   diffuse_test_doubles(w, w_size),
+                   diffuse_test_doubles(b, b_size),
+                   diffuse_test_doubles(r, out_size),
+                   zero_doubles(out_size)};
+
+    nn_conv2d_forward(out, columns, x, w, b, N, shape, false);
+    conv_loss(&c);
+    check_close(out, c.out, out_size, 1e-5, 1e-5, "conv output");
+    nn_conv2d_backward_params(dw, db, columns, r, x, N, shape);
+    nn_conv2d_backward_input(dx, columns, r, w, N, shape);
+    for (size_t i = 0; i < w_size; i++)
+        dw[i] -= (float)dw0[i];
+    for (size_t i = 0; i < b_size; i++)
+        db[i] -= (float)db0[i];
+    double *num_dx = numeric_gradient(c.x, in_size, conv_loss, &c);
+    double *num_dw = numeric_gradient(c.weight, w_size, conv_loss, &c);
+    double *num_db = numeric_gradient(c.bias, b_size, conv_loss, &c);
+    check_gradient(dx, num_dx, in_size, "conv dx");
+    check_gradient(dw, num_dw, w_size, "conv dW");
+    check_gradient(db, num_db, b_size, "conv db");
+    /* the input gradient is overwritten, not accumulated */
+    float *again = zero_floats(in_size);
+    nn_conv2d_backward_input(again, columns, r, w, N, shape);
+    ck_assert_int_eq(memcmp(again, dx, in_size * sizeof *dx), 0);
+    /* accumulate adds onto what the output held */
+    nn_conv2d_forward(out, columns, x, w, NULL, N, shape, true);
+    for (size_t i = 0; i < out_size; i++)
+        c.out[i] = 2.0 * c.out[i] - c.bias[i / nn_conv_out_pixels(shape) % shape->out_channels];
+    check_close(out, c.out, out_size, 1e-5, 1e-5, "accumulated conv output");
+    free(x);
+    free(w);
+    free(b);
+    free(r);
+    free(dw);
+    free(db);
+    free(out);
+    free(dx);
+    free(columns);
+    free(again);
+    free(dw0);
+    free(db0);
+    free(num_dx);
+    free(num_dw);
+    free(num_db);
+    free(c.x);
+    free(c.weight);
+    free(c.bias);
+    free(c.r);
+    free(c.out);
+}
+END_TEST
+
+/* Sizes past the GEMM kernels' blocks, against the reference backward. */
+START_TEST(conv2d_backward_matches_reference_at_block_sizes)
+{
+    enum { N = 3 };
+    const nn_conv_shape shape = {24, 40, 11, 9, 3, (size_t)_i + 1};
+    size_t in_size = N * shape.in_channels * shape.height * shape.width;
+    size_t out_size = N * shape.out_channels * nn_conv_out_pixels(&shape);
+    size_t w_size = shape.out_channels * shape.in_channels * 9, b_size = shape.out_channels;
+    float *x = random_floats(in_size, 80, -2.0f, 2.0f), *w = random_floats(w_size, 81, -1.0f, 1.0f);
+    float *g = random_floats(out_size, 82, -1.0f, 1.0f), *dx = zero_floats(in_size);
+    float *dw = zero_floats(w_size), *db = zero_floats(b_size), *out = zero_floats(out_size);
+    float *columns = zero_floats(nn_conv_columns_floats(&shape));
+    double *xd = diffuse_test_doubles(x, in_size), *wd = diffuse_test_doubles(w, w_size),
+           *gd = diffuse_test_doubles(g, out_size);
+    double *ref_out = zero_doubles(out_size), *ref_dx = zero_doubles(in_size);
+    double *ref_dw = zero_doubles(w_size), *ref_db = zero_doubles(b_size);
+    nn_conv2d_forward(out, columns, x, w, NULL, N, &shape, false);
+    nn_conv2d_backward_params(dw, db, columns, g, x, N, &shape);
+    nn_conv2d_backward_input(dx, columns, g, w, N, &shape);
+    nn_conv2d_forward_reference(ref_out, xd, wd, NULL, N, &shape);
+    nn_conv2d_backward_reference(ref_dx, ref_dw, ref_db, gd, xd, wd, N, &shape);
+    check_close(out, ref_out, out_size, 1e-5, 1e-4, "conv output");
+    check_close(dx, ref_dx, in_size, 1e-5, 1e-4, "conv dx");
+    check_close(dw, ref_dw, w_size, 1e-5, 1e-4, "conv dW");
+    check_close(db, ref_db, b_size, 1e-5, 1e-4, "conv db");
+    free(x);
+    free(w);
+    free(g);
+    free(dx);
+    free(dw);
+    free(db);
+    free(out);
+    free(columns);
+    free(xd);
+    free(wd);
+    free(gd);
+    free(ref_out);
+    free(ref_dx);
+    free(ref_dw);
+    free(ref_db);
+}
+END_TEST
+
+/* ---- group normalisation, up-sampling, dropout -------------------------- */
+
+/* C, P, G, ε: one group, several, one channel per group (InstanceNorm). */
+static const nn_norm_shape norm_cases[] = {
+    {4, 6, 1, 1e-5f}, {6, 5, 3, 1e-5f}, {3, 4, 3, 1e-2f},
+};
+
+typedef struct norm_case {
+    const nn_norm_shape *shape;
+    size_t n;
+    double *x, *gain, *bias, *r, *out;
+} norm_case;
+
+static double norm_loss(void *ctx)
+{
+    const norm_case *c = ctx;
+    nn_group_norm_forward_reference(c->out, c->x, c->gain, c->bias, c->n, c->shape);
+    return dot(c->r, c->out, c->n * c->shape->channels * c->shape->pixels);
+}
+
+/* _i: norm_cases[_i]. Forward against the reference (also in place),
+ * backward (also in place, accumulating dγ, dβ) against finite
+ * differences. */
+START_TEST(group_norm_forward_and_gradients)
+{
+    enum { N = 2 };
+    const nn_norm_shape *shape = &norm_cases[_i];
+    size_t size = N * shape->channels * shape->pixels, c_size = shape->channels;
+    /* an offset and scale far from 0 and 1, which the normalisation removes */
+    float *x = random_floats(size, 90, 3.0f, 7.0f), *gain = random_floats(c_size, 91, 0.5f, 1.5f);
+    float *bias = random_floats(c_size, 92, -1.0f, 1.0f), *r = random_floats(size, 93, -1.0f, 1.0f);
+    float *dgain = zero_floats(c_size), *dbias = zero_floats(c_size);
+    float *out = zero_floats(size), *dx = zero_floats(size), *stats = zero_floats(2 * N * 3);
+    float *inplace = zero_floats(size);
+    norm_case c = {shape,
+                   N,
+                   diffuse_test_doubles(x, size),
+                   diffuse_test_doubles(gain, c_size),
+                   diffuse_test_doubles(bias, c_size),
+                   diffuse_test_doubles(r, size),
+                   zero_doubles(size)};
+    nn_group_norm_forward(out, stats, x, gain, bias, N, shape);
+    norm_loss(&c);
+    check_close(out, c.out, size, 1e-5, 1e-5, "group norm output");
+    memcpy(inplace, x, size * sizeof *x);
+    nn_group_norm_forward(inplace, stats, inplace, gain, bias, N, shape);
+    ck_assert_int_eq(memcmp(inplace, out, size * sizeof *out), 0);
+    nn_group_norm_backward(dx, dgain, dbias, r, x, gain, stats, N, shape);
+    double *num_dx = numeric_gradient(c.x, size, norm_loss, &c);
+    double *num_dgain = numeric_gradient(c.gain, c_size, norm_loss, &c);
+    double *num_dbias = numeric_gradient(c.bias, c_size, norm_loss, &c);
+    check_gradient(dx, num_dx, size, "group norm dx");
+    check_gradient(dgain, num_dgain, c_size, "group norm dgain");
+    check_gradient(dbias, num_dbias, c_size, "group norm dbias");
+    /* in place over the output gradient, accumulating the parameters' */
+    memcpy(inplace, r, size * sizeof *r);
+    nn_group_norm_backward(inplace, dgain, dbias, inplace, x, gain, stats, N, shape);
+    ck_assert_int_eq(memcmp(inplace, dx, size * sizeof *dx), 0);
+    for (size_t k = 0; k < c_size; k++)
+        ck_assert_close(dgain[k], 2.0 * num_dgain[k], 1e-4, 1e-5);
+    free(x);
+    free(gain);
+    free(bias);
+    free(r);
+    free(dgain);
+    free(dbias);
+    free(out);
+    free(dx);
+    free(stats);
+    free(inplace);
+    free(num_dx);
+    free(num_dgain);
+    free(num_dbias);
+    free(c.x);
+    free(c.gain);
+    free(c.bias);
+    free(c.r);
+    free(c.out);
+}
+END_TEST
+
+/* Up-sampling against the reference; its backward is the adjoint:
+ * ⟨up(x), g⟩ = ⟨x, up_backward(g)⟩ exactly enough for sums of 4. */
+START_TEST(upsample_forward_and_adjoint)
+{
+    enum { PLANES = 3, H = 3, W = 5, SIZE = PLANES * H * W };
+    float *x = random_floats(SIZE, 100, -2.0f, 2.0f),
+          *g = random_floats(4 * SIZE, 101, -1.0f, 1.0f);
+    float *out = zero_floats(4 * SIZE), *dx = zero_floats(SIZE);
+    double *xd = diffuse_test_doubles(x, SIZE), *ref = zero_doubles(4 * SIZE);
+    nn_upsample2_forward(out, x, PLANES, H, W);
+    nn_upsample2_forward_reference(ref, xd, PLANES, H, W);
+    check_close(out, ref, 4 * SIZE, 0.0, 0.0, "up-sampled");
+    nn_upsample2_backward(dx, g, PLANES, H, W);
+    double *gd = diffuse_test_doubles(g, 4 * SIZE), *dxd = diffuse_test_doubles(dx, SIZE);
+    ck_assert_double_eq_tol(dot(ref, gd, 4 * SIZE), dot(xd, dxd, SIZE), 1e-5);
+    free(x);
+    free(g);
+    free(out);
+    free(dx);
+    free(xd);
+    free(ref);
+    free(gd);
+    free(dxd);
+}
+END_TEST
+
+/* Dropout keeps about 1 − q of the values, scaled by 1/(1 − q); the same
+ * keys give the same mask (so backward, applied to dL/dy, zeroes the same
+ * entries); other keys another; q = 0 changes nothing. */
+START_TEST(dropout_masks_by_key)
+{
+    enum { N = 3, DIM = 1000 };
+    const double rate = 0.3;
+    const uint64_t keys[N] = {5, 6, 5};
+    float *x = zero_floats(N * DIM), *g = zero_floats(N * DIM);
+    for (size_t i = 0; i < N * DIM; i++)
+        x[i] = g[i] = 1.0f + (float)(i % 7);
+    nn_dropout_apply(x, N, DIM, rate, 11, keys);
+    nn_dropout_apply(g, N, DIM, rate, 11, keys);
+    ck_assert_int_eq(memcmp(x, g, sizeof(float) * N * DIM), 0);
+    size_t kept = 0, same = 0, repeated = 0;
+    for (size_t i = 0; i < N * DIM; i++) {
+        float original = 1.0f + (float)(i % 7);
+        ck_assert(x[i] == 0.0f || x[i] == original * (float)(1.0 / (1.0 - rate)));
+        kept += x[i] != 0.0f;
+    }
+    for (size_t j = 0; j < DIM; j++) {
+        same += (x[j] == 0.0f) == (x[DIM + j] == 0.0f);
+        repeated += (x[j] == 0.0f) == (x[2 * DIM + j] == 0.0f);
+    }
+    /* 3000 Bernoulli(0.7) draws: mean 2100, sd 25 */
+    ck_assert_msg(kept > 2000 && kept < 2200, "kept %zu of %d", kept, N * DIM);
+    ck_assert_uint_eq(repeated, DIM); /* key 5 twice */
+    ck_assert_msg(same < 800, "keys 5 and 6 agree on %zu of %d", same, DIM);
+    memcpy(g, x, sizeof(float) * N * DIM);
+    nn_dropout_apply(g, N, DIM, 0.0, 11, keys);
+    ck_assert_int_eq(memcmp(x, g, sizeof(float) * N * DIM), 0);
+    free(x);
+    free(g);
+}
+END_TEST
+
+/* ---- attention ---------------------------------------------------------- */
+
+typedef struct attention_case {
+    const nn_attention_shape *shape;
+    size_t n;
+    double *qkv, *r, *out;
+} attention_case;
+
+static double attention_loss(void *ctx)
+{
+    const attention_case *c = ctx;
+    nn_attention_forward_reference(c->out, c->qkv, c->n, c->shape);
+    return dot(c->r, c->out, c->n * c->shape->channels * c->shape->pixels);
+}
+
+/* _i: one head or two (C = 4, P = 6). Forward (keeping the weights or
+ * not) against the reference; backward against finite differences. */
+START_TEST(attention_forward_and_gradients)
+{
+    enum { N = 2, C = 4, P = 6 };
+    const nn_attention_shape shape = {C, P, (size_t)_i + 1};
+    size_t in_size = N * 3 * C * P, out_size = N * C * P;
+    float *qkv = random_floats(in_size, 110, -2.0f, 2.0f),
+          *r = random_floats(out_size, 111, -1.0f, 1.0f);
+    float *out = zero_floats(out_size), *again = zero_floats(out_size),
+          *d_qkv = zero_floats(in_size);
+    float *weights = zero_floats(nn_attention_weights_floats(&shape, N)),
+          *scratch = zero_floats(P * P);
+    attention_case c = {&shape, N, diffuse_test_doubles(qkv, in_size),
+                        diffuse_test_doubles(r, out_size), zero_doubles(out_size)};
+    nn_attention_forward(out, weights, qkv, N, &shape, true);
+    attention_loss(&c);
+    check_close(out, c.out, out_size, 1e-5, 1e-6, "attention output");
+    nn_attention_forward(again, scratch, qkv, N, &shape, false);
+    ck_assert_int_eq(memcmp(again, out, out_size * sizeof *out), 0);
+    nn_attention_backward(d_qkv, scratch, r, qkv, weights, N, &shape);
+    double *numeric = numeric_gradient(c.qkv, in_size, attention_loss, &c);
+    check_gradient(d_qkv, numeric, in_size, "attention d_qkv");
+    free(qkv);
+    free(r);
+    free(out);
+    free(again);
+    free(d_qkv);
+    free(weights);
+    free(scratch);
+    free(numeric);
+    free(c.qkv);
+    free(c.r);
+    free(c.out);
 }
 END_TEST
 
@@ -836,9 +1171,9 @@ START_TEST(mlp_forward_and_gradients)
     size_t count = m->param_count;
     float *x = random_floats(N * D, 30, -2.0f, 2.0f), *r = random_floats(N * D, 31, -1.0f, 1.0f);
     float *out = zero_floats(N * D), *predicted = zero_floats(N * D), *dx = zero_floats(N * D);
-    c.params = to_double(m->params, count);
-    c.x = to_double(x, N * D);
-    c.r = to_double(r, N * D);
+    c.params = diffuse_test_doubles(m->params, count);
+    c.x = diffuse_test_doubles(x, N * D);
+    c.r = diffuse_test_doubles(r, N * D);
     c.out = zero_doubles(N * D);
 
     ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
@@ -934,8 +1269,8 @@ START_TEST(mlp_prediction_in_chunks_matches_reference)
     float *again = zero_floats(N * D);
     mlp_case c = {.n = N, .t = t};
     nn_mlp_shape_from_config(m->config, &c.shape);
-    c.params = to_double(m->params, m->param_count);
-    c.x = to_double(x, N * D);
+    c.params = diffuse_test_doubles(m->params, m->param_count);
+    c.x = diffuse_test_doubles(x, N * D);
     c.out = zero_doubles(N * D);
     ck_assert_int_eq(m->ops->predict(m, m->params, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
     ck_assert_int_eq(nn_mlp_forward_reference(&c.shape, c.params, c.x, t, N, c.out), DIFFUSE_OK);
@@ -963,9 +1298,10 @@ START_TEST(linear_backward_matches_reference_at_block_sizes)
     float *w = random_floats(OUT * IN, 16, -1.0f, 1.0f);
     float *g = random_floats(N * OUT, 17, -1.0f, 1.0f), *dx = zero_floats(N * IN);
     float *dw = random_floats(OUT * IN, 18, -1.0f, 1.0f), *db = random_floats(OUT, 19, -1.0f, 1.0f);
-    double *ref_dx = zero_doubles(N * IN), *ref_dw = to_double(dw, OUT * IN);
-    double *ref_db = to_double(db, OUT), *xd = to_double(x, N * IN), *wd = to_double(w, OUT * IN);
-    double *gd = to_double(g, N * OUT);
+    double *ref_dx = zero_doubles(N * IN), *ref_dw = diffuse_test_doubles(dw, OUT * IN);
+    double *ref_db = diffuse_test_doubles(db, OUT), *xd = diffuse_test_doubles(x, N * IN),
+           *wd = diffuse_test_doubles(w, OUT * IN);
+    double *gd = diffuse_test_doubles(g, N * OUT);
     /* accumulating onto non-zero gradients */
     linear_backward(dx, dw, db, g, x, w, N, IN, OUT);
     nn_linear_backward_reference(ref_dx, ref_dw, ref_db, gd, xd, wd, N, IN, OUT);
@@ -1096,6 +1432,12 @@ static Suite *layers_suite(void)
     tcase_add_loop_test(kernels, block_forward_and_gradients, 0, 4);
     tcase_add_test(kernels, time_embedding_matches_formula);
     tcase_add_loop_test(kernels, time_branch_forward_and_gradients, 0, 2);
+    tcase_add_loop_test(kernels, conv2d_forward_and_gradients, 0, 5);
+    tcase_add_loop_test(kernels, conv2d_backward_matches_reference_at_block_sizes, 0, 2);
+    tcase_add_loop_test(kernels, group_norm_forward_and_gradients, 0, 3);
+    tcase_add_test(kernels, upsample_forward_and_adjoint);
+    tcase_add_test(kernels, dropout_masks_by_key);
+    tcase_add_loop_test(kernels, attention_forward_and_gradients, 0, 2);
     suite_add_tcase(suite, kernels);
     TCase *network = tcase_create("network");
     tcase_add_test(network, layer_list_derives_layout_tensors_and_sizes);

@@ -11,7 +11,10 @@
 #include "nn_reference.h"
 #include "test_support.h"
 
-#define ALL_OPTIONS 8
+/* The options 0 … 7 (the MLP's and the shared ones, before the U-Net's), and
+ * one past the last option. */
+#define MLP_OPTIONS 8
+#define UNKNOWN_OPTION 24
 
 static diffuse_model_config *mlp_config(size_t dim)
 {
@@ -137,7 +140,7 @@ END_TEST
 START_TEST(config_setters_check_bounds)
 {
     diffuse_model_config *config = mlp_config(2);
-    for (int option = 0; option < ALL_OPTIONS; option++) {
+    for (int option = 0; option < MLP_OPTIONS; option++) {
         int64_t min, max, before, after;
         double dmin, dmax;
         if (option == DIFFUSE_MODEL_TIME_MAX_PERIOD) {
@@ -204,7 +207,7 @@ START_TEST(config_setters_check_bounds)
     ck_assert_int_eq(diffuse_model_config_set_int(config, DIFFUSE_MODEL_TIME_EMBED_DIM, 32),
                      DIFFUSE_OK);
     /* unknown options, NULL handles */
-    ck_assert_int_eq(diffuse_model_config_set_int(config, (diffuse_model_option)ALL_OPTIONS, 1),
+    ck_assert_int_eq(diffuse_model_config_set_int(config, (diffuse_model_option)UNKNOWN_OPTION, 1),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(diffuse_model_config_set_int(config, (diffuse_model_option)-1, 1),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
@@ -278,8 +281,8 @@ START_TEST(config_options_can_be_enumerated)
 {
     size_t count;
     ck_assert_int_eq(diffuse_model_config_option_count(DIFFUSE_ARCH_MLP, &count), DIFFUSE_OK);
-    ck_assert_uint_eq(count, ALL_OPTIONS);
-    const char *names[ALL_OPTIONS];
+    ck_assert_uint_eq(count, MLP_OPTIONS);
+    const char *names[MLP_OPTIONS];
     for (size_t i = 0; i < count; i++) {
         diffuse_model_option option, found;
         int is_double, found_double;
@@ -351,7 +354,9 @@ START_TEST(config_options_can_be_enumerated)
     ck_assert_str_eq(name, "mlp");
     ck_assert_int_eq(diffuse_model_architecture_name(DIFFUSE_ARCH_CALLBACK, &name), DIFFUSE_OK);
     ck_assert_str_eq(name, "callback");
-    ck_assert_int_eq(diffuse_model_architecture_name((diffuse_architecture)2, &name),
+    ck_assert_int_eq(diffuse_model_architecture_name(DIFFUSE_ARCH_UNET, &name), DIFFUSE_OK);
+    ck_assert_str_eq(name, "unet");
+    ck_assert_int_eq(diffuse_model_architecture_name((diffuse_architecture)3, &name),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(diffuse_model_architecture_name(DIFFUSE_ARCH_MLP, NULL),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);

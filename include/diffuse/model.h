@@ -65,6 +65,41 @@
  * gradient is non-zero from the first step). Parameter i takes the Philox
  * uniform value i of stream (seed, 0), so it depends only on (seed, i).
  *
+ * ---- The U-Net (DIFFUSE_ARCH_UNET) ---------------------------------------
+ *
+ * improved-diffusion's UNetModel (Nichol & Dhariwal 2021) on rows that are
+ * images flattened in NCHW order: dim = C·H·W (C = IMAGE_CHANNELS, H, W),
+ * checked when the model is built. With B = BASE_CHANNELS, L = LEVELS,
+ * multipliers m_0 … m_{L−1}, R = RES_BLOCKS, G = GROUPS, M = HEADS,
+ * GN = GroupNorm(G groups, ε = 1e-5), SiLU(x) = x·σ(x):
+ *
+ *   time:  e = W_2 SiLU(W_1 emb(t) + b_1) + b_2 [+ E_label[y]]   (emb of size B, e of 4B)
+ *   ResBlock(x; C_in → C_out):
+ *          h = Conv3(SiLU(GN(x))) + (W_e SiLU(e) + b_e)   (broadcast over pixels)
+ *          h = Conv3(Dropout(SiLU(GN(h))))
+ *          y = h + (C_in = C_out ? x : Conv1(x))
+ *   Attention(x; C): q, k, v = Conv1(GN(x)) split in M heads of C/M channels;
+ *          y = x + Conv1(concat_h V_h softmax(Q_hᵀK_h/√(C/M))ᵀ)   (softmax over H·W)
+ *   down:  Conv3(x → B); per level l: R × [ResBlock(→ m_l B), Attention if
+ *          bit l of ATTENTION_LEVELS]; a stride-2 Conv3 except at the last level
+ *   middle: ResBlock, Attention, ResBlock
+ *   up:    per level l = L−1 … 0: R + 1 × [concatenate the matching
+ *          down-path output, ResBlock(→ m_l B), Attention if bit l]; a
+ *          nearest 2× up-sampling and Conv3 except at level 0
+ *   out:   Conv3(SiLU(GN(h)) → C)
+ *
+ * (Conv3/Conv1: 3×3 / 1×1 convolutions with bias, zero padding 1 / 0.) The
+ * tensor names and order are those of the network's layer list
+ * (diffuse_model_tensor_info): improved-diffusion's state_dict names
+ * (input_blocks.1.0.in_layers.2.weight, …; "attention" layers have none),
+ * convolution weights [C_out, C_in, k, k]. Initialisation: convolutions and
+ * linear layers uniform on ±1/√fan_in (PyTorch's default, no zero-init),
+ * GroupNorm γ = 1, β = 0, label embedding N(0, 1). Lists of per-level
+ * values are scalar options (LEVEL_MULT_l, a bit mask for attention), so
+ * the option ABI stays typed scalars. Dropout masks are keyed by each
+ * row's x_t and t, so training is the same for any thread split and on
+ * resume.
+ *
  * ---- Threads and determinism ----------------------------------------------
  *
  * A model is used by one thread at a time (prediction reuses scratch memory
@@ -94,7 +129,8 @@ typedef struct diffuse_model_config diffuse_model_config;
 
 typedef enum diffuse_architecture {
     DIFFUSE_ARCH_MLP = 0,     /* time-conditioned (residual) MLP for vectors */
-    DIFFUSE_ARCH_CALLBACK = 1 /* caller-supplied prediction function */
+    DIFFUSE_ARCH_CALLBACK = 1, /* caller-supplied prediction function */
+    DIFFUSE_ARCH_UNET = 2      /* U-Net for images (below) */
 } diffuse_architecture;
 
 typedef enum diffuse_prediction {
@@ -126,8 +162,42 @@ typedef enum diffuse_model_option {
     DIFFUSE_MODEL_SEED = 5,
     /* int, diffuse_prediction: what the output means. Default EPSILON. All. */
     DIFFUSE_MODEL_PREDICTION = 6,
-    /* double, P: longest period of the time embedding. [1, 1e9], default 10000. MLP. */
-    DIFFUSE_MODEL_TIME_MAX_PERIOD = 7
+    /* double, P: longest period of the time embedding. [1, 1e9], default 10000. MLP,
+     * UNET. */
+    DIFFUSE_MODEL_TIME_MAX_PERIOD = 7,
+    /* The U-Net's options (see "The U-Net" above); all int unless said. */
+    /* C: image channels. [1, 256], default 1. */
+    DIFFUSE_MODEL_IMAGE_CHANNELS = 8,
+    /* H, W: image height and width, multiples of 2^(LEVELS − 1). [1, 4096], default 28. */
+    DIFFUSE_MODEL_IMAGE_HEIGHT = 9,
+    DIFFUSE_MODEL_IMAGE_WIDTH = 10,
+    /* B: base channels; even (it is also the time embedding's size). [2, 4096],
+     * default 32. */
+    DIFFUSE_MODEL_BASE_CHANNELS = 11,
+    /* L: resolutions (L − 1 down-samplings). [1, 5], default 3. */
+    DIFFUSE_MODEL_LEVELS = 12,
+    /* m_l: channel multiplier of level l (level l has m_l·B channels); the
+     * ones at l ≥ LEVELS are not used. [1, 64], defaults 1, 2, 2, 2, 2. */
+    DIFFUSE_MODEL_LEVEL_MULT_0 = 13,
+    DIFFUSE_MODEL_LEVEL_MULT_1 = 14,
+    DIFFUSE_MODEL_LEVEL_MULT_2 = 15,
+    DIFFUSE_MODEL_LEVEL_MULT_3 = 16,
+    DIFFUSE_MODEL_LEVEL_MULT_4 = 17,
+    /* R: ResBlocks per level on the way down (R + 1 on the way up). [1, 16], default 2. */
+    DIFFUSE_MODEL_RES_BLOCKS = 18,
+    /* Bit mask: bit l set = self-attention after every ResBlock of level l
+     * (resolution H/2^l). [0, 31], default 4 (7×7 at 28×28, 8×8 at 32×32). */
+    DIFFUSE_MODEL_ATTENTION_LEVELS = 19,
+    /* M: attention heads; m_l·B must be a multiple of M at the attention levels.
+     * [1, 64], default 4. */
+    DIFFUSE_MODEL_HEADS = 20,
+    /* double q: dropout rate inside the ResBlocks, training only. [0, 0.99], default 0. */
+    DIFFUSE_MODEL_DROPOUT = 21,
+    /* G: GroupNorm groups; B must be a multiple of G. [1, 1024], default 8. */
+    DIFFUSE_MODEL_GROUPS = 22,
+    /* K: classes of the label embedding; 0 = unconditional, otherwise every call
+     * needs labels in [0, K). [0, 1048576], default 0. */
+    DIFFUSE_MODEL_CLASSES = 23
 } diffuse_model_option;
 
 /* Largest data dimension a model accepts. */
@@ -214,7 +284,7 @@ DIFFUSE_API diffuse_status diffuse_model_config_find_option(diffuse_architecture
                                                             diffuse_model_option *option,
                                                             int *is_double);
 
-/* "mlp", "callback" (static storage). Errors: INVALID_ARGUMENT. */
+/* "mlp", "callback", "unet" (static storage). Errors: INVALID_ARGUMENT. */
 DIFFUSE_API diffuse_status diffuse_model_architecture_name(diffuse_architecture arch,
                                                            const char **name);
 

@@ -9,7 +9,9 @@
 #include "util/option_table.h"
 
 #define ARCH_BIT(arch) (1u << (arch))
-#define ALL_ARCHITECTURES (ARCH_BIT(DIFFUSE_ARCH_MLP) | ARCH_BIT(DIFFUSE_ARCH_CALLBACK))
+#define NETWORKS (ARCH_BIT(DIFFUSE_ARCH_MLP) | ARCH_BIT(DIFFUSE_ARCH_UNET))
+#define UNET ARCH_BIT(DIFFUSE_ARCH_UNET)
+#define ALL_ARCHITECTURES (NETWORKS | ARCH_BIT(DIFFUSE_ARCH_CALLBACK))
 
 /* Seeds go through a double; 2^53 − 1 is the largest that stays exact. */
 #define MAX_SEED 9007199254740991.0
@@ -26,6 +28,22 @@ static const option_spec option_specs[MODEL_OPTION_COUNT] = {
     [DIFFUSE_MODEL_PREDICTION] = {"prediction", false, DIFFUSE_PREDICT_EPSILON,
                                   DIFFUSE_PREDICT_X0, DIFFUSE_PREDICT_EPSILON},
     [DIFFUSE_MODEL_TIME_MAX_PERIOD] = {"time_max_period", true, 1.0, 1e9, 10000.0},
+    [DIFFUSE_MODEL_IMAGE_CHANNELS] = {"image_channels", false, 1, 256, 1},
+    [DIFFUSE_MODEL_IMAGE_HEIGHT] = {"image_height", false, 1, 4096, 28},
+    [DIFFUSE_MODEL_IMAGE_WIDTH] = {"image_width", false, 1, 4096, 28},
+    [DIFFUSE_MODEL_BASE_CHANNELS] = {"base_channels", false, 2, 4096, 32},
+    [DIFFUSE_MODEL_LEVELS] = {"levels", false, 1, 5, 3},
+    [DIFFUSE_MODEL_LEVEL_MULT_0] = {"level_mult_0", false, 1, 64, 1},
+    [DIFFUSE_MODEL_LEVEL_MULT_1] = {"level_mult_1", false, 1, 64, 2},
+    [DIFFUSE_MODEL_LEVEL_MULT_2] = {"level_mult_2", false, 1, 64, 2},
+    [DIFFUSE_MODEL_LEVEL_MULT_3] = {"level_mult_3", false, 1, 64, 2},
+    [DIFFUSE_MODEL_LEVEL_MULT_4] = {"level_mult_4", false, 1, 64, 2},
+    [DIFFUSE_MODEL_RES_BLOCKS] = {"res_blocks", false, 1, 16, 2},
+    [DIFFUSE_MODEL_ATTENTION_LEVELS] = {"attention_levels", false, 0, 31, 4},
+    [DIFFUSE_MODEL_HEADS] = {"heads", false, 1, 64, 4},
+    [DIFFUSE_MODEL_DROPOUT] = {"dropout", true, 0.0, 0.99, 0.0},
+    [DIFFUSE_MODEL_GROUPS] = {"groups", false, 1, 1024, 8},
+    [DIFFUSE_MODEL_CLASSES] = {"classes", false, 0, 1048576, 0},
 };
 
 static const option_table model_options = {"model", option_specs, MODEL_OPTION_COUNT};
@@ -43,9 +61,25 @@ static const option_scope option_scopes[MODEL_OPTION_COUNT] = {
     [DIFFUSE_MODEL_TIME_EMBED_DIM] = {ARCH_BIT(DIFFUSE_ARCH_MLP), 2},
     [DIFFUSE_MODEL_ACTIVATION] = {ARCH_BIT(DIFFUSE_ARCH_MLP), 1},
     [DIFFUSE_MODEL_RESIDUAL] = {ARCH_BIT(DIFFUSE_ARCH_MLP), 1},
-    [DIFFUSE_MODEL_SEED] = {ARCH_BIT(DIFFUSE_ARCH_MLP), 1},
+    [DIFFUSE_MODEL_SEED] = {NETWORKS, 1},
     [DIFFUSE_MODEL_PREDICTION] = {ALL_ARCHITECTURES, 1},
-    [DIFFUSE_MODEL_TIME_MAX_PERIOD] = {ARCH_BIT(DIFFUSE_ARCH_MLP), 1},
+    [DIFFUSE_MODEL_TIME_MAX_PERIOD] = {NETWORKS, 1},
+    [DIFFUSE_MODEL_IMAGE_CHANNELS] = {UNET, 1},
+    [DIFFUSE_MODEL_IMAGE_HEIGHT] = {UNET, 1},
+    [DIFFUSE_MODEL_IMAGE_WIDTH] = {UNET, 1},
+    [DIFFUSE_MODEL_BASE_CHANNELS] = {UNET, 2},
+    [DIFFUSE_MODEL_LEVELS] = {UNET, 1},
+    [DIFFUSE_MODEL_LEVEL_MULT_0] = {UNET, 1},
+    [DIFFUSE_MODEL_LEVEL_MULT_1] = {UNET, 1},
+    [DIFFUSE_MODEL_LEVEL_MULT_2] = {UNET, 1},
+    [DIFFUSE_MODEL_LEVEL_MULT_3] = {UNET, 1},
+    [DIFFUSE_MODEL_LEVEL_MULT_4] = {UNET, 1},
+    [DIFFUSE_MODEL_RES_BLOCKS] = {UNET, 1},
+    [DIFFUSE_MODEL_ATTENTION_LEVELS] = {UNET, 1},
+    [DIFFUSE_MODEL_HEADS] = {UNET, 1},
+    [DIFFUSE_MODEL_DROPOUT] = {UNET, 1},
+    [DIFFUSE_MODEL_GROUPS] = {UNET, 1},
+    [DIFFUSE_MODEL_CLASSES] = {UNET, 1},
 };
 
 /* The handle is heap-allocated and used by one thread at a time, so a

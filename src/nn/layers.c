@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nn/init.h"
+#include "util/philox.h"
 
 diffuse_status nn_layers_create(diffuse_error *error, nn_layer_list *list, size_t capacity)
 {
@@ -36,6 +37,7 @@ nn_layer *nn_layers_add(nn_layer_list *list, nn_layer_kind kind, const char *nam
     layer->out = out;
     layer->input = input;
     layer->add = NN_NO_LAYER;
+    layer->concat = NN_NO_LAYER;
     return layer;
 }
 
@@ -72,8 +74,70 @@ static size_t layer_tensors(const nn_layer *layer, model_tensor *tensors)
                    &layer->out);
         return 2;
     }
+    case NN_LAYER_CONV2D: {
+        const size_t weight[] = {layer->out_channels, layer->channels, layer->kernel,
+                                 layer->kernel};
+        set_tensor(&tensors[0], layer, "weight", layer->weight, 4, weight);
+        set_tensor(&tensors[1], layer, "bias", layer->weight + tensor_size(&tensors[0]), 1,
+                   &layer->out_channels);
+        return 2;
+    }
+    case NN_LAYER_GROUP_NORM:
+        set_tensor(&tensors[0], layer, "weight", layer->weight, 1, &layer->channels);
+        set_tensor(&tensors[1], layer, "bias", layer->weight + layer->channels, 1,
+                   &layer->channels);
+        return 2;
+    case NN_LAYER_EMBEDDING: {
+        const size_t weight[] = {layer->in, layer->out};
+        set_tensor(&tensors[0], layer, "weight", layer->weight, 2, weight);
+        return 1;
+    }
+    case NN_LAYER_ATTENTION:
+    case NN_LAYER_UPSAMPLE:
+    case NN_LAYER_CONCAT:
+    case NN_LAYER_DROPOUT:
+        return 0;
     }
     return 0;
+}
+
+nn_conv_shape nn_layer_conv_shape(const nn_layer *layer)
+{
+    nn_conv_shape shape = {layer->channels, layer->out_channels, layer->height, layer->width,
+                           layer->kernel, layer->stride};
+    return shape;
+}
+
+/* The features an image layer of this shape reads and writes, or false
+ * when the shape itself is impossible. */
+static bool image_sizes(const nn_layer *layer, size_t *in, size_t *out)
+{
+    size_t pixels = layer->height * layer->width, image = layer->channels * pixels;
+    switch (layer->kind) {
+    case NN_LAYER_CONV2D: {
+        if (layer->kernel % 2 == 0 || layer->stride == 0 || layer->out_channels == 0)
+            return false;
+        nn_conv_shape shape = nn_layer_conv_shape(layer);
+        *in = image;
+        *out = layer->out_channels * nn_conv_out_pixels(&shape);
+        return true;
+    }
+    case NN_LAYER_GROUP_NORM:
+        *in = *out = image;
+        return layer->groups > 0 && layer->channels % layer->groups == 0;
+    case NN_LAYER_ATTENTION:
+        *in = 3 * image;
+        *out = image;
+        return layer->heads > 0 && layer->channels % layer->heads == 0;
+    case NN_LAYER_UPSAMPLE:
+        *in = image;
+        *out = 4 * image;
+        return true;
+    default:
+        *in = layer->in;
+        *out = layer->out;
+        return true;
+    }
 }
 
 /* Whether `index` names a layer before `self`. */
@@ -87,16 +151,27 @@ static diffuse_status check_layer(diffuse_error *error, const nn_layer_list *lis
 {
     const nn_layer *layer = &list->layers[k];
     const char *problem = NULL;
+    size_t in, out;
     if (layer->in == 0 || layer->out == 0)
         problem = "has no features";
     else if (layer->input != NN_FROM_DATA && layer->input != NN_FROM_TIME &&
-             !is_earlier(layer->input, k))
+             layer->input != NN_FROM_LABELS && !is_earlier(layer->input, k))
         problem = "reads a layer that does not come before it";
     else if (layer->input >= 0 && list->layers[layer->input].out != layer->in)
         problem = "reads an output of another width";
+    else if ((layer->input == NN_FROM_LABELS) != (layer->kind == NN_LAYER_EMBEDDING))
+        problem = "reads labels but is no embedding, or is an embedding of something else";
     else if (layer->add != NN_NO_LAYER &&
-             (!is_earlier(layer->add, k) || list->layers[layer->add].out != layer->out))
+             (!is_earlier(layer->add, k) ||
+              list->layers[layer->add].out !=
+                  (layer->add_per_channel ? layer->out_channels : layer->out)))
         problem = "adds an output that is not an earlier one of its width";
+    else if ((layer->kind == NN_LAYER_CONCAT) !=
+             (is_earlier(layer->concat, k) &&
+              layer->out == layer->in + list->layers[layer->concat].out))
+        problem = "concatenates what is not an earlier layer, or to the wrong width";
+    else if (!image_sizes(layer, &in, &out) || in != layer->in || out != layer->out)
+        problem = "has a shape that does not match its features";
     else if (layer->residual && (layer->kind != NN_LAYER_DENSE || layer->in != layer->out))
         problem = "has a skip connection but not a square dense layer";
     if (problem != NULL)
@@ -162,6 +237,12 @@ static void init_fan_in(const model_tensor *tensors, size_t count, float *params
         nn_init_uniform(params, tensors[i].offset, tensor_size(&tensors[i]), bound, seed);
 }
 
+static void init_constant(const model_tensor *tensor, float value, float *params)
+{
+    for (size_t i = 0; i < tensor_size(tensor); i++)
+        params[tensor->offset + i] = value;
+}
+
 void nn_layers_init_params(const nn_layer_list *list, float *params, uint64_t seed)
 {
     for (size_t k = 0; k < list->count; k++) {
@@ -170,7 +251,18 @@ void nn_layers_init_params(const nn_layer_list *list, float *params, uint64_t se
         switch (list->layers[k].kind) {
         case NN_LAYER_LINEAR:
         case NN_LAYER_DENSE:
+        case NN_LAYER_CONV2D:
             init_fan_in(tensors, count, params, seed);
+            break;
+        case NN_LAYER_GROUP_NORM:
+            init_constant(&tensors[0], 1.0f, params);
+            init_constant(&tensors[1], 0.0f, params);
+            break;
+        case NN_LAYER_EMBEDDING:
+            philox_normal(seed, 1, tensors[0].offset, params + tensors[0].offset,
+                          tensor_size(&tensors[0]));
+            break;
+        default:
             break;
         }
     }

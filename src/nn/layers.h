@@ -29,17 +29,27 @@
 
 #include "diffuse/model.h"
 #include "model/model.h"
+#include "nn/conv2d.h"
 #include "util/error.h"
 
 typedef enum nn_layer_kind {
     NN_LAYER_LINEAR, /* y = W x + b              (linear.h)  weight [out, in], bias [out] */
     NN_LAYER_DENSE,  /* y = W φ(x) + b [+ x]     (block.h)   weight [out, in], bias [out] */
+    /* Image layers: the input is [channels, height, width] (in = C·H·W). */
+    NN_LAYER_CONV2D,     /* conv2d.h: weight [C_out, C, k, k], bias [C_out] */
+    NN_LAYER_GROUP_NORM, /* group_norm.h, then SiLU when `activate`: weight (γ) [C], bias [C] */
+    NN_LAYER_ATTENTION,  /* attention.h: qkv [3C, P] → [C, P] (`channels` = C); no tensors */
+    NN_LAYER_UPSAMPLE,   /* resample.h: [C, H, W] → [C, 2H, 2W]; no tensors */
+    NN_LAYER_CONCAT,     /* [input; concat] along channels: out = in + concat's out; none */
+    NN_LAYER_DROPOUT,    /* resample.h, rate `rate`, training only; no tensors */
+    NN_LAYER_EMBEDDING,  /* y = E[label] from NN_FROM_LABELS: weight [classes = in, out] */
 } nn_layer_kind;
 
 /* Where a layer's input comes from, besides an earlier layer's index. */
 #define NN_FROM_DATA (-1) /* the network input x_t */
 #define NN_FROM_TIME (-2) /* the sinusoidal embedding emb(t) (time_embedding.h) */
-#define NN_NO_LAYER (-3)  /* `add`: nothing is added */
+#define NN_NO_LAYER (-3)  /* `add`, `concat`: none */
+#define NN_FROM_LABELS (-4) /* the class labels of the call (EMBEDDING) */
 
 /* Most tensors one layer has. */
 #define NN_LAYER_MAX_TENSORS 2
@@ -53,6 +63,18 @@ typedef struct nn_layer {
     int add;                       /* an earlier layer whose output is added to y */
     diffuse_activation activation; /* φ of a DENSE layer */
     bool residual;                 /* DENSE: the skip term + x (in == out) */
+    bool add_per_channel;          /* `add` has one value per output channel, broadcast
+                                    * over the pixels (a time projection) */
+    /* Image layers: */
+    size_t channels, height, width; /* the input image (ATTENTION: C of its output) */
+    size_t out_channels;           /* CONV2D */
+    size_t kernel, stride;         /* CONV2D */
+    size_t groups;                 /* GROUP_NORM */
+    float eps;                     /* GROUP_NORM */
+    bool activate;                 /* GROUP_NORM: SiLU after the normalisation */
+    size_t heads;                  /* ATTENTION */
+    double rate;                   /* DROPOUT */
+    int concat;                    /* CONCAT: the earlier layer appended */
     /* Derived by nn_layers_finish: */
     size_t weight, bias;           /* offsets (floats) of its first and second tensor */
     bool per_timestep;             /* its value depends on t alone */
@@ -70,15 +92,16 @@ diffuse_status nn_layers_create(diffuse_error *error, nn_layer_list *list, size_
 void nn_layers_release(nn_layer_list *list);
 
 /* Appends a layer of `kind` named `name` (truncated to fit) reading `input`,
- * with nothing added, no activation and no skip; returns it for the
- * builder to set the other fields. The list must have room (its capacity
- * is the builder's count). */
+ * with nothing added or concatenated, no activation and no skip; returns
+ * it for the builder to set the other fields (an image layer: its shape).
+ * The list must have room (its capacity is the builder's count). */
 nn_layer *nn_layers_add(nn_layer_list *list, nn_layer_kind kind, const char *name, size_t in,
                         size_t out, int input);
 
 /* Checks the description (inputs name earlier layers, sizes agree, a skip
- * has in == out) and derives the layout and per_timestep. A failure is a
- * builder's bug or an inconsistent configuration: INVALID_ARGUMENT. */
+ * has in == out, an image layer's in and out match its shape) and derives
+ * the layout and per_timestep. A failure is a builder's bug or an
+ * inconsistent configuration: INVALID_ARGUMENT. */
 diffuse_status nn_layers_finish(diffuse_error *error, nn_layer_list *list);
 
 /* The named tensor table of a finished list, in buffer order: *tensors
@@ -89,7 +112,9 @@ diffuse_status nn_layers_describe(diffuse_error *error, const nn_layer_list *lis
 /* The default initial values, by kind: LINEAR and DENSE as PyTorch's
  * nn.Linear, every weight and bias uniform on (−1/√fan_in, 1/√fan_in) with
  * fan_in = the product of the weight's shape after its first dimension
- * (in features; C_in·k·k for a convolution kernel). Parameter i takes the
+ * (in features; C_in·k·k for a convolution kernel); GROUP_NORM γ = 1,
+ * β = 0; EMBEDDING N(0, 1) like nn.Embedding (Philox normal value i of
+ * stream (seed, 1)). Parameter i takes the
  * Philox uniform value i of stream (seed, 0) (init.h). */
 void nn_layers_init_params(const nn_layer_list *list, float *params, uint64_t seed);
 
@@ -101,5 +126,8 @@ size_t nn_layers_kept_floats(const nn_layer_list *list);
 /* The widest input of a layer that reads an earlier layer: the width of
  * the scratch array that holds φ(input) or a gradient meanwhile. */
 size_t nn_layers_widest_input(const nn_layer_list *list);
+
+/* The convolution shape of a CONV2D layer. */
+nn_conv_shape nn_layer_conv_shape(const nn_layer *layer);
 
 #endif

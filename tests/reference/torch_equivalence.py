@@ -1,16 +1,20 @@
 #!/usr/bin/python3
-"""The libdiffuse MLP against the same network in PyTorch.
+"""The libdiffuse MLP and U-Net against the same networks in PyTorch.
 
 For several configurations this script draws weights, inputs x, timesteps t
 and targets, runs the C library's training forward + backward on them and
 the same module in PyTorch (in float64, the ground truth, and in float32 for
 context), with loss = mean((f(x, t) - target)^2), and compares
 
-    the outputs, the loss, the gradient of every parameter tensor, dloss/dx,
-    and diffuse_model_predict's outputs,
+    the outputs, the loss, the gradient of every parameter tensor, dloss/dx
+    (MLP only), and diffuse_model_predict's outputs,
 
 each as  max |value - truth| / max |truth|  over the tensor. It fails (exit
-status 1) when any of them exceeds --tolerance (default 1e-5).
+status 1) when any of them exceeds --tolerance (default 1e-5; the U-Net's
+deeper float32 sums get --unet-tolerance, default 1e-4). The U-Net in
+PyTorch (ReferenceUNet) is written from the equations of
+include/diffuse/model.h with torch.nn.functional, independently of the C
+layer list; it reads the parameters by the C tensor names.
 
 How the C side is reached: tests/reference/torch_equivalence_driver.c uses
 the library's internal training entry points (src/model/model.h, src/nn/mlp.h),
@@ -43,6 +47,7 @@ import tempfile
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DRIVER_SOURCE = os.path.join(ROOT, "tests", "reference", "torch_equivalence_driver.c")
@@ -219,15 +224,219 @@ def compare(case, index, driver, workdir, tolerance):
         rows.append(("grad " + name, relative_error(c_grad, true_grad),
                      relative_error(single_grad, true_grad)))
 
+    return report(f"case {index}", case, rows, tolerance)
+
+
+def report(label, case, rows, tolerance, width=28):
+    """Prints the table of (quantity, C error, torch float32 error) rows;
+    returns the largest C error."""
     title = ", ".join(f"{key}={value}" for key, value in case.items())
-    print(f"case {index}: {title}")
-    print(f"    {'quantity':28} {'C vs float64':>14} {'torch f32 vs f64':>17}")
+    print(f"{label}: {title}")
+    print(f"    {'quantity':{width}} {'C vs float64':>14} {'torch f32 vs f64':>17}")
     worst = 0.0
     for name, c_error, torch_error in rows:
         flag = "" if c_error <= tolerance else "   <-- exceeds tolerance"
-        print(f"    {name:28} {c_error:14.3e} {torch_error:17.3e}{flag}")
+        print(f"    {name:{width}} {c_error:14.3e} {torch_error:17.3e}{flag}")
         worst = max(worst, c_error)
     return worst
+
+
+# The U-Net's options (diffuse_model_option values) and the cases: one with
+# attention (at two levels) and classes, one without either. Dropout stays
+# at 0 (PyTorch's masks are not the library's).
+UNET_OPTIONS = dict(image_channels=8, image_height=9, image_width=10, base_channels=11,
+                    levels=12, level_mult_0=13, level_mult_1=14, level_mult_2=15,
+                    res_blocks=18, attention_levels=19, heads=20, groups=22, classes=23,
+                    time_max_period=7)
+UNET_CASES = [
+    dict(image_channels=1, image_height=8, image_width=8, base_channels=8, levels=3,
+         level_mult_0=1, level_mult_1=2, level_mult_2=2, res_blocks=2, attention_levels=6,
+         heads=2, groups=4, classes=3, time_max_period=10000.0, n=4, t_max=1000),
+    dict(image_channels=3, image_height=4, image_width=6, base_channels=6, levels=2,
+         level_mult_0=1, level_mult_1=2, res_blocks=1, attention_levels=0, heads=1, groups=3,
+         classes=0, time_max_period=10000.0, n=3, t_max=1000),
+]
+
+
+class ReferenceUNet:
+    """include/diffuse/model.h's U-Net with torch.nn.functional on a dict of
+    named parameters (the C tensor names)."""
+
+    def __init__(self, case):
+        self.c = case
+        self.mult = [case[f"level_mult_{l}"] for l in range(case["levels"])]
+
+    def embed(self, t, dtype):
+        half = self.c["base_channels"] // 2
+        k = torch.arange(half, dtype=torch.float64)
+        frequencies = torch.exp(-math.log(self.c["time_max_period"]) * k / half)
+        angles = t.to(torch.float64)[:, None] * frequencies[None, :]
+        return torch.cat([torch.cos(angles), torch.sin(angles)], dim=1).to(dtype)
+
+    def conv(self, p, name, x, stride=1):
+        w = p[name + ".weight"]
+        return F.conv2d(x, w, p[name + ".bias"], stride=stride, padding=w.shape[-1] // 2)
+
+    def norm(self, p, name, x):
+        return F.group_norm(x, self.c["groups"], p[name + ".weight"], p[name + ".bias"], 1e-5)
+
+    def resblock(self, p, name, x, e):
+        h = self.conv(p, name + ".in_layers.2", F.silu(self.norm(p, name + ".in_layers.0", x)))
+        h = h + F.linear(F.silu(e), p[name + ".emb_layers.1.weight"],
+                         p[name + ".emb_layers.1.bias"])[:, :, None, None]
+        h = self.conv(p, name + ".out_layers.3", F.silu(self.norm(p, name + ".out_layers.0", h)))
+        skip = name + ".skip_connection"
+        return h + (self.conv(p, skip, x) if skip + ".weight" in p else x)
+
+    def attention(self, p, name, x):
+        n, c, hh, ww = x.shape
+        heads, d = self.c["heads"], c // self.c["heads"]
+        qkv = self.conv(p, name + ".qkv", self.norm(p, name + ".norm", x)).reshape(n, 3, heads, d,
+                                                                                  hh * ww)
+        q, k, v = qkv[:, 0], qkv[:, 1], qkv[:, 2]
+        a = torch.softmax(torch.einsum("nhci,nhcj->nhij", q, k) / math.sqrt(d), dim=-1)
+        o = torch.einsum("nhcj,nhij->nhci", v, a).reshape(n, c, hh, ww)
+        return x + self.conv(p, name + ".proj_out", o)
+
+    def block(self, p, name, x, e, level):
+        x = self.resblock(p, name + ".0", x, e)
+        if self.c["attention_levels"] >> level & 1:
+            x = self.attention(p, name + ".1", x)
+        return x
+
+    def forward(self, p, x, t, labels):
+        c = self.c
+        e = F.linear(F.silu(F.linear(self.embed(t, x.dtype), p["time_embed.0.weight"],
+                                     p["time_embed.0.bias"])),
+                     p["time_embed.2.weight"], p["time_embed.2.bias"])
+        if c["classes"] > 0:
+            e = e + p["label_emb.weight"][labels]
+        h = self.conv(p, "input_blocks.0.0", x)
+        skips, block = [h], 1
+        for level in range(c["levels"]):
+            for _ in range(c["res_blocks"]):
+                h = self.block(p, f"input_blocks.{block}", h, e, level)
+                skips.append(h)
+                block += 1
+            if level + 1 < c["levels"]:
+                h = self.conv(p, f"input_blocks.{block}.0.op", h, stride=2)
+                skips.append(h)
+                block += 1
+        h = self.resblock(p, "middle_block.0", h, e)
+        h = self.attention(p, "middle_block.1", h)
+        h = self.resblock(p, "middle_block.2", h, e)
+        block = 0
+        for level in reversed(range(c["levels"])):
+            for r in range(c["res_blocks"] + 1):
+                h = self.block(p, f"output_blocks.{block}", torch.cat([h, skips.pop()], 1), e,
+                               level)
+                if level > 0 and r == c["res_blocks"]:
+                    up = 2 if c["attention_levels"] >> level & 1 else 1
+                    h = self.conv(p, f"output_blocks.{block}.{up}.conv",
+                                  F.interpolate(h, scale_factor=2, mode="nearest"))
+                block += 1
+        return self.conv(p, "out.2", F.silu(self.norm(p, "out.0", h)))
+
+
+def unet_config_bytes(case):
+    entries = [(UNET_OPTIONS[key], 1 if key == "time_max_period" else 0, float(value))
+               for key, value in case.items() if key in UNET_OPTIONS]
+    data = np.array([len(entries)], dtype="<i8").tobytes()
+    for option, is_double, value in entries:
+        data += np.array([option, is_double], dtype="<i8").tobytes()
+        data += np.array([value], dtype="<f8").tobytes()
+    return data
+
+
+def unet_weights(names, rng):
+    """Weights by the C names: convolutions and linear layers ±1/√fan_in
+    (weight and bias), GroupNorm γ on (0.5, 1.5) and β on (−0.5, 0.5) (not
+    1 and 0, so that their gradients are tested in general position), the
+    label embedding N(0, 1)."""
+    pieces, bound = [], 1.0
+    for name, shape in names:
+        size = int(np.prod(shape))
+        if name.startswith("label_emb"):
+            pieces.append(rng.standard_normal(size))
+        elif len(shape) == 1 and name.endswith(".weight"):
+            pieces.append(rng.uniform(0.5, 1.5, size))
+            bound = 0.5
+        else:
+            if name.endswith(".weight"):
+                bound = 1.0 / math.sqrt(np.prod(shape[1:]))
+            pieces.append(rng.uniform(-bound, bound, size))
+    return np.concatenate(pieces).astype(np.float32)
+
+
+def compare_unet(case, index, driver, workdir, tolerance):
+    rng = np.random.default_rng(2000 + index)
+    c, n = case, case["n"]
+    dim = c["image_channels"] * c["image_height"] * c["image_width"]
+    labels = rng.integers(0, c["classes"], size=n).astype(np.int32) if c["classes"] else None
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    t = rng.integers(0, c["t_max"], size=n).astype(np.int32)
+    target = rng.standard_normal((n, dim)).astype(np.float32)
+    in_path, out_path = os.path.join(workdir, "unet.bin"), os.path.join(workdir, "unet.out")
+    names_path = os.path.join(workdir, "names.txt")
+
+    def run(params):
+        with open(in_path, "wb") as f:
+            f.write(np.array([dim], dtype="<i8").tobytes())
+            f.write(unet_config_bytes(c))
+            f.write(np.array([n, params.size, labels is not None], dtype="<i8").tobytes())
+            f.write(params.astype("<f4").tobytes())
+            f.write(x.astype("<f4").tobytes())
+            f.write(t.astype("<i4").tobytes())
+            if labels is not None:
+                f.write(labels.astype("<i4").tobytes())
+            f.write(target.astype("<f4").tobytes())
+        result = subprocess.run([driver, "--unet", in_path, out_path, names_path],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.exit("the driver failed:\n" + result.stderr)
+        names = [(line.split()[0], tuple(int(d) for d in line.split()[1:]))
+                 for line in open(names_path, encoding="utf-8")]
+        if params.size == 0:
+            return names
+        data = open(out_path, "rb").read()
+        out = np.frombuffer(data, "<f4", n * dim, 0).reshape(n, dim)
+        loss = float(np.frombuffer(data, "<f8", 1, out.nbytes)[0])
+        grads = np.frombuffer(data, "<f4", params.size, out.nbytes + 8)
+        predicted = np.frombuffer(data, "<f4", n * dim,
+                                  out.nbytes + 8 + grads.nbytes).reshape(n, dim)
+        return out, loss, grads, predicted
+
+    names = run(np.zeros(0, dtype=np.float32))  # the layout first
+    params = unet_weights(names, rng)
+    c_out, c_loss, c_grads, c_predicted = run(params)
+    sizes = [int(np.prod(shape)) for _, shape in names]
+    count = params.size
+    model = ReferenceUNet(c)
+
+    def torch_run(dtype):
+        p = {}
+        for (name, shape), piece in zip(names, np.split(params, np.cumsum(sizes)[:-1])):
+            p[name] = torch.from_numpy(piece.astype(np.float64)).to(dtype).reshape(
+                shape).requires_grad_(True)
+        xt = torch.from_numpy(x).to(dtype).reshape(n, c["image_channels"], c["image_height"],
+                                                   c["image_width"])
+        lab = torch.from_numpy(labels.astype(np.int64)) if labels is not None else None
+        out = model.forward(p, xt, torch.from_numpy(t.astype(np.int64)), lab).reshape(n, dim)
+        loss = ((out - torch.from_numpy(target).to(dtype)) ** 2).mean()
+        loss.backward()
+        return (out.detach().numpy().astype(np.float64), float(loss),
+                [p[name].grad.numpy().astype(np.float64).ravel() for name, _ in names])
+
+    truth, single = torch_run(torch.float64), torch_run(torch.float32)
+    c_split = np.split(c_grads, np.cumsum(sizes)[:-1])
+    rows = [("output", relative_error(c_out, truth[0]), relative_error(single[0], truth[0])),
+            ("predict", relative_error(c_predicted, truth[0]),
+             relative_error(single[0], truth[0])),
+            ("loss", relative_error(c_loss, truth[1]), relative_error(single[1], truth[1]))]
+    for (name, _), c_grad, true_grad, single_grad in zip(names, c_split, truth[2], single[2]):
+        rows.append(("grad " + name, relative_error(c_grad, true_grad),
+                     relative_error(single_grad, true_grad)))
+    return report(f"U-Net case {index} ({count} parameters)", case, rows, tolerance, width=44)
 
 
 def main():
@@ -236,6 +445,8 @@ def main():
                         help="CMake build directory with libdiffuse_internal.a (default: build)")
     parser.add_argument("--tolerance", type=float, default=1e-5,
                         help="largest accepted max|C - truth| / max|truth| (default: 1e-5)")
+    parser.add_argument("--unet-tolerance", type=float, default=1e-4,
+                        help="the same for the U-Net cases (default: 1e-4)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     build_dir = os.path.abspath(args.build_dir)
@@ -243,9 +454,12 @@ def main():
         driver = build_driver(build_dir, workdir)
         worst = max(compare(case, i, driver, workdir, args.tolerance)
                     for i, case in enumerate(CASES))
-    verdict = "PASS" if worst <= args.tolerance else "FAIL"
-    print(f"{verdict}: largest relative error {worst:.3e} (tolerance {args.tolerance:.1e})")
-    return 0 if worst <= args.tolerance else 1
+        worst_unet = max(compare_unet(case, i, driver, workdir, args.unet_tolerance)
+                         for i, case in enumerate(UNET_CASES))
+    ok = worst <= args.tolerance and worst_unet <= args.unet_tolerance
+    print(f"{'PASS' if ok else 'FAIL'}: largest relative error MLP {worst:.3e} (tolerance "
+          f"{args.tolerance:.1e}), U-Net {worst_unet:.3e} (tolerance {args.unet_tolerance:.1e})")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -178,3 +178,224 @@ done:
     free(next);
     return status;
 }
+
+/* Calls visit(ctx, output index, input index, weight index) for every
+ * product term W[c, c', i, j]·x[c', s·oy + i − p, s·ox + j − p] of the
+ * convolution that reads a pixel inside the image, image by image. */
+typedef void (*conv_term_fn)(void *ctx, size_t out, size_t in, size_t weight);
+
+static void conv_visit_terms(const nn_conv_shape *s, size_t n, conv_term_fn visit, void *ctx)
+{
+    size_t k = s->kernel, pad = k / 2;
+    size_t out_h = (s->height + 2 * pad - k) / s->stride + 1;
+    size_t out_w = (s->width + 2 * pad - k) / s->stride + 1;
+    for (size_t img = 0; img < n; img++)
+        for (size_t c = 0; c < s->out_channels; c++)
+            for (size_t oy = 0; oy < out_h; oy++)
+                for (size_t ox = 0; ox < out_w; ox++)
+                    for (size_t ci = 0; ci < s->in_channels; ci++)
+                        for (size_t i = 0; i < k; i++)
+                            for (size_t j = 0; j < k; j++) {
+                                long y = (long)(oy * s->stride + i) - (long)pad;
+                                long x = (long)(ox * s->stride + j) - (long)pad;
+                                if (y < 0 || x < 0 || y >= (long)s->height ||
+                                    x >= (long)s->width)
+                                    continue;
+                                size_t out = ((img * s->out_channels + c) * out_h + oy) * out_w +
+                                             ox;
+                                size_t in = ((img * s->in_channels + ci) * s->height +
+                                             (size_t)y) * s->width + (size_t)x;
+                                visit(ctx, out, in, ((c * s->in_channels + ci) * k + i) * k + j);
+                            }
+}
+
+typedef struct conv_arrays {
+    double *out, *d_in, *d_weight;
+    const double *in, *weight, *d_out;
+} conv_arrays;
+
+static void forward_term(void *ctx, size_t out, size_t in, size_t weight)
+{
+    conv_arrays *a = ctx;
+    a->out[out] += a->weight[weight] * a->in[in];
+}
+
+static void backward_term(void *ctx, size_t out, size_t in, size_t weight)
+{
+    conv_arrays *a = ctx;
+    a->d_weight[weight] += a->d_out[out] * a->in[in];
+    if (a->d_in != NULL)
+        a->d_in[in] += a->d_out[out] * a->weight[weight];
+}
+
+static size_t conv_out_size(const nn_conv_shape *s, size_t n)
+{
+    size_t pad = s->kernel / 2;
+    return n * s->out_channels * ((s->height + 2 * pad - s->kernel) / s->stride + 1) *
+           ((s->width + 2 * pad - s->kernel) / s->stride + 1);
+}
+
+void nn_conv2d_forward_reference(double *out, const double *in, const double *weight,
+                                 const double *bias, size_t n, const nn_conv_shape *shape)
+{
+    size_t size = conv_out_size(shape, n), plane = size / (n * shape->out_channels);
+    for (size_t i = 0; i < size; i++)
+        out[i] = bias != NULL ? bias[i / plane % shape->out_channels] : 0.0;
+    conv_arrays arrays = {.out = out, .in = in, .weight = weight};
+    conv_visit_terms(shape, n, forward_term, &arrays);
+}
+
+void nn_conv2d_backward_reference(double *d_in, double *d_weight, double *d_bias,
+                                  const double *d_out, const double *in, const double *weight,
+                                  size_t n, const nn_conv_shape *shape)
+{
+    size_t size = conv_out_size(shape, n), plane = size / (n * shape->out_channels);
+    if (d_bias != NULL)
+        for (size_t i = 0; i < size; i++)
+            d_bias[i / plane % shape->out_channels] += d_out[i];
+    if (d_in != NULL)
+        memset(d_in, 0, n * shape->in_channels * shape->height * shape->width * sizeof *d_in);
+    conv_arrays arrays = {.d_in = d_in, .d_weight = d_weight, .in = in, .weight = weight,
+                          .d_out = d_out};
+    conv_visit_terms(shape, n, backward_term, &arrays);
+}
+
+void nn_group_norm_forward_reference(double *out, const double *in, const double *gain,
+                                     const double *bias, size_t n, const nn_norm_shape *shape)
+{
+    size_t per_group = shape->channels / shape->groups, m = per_group * shape->pixels;
+    for (size_t g = 0; g < n * shape->groups; g++) {
+        const double *x = in + g * m;
+        double mean = 0.0, variance = 0.0;
+        for (size_t i = 0; i < m; i++)
+            mean += x[i] / (double)m;
+        for (size_t i = 0; i < m; i++)
+            variance += (x[i] - mean) * (x[i] - mean) / (double)m;
+        for (size_t i = 0; i < m; i++) {
+            size_t c = g % shape->groups * per_group + i / shape->pixels;
+            out[g * m + i] = gain[c] * (x[i] - mean) / sqrt(variance + shape->eps) + bias[c];
+        }
+    }
+}
+
+void nn_upsample2_forward_reference(double *out, const double *in, size_t planes,
+                                    size_t height, size_t width)
+{
+    for (size_t c = 0; c < planes; c++)
+        for (size_t y = 0; y < 2 * height; y++)
+            for (size_t x = 0; x < 2 * width; x++)
+                out[(c * 2 * height + y) * 2 * width + x] =
+                    in[(c * height + y / 2) * width + x / 2];
+}
+
+void nn_attention_forward_reference(double *out, const double *qkv, size_t n,
+                                    const nn_attention_shape *shape)
+{
+    size_t c_all = shape->channels, p = shape->pixels, d = c_all / shape->heads;
+    double *row = malloc(p * sizeof *row);
+    for (size_t img = 0; img < n; img++) {
+        const double *q = qkv + img * 3 * c_all * p, *k = q + c_all * p, *v = k + c_all * p;
+        for (size_t h = 0; h < shape->heads; h++) {
+            for (size_t i = 0; i < p; i++) {
+                /* A[i, ·] = softmax_j(Σ_c q[c, i] k[c, j] / √d) */
+                double max = -INFINITY, sum = 0.0;
+                for (size_t j = 0; j < p; j++) {
+                    row[j] = 0.0;
+                    for (size_t c = h * d; c < (h + 1) * d; c++)
+                        row[j] += q[c * p + i] * k[c * p + j] / sqrt((double)d);
+                    max = fmax(max, row[j]);
+                }
+                for (size_t j = 0; j < p; j++)
+                    sum += row[j] = exp(row[j] - max);
+                /* O[c, i] = Σ_j A[i, j] v[c, j] */
+                for (size_t c = h * d; c < (h + 1) * d; c++) {
+                    double o = 0.0;
+                    for (size_t j = 0; j < p; j++)
+                        o += row[j] / sum * v[c * p + j];
+                    out[(img * c_all + c) * p + i] = o;
+                }
+            }
+        }
+    }
+    free(row);
+}
+
+/* One layer of the reference walk: y[n, out] from its source. */
+static void reference_layer(const nn_layer *layer, const double *params, const double *src,
+                            const double *second, const int32_t *labels, size_t n, double *y)
+{
+    const double *w = params + layer->weight, *b = params + layer->bias;
+    size_t pixels = layer->height * layer->width;
+    switch (layer->kind) {
+    case NN_LAYER_LINEAR:
+        nn_linear_forward_reference(y, src, w, b, n, layer->in, layer->out);
+        break;
+    case NN_LAYER_DENSE:
+        nn_block_forward_reference(y, src, w, b, n, layer->in, layer->out, layer->activation,
+                                   layer->residual);
+        break;
+    case NN_LAYER_CONV2D: {
+        nn_conv_shape shape = nn_layer_conv_shape(layer);
+        nn_conv2d_forward_reference(y, src, w, b, n, &shape);
+        break;
+    }
+    case NN_LAYER_GROUP_NORM: {
+        nn_norm_shape shape = {layer->channels, pixels, layer->groups, layer->eps};
+        nn_group_norm_forward_reference(y, src, w, b, n, &shape);
+        if (layer->activate)
+            for (size_t i = 0; i < n * layer->out; i++)
+                y[i] = nn_activation_reference(DIFFUSE_ACTIVATION_SILU, y[i]);
+        break;
+    }
+    case NN_LAYER_ATTENTION: {
+        nn_attention_shape shape = {layer->channels, pixels, layer->heads};
+        nn_attention_forward_reference(y, src, n, &shape);
+        break;
+    }
+    case NN_LAYER_UPSAMPLE:
+        nn_upsample2_forward_reference(y, src, n * layer->channels, layer->height, layer->width);
+        break;
+    case NN_LAYER_CONCAT:
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < layer->out; j++)
+                y[i * layer->out + j] = j < layer->in
+                                            ? src[i * layer->in + j]
+                                            : second[i * (layer->out - layer->in) + j - layer->in];
+        break;
+    case NN_LAYER_DROPOUT:
+        memcpy(y, src, n * layer->out * sizeof *y);
+        break;
+    case NN_LAYER_EMBEDDING:
+        for (size_t i = 0; i < n; i++)
+            memcpy(y + i * layer->out, w + (size_t)labels[i] * layer->out,
+                   layer->out * sizeof *y);
+        break;
+    }
+}
+
+void nn_layers_forward_reference(const nn_layer_list *list, const double *params,
+                                 const double *x, const double *emb, const int32_t *labels,
+                                 size_t n, double *out)
+{
+    double **outputs = calloc(list->count, sizeof *outputs);
+    for (size_t k = 0; k < list->count; k++) {
+        const nn_layer *layer = &list->layers[k];
+        outputs[k] = calloc(n * layer->out, sizeof **outputs);
+        const double *src = layer->input == NN_FROM_DATA   ? x
+                            : layer->input == NN_FROM_TIME ? emb
+                            : layer->input >= 0            ? outputs[layer->input]
+                                                           : NULL;
+        const double *second = layer->concat >= 0 ? outputs[layer->concat] : NULL;
+        reference_layer(layer, params, src, second, labels, n, outputs[k]);
+        if (layer->add == NN_NO_LAYER)
+            continue;
+        const double *added = outputs[layer->add];
+        size_t per = layer->add_per_channel ? layer->out / layer->out_channels : 1;
+        for (size_t i = 0; i < n * layer->out; i++)
+            outputs[k][i] += added[i / per];
+    }
+    memcpy(out, outputs[list->count - 1], n * list->layers[list->count - 1].out * sizeof *out);
+    for (size_t k = 0; k < list->count; k++)
+        free(outputs[k]);
+    free(outputs);
+}

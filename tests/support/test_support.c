@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include "util/philox.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,4 +119,23 @@ void diffuse_test_unlimit_file_size(const diffuse_test_file_limit *limit)
 {
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &limit->saved), 0);
     ck_assert_int_eq(sigaction(SIGXFSZ, &limit->previous, NULL), 0);
+}
+
+float *diffuse_test_uniform_floats(size_t n, uint64_t seed, uint64_t stream, float lo, float hi)
+{
+    float *x = malloc(n * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    philox_uniform(seed, stream, 0, x, n);
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * x[i];
+    return x;
+}
+
+double *diffuse_test_doubles(const float *x, size_t n)
+{
+    double *y = malloc(n * sizeof *y);
+    ck_assert_ptr_nonnull(y);
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i];
+    return y;
 }

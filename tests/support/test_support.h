@@ -30,6 +30,13 @@ diffuse_schedule *diffuse_test_schedule(int kind, size_t steps, int zero_termina
 /* A callback model's function that predicts 0 everywhere. */
 int diffuse_test_predict_zero(void *user, const diffuse_model_call *call, size_t dim);
 
+/* ---- Arrays ----------------------------------------------------------------- */
+
+/* n floats uniform on (lo, hi) from the Philox stream (seed, stream), and a
+ * double copy of n floats (both malloc'd; fail the test when out of memory). */
+float *diffuse_test_uniform_floats(size_t n, uint64_t seed, uint64_t stream, float lo, float hi);
+double *diffuse_test_doubles(const float *x, size_t n);
+
 /* ---- Files ------------------------------------------------------------------ */
 
 /* A fresh directory under $TMPDIR (or /tmp) for files a test writes;

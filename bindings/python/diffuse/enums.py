@@ -38,6 +38,7 @@ class Table(enum.IntEnum):
 class Architecture(enum.IntEnum):
     MLP = 0
     CALLBACK = 1
+    UNET = 2
 
 
 class Prediction(enum.IntEnum):
