@@ -234,6 +234,92 @@ def checkpoints(count):
     return sorted(set(list(range(0, count, stride)) + [count - 1]))
 
 
+# ---- exact-score moments ----------------------------------------------------------
+#
+# With the exact eps of data N(GAUSS_MU, GAUSS_S^2) every estimate is affine in
+# x_t, so each method's chain is affine in x_T plus independent Gaussian noise:
+# x = p x_T + q + N(0, w). Starting from x_T ~ N(0, 1) the samples are
+# N(q, p^2 + w): the moments a method must reproduce, computed here exactly.
+# They differ from the data's where the method itself is biased (DDIM's few
+# steps shrink the variance; every deterministic method keeps the prior's
+# mismatch sqrt(abar_{T-1}) mu), so the report lists both.
+
+GAUSS_MU, GAUSS_S = 1.5, 0.5
+EXACT_STEPS = (1000, 100, 50, 20)
+EXACT_METHODS = [("ddpm_beta", DDPM, {"variance": BETA}),
+                 ("ddpm_posterior", DDPM, {"variance": POSTERIOR}),
+                 ("ddim", DDIM, {}),
+                 ("ddim_eta1", DDIM, {"eta": 1.0}),
+                 ("dpmpp", DPMPP, {})]
+
+
+def gauss_estimates(t):
+    """x0_hat = c0 + c1 x, eps_hat = e0 + e1 x (E[. | x_t] of the Gaussian)."""
+    a = ABAR[t]
+    v = a * GAUSS_S ** 2 + 1 - a
+    e1, e0 = math.sqrt(1 - a) / v, -math.sqrt(1 - a) * math.sqrt(a) * GAUSS_MU / v
+    c1 = (1 - math.sqrt(1 - a) * e1) / math.sqrt(a)
+    c0 = -math.sqrt(1 - a) * e0 / math.sqrt(a)
+    return (c0, c1), (e0, e1)
+
+
+def exact_moments(method, ts, o):
+    """(mean, std) of the samples the chain gives on the exact score."""
+    p, q, w = 1.0, 0.0, 0.0
+    previous = None  # DPM-Solver++: x0_hat of the previous entry, as (p, q, w), and its t
+    for k, t in enumerate(ts):
+        a, ap = ABAR[t], prev_alpha_bar(k, ts, o) if method != DDPM else (
+            ABAR[ts[k + 1]] if k + 1 < len(ts) else 1.0)
+        (c0, c1), (e0, e1) = gauss_estimates(t)
+        x0 = (c1 * p, c0 + c1 * q, c1 * c1 * w)
+        if method == DDPM:
+            beta = 1 - a / ap
+            ca, cb = math.sqrt(ap) * beta / (1 - a), math.sqrt(1 - beta) * (1 - ap) / (1 - a)
+            gain, shift = ca * c1 + cb, ca * c0
+            var = 0.0 if k + 1 == len(ts) else (
+                beta if o["variance"] == BETA else (1 - ap) / (1 - a) * beta)
+            p, q, w = gain * p, gain * q + shift, gain * gain * w + var
+        elif method == DDIM:
+            var = o.get("eta", 0.0) ** 2 * (1 - ap) / (1 - a) * (1 - a / ap)
+            d = math.sqrt(1 - ap - var)
+            gain, shift = math.sqrt(ap) * c1 + d * e1, math.sqrt(ap) * c0 + d * e0
+            p, q, w = gain * p, gain * q + shift, gain * gain * w + var
+        else:  # deterministic: w stays 0
+            cx = math.sqrt(1 - ap) / math.sqrt(1 - a)
+            cd = math.sqrt(ap) - math.sqrt(a) * math.sqrt(1 - ap) / math.sqrt(1 - a)
+            kk = 0.0
+            if previous is not None and k + 1 < len(ts):
+                def lam(x):
+                    return 0.5 * math.log(x / (1 - x))
+                kk = (lam(ap) - lam(a)) / (2 * (lam(a) - lam(ABAR[previous[1]])))
+            dp = (1 + kk) * x0[0] - (kk * previous[0][0] if kk else 0.0)
+            dq = (1 + kk) * x0[1] - (kk * previous[0][1] if kk else 0.0)
+            previous = (x0, t)
+            p, q = cx * p + cd * dp, cx * q + cd * dq
+    return q, math.sqrt(p * p + w)
+
+
+def moments_lines():
+    lines = ["", "/* Exact-score moments: data N(MU, S^2), trailing spacing. */",
+             "#define SAMPLER_REF_GAUSS_MU %s" % repr(GAUSS_MU),
+             "#define SAMPLER_REF_GAUSS_S %s" % repr(GAUSS_S), "",
+             "typedef struct sampler_ref_moments {",
+             "    const char *name;",
+             "    int method, variance;",
+             "    double eta;",
+             "    size_t steps;",
+             "    double mean, std; /* of the samples on the exact score */",
+             "} sampler_ref_moments;", "",
+             "static const sampler_ref_moments sampler_ref_exact[] = {"]
+    for name, method, o in EXACT_METHODS:
+        for n in EXACT_STEPS:
+            mean, std = exact_moments(method, timesteps(TRAILING, n), o)
+            lines.append("    {\"%s/%d\", %d, %d, %s, %d, %s, %s}," % (
+                name, n, method, o.get("variance", BETA), repr(float(o.get("eta", 0.0))), n,
+                repr(mean), repr(std)))
+    return lines + ["};"]
+
+
 def c_double(x):
     return repr(float(x))
 
@@ -283,8 +369,8 @@ def header():
                     c_double(o.get("eta", 0.0)), c_double(o.get("clip", 0.0)),
                     c_double(o.get("percentile", 0.0)), c_double(o.get("threshold_max", 1.0)),
                     len(ts), name, len(marks), ", ".join(str(c) for c in marks), xs))
-    lines += ["", "static const sampler_ref_case sampler_ref_cases[] = {"] + body + [
-        "};", "", "#endif", ""]
+    lines += ["", "static const sampler_ref_case sampler_ref_cases[] = {"] + body + ["};"]
+    lines += moments_lines() + ["", "#endif", ""]
     return "\n".join(lines)
 
 
