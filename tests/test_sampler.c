@@ -448,6 +448,110 @@ START_TEST(failures_are_reported)
 }
 END_TEST
 
+/* The step API and the list: validation with specific errors, the list's
+ * life cycle (STEPS/SPACING vs a user list), the multistep history rule,
+ * x̂_0 out, in place vs separate output, and a standalone sampler. */
+START_TEST(step_api_checks_and_history)
+{
+    oracle o = {.schedule = linear_schedule(10)};
+    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
+    diffuse_sampler *s = NULL;
+    ck_assert_int_eq(diffuse_sampler_create(&s, model, o.schedule), DIFFUSE_OK);
+    size_t count = 0;
+    int32_t list[10];
+    ck_assert_int_eq(diffuse_sampler_timesteps(s, NULL, 0, &count), DIFFUSE_OK);
+    ck_assert_uint_eq(count, 10);
+    ck_assert_int_eq(diffuse_sampler_set_int(s, DIFFUSE_SAMPLER_STEPS, 11),
+                     DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_ptr_nonnull(strstr(diffuse_sampler_last_error(s), "exceeds"));
+    ck_assert_int_eq(diffuse_sampler_set_int(s, DIFFUSE_SAMPLER_STEPS, 4), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_timesteps(s, list, 3, &count),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_timesteps(s, list, 10, &count), DIFFUSE_OK);
+    ck_assert_uint_eq(count, 4);
+    ck_assert_int_eq(list[0], 6); /* leading: 6, 4, 2, 0 */
+    ck_assert_int_eq(list[3], 0);
+    int32_t bad[] = {9, 9, 2};
+    ck_assert_int_eq(diffuse_sampler_set_timesteps(s, bad, 3), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_sampler_last_error(s), "duplicates"));
+    ck_assert_int_eq(diffuse_sampler_set_timesteps(s, NULL, 3), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    int32_t mine[] = {9, 5, 2};
+    ck_assert_int_eq(diffuse_sampler_set_timesteps(s, mine, 3), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_timesteps(s, list, 10, &count), DIFFUSE_OK);
+    ck_assert_uint_eq(count, 3);
+    ck_assert_int_eq(list[2], 2);
+
+    float x[2 * DIM], out[2 * DIM], prev[2 * DIM], x0[2 * DIM], again[2 * DIM];
+    int32_t t[2] = {9, 9};
+    ck_assert_int_eq(diffuse_sampler_initial_noise(s, 2, x), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_test_predict(model, 2, t, x, out), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 8, out, x, prev, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_sampler_last_error(s), "not in the"));
+    ck_assert_int_eq(diffuse_sampler_step(s, 0, 9, out, x, prev, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, NULL, x, prev, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, x, out, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, x, prev, x + 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_step(NULL, 2, 9, out, x, prev, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    float nan_in[2 * DIM];
+    memcpy(nan_in, out, sizeof out);
+    nan_in[1] = NAN;
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, nan_in, x, prev, NULL),
+                     DIFFUSE_ERROR_NUMERIC);
+    ck_assert_int_eq(diffuse_sampler_set_double(s, DIFFUSE_SAMPLER_CLIP_X0, 1.0), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_double(s, DIFFUSE_SAMPLER_THRESHOLD_PERCENTILE, 0.9),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, x, prev, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_sampler_last_error(s), "choose one"));
+    ck_assert_int_eq(diffuse_sampler_run(s, 2, prev), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_set_double(s, DIFFUSE_SAMPLER_THRESHOLD_PERCENTILE, 0.0),
+                     DIFFUSE_OK);
+
+    /* x̂_0 out is the clipped one; in place equals a separate output. */
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, x, prev, x0), DIFFUSE_OK);
+    for (size_t i = 0; i < 2 * DIM; i++)
+        ck_assert(fabsf(x0[i]) <= 1.0f);
+    memcpy(again, x, sizeof x);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, again, again, NULL), DIFFUSE_OK);
+    ck_assert_mem_eq(again, prev, sizeof prev);
+
+    /* DPM-Solver++: a step after the previous entry uses its x̂_0; the same
+     * step after another n, or without a previous step, is first order. */
+    ck_assert_int_eq(diffuse_sampler_set_int(s, DIFFUSE_SAMPLER_METHOD, DIFFUSE_METHOD_DPMPP_2M),
+                     DIFFUSE_OK);
+    float second[2 * DIM], first[2 * DIM];
+    t[0] = t[1] = 5;
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, x, prev, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_test_predict(model, 2, t, prev, out), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 5, out, prev, second, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 5, out, prev, first, NULL), DIFFUSE_OK);
+    ck_assert(memcmp(first, second, sizeof first) != 0);
+    diffuse_sampler_free(s);
+
+    /* Standalone: steps only. */
+    ck_assert_int_eq(diffuse_sampler_create_standalone(&s, o.schedule, DIM, (diffuse_prediction)7),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_create_standalone(&s, o.schedule, 0, DIFFUSE_PREDICT_V),
+                     DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_int_eq(diffuse_sampler_create_standalone(&s, NULL, DIM, DIFFUSE_PREDICT_V),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_create_standalone(&s, o.schedule, DIM,
+                                                       DIFFUSE_PREDICT_EPSILON),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_run(s, 2, prev), DIFFUSE_ERROR_STATE);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, x, prev, NULL), DIFFUSE_OK);
+    diffuse_sampler_free(s);
+    diffuse_model_free(model);
+    diffuse_schedule_free(o.schedule);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     oracle o = {.schedule = linear_schedule(10)};
@@ -527,6 +631,7 @@ static Suite *sampler_suite(void)
     tcase_add_test(tc, seeded_and_independent_of_chunking);
     tcase_add_test(tc, failures_are_reported);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, step_api_checks_and_history);
     tcase_add_test(tc, threads_split_rows_exactly);
     tcase_add_test(tc, threaded_progress_and_cancel);
     tcase_add_test(tc, callback_model_stays_on_the_calling_thread);
