@@ -315,6 +315,8 @@ def fast_sample(forward, sched, n, generator):
 
 def measure_sampling(model, sched):
     n = args.samples
+    if args.sampler == "ddpm" and args.sampler_steps not in (0, args.timesteps):
+        sys.exit("bench_torch: ddpm runs every step here (no respacing); --sampler-steps 0")
     if args.sampler != "ddpm":
         if args.sample_steps:
             sys.exit("bench_torch: --sample-steps (a partial DDPM run) needs --sampler ddpm")
