@@ -9,7 +9,9 @@ import unittest
 from helpers import diffuse, floats, numpy, small_model, values
 
 
-class SamplerTest(unittest.TestCase):
+class SamplerCase(unittest.TestCase):
+    """A small model and a 50-step schedule for each test."""
+
     def setUp(self):
         self.schedule = diffuse.Schedule("linear", 50)
         self.model = small_model(2)
@@ -18,6 +20,8 @@ class SamplerTest(unittest.TestCase):
         self.model.close()
         self.schedule.close()
 
+
+class SamplerTest(SamplerCase):
     def test_shape(self):
         with diffuse.Sampler(self.model, self.schedule) as sampler:
             samples = sampler.run(7)
@@ -106,16 +110,8 @@ class SamplerTest(unittest.TestCase):
         sampler.close()
 
 
-class MethodsAndStepTest(unittest.TestCase):
+class MethodsAndStepTest(SamplerCase):
     """DDIM, DPM-Solver++, spacing, the timestep list and the step API."""
-
-    def setUp(self):
-        self.schedule = diffuse.Schedule("linear", 50)
-        self.model = small_model(2)
-
-    def tearDown(self):
-        self.model.close()
-        self.schedule.close()
 
     def test_every_method_and_spacing_runs(self):
         for method in ("ddpm", "ddim", "dpmpp_2m"):
