@@ -1,80 +1,16 @@
-/* The DDPM sampler, checked against an exact ε-oracle.
- *
- * For data x_0 ~ N(μ, s² I) the optimal predictions are known in closed form:
- * x_t ~ N(√ᾱ_t μ, (ᾱ_t s² + 1 − ᾱ_t) I) and
- *     E[ε | x_t] = √(1−ᾱ_t) (x_t − √ᾱ_t μ) / (ᾱ_t s² + 1 − ᾱ_t),
- *     E[x_0 | x_t] = (x_t − √(1−ᾱ_t) E[ε | x_t]) / √ᾱ_t  (for ᾱ_t > 0),
- *     E[v | x_t] = √ᾱ_t E[ε | x_t] − √(1−ᾱ_t) E[x_0 | x_t].
- * A sampler driven by this oracle must reproduce N(μ, s² I): that tests the
- * reverse-step math independently of any training. */
+/* The sampler, checked against the exact ε-oracle of test_sampler_oracle.h
+ * (a sampler driven by it must reproduce the data N(μ, s² I)), its timestep
+ * lists, the step API, threads, progress and failures. The exact-score
+ * moments of every method are test_sampler_exact.c. */
 #include <diffuse/diffuse.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "reference/sampler_reference.h"
 #include "sample/timesteps.h"
+#include "test_sampler_oracle.h"
 #include "test_support.h"
-
-#define ORACLE_MEAN 1.5
-#define ORACLE_STD 0.5
-#define DIM 2
-
-typedef struct oracle {
-    diffuse_schedule *schedule;
-    diffuse_prediction kind;
-    int fail;      /* make the callback fail */
-    int foreign_thread; /* set when called from a thread other than `caller` */
-    pthread_t caller;
-} oracle;
-
-static int oracle_predict(void *user, const diffuse_model_call *call, size_t dim)
-{
-    oracle *o = user;
-    const float *x_t = call->x_t;
-    const int32_t *t = call->t;
-    size_t n = call->n;
-    float *out = call->out;
-    if (!pthread_equal(pthread_self(), o->caller))
-        o->foreign_thread = 1;
-    if (o->fail)
-        return 1;
-    for (size_t i = 0; i < n; i++) {
-        double a;
-        diffuse_schedule_value(o->schedule, DIFFUSE_TABLE_ALPHA_BAR, (size_t)t[i], &a);
-        double var = a * ORACLE_STD * ORACLE_STD + 1.0 - a;
-        for (size_t j = 0; j < dim; j++) {
-            double x = x_t[i * dim + j];
-            double eps = sqrt(1.0 - a) * (x - sqrt(a) * ORACLE_MEAN) / var;
-            /* E[x_0|x_t] by Tweedie, written so it stays finite at ᾱ = 0. */
-            double x0 = ORACLE_MEAN + sqrt(a) * ORACLE_STD * ORACLE_STD * (x - sqrt(a) * ORACLE_MEAN) / var;
-            double v = sqrt(a) * eps - sqrt(1.0 - a) * x0;
-            out[i * dim + j] = (float)(o->kind == DIFFUSE_PREDICT_V    ? v
-                                       : o->kind == DIFFUSE_PREDICT_X0 ? x0
-                                                                       : eps);
-        }
-    }
-    return 0;
-}
-
-static diffuse_model *oracle_model(oracle *o, diffuse_prediction prediction)
-{
-    diffuse_model *model = NULL;
-    o->kind = prediction;
-    o->caller = pthread_self();
-    ck_assert_int_eq(diffuse_model_create_callback(&model, DIM, prediction, oracle_predict, o),
-                     DIFFUSE_OK);
-    return model;
-}
-
-static diffuse_schedule *linear_schedule(size_t steps)
-{
-    diffuse_schedule *s = NULL;
-    ck_assert_int_eq(diffuse_schedule_create(&s, DIFFUSE_SCHEDULE_LINEAR, steps), DIFFUSE_OK);
-    return s;
-}
 
 /* Samples n points and checks their per-coordinate mean and std. */
 static void expect_oracle_distribution(diffuse_sampler *sampler, size_t n)
@@ -151,55 +87,6 @@ END_TEST
 START_TEST(x0_oracle_reproduces_the_data)
 {
     expect_oracle_with_and_without_clip(DIFFUSE_PREDICT_X0, _i);
-}
-END_TEST
-
-/* Exact-score test: each method at 1000, 100, 50 and 20 trailing-spaced
- * steps, driven by the ε-oracle, reproduces the moments its chain has on
- * the exact score (sampler_reference.py computes them in closed form: every
- * estimate is affine in x_t) within 4 standard errors of N = 20000 rows per
- * coordinate. Those are the data's N(1.5, 0.5²) up to the method's own
- * bias (printed with DIFFUSE_REF_PRINT=1). A planted off-by-one in t fails
- * it. */
-START_TEST(exact_score_moments)
-{
-    const sampler_ref_moments *c = &sampler_ref_exact[_i];
-    enum { N = 20000 };
-    ck_assert(SAMPLER_REF_GAUSS_MU == ORACLE_MEAN && SAMPLER_REF_GAUSS_S == ORACLE_STD);
-    oracle o = {.schedule = linear_schedule(1000)};
-    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
-    diffuse_sampler *sampler = NULL;
-    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, o.schedule), DIFFUSE_OK);
-    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_METHOD, c->method), 0);
-    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_VARIANCE, c->variance), 0);
-    ck_assert_int_eq(diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_ETA, c->eta), 0);
-    ck_assert_int_eq(
-        diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_SPACING, DIFFUSE_SPACING_TRAILING), 0);
-    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_STEPS, (int64_t)c->steps),
-                     0);
-    float *x = malloc((size_t)N * DIM * sizeof(float));
-    ck_assert_ptr_nonnull(x);
-    ck_assert_int_eq(diffuse_sampler_run(sampler, N, x), DIFFUSE_OK);
-    double mean[DIM], cov[DIM * DIM];
-    ck_assert_int_eq(diffuse_sample_moments(x, N, DIM, mean, cov), DIFFUSE_OK);
-    double se_mean = c->std / sqrt((double)N), se_std = c->std / sqrt(2.0 * N);
-    for (size_t j = 0; j < DIM; j++) {
-        double std = sqrt(cov[j * DIM + j]);
-        if (getenv("DIFFUSE_REF_PRINT") != NULL)
-            printf("exact %-20s coord %zu: mean %.4f (chain %.4f, %+.1f se; data %+.4f) "
-                   "std %.4f (chain %.4f, %+.1f se; data %+.4f)\n",
-                   c->name, j, mean[j], c->mean, (mean[j] - c->mean) / se_mean,
-                   mean[j] - ORACLE_MEAN, std, c->std, (std - c->std) / se_std,
-                   std - ORACLE_STD);
-        ck_assert_msg(fabs(mean[j] - c->mean) <= 4.0 * se_mean, "%s: mean %.5f, chain %.5f",
-                      c->name, mean[j], c->mean);
-        ck_assert_msg(fabs(std - c->std) <= 4.0 * se_std, "%s: std %.5f, chain %.5f", c->name,
-                      std, c->std);
-    }
-    free(x);
-    diffuse_sampler_free(sampler);
-    diffuse_model_free(model);
-    diffuse_schedule_free(o.schedule);
 }
 END_TEST
 
@@ -626,8 +513,6 @@ static Suite *sampler_suite(void)
     tcase_add_test(tc, v_oracle_with_zero_terminal_snr);
     tcase_add_loop_test(tc, x0_oracle_reproduces_the_data, 0, 2);
     tcase_add_test(tc, timestep_lists_are_validated);
-    tcase_add_loop_test(tc, exact_score_moments, 0,
-                        (int)(sizeof sampler_ref_exact / sizeof sampler_ref_exact[0]));
     tcase_add_test(tc, seeded_and_independent_of_chunking);
     tcase_add_test(tc, failures_are_reported);
     tcase_add_test(tc, bad_arguments);
