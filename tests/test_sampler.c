@@ -185,11 +185,19 @@ static diffuse_model *small_mlp(void)
     return model;
 }
 
-static void sample_threaded(diffuse_model *model, diffuse_schedule *schedule, int64_t threads,
-                            int64_t chunk, size_t n, float *out)
+/* `method` over 10 trailing steps (DDPM: all 40), DDIM with η = 0.7. */
+static void sample_threaded(diffuse_model *model, diffuse_schedule *schedule, int method,
+                            int64_t threads, int64_t chunk, size_t n, float *out)
 {
     diffuse_sampler *sampler = NULL;
     ck_assert_int_eq(diffuse_sampler_create(&sampler, model, schedule), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_METHOD, method), 0);
+    ck_assert_int_eq(diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_ETA, 0.7), 0);
+    ck_assert_int_eq(
+        diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_SPACING, DIFFUSE_SPACING_TRAILING), 0);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_STEPS,
+                                             method == DIFFUSE_METHOD_DDPM ? 0 : 10),
+                     0);
     ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_THREADS, threads),
                      DIFFUSE_OK);
     ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_CHUNK_ROWS, chunk),
@@ -213,15 +221,15 @@ START_TEST(threads_split_rows_exactly)
     diffuse_schedule *schedule = linear_schedule(40);
     diffuse_model *model = small_mlp();
     float one[N * DIM], two[N * DIM], three[N * DIM];
-    sample_threaded(model, schedule, 1, 32, N, one);
-    sample_threaded(model, schedule, 2, 4096, N, two);
-    sample_threaded(model, schedule, 3, 4096, N, three);
+    sample_threaded(model, schedule, _i, 1, 32, N, one);
+    sample_threaded(model, schedule, _i, 2, 4096, N, two);
+    sample_threaded(model, schedule, _i, 3, 4096, N, three);
     ck_assert_mem_eq(one, two, sizeof one);
     for (size_t i = 0; i < N * DIM; i++)
         ck_assert_close(three[i], one[i], 1e-4, 1e-4);
     /* More threads than rows: one row each. */
     float few[2 * DIM];
-    sample_threaded(model, schedule, 8, 4096, 2, few);
+    sample_threaded(model, schedule, _i, 8, 4096, 2, few);
     ck_assert_close(few[0], one[0], 1e-4, 1e-4);
     diffuse_model_free(model);
     diffuse_schedule_free(schedule);
@@ -292,8 +300,8 @@ START_TEST(callback_model_stays_on_the_calling_thread)
     oracle o = {.schedule = linear_schedule(30)};
     diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
     float serial[N * DIM], threaded[N * DIM];
-    sample_threaded(model, o.schedule, 0, 4096, N, serial);
-    sample_threaded(model, o.schedule, 4, 4096, N, threaded);
+    sample_threaded(model, o.schedule, DIFFUSE_METHOD_DDPM, 0, 4096, N, serial);
+    sample_threaded(model, o.schedule, DIFFUSE_METHOD_DDPM, 4, 4096, N, threaded);
     ck_assert_mem_eq(serial, threaded, sizeof serial);
     ck_assert_int_eq(o.foreign_thread, 0);
     diffuse_model_free(model);
@@ -439,6 +447,45 @@ START_TEST(step_api_checks_and_history)
 }
 END_TEST
 
+/* From its own progress callback the sampler is busy: its step API and its
+ * list cannot be used (STATE), and the run is unaffected. */
+typedef struct step_probe {
+    diffuse_sampler *sampler;
+    diffuse_status step, list;
+} step_probe;
+
+static int probe_step(void *user, uint64_t done, uint64_t total)
+{
+    (void)done;
+    (void)total;
+    step_probe *p = user;
+    float x[DIM] = {0}, out[DIM] = {0};
+    int32_t list[1] = {0};
+    p->step = diffuse_sampler_step(p->sampler, 1, 9, out, x, x, NULL);
+    p->list = diffuse_sampler_set_timesteps(p->sampler, list, 1);
+    return 0;
+}
+
+START_TEST(step_api_is_busy_during_a_run)
+{
+    oracle o = {.schedule = linear_schedule(10)};
+    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
+    step_probe p = {0};
+    ck_assert_int_eq(diffuse_sampler_create(&p.sampler, model, o.schedule), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_progress(p.sampler, probe_step, &p), DIFFUSE_OK);
+    float x[2 * DIM];
+    ck_assert_int_eq(diffuse_sampler_run(p.sampler, 2, x), DIFFUSE_OK);
+    ck_assert_int_eq(p.step, DIFFUSE_ERROR_STATE);
+    ck_assert_int_eq(p.list, DIFFUSE_ERROR_STATE);
+    size_t count = 0;
+    ck_assert_int_eq(diffuse_sampler_timesteps(p.sampler, NULL, 0, &count), DIFFUSE_OK);
+    ck_assert_uint_eq(count, 10);
+    diffuse_sampler_free(p.sampler);
+    diffuse_model_free(model);
+    diffuse_schedule_free(o.schedule);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     oracle o = {.schedule = linear_schedule(10)};
@@ -517,7 +564,9 @@ static Suite *sampler_suite(void)
     tcase_add_test(tc, failures_are_reported);
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, step_api_checks_and_history);
-    tcase_add_test(tc, threads_split_rows_exactly);
+    tcase_add_test(tc, step_api_is_busy_during_a_run);
+    tcase_add_loop_test(tc, threads_split_rows_exactly, DIFFUSE_METHOD_DDPM,
+                        DIFFUSE_METHOD_DPMPP_2M + 1);
     tcase_add_test(tc, threaded_progress_and_cancel);
     tcase_add_test(tc, callback_model_stays_on_the_calling_thread);
     suite_add_tcase(suite, tc);
