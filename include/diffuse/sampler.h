@@ -149,7 +149,8 @@ DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse
 /* Creates a sampler without a model, for the step API only (a network run
  * elsewhere): rows of `dim` floats, model outputs of kind `prediction`.
  * diffuse_sampler_run on it is DIFFUSE_ERROR_STATE. Errors: INVALID_ARGUMENT
- * (NULL out/schedule, unknown prediction), OUT_OF_RANGE (dim 0), NO_MEMORY. */
+ * (NULL out/schedule, unknown prediction), OUT_OF_RANGE (dim outside
+ * [1, DIFFUSE_MODEL_MAX_DIM]), NO_MEMORY. */
 DIFFUSE_API diffuse_status diffuse_sampler_create_standalone(diffuse_sampler **out,
                                                              const diffuse_schedule *schedule,
                                                              size_t dim,

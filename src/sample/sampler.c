@@ -190,9 +190,9 @@ DIFFUSE_API diffuse_status diffuse_sampler_create_standalone(diffuse_sampler **o
     diffuse_status status = diffuse_check_pointer(NULL, schedule, "schedule");
     if (status != DIFFUSE_OK)
         return status;
-    if (dim == 0 || dim > SAMPLER_MAX_STEPS * 1024u)
-        return diffuse_fail(NULL, DIFFUSE_ERROR_OUT_OF_RANGE, "dim %zu is outside [1, %u]",
-                            dim, SAMPLER_MAX_STEPS * 1024u);
+    if (dim == 0 || dim > DIFFUSE_MODEL_MAX_DIM)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_OUT_OF_RANGE, "dim %zu is outside [1, %zu]",
+                            dim, (size_t)DIFFUSE_MODEL_MAX_DIM);
     if ((unsigned)prediction > DIFFUSE_PREDICT_V)
         return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "unknown prediction %d",
                             (int)prediction);
