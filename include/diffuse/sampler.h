@@ -99,15 +99,22 @@ typedef enum diffuse_sample_method {
 } diffuse_sample_method;
 
 /* How DIFFUSE_SAMPLER_STEPS entries are spread over [0, T) (diffusers'
- * timestep_spacing), i = 0 … n−1:
+ * timestep_spacing), i = 0 … n−1 (round: half to even):
  *   LEADING   (n − 1 − i) · ⌊T/n⌋               ends at 0
  *   TRAILING  round(T − i·T/n) − 1              starts at T − 1
  *   LINSPACE  round((n − 1 − i)(T − 1)/(n − 1)) both ends
- * Each is T−1, …, 0 for n = T. */
+ *   KARRAS    the t (rounded) whose σ = √((1−ᾱ)/ᾱ) is Karras et al. 2022's
+ *             σ_i = (σ_max^{1/7} + i/(n−1)(σ_min^{1/7} − σ_max^{1/7}))^7,
+ *             log σ interpolated linearly in t (diffusers' use_karras_sigmas;
+ *             unlike diffusers the steps then use the σ of the rounded t,
+ *             and entries that round alike are kept once, so the list may
+ *             be shorter than n)
+ * The first three are T−1, …, 0 for n = T. */
 typedef enum diffuse_spacing {
     DIFFUSE_SPACING_LEADING = 0,
     DIFFUSE_SPACING_TRAILING = 1,
-    DIFFUSE_SPACING_LINSPACE = 2
+    DIFFUSE_SPACING_LINSPACE = 2,
+    DIFFUSE_SPACING_KARRAS = 3
 } diffuse_spacing;
 
 /* DIFFUSE_SAMPLER_THREADS = k:

@@ -33,7 +33,7 @@ static const option_spec sampler_specs[SAMPLER_OPTION_COUNT] = {
                                 DIFFUSE_METHOD_DDPM},
     [DIFFUSE_SAMPLER_STEPS] = {"steps", false, 0, SAMPLER_MAX_STEPS, 0},
     [DIFFUSE_SAMPLER_SPACING] = {"spacing", false, DIFFUSE_SPACING_LEADING,
-                                 DIFFUSE_SPACING_LINSPACE, DIFFUSE_SPACING_LEADING},
+                                 DIFFUSE_SPACING_KARRAS, DIFFUSE_SPACING_LEADING},
     [DIFFUSE_SAMPLER_ETA] = {"eta", true, 0, 1, 0},
     [DIFFUSE_SAMPLER_FINAL_ALPHA_ONE] = {"final_alpha_one", false, 0, 1, 1},
     [DIFFUSE_SAMPLER_LOWER_ORDER_FINAL] = {"lower_order_final", false, 0, 1, 1},
@@ -119,9 +119,14 @@ static void respace(diffuse_sampler *s)
 {
     size_t steps = schedule_steps(s->schedule);
     size_t count = (size_t)s->options[DIFFUSE_SAMPLER_STEPS];
-    s->timestep_count = count == 0 ? steps : count;
-    timesteps_spaced(s->timesteps, s->timestep_count, steps,
-                     (diffuse_spacing)s->options[DIFFUSE_SAMPLER_SPACING]);
+    count = count == 0 ? steps : count;
+    diffuse_spacing spacing = (diffuse_spacing)s->options[DIFFUSE_SAMPLER_SPACING];
+    if (spacing == DIFFUSE_SPACING_KARRAS)
+        count = timesteps_karras(s->timesteps, count,
+                                 schedule_column(s->schedule, DIFFUSE_TABLE_ALPHA_BAR), steps);
+    else
+        timesteps_spaced(s->timesteps, count, steps, spacing);
+    s->timestep_count = count;
     s->user_list = false;
     s->step_next = SIZE_MAX;
 }

@@ -16,6 +16,16 @@
  * (round: half to even, as numpy). count = T gives T−1, …, 0 for each. */
 void timesteps_spaced(int32_t *list, size_t count, size_t steps, diffuse_spacing spacing);
 
+/* Up to `count` timesteps (1 ≤ count ≤ T; one: T − 1) at the noise levels of Karras et
+ * al. 2022, as diffusers' use_karras_sigmas places them: with σ(t) =
+ * √((1−ᾱ_t)/ᾱ_t) (ᾱ at least 2^−24, so zero terminal SNR has a finite σ),
+ *   σ_i = (σ_max^{1/ρ} + i/(n−1) (σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ,  ρ = 7,
+ * σ_max = σ(T−1), σ_min = σ(0), and t_i = the t where log σ(t), linearly
+ * interpolated, is log σ_i, rounded half to even. Entries that round to the
+ * previous one are dropped (diffusers keeps them); returns how many are
+ * left. */
+size_t timesteps_karras(int32_t *list, size_t count, const double *alpha_bar, size_t steps);
+
 /* Checks a list for a schedule of T = `steps` steps: not empty, every entry
  * in [0, T), no entry repeated and strictly decreasing. INVALID_ARGUMENT
  * naming the first offending entry otherwise. The last entry need not be 0:

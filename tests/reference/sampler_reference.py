@@ -37,7 +37,7 @@ ROWS, DIM, SEED = 3, 4, 7
 MU, S = 0.5, 0.8
 EPS, X0, V = 0, 1, 2            # diffuse_prediction
 DDPM, DDIM, DPMPP = 0, 1, 2     # diffuse_sample_method
-LEADING, TRAILING, LINSPACE = 0, 1, 2
+LEADING, TRAILING, LINSPACE, KARRAS = 0, 1, 2, 3
 BETA, POSTERIOR = 0, 1          # diffuse_variance
 
 ABAR = schedule_reference.schedule("linear", T, {})["alpha_bar"]
@@ -104,7 +104,38 @@ def noise(t):
 
 # ---- timesteps (diffusers set_timesteps) --------------------------------------
 
+def sigma_to_t(sigma, log_sigmas):
+    """diffusers' _sigma_to_t, transcribed."""
+    log_sigma = np.log(np.maximum(sigma, 1e-10))
+    dists = log_sigma - log_sigmas[:, np.newaxis]
+    low_idx = np.cumsum((dists >= 0), axis=0).argmax(axis=0).clip(max=log_sigmas.shape[0] - 2)
+    high_idx = low_idx + 1
+    low, high = log_sigmas[low_idx], log_sigmas[high_idx]
+    w = np.clip((low - log_sigma) / (low - high), 0, 1)
+    return ((1 - w) * low_idx + w * high_idx).reshape(sigma.shape)
+
+
+def karras(n, rho=7.0):
+    """diffusers' use_karras_sigmas timesteps (_convert_to_karras), with
+    alpha_bar at least 2^-24; repeated entries kept once."""
+    ab = np.maximum(np.array(ABAR), 2.0 ** -24)
+    sigmas = ((1 - ab) / ab) ** 0.5
+    log_sigmas = np.log(sigmas)
+    sigma_min, sigma_max = sigmas[0], sigmas[-1]
+    ramp = np.linspace(0, 1, n)
+    min_inv, max_inv = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
+    ks = (max_inv + ramp * (min_inv - max_inv)) ** rho
+    ts = np.array([sigma_to_t(np.array(k), log_sigmas) for k in ks]).round().astype(np.int64)
+    out = []
+    for t in ts.tolist():
+        if not out or out[-1] != t:
+            out.append(t)
+    return out
+
+
 def timesteps(spacing, n):
+    if spacing == KARRAS:
+        return karras(n)
     if spacing == LINSPACE:
         return np.linspace(0, T - 1, n).round()[::-1].astype(np.int64).tolist()
     if spacing == LEADING:
@@ -222,6 +253,8 @@ CASES = [
      {"final_one": 0, "lower_final": 0}),
     ("dpmpp_trailing8_final_a0_lower", DPMPP, TRAILING, 8, {"final_one": 0}),
     ("dpmpp_leading20_threshold", DPMPP, LEADING, 20, {"percentile": 0.95, "threshold_max": 2.0}),
+    ("dpmpp_karras20", DPMPP, KARRAS, 20, {}),
+    ("ddim_karras50", DDIM, KARRAS, 50, {}),
 ]
 MAX_CHECKPOINTS = 12
 

@@ -77,6 +77,7 @@ class Spacing(enum.IntEnum):
     LEADING = 0
     TRAILING = 1
     LINSPACE = 2
+    KARRAS = 3
 
 
 class Toy2D(enum.IntEnum):

@@ -48,7 +48,8 @@ class Sampler(Handle, Options):
 
     The sampler borrows the model (keeps it alive) and copies the schedule.
     Options (keyword arguments and properties): method ("ddpm", "ddim",
-    "dpmpp_2m"), steps (0: T), spacing ("leading", "trailing", "linspace"),
+    "dpmpp_2m"), steps (0: T), spacing ("leading", "trailing", "linspace",
+    "karras"),
     eta, final_alpha_one, lower_order_final, variance ("beta",
     "posterior"), clip_x0, threshold_percentile, threshold_max, use_ema,
     seed, threads, chunk_rows. The noise depends only on the seed (not on
