@@ -121,6 +121,23 @@ START_TEST(timestep_lists_are_validated)
         ck_assert_int_eq(timesteps_check(&error, list, spaced[c].count, spaced[c].steps),
                          DIFFUSE_OK);
     }
+    /* Karras on zero terminal SNR (sampler_reference.py's karras(20) on that
+     * schedule): finite σ at ᾱ = 0, repeats dropped (18 of 20 left). */
+    static const int32_t karras[] = {999, 998, 997, 996, 994, 991, 987, 979, 965,
+                                     942, 903, 843, 753, 622, 423, 163, 27,  0};
+    diffuse_schedule *zero_snr = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 1);
+    diffuse_sampler *s = NULL;
+    ck_assert_int_eq(diffuse_sampler_create_standalone(&s, zero_snr, 1, DIFFUSE_PREDICT_V), 0);
+    ck_assert_int_eq(diffuse_sampler_set_int(s, DIFFUSE_SAMPLER_SPACING, DIFFUSE_SPACING_KARRAS),
+                     0);
+    ck_assert_int_eq(diffuse_sampler_set_int(s, DIFFUSE_SAMPLER_STEPS, 20), 0);
+    int32_t got[20];
+    size_t count = 0;
+    ck_assert_int_eq(diffuse_sampler_timesteps(s, got, 20, &count), DIFFUSE_OK);
+    ck_assert_uint_eq(count, sizeof karras / sizeof karras[0]);
+    ck_assert_mem_eq(got, karras, sizeof karras);
+    diffuse_sampler_free(s);
+    diffuse_schedule_free(zero_snr);
     struct {
         int32_t list[3];
         size_t count;

@@ -27,22 +27,33 @@ void timesteps_spaced(int32_t *list, size_t count, size_t steps, diffuse_spacing
 
 enum { KARRAS_RHO = 7 };
 
-/* log σ(t) = ½ log((1−ᾱ)/ᾱ), ᾱ at least 2^−24 (diffusers' choice for zero
- * terminal SNR). */
-static double log_sigma(const double *alpha_bar, size_t t)
+/* log σ(t) = ½ log((1−ᾱ)/ᾱ), with ᾱ = 0 (zero terminal SNR) read as
+ * `floor`, a quarter of the smallest positive ᾱ: log σ stays finite and
+ * increasing in t. */
+static double log_sigma(const double *alpha_bar, size_t t, double floor)
 {
-    double a = fmax(alpha_bar[t], 0x1p-24);
+    double a = alpha_bar[t] > 0.0 ? alpha_bar[t] : floor;
     return 0.5 * log((1.0 - a) / a);
+}
+
+static double alpha_bar_floor(const double *alpha_bar, size_t steps)
+{
+    double smallest = 1.0;
+    for (size_t t = 0; t < steps; t++)
+        if (alpha_bar[t] > 0.0)
+            smallest = fmin(smallest, alpha_bar[t]);
+    return smallest / 4.0;
 }
 
 /* The fractional t with log σ(t) = target, log σ interpolated linearly
  * between integer t (it increases with t), clamped to [0, T−1]. */
-static double t_of_log_sigma(const double *alpha_bar, size_t steps, double target)
+static double t_of_log_sigma(const double *alpha_bar, size_t steps, double floor,
+                             double target)
 {
     size_t low = 0;
-    while (low + 2 < steps && log_sigma(alpha_bar, low + 1) <= target)
+    while (low + 2 < steps && log_sigma(alpha_bar, low + 1, floor) <= target)
         low++;
-    double a = log_sigma(alpha_bar, low), b = log_sigma(alpha_bar, low + 1);
+    double a = log_sigma(alpha_bar, low, floor), b = log_sigma(alpha_bar, low + 1, floor);
     double w = fmin(1.0, fmax(0.0, (a - target) / (a - b)));
     return (double)low + w;
 }
@@ -53,13 +64,14 @@ size_t timesteps_karras(int32_t *list, size_t count, const double *alpha_bar, si
         list[0] = 0;
         return 1;
     }
-    double max_inv = exp(log_sigma(alpha_bar, steps - 1) / KARRAS_RHO);
-    double min_inv = exp(log_sigma(alpha_bar, 0) / KARRAS_RHO);
+    double floor = alpha_bar_floor(alpha_bar, steps);
+    double max_inv = exp(log_sigma(alpha_bar, steps - 1, floor) / KARRAS_RHO);
+    double min_inv = exp(log_sigma(alpha_bar, 0, floor) / KARRAS_RHO);
     size_t kept = 0;
     for (size_t i = 0; i < count; i++) {
         double ramp = count > 1 ? (double)i / (double)(count - 1) : 0.0;
         double sigma = pow(max_inv + ramp * (min_inv - max_inv), KARRAS_RHO);
-        int32_t t = (int32_t)nearbyint(t_of_log_sigma(alpha_bar, steps, log(sigma)));
+        int32_t t = (int32_t)nearbyint(t_of_log_sigma(alpha_bar, steps, floor, log(sigma)));
         if (kept == 0 || t != list[kept - 1])
             list[kept++] = t;
     }

@@ -18,7 +18,9 @@ void timesteps_spaced(int32_t *list, size_t count, size_t steps, diffuse_spacing
 
 /* Up to `count` timesteps (1 ≤ count ≤ T; one: T − 1) at the noise levels of Karras et
  * al. 2022, as diffusers' use_karras_sigmas places them: with σ(t) =
- * √((1−ᾱ_t)/ᾱ_t) (ᾱ at least 2^−24, so zero terminal SNR has a finite σ),
+ * √((1−ᾱ_t)/ᾱ_t) (ᾱ = 0 of zero terminal SNR read as a quarter of the
+ * smallest positive ᾱ, so σ is finite and increasing; diffusers uses 2^−24,
+ * which is not increasing there),
  *   σ_i = (σ_max^{1/ρ} + i/(n−1) (σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ,  ρ = 7,
  * σ_max = σ(T−1), σ_min = σ(0), and t_i = the t where log σ(t), linearly
  * interpolated, is log σ_i, rounded half to even. Entries that round to the

@@ -117,8 +117,10 @@ def sigma_to_t(sigma, log_sigmas):
 
 def karras(n, rho=7.0):
     """diffusers' use_karras_sigmas timesteps (_convert_to_karras), with
-    alpha_bar at least 2^-24; repeated entries kept once."""
-    ab = np.maximum(np.array(ABAR), 2.0 ** -24)
+    alpha_bar = 0 read as a quarter of the smallest positive one; repeated
+    entries kept once."""
+    ab = np.array(ABAR)
+    ab = np.where(ab > 0, ab, ab[ab > 0].min() / 4)
     sigmas = ((1 - ab) / ab) ** 0.5
     log_sigmas = np.log(sigmas)
     sigma_min, sigma_max = sigmas[0], sigmas[-1]
