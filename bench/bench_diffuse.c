@@ -2,8 +2,9 @@
  *
  * One process measures one configuration, so that its peak RSS belongs to
  * that configuration alone: training steps/s (Adam, lr 1e-3, DDPM loss on
- * ε, T timesteps) and DDPM ancestral sampling (σ² = β) samples/s, through
- * the public API only. The result is one JSON object on stdout; bench/compare.py
+ * ε, T timesteps) and sampling samples/s — DDPM ancestral (σ² = β) over all
+ * T steps by default, or --sampler ddim|dpmpp (and ddpm respaced) over
+ * --sampler-steps trailing-spaced timesteps — through the public API only. The result is one JSON object on stdout; bench/compare.py
  * runs this program and bench/bench_torch.py side by side and builds the
  * table.
  *
@@ -36,6 +37,7 @@
 typedef struct bench_options {
     long width, layers, embed, batch, timesteps, samples, threads;
     long warmup, train_repeats, sample_repeats;
+    long sampler, sampler_steps; /* diffuse_sample_method; 0: T (ddpm), 50 (ddim), 20 (dpmpp) */
     double train_seconds;
 } bench_options;
 
@@ -71,9 +73,12 @@ static void usage(void)
             "usage: bench_diffuse [--width H] [--layers L] [--embed E] [--batch B]\n"
             "                     [--timesteps T] [--samples N] [--threads K]\n"
             "                     [--warmup STEPS] [--train-seconds S] [--train-repeats R]\n"
-            "                     [--sample-repeats R]\n"
+            "                     [--sample-repeats R] [--sampler ddpm|ddim|dpmpp]\n"
+            "                     [--sampler-steps S]\n"
             "Defaults: H 128, L 3, E 64, B 256, T 1000, N 2000, K 1, warmup 20, 1.0 s,\n"
-            "5 training repeats, 3 sampling repeats. A repeat count of 0 skips that part.\n");
+            "5 training repeats, 3 sampling repeats, ddpm over all T steps (S: T for\n"
+            "ddpm, 50 for ddim, 20 for dpmpp; trailing spacing). A repeat count of 0\n"
+            "skips that part.\n");
 }
 
 static int parse_double(const char *text, double min, double max, double *out)
@@ -93,6 +98,21 @@ typedef struct long_flag {
     long min, max;
 } long_flag;
 
+static const char *const sampler_names[] = {[DIFFUSE_METHOD_DDPM] = "ddpm",
+                                            [DIFFUSE_METHOD_DDIM] = "ddim",
+                                            [DIFFUSE_METHOD_DPMPP_2M] = "dpmpp"};
+
+/* --sampler NAME into o->sampler; 0 when known. */
+static int parse_sampler(const char *name, bench_options *o)
+{
+    for (long i = 0; i < (long)(sizeof sampler_names / sizeof sampler_names[0]); i++)
+        if (strcmp(name, sampler_names[i]) == 0) {
+            o->sampler = i;
+            return 0;
+        }
+    return -1;
+}
+
 static int parse_options(int argc, char **argv, bench_options *o)
 {
     *o = (bench_options){.width = 128, .layers = 3, .embed = 64, .batch = 256,
@@ -105,6 +125,7 @@ static int parse_options(int argc, char **argv, bench_options *o)
         {"--threads", &o->threads, 1, 1024},    {"--warmup", &o->warmup, 0, 1000000},
         {"--train-repeats", &o->train_repeats, 0, BENCH_MAX_REPEATS},
         {"--sample-repeats", &o->sample_repeats, 0, BENCH_MAX_REPEATS},
+        {"--sampler-steps", &o->sampler_steps, 0, 1000000},
     };
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc) {
@@ -128,11 +149,21 @@ static int parse_options(int argc, char **argv, bench_options *o)
                 return -1;
             }
         }
+        if (strcmp(argv[i], "--sampler") == 0) {
+            known = 1;
+            if (parse_sampler(argv[i + 1], o) != 0) {
+                fprintf(stderr, "bench_diffuse: bad value for %s: %s\n", argv[i], argv[i + 1]);
+                return -1;
+            }
+        }
         if (!known) {
             usage();
             return -1;
         }
     }
+    static const long default_steps[] = {0, 50, 20};
+    if (o->sampler_steps == 0)
+        o->sampler_steps = default_steps[o->sampler];
     return 0;
 }
 
@@ -207,6 +238,13 @@ static diffuse_status build_sampler(const bench_options *o, bench_setup *s)
                                          DIFFUSE_VARIANCE_BETA);
     if (status == DIFFUSE_OK)
         status = diffuse_sampler_set_int(s->sampler, DIFFUSE_SAMPLER_THREADS, o->threads);
+    if (status == DIFFUSE_OK)
+        status = diffuse_sampler_set_int(s->sampler, DIFFUSE_SAMPLER_METHOD, o->sampler);
+    if (status == DIFFUSE_OK)
+        status = diffuse_sampler_set_int(s->sampler, DIFFUSE_SAMPLER_SPACING,
+                                         DIFFUSE_SPACING_TRAILING);
+    if (status == DIFFUSE_OK)
+        status = diffuse_sampler_set_int(s->sampler, DIFFUSE_SAMPLER_STEPS, o->sampler_steps);
     return status;
 }
 
@@ -330,9 +368,11 @@ static void print_results(const bench_options *o, const bench_setup *s, const be
     diffuse_model_param_count(s->model, &params);
     printf("{\"side\": \"libdiffuse\", \"version\": \"%s\", \"width\": %ld, \"layers\": %ld, "
            "\"embed\": %ld, \"batch\": %ld, \"timesteps\": %ld, \"samples\": %ld, "
-           "\"threads\": %ld, \"params\": %zu, \"train_seconds\": %.3g",
+           "\"threads\": %ld, \"params\": %zu, \"train_seconds\": %.3g, \"sampler\": \"%s\", "
+           "\"sampler_steps\": %ld",
            diffuse_version_string(), o->width, o->layers, o->embed, o->batch, o->timesteps,
-           o->samples, o->threads, params, o->train_seconds);
+           o->samples, o->threads, params, o->train_seconds, sampler_names[o->sampler],
+           o->sampler_steps != 0 ? o->sampler_steps : o->timesteps);
     print_array("train_steps_per_s", r->train_rate, o->train_repeats);
     print_array("sample_samples_per_s", r->sample_rate, o->sample_repeats);
     print_array("sample_seconds", r->sample_seconds, o->sample_repeats);

@@ -68,6 +68,11 @@ def parse_args(argv):
     p.add_argument("--sample-steps", type=int, default=0,
                    help="run only this many reverse steps per sampling repeat and "
                         "scale to T (for quick exploration; 0 = all T)")
+    p.add_argument("--sampler", choices=("ddpm", "ddim", "dpmpp"), default="ddpm",
+                   help="ancestral DDPM over all T steps (default), DDIM (eta 0) or "
+                        "DPM-Solver++ 2M over --sampler-steps trailing-spaced timesteps")
+    p.add_argument("--sampler-steps", type=int, default=0,
+                   help="timesteps of ddim/dpmpp (default 50 / 20)")
     p.add_argument("--torch-threads", type=int, default=1)
     p.add_argument("--interop-threads", type=int, default=1)
     p.add_argument("--blas-threads", type=int, default=1)
@@ -201,6 +206,7 @@ def linear_schedule(T):
         "eps_coef": (betas / (1.0 - alpha_bar).sqrt()).tolist(),
         "inv_sqrt_alpha": (1.0 / alphas.sqrt()).tolist(),
         "sigma": betas.sqrt().tolist(),
+        "alpha_bar": alpha_bar.tolist(),
     }
 
 
@@ -266,8 +272,55 @@ def sample(forward, sched, n, steps, generator):
     return x
 
 
+def trailing(T, n):
+    """diffusers' trailing spacing: round(T - i T/n) - 1, i = 0 .. n-1."""
+    return [int(round(T - i * T / n)) - 1 for i in range(n)]
+
+
+def fast_sample(forward, sched, n, generator):
+    """DDIM (eta = 0; Song et al. 2021 eq. 12) or DPM-Solver++ 2M (Lu et al.
+    2022, diffusers' midpoint form, first order at the first and the last
+    step, to alpha_bar = 1), in the eps parametrisation:
+        x0 = (x - s eps) / a,  a = sqrt(ab), s = sqrt(1 - ab)
+        DDIM:  x' = a' x0 + s' eps
+        DPM++: x' = (s'/s) x - a'(exp(-h) - 1) D,  h = lambda' - lambda,
+               D = x0, or (1 + 1/(2r)) x0 - 1/(2r) x0_prev, r = h_prev / h."""
+    ab = sched["alpha_bar"]
+    ts = trailing(args.timesteps, args.sampler_steps)
+    x = torch.randn(n, DIM, generator=generator)
+    x0 = torch.empty(n, DIM)
+    previous = torch.empty(n, DIM)
+    lam = [0.5 * math.log(ab[t] / (1 - ab[t])) for t in ts]
+    for i, t in enumerate(ts):
+        eps = forward(x, t)
+        a, s = math.sqrt(ab[t]), math.sqrt(1 - ab[t])
+        last = i + 1 == len(ts)
+        a_next, s_next = (1.0, 0.0) if last else (math.sqrt(ab[ts[i + 1]]),
+                                                   math.sqrt(1 - ab[ts[i + 1]]))
+        torch.add(x, eps, alpha=-s, out=x0).div_(a)
+        if args.sampler == "ddim":
+            x.copy_(x0).mul_(a_next).add_(eps, alpha=s_next)
+            continue
+        # -a'(exp(-h) - 1) = a' - a s'/s
+        x.mul_(s_next / s)
+        coef = a_next - a * s_next / s
+        if i == 0 or last:
+            x.add_(x0, alpha=coef)
+        else:
+            k = (lam[i + 1] - lam[i]) / (2 * (lam[i] - lam[i - 1]))
+            x.add_(x0, alpha=coef * (1 + k)).add_(previous, alpha=-coef * k)
+        previous.copy_(x0)
+    return x
+
+
 def measure_sampling(model, sched):
     n = args.samples
+    if args.sampler == "ddpm" and args.sampler_steps not in (0, args.timesteps):
+        sys.exit("bench_torch: ddpm runs every step here (no respacing); --sampler-steps 0")
+    if args.sampler != "ddpm":
+        if args.sample_steps:
+            sys.exit("bench_torch: --sample-steps (a partial DDPM run) needs --sampler ddpm")
+        args.sampler_steps = args.sampler_steps or {"ddim": 50, "dpmpp": 20}[args.sampler]
     steps = args.sample_steps if args.sample_steps > 0 else args.timesteps
     if args.sample_mode == "prealloc":
         forward = PreallocatedForward(model, n, args.time_dedup)
@@ -286,8 +339,12 @@ def measure_sampling(model, sched):
     with context():
         for _ in range(args.sample_repeats):
             start = time.perf_counter()
-            x = sample(forward, sched, n, steps, generator)
-            elapsed = (time.perf_counter() - start) * args.timesteps / steps
+            if args.sampler == "ddpm":
+                x = sample(forward, sched, n, steps, generator)
+                elapsed = (time.perf_counter() - start) * args.timesteps / steps
+            else:
+                x = fast_sample(forward, sched, n, generator)
+                elapsed = time.perf_counter() - start
             rates.append(n / elapsed)
             seconds.append(elapsed)
     moments = {}
@@ -316,6 +373,8 @@ def main():
             "sample_mode": args.sample_mode, "grad_mode": args.grad_mode,
             "adam_foreach": args.adam_foreach, "time_dedup": args.time_dedup,
             "sample_steps": args.sample_steps or args.timesteps,
+            "sampler": args.sampler,
+            "sampler_steps": args.sampler_steps or args.timesteps,
             "env": {k: os.environ[k] for k in sorted(os.environ)
                     if k.startswith(("MALLOC_", "OMP_", "GOMP_", "OPENBLAS_", "MKL_"))},
             **threads,

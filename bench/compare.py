@@ -63,6 +63,10 @@ def parse_args():
                         "the sides); a plain number applies to every width")
     p.add_argument("--explore", action="store_true",
                    help="measure PyTorch under each candidate setting instead")
+    p.add_argument("--sampler", choices=("ddpm", "ddim", "dpmpp"), default="ddpm",
+                   help="sampling method of both sides (DDPM over all T steps by default)")
+    p.add_argument("--sampler-steps", type=int, default=0,
+                   help="timesteps of the method (0: T for ddpm, 50 ddim, 20 dpmpp)")
     p.add_argument("--json", help="also write every raw result to this file")
     p.add_argument("--quiet-wait", type=float, default=QUIET["wait"],
                    help="before each run, wait up to this many seconds for idle CPUs")
@@ -178,7 +182,8 @@ def common_args(a, width, sample_repeats):
     return ["--width", str(width), "--layers", str(a.layers), "--embed", str(a.embed),
             "--batch", str(a.batch), "--timesteps", str(a.timesteps), "--samples",
             str(a.samples), "--train-seconds", str(a.train_seconds), "--train-repeats",
-            str(a.train_repeats), "--sample-repeats", str(sample_repeats)]
+            str(a.train_repeats), "--sample-repeats", str(sample_repeats),
+            "--sampler", a.sampler, "--sampler-steps", str(a.sampler_steps)]
 
 
 def run_sgemm(a, threads, width, log):

@@ -1,12 +1,7 @@
-/* The DDPM sampler, checked against an exact ε-oracle.
- *
- * For data x_0 ~ N(μ, s² I) the optimal predictions are known in closed form:
- * x_t ~ N(√ᾱ_t μ, (ᾱ_t s² + 1 − ᾱ_t) I) and
- *     E[ε | x_t] = √(1−ᾱ_t) (x_t − √ᾱ_t μ) / (ᾱ_t s² + 1 − ᾱ_t),
- *     E[x_0 | x_t] = (x_t − √(1−ᾱ_t) E[ε | x_t]) / √ᾱ_t  (for ᾱ_t > 0),
- *     E[v | x_t] = √ᾱ_t E[ε | x_t] − √(1−ᾱ_t) E[x_0 | x_t].
- * A sampler driven by this oracle must reproduce N(μ, s² I): that tests the
- * reverse-step math independently of any training. */
+/* The sampler, checked against the exact ε-oracle of test_sampler_oracle.h
+ * (a sampler driven by it must reproduce the data N(μ, s² I)), its timestep
+ * lists, the step API, threads, progress and failures. The exact-score
+ * moments of every method are test_sampler_exact.c. */
 #include <diffuse/diffuse.h>
 #include <math.h>
 #include <pthread.h>
@@ -14,65 +9,8 @@
 #include <string.h>
 
 #include "sample/timesteps.h"
+#include "test_sampler_oracle.h"
 #include "test_support.h"
-
-#define ORACLE_MEAN 1.5
-#define ORACLE_STD 0.5
-#define DIM 2
-
-typedef struct oracle {
-    diffuse_schedule *schedule;
-    diffuse_prediction kind;
-    int fail;      /* make the callback fail */
-    int foreign_thread; /* set when called from a thread other than `caller` */
-    pthread_t caller;
-} oracle;
-
-static int oracle_predict(void *user, const diffuse_model_call *call, size_t dim)
-{
-    oracle *o = user;
-    const float *x_t = call->x_t;
-    const int32_t *t = call->t;
-    size_t n = call->n;
-    float *out = call->out;
-    if (!pthread_equal(pthread_self(), o->caller))
-        o->foreign_thread = 1;
-    if (o->fail)
-        return 1;
-    for (size_t i = 0; i < n; i++) {
-        double a;
-        diffuse_schedule_value(o->schedule, DIFFUSE_TABLE_ALPHA_BAR, (size_t)t[i], &a);
-        double var = a * ORACLE_STD * ORACLE_STD + 1.0 - a;
-        for (size_t j = 0; j < dim; j++) {
-            double x = x_t[i * dim + j];
-            double eps = sqrt(1.0 - a) * (x - sqrt(a) * ORACLE_MEAN) / var;
-            /* E[x_0|x_t] by Tweedie, written so it stays finite at ᾱ = 0. */
-            double x0 = ORACLE_MEAN + sqrt(a) * ORACLE_STD * ORACLE_STD * (x - sqrt(a) * ORACLE_MEAN) / var;
-            double v = sqrt(a) * eps - sqrt(1.0 - a) * x0;
-            out[i * dim + j] = (float)(o->kind == DIFFUSE_PREDICT_V    ? v
-                                       : o->kind == DIFFUSE_PREDICT_X0 ? x0
-                                                                       : eps);
-        }
-    }
-    return 0;
-}
-
-static diffuse_model *oracle_model(oracle *o, diffuse_prediction prediction)
-{
-    diffuse_model *model = NULL;
-    o->kind = prediction;
-    o->caller = pthread_self();
-    ck_assert_int_eq(diffuse_model_create_callback(&model, DIM, prediction, oracle_predict, o),
-                     DIFFUSE_OK);
-    return model;
-}
-
-static diffuse_schedule *linear_schedule(size_t steps)
-{
-    diffuse_schedule *s = NULL;
-    ck_assert_int_eq(diffuse_schedule_create(&s, DIFFUSE_SCHEDULE_LINEAR, steps), DIFFUSE_OK);
-    return s;
-}
 
 /* Samples n points and checks their per-coordinate mean and std. */
 static void expect_oracle_distribution(diffuse_sampler *sampler, size_t n)
@@ -152,22 +90,54 @@ START_TEST(x0_oracle_reproduces_the_data)
 }
 END_TEST
 
-/* The timestep list a sampler walks: T−1 … 0 for DDPM, and the checks any
- * list passes before a run uses it. */
+/* The spaced lists match diffusers' set_timesteps (values computed with
+ * numpy: np.linspace(0, 999, 7).round()[::-1] rounds half to even), every
+ * spacing over n = T is T−1 … 0, and the checks any list passes. */
 START_TEST(timestep_lists_are_validated)
 {
-    int32_t every[5];
-    timesteps_every_step(every, 5);
-    for (int i = 0; i < 5; i++)
-        ck_assert_int_eq(every[i], 4 - i);
+    struct {
+        diffuse_spacing spacing;
+        size_t count, steps;
+        int32_t expected[10];
+    } spaced[] = {
+        {DIFFUSE_SPACING_LEADING, 10, 1000, {900, 800, 700, 600, 500, 400, 300, 200, 100, 0}},
+        {DIFFUSE_SPACING_TRAILING, 10, 1000, {999, 899, 799, 699, 599, 499, 399, 299, 199, 99}},
+        {DIFFUSE_SPACING_LINSPACE, 10, 1000, {999, 888, 777, 666, 555, 444, 333, 222, 111, 0}},
+        {DIFFUSE_SPACING_LINSPACE, 7, 1000, {999, 832, 666, 500, 333, 166, 0}},
+        {DIFFUSE_SPACING_LEADING, 3, 10, {6, 3, 0}},
+        {DIFFUSE_SPACING_TRAILING, 3, 10, {9, 6, 2}},
+        {DIFFUSE_SPACING_LINSPACE, 1, 10, {0}},
+        {DIFFUSE_SPACING_LEADING, 5, 5, {4, 3, 2, 1, 0}},
+        {DIFFUSE_SPACING_TRAILING, 5, 5, {4, 3, 2, 1, 0}},
+        {DIFFUSE_SPACING_LINSPACE, 5, 5, {4, 3, 2, 1, 0}},
+    };
     diffuse_error error = {0};
-    ck_assert_int_eq(timesteps_check(&error, every, 5, 5, true), DIFFUSE_OK);
-    int32_t spaced[3] = {9, 4, 0};
-    ck_assert_int_eq(timesteps_check(&error, spaced, 3, 10, false), DIFFUSE_OK);
-    /* a method that visits every step refuses a spaced list */
-    ck_assert_int_eq(timesteps_check(&error, spaced, 3, 10, true),
-                     DIFFUSE_ERROR_INVALID_ARGUMENT);
-    ck_assert_ptr_nonnull(strstr(error.message, "every step"));
+    for (size_t c = 0; c < sizeof spaced / sizeof spaced[0]; c++) {
+        int32_t list[10];
+        timesteps_spaced(list, spaced[c].count, spaced[c].steps, spaced[c].spacing);
+        for (size_t i = 0; i < spaced[c].count; i++)
+            ck_assert_msg(list[i] == spaced[c].expected[i], "case %zu entry %zu: %d, not %d", c,
+                          i, (int)list[i], (int)spaced[c].expected[i]);
+        ck_assert_int_eq(timesteps_check(&error, list, spaced[c].count, spaced[c].steps),
+                         DIFFUSE_OK);
+    }
+    /* Karras on zero terminal SNR (sampler_reference.py's karras(20) on that
+     * schedule): finite σ at ᾱ = 0, repeats dropped (18 of 20 left). */
+    static const int32_t karras[] = {999, 998, 997, 996, 994, 991, 987, 979, 965,
+                                     942, 903, 843, 753, 622, 423, 163, 27,  0};
+    diffuse_schedule *zero_snr = diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 1000, 1);
+    diffuse_sampler *s = NULL;
+    ck_assert_int_eq(diffuse_sampler_create_standalone(&s, zero_snr, 1, DIFFUSE_PREDICT_V), 0);
+    ck_assert_int_eq(diffuse_sampler_set_int(s, DIFFUSE_SAMPLER_SPACING, DIFFUSE_SPACING_KARRAS),
+                     0);
+    ck_assert_int_eq(diffuse_sampler_set_int(s, DIFFUSE_SAMPLER_STEPS, 20), 0);
+    int32_t got[20];
+    size_t count = 0;
+    ck_assert_int_eq(diffuse_sampler_timesteps(s, got, 20, &count), DIFFUSE_OK);
+    ck_assert_uint_eq(count, sizeof karras / sizeof karras[0]);
+    ck_assert_mem_eq(got, karras, sizeof karras);
+    diffuse_sampler_free(s);
+    diffuse_schedule_free(zero_snr);
     struct {
         int32_t list[3];
         size_t count;
@@ -176,12 +146,11 @@ START_TEST(timestep_lists_are_validated)
         {{0}, 0, "empty"},
         {{10, 4, 0}, 3, "outside [0, 10)"},
         {{9, -1, 0}, 3, "outside"},
-        {{9, 9, 0}, 3, "strictly decrease"},
+        {{9, 9, 0}, 3, "duplicates"},
         {{4, 9, 0}, 3, "strictly decrease"},
-        {{9, 4, 1}, 3, "ends at 1"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_int_eq(timesteps_check(&error, bad[i].list, bad[i].count, 10, false),
+        ck_assert_int_eq(timesteps_check(&error, bad[i].list, bad[i].count, 10),
                          DIFFUSE_ERROR_INVALID_ARGUMENT);
         ck_assert_msg(strstr(error.message, bad[i].fragment) != NULL, "case %zu: \"%s\"", i,
                       error.message);
@@ -233,11 +202,19 @@ static diffuse_model *small_mlp(void)
     return model;
 }
 
-static void sample_threaded(diffuse_model *model, diffuse_schedule *schedule, int64_t threads,
-                            int64_t chunk, size_t n, float *out)
+/* `method` over 10 trailing steps (DDPM: all 40), DDIM with η = 0.7. */
+static void sample_threaded(diffuse_model *model, diffuse_schedule *schedule, int method,
+                            int64_t threads, int64_t chunk, size_t n, float *out)
 {
     diffuse_sampler *sampler = NULL;
     ck_assert_int_eq(diffuse_sampler_create(&sampler, model, schedule), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_METHOD, method), 0);
+    ck_assert_int_eq(diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_ETA, 0.7), 0);
+    ck_assert_int_eq(
+        diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_SPACING, DIFFUSE_SPACING_TRAILING), 0);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_STEPS,
+                                             method == DIFFUSE_METHOD_DDPM ? 0 : 10),
+                     0);
     ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_THREADS, threads),
                      DIFFUSE_OK);
     ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_CHUNK_ROWS, chunk),
@@ -261,15 +238,15 @@ START_TEST(threads_split_rows_exactly)
     diffuse_schedule *schedule = linear_schedule(40);
     diffuse_model *model = small_mlp();
     float one[N * DIM], two[N * DIM], three[N * DIM];
-    sample_threaded(model, schedule, 1, 32, N, one);
-    sample_threaded(model, schedule, 2, 4096, N, two);
-    sample_threaded(model, schedule, 3, 4096, N, three);
+    sample_threaded(model, schedule, _i, 1, 32, N, one);
+    sample_threaded(model, schedule, _i, 2, 4096, N, two);
+    sample_threaded(model, schedule, _i, 3, 4096, N, three);
     ck_assert_mem_eq(one, two, sizeof one);
     for (size_t i = 0; i < N * DIM; i++)
         ck_assert_close(three[i], one[i], 1e-4, 1e-4);
     /* More threads than rows: one row each. */
     float few[2 * DIM];
-    sample_threaded(model, schedule, 8, 4096, 2, few);
+    sample_threaded(model, schedule, _i, 8, 4096, 2, few);
     ck_assert_close(few[0], one[0], 1e-4, 1e-4);
     diffuse_model_free(model);
     diffuse_schedule_free(schedule);
@@ -340,8 +317,8 @@ START_TEST(callback_model_stays_on_the_calling_thread)
     oracle o = {.schedule = linear_schedule(30)};
     diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
     float serial[N * DIM], threaded[N * DIM];
-    sample_threaded(model, o.schedule, 0, 4096, N, serial);
-    sample_threaded(model, o.schedule, 4, 4096, N, threaded);
+    sample_threaded(model, o.schedule, DIFFUSE_METHOD_DDPM, 0, 4096, N, serial);
+    sample_threaded(model, o.schedule, DIFFUSE_METHOD_DDPM, 4, 4096, N, threaded);
     ck_assert_mem_eq(serial, threaded, sizeof serial);
     ck_assert_int_eq(o.foreign_thread, 0);
     diffuse_model_free(model);
@@ -378,6 +355,149 @@ START_TEST(failures_are_reported)
     ck_assert_int_eq(diffuse_sampler_run(sampler, 4, x), DIFFUSE_ERROR_STATE);
     ck_assert_ptr_nonnull(strstr(diffuse_sampler_last_error(sampler), "EMA"));
     diffuse_sampler_free(sampler);
+    diffuse_model_free(model);
+    diffuse_schedule_free(o.schedule);
+}
+END_TEST
+
+/* The step API and the list: validation with specific errors, the list's
+ * life cycle (STEPS/SPACING vs a user list), the multistep history rule,
+ * x̂_0 out, in place vs separate output, and a standalone sampler. */
+START_TEST(step_api_checks_and_history)
+{
+    oracle o = {.schedule = linear_schedule(10)};
+    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
+    diffuse_sampler *s = NULL;
+    ck_assert_int_eq(diffuse_sampler_create(&s, model, o.schedule), DIFFUSE_OK);
+    size_t count = 0;
+    int32_t list[10];
+    ck_assert_int_eq(diffuse_sampler_timesteps(s, NULL, 0, &count), DIFFUSE_OK);
+    ck_assert_uint_eq(count, 10);
+    ck_assert_int_eq(diffuse_sampler_set_int(s, DIFFUSE_SAMPLER_STEPS, 11),
+                     DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_ptr_nonnull(strstr(diffuse_sampler_last_error(s), "exceeds"));
+    ck_assert_int_eq(diffuse_sampler_set_int(s, DIFFUSE_SAMPLER_STEPS, 4), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_timesteps(s, list, 3, &count),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_timesteps(s, list, 10, &count), DIFFUSE_OK);
+    ck_assert_uint_eq(count, 4);
+    ck_assert_int_eq(list[0], 6); /* leading: 6, 4, 2, 0 */
+    ck_assert_int_eq(list[3], 0);
+    int32_t bad[] = {9, 9, 2};
+    ck_assert_int_eq(diffuse_sampler_set_timesteps(s, bad, 3), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_sampler_last_error(s), "duplicates"));
+    ck_assert_int_eq(diffuse_sampler_set_timesteps(s, NULL, 3), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    int32_t mine[] = {9, 5, 2};
+    ck_assert_int_eq(diffuse_sampler_set_timesteps(s, mine, 3), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_timesteps(s, list, 10, &count), DIFFUSE_OK);
+    ck_assert_uint_eq(count, 3);
+    ck_assert_int_eq(list[2], 2);
+
+    float x[2 * DIM], out[2 * DIM], prev[2 * DIM], x0[2 * DIM], again[2 * DIM];
+    int32_t t[2] = {9, 9};
+    ck_assert_int_eq(diffuse_sampler_initial_noise(s, 2, x), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_test_predict(model, 2, t, x, out), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 8, out, x, prev, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_sampler_last_error(s), "not in the"));
+    ck_assert_int_eq(diffuse_sampler_step(s, 0, 9, out, x, prev, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, NULL, x, prev, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, x, out, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, x, prev, x + 1),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_step(NULL, 2, 9, out, x, prev, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    float nan_in[2 * DIM];
+    memcpy(nan_in, out, sizeof out);
+    nan_in[1] = NAN;
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, nan_in, x, prev, NULL),
+                     DIFFUSE_ERROR_NUMERIC);
+    ck_assert_int_eq(diffuse_sampler_set_double(s, DIFFUSE_SAMPLER_CLIP_X0, 1.0), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_double(s, DIFFUSE_SAMPLER_THRESHOLD_PERCENTILE, 0.9),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, x, prev, NULL),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(diffuse_sampler_last_error(s), "choose one"));
+    ck_assert_int_eq(diffuse_sampler_run(s, 2, prev), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_set_double(s, DIFFUSE_SAMPLER_THRESHOLD_PERCENTILE, 0.0),
+                     DIFFUSE_OK);
+
+    /* x̂_0 out is the clipped one; in place equals a separate output. */
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, x, prev, x0), DIFFUSE_OK);
+    for (size_t i = 0; i < 2 * DIM; i++)
+        ck_assert(fabsf(x0[i]) <= 1.0f);
+    memcpy(again, x, sizeof x);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, again, again, NULL), DIFFUSE_OK);
+    ck_assert_mem_eq(again, prev, sizeof prev);
+
+    /* DPM-Solver++: a step after the previous entry uses its x̂_0; the same
+     * step after another n, or without a previous step, is first order. */
+    ck_assert_int_eq(diffuse_sampler_set_int(s, DIFFUSE_SAMPLER_METHOD, DIFFUSE_METHOD_DPMPP_2M),
+                     DIFFUSE_OK);
+    float second[2 * DIM], first[2 * DIM];
+    t[0] = t[1] = 5;
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, x, prev, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_test_predict(model, 2, t, prev, out), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 5, out, prev, second, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 5, out, prev, first, NULL), DIFFUSE_OK);
+    ck_assert(memcmp(first, second, sizeof first) != 0);
+    diffuse_sampler_free(s);
+
+    /* Standalone: steps only. */
+    ck_assert_int_eq(diffuse_sampler_create_standalone(&s, o.schedule, DIM, (diffuse_prediction)7),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_create_standalone(&s, o.schedule, 0, DIFFUSE_PREDICT_V),
+                     DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_int_eq(diffuse_sampler_create_standalone(&s, NULL, DIM, DIFFUSE_PREDICT_V),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_create_standalone(&s, o.schedule, DIM,
+                                                       DIFFUSE_PREDICT_EPSILON),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_run(s, 2, prev), DIFFUSE_ERROR_STATE);
+    ck_assert_int_eq(diffuse_sampler_step(s, 2, 9, out, x, prev, NULL), DIFFUSE_OK);
+    diffuse_sampler_free(s);
+    diffuse_model_free(model);
+    diffuse_schedule_free(o.schedule);
+}
+END_TEST
+
+/* From its own progress callback the sampler is busy: its step API and its
+ * list cannot be used (STATE), and the run is unaffected. */
+typedef struct step_probe {
+    diffuse_sampler *sampler;
+    diffuse_status step, list;
+} step_probe;
+
+static int probe_step(void *user, uint64_t done, uint64_t total)
+{
+    (void)done;
+    (void)total;
+    step_probe *p = user;
+    float x[DIM] = {0}, out[DIM] = {0};
+    int32_t list[1] = {0};
+    p->step = diffuse_sampler_step(p->sampler, 1, 9, out, x, x, NULL);
+    p->list = diffuse_sampler_set_timesteps(p->sampler, list, 1);
+    return 0;
+}
+
+START_TEST(step_api_is_busy_during_a_run)
+{
+    oracle o = {.schedule = linear_schedule(10)};
+    diffuse_model *model = oracle_model(&o, DIFFUSE_PREDICT_EPSILON);
+    step_probe p = {0};
+    ck_assert_int_eq(diffuse_sampler_create(&p.sampler, model, o.schedule), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_progress(p.sampler, probe_step, &p), DIFFUSE_OK);
+    float x[2 * DIM];
+    ck_assert_int_eq(diffuse_sampler_run(p.sampler, 2, x), DIFFUSE_OK);
+    ck_assert_int_eq(p.step, DIFFUSE_ERROR_STATE);
+    ck_assert_int_eq(p.list, DIFFUSE_ERROR_STATE);
+    size_t count = 0;
+    ck_assert_int_eq(diffuse_sampler_timesteps(p.sampler, NULL, 0, &count), DIFFUSE_OK);
+    ck_assert_uint_eq(count, 10);
+    diffuse_sampler_free(p.sampler);
     diffuse_model_free(model);
     diffuse_schedule_free(o.schedule);
 }
@@ -460,7 +580,10 @@ static Suite *sampler_suite(void)
     tcase_add_test(tc, seeded_and_independent_of_chunking);
     tcase_add_test(tc, failures_are_reported);
     tcase_add_test(tc, bad_arguments);
-    tcase_add_test(tc, threads_split_rows_exactly);
+    tcase_add_test(tc, step_api_checks_and_history);
+    tcase_add_test(tc, step_api_is_busy_during_a_run);
+    tcase_add_loop_test(tc, threads_split_rows_exactly, DIFFUSE_METHOD_DDPM,
+                        DIFFUSE_METHOD_DPMPP_2M + 1);
     tcase_add_test(tc, threaded_progress_and_cancel);
     tcase_add_test(tc, callback_model_stays_on_the_calling_thread);
     suite_add_tcase(suite, tc);

@@ -3,6 +3,10 @@
  *
  *     toy2d [--data swiss_roll|two_moons|8gaussians|checkerboard] [--steps N]
  *           [--samples N] [--seed N] [--threads N] [--out FILE.png] [--save FILE]
+ *           [--sampler ddpm|ddim|dpmpp] [--sample-steps N]
+ *
+ * --steps counts training steps; --sample-steps the sampler's timesteps
+ * (trailing spacing; default: all 1000 for ddpm, 50 for ddim, 20 for dpmpp).
  *
  * --threads defaults to the number of cores (at most 8); 0 leaves threading
  * to OpenBLAS.
@@ -27,6 +31,8 @@ typedef struct options {
     int threads;
     const char *out;
     const char *save;
+    diffuse_sample_method sampler;
+    uint64_t sample_steps; /* 0: the method's default */
 } options;
 
 static void usage(FILE *stream)
@@ -34,7 +40,8 @@ static void usage(FILE *stream)
     fprintf(stream,
             "usage: toy2d [--data swiss_roll|two_moons|8gaussians|checkerboard]\n"
             "             [--steps N] [--samples N] [--seed N] [--threads N]\n"
-            "             [--out FILE.png] [--save CHECKPOINT]\n");
+            "             [--out FILE.png] [--save CHECKPOINT]\n"
+            "             [--sampler ddpm|ddim|dpmpp] [--sample-steps N]\n");
 }
 
 static int parse_unsigned(const char *text, uint64_t max, uint64_t *value)
@@ -47,13 +54,33 @@ static int parse_unsigned(const char *text, uint64_t max, uint64_t *value)
     return 0;
 }
 
+/* The method named `name`, or −1. */
+static int parse_sampler(const char *name)
+{
+    static const char *const names[] = {[DIFFUSE_METHOD_DDPM] = "ddpm",
+                                        [DIFFUSE_METHOD_DDIM] = "ddim",
+                                        [DIFFUSE_METHOD_DPMPP_2M] = "dpmpp"};
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Steps of the sampler: the option, else 1000 / 50 / 20 by method. */
+static int64_t sample_steps(const options *o)
+{
+    static const int64_t defaults[] = {[DIFFUSE_METHOD_DDPM] = 0, [DIFFUSE_METHOD_DDIM] = 50,
+                                       [DIFFUSE_METHOD_DPMPP_2M] = 20};
+    return o->sample_steps != 0 ? (int64_t)o->sample_steps : defaults[o->sampler];
+}
+
 static int parse_options(int argc, char **argv, options *o)
 {
     /* One library thread per core: the library splits rows across them. */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
     *o = (options){DIFFUSE_TOY2D_SWISS_ROLL, TOY2D_DEFAULT_STEPS, 2000, 1, threads, "toy2d.png",
-                   NULL};
+                   NULL, DIFFUSE_METHOD_DDPM, 0};
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t number = 0;
@@ -75,6 +102,12 @@ static int parse_options(int argc, char **argv, options *o)
             o->threads = (int)number;
         } else if (ok && strcmp(flag, "--out") == 0) {
             o->out = value;
+        } else if (ok && strcmp(flag, "--sampler") == 0) {
+            int method = parse_sampler(value);
+            ok = method >= 0;
+            o->sampler = ok ? (diffuse_sample_method)method : o->sampler;
+        } else if (ok && strcmp(flag, "--sample-steps") == 0) {
+            ok = parse_unsigned(value, 1000, &o->sample_steps) == 0;
         } else if (ok && strcmp(flag, "--save") == 0) {
             o->save = value;
         } else {
@@ -124,6 +157,8 @@ int main(int argc, char **argv)
     toy2d_run run;
     toy2d_recipe recipe = toy2d_default_recipe(o.data, o.steps, o.seed, o.threads);
     recipe.report_progress = 1;
+    recipe.sample_method = o.sampler;
+    recipe.sample_steps = sample_steps(&o);
     if (toy2d_train(&recipe, &run) != 0)
         return EXIT_FAILURE;
 

@@ -143,17 +143,27 @@ int toy2d_train(const toy2d_recipe *recipe, toy2d_run *run)
 int toy2d_sample(toy2d_run *run, size_t n, float *out)
 {
     diffuse_sampler *sampler = NULL;
+    const toy2d_recipe *r = &run->recipe;
     diffuse_status status = diffuse_sampler_create(&sampler, run->model, run->schedule);
-    if (status == DIFFUSE_OK)
-        status = diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_USE_EMA, 1);
-    if (status == DIFFUSE_OK)
-        status = diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_SEED, (int64_t)run->recipe.seed);
-    if (status == DIFFUSE_OK)
-        status = diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_THREADS, run->recipe.threads);
+    struct {
+        diffuse_sampler_option option;
+        int64_t value;
+    } settings[] = {
+        {DIFFUSE_SAMPLER_USE_EMA, 1},
+        {DIFFUSE_SAMPLER_SEED, (int64_t)r->seed},
+        {DIFFUSE_SAMPLER_THREADS, r->threads},
+        {DIFFUSE_SAMPLER_METHOD, r->sample_method},
+        /* trailing: the list starts at T − 1, where x ~ N(0, I) fits */
+        {DIFFUSE_SAMPLER_SPACING, DIFFUSE_SPACING_TRAILING},
+        {DIFFUSE_SAMPLER_STEPS, r->sample_steps},
+    };
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0] && status == DIFFUSE_OK; i++)
+        status = diffuse_sampler_set_int(sampler, settings[i].option, settings[i].value);
     if (status == DIFFUSE_OK)
         status = diffuse_sampler_run(sampler, n, out);
     if (status != DIFFUSE_OK)
-        fprintf(stderr, "toy2d: sampling failed: %s\n", diffuse_last_error());
+        fprintf(stderr, "toy2d: sampling failed: %s\n",
+                sampler != NULL ? diffuse_sampler_last_error(sampler) : diffuse_last_error());
     diffuse_sampler_free(sampler);
     return status == DIFFUSE_OK ? 0 : -1;
 }

@@ -19,6 +19,8 @@ typedef struct toy2d_recipe {
     int64_t width, layers;
     double learning_rate;
     double ema_decay;
+    diffuse_sample_method sample_method; /* DDPM (default), DDIM or DPM-Solver++ 2M */
+    int64_t sample_steps;  /* timestep list entries, trailing spacing; 0: every step */
 } toy2d_recipe;
 
 /* A trained (or training) demo: every handle it needs. */
@@ -42,7 +44,8 @@ toy2d_recipe toy2d_default_recipe(diffuse_toy2d data, uint64_t steps, uint64_t s
  * library's message to stderr (`run` is then already freed). */
 int toy2d_train(const toy2d_recipe *recipe, toy2d_run *run);
 
-/* n samples (n × 2 floats) from the EMA weights. */
+/* n samples (n × 2 floats) from the EMA weights, with the recipe's method
+ * over sample_steps trailing-spaced timesteps (all T when 0). */
 int toy2d_sample(toy2d_run *run, size_t n, float *out);
 
 /* Draws n fresh data points into data_out (n × 2) and measures how far the

@@ -1,20 +1,43 @@
 /*
- * libdiffuse — sampling (Algorithm 2 of Ho et al. 2020, "ancestral" DDPM).
+ * libdiffuse — sampling: DDPM (ancestral, Ho et al. 2020), DDIM (Song et
+ * al. 2021) and DPM-Solver++ 2M (Lu et al. 2022), over a timestep list.
  *
- *   x_{T−1} ~ N(0, I)
- *   for t = T−1, …, 0:
- *       x_{t−1} = μ_θ(x_t, t) + σ_t z,  z ~ N(0, I) for t > 0, z = 0 at t = 0
+ * A run draws x ~ N(0, I) and walks a timestep list t_0 > t_1 > … > t_{n−1}
+ * (DIFFUSE_SAMPLER_STEPS entries spaced by DIFFUSE_SAMPLER_SPACING, or the
+ * caller's list, diffuse_sampler_set_timesteps): at each t_i one model call
+ * f_θ(x, t_i), read as estimates x̂_0 and ε̂ (diffuse_prediction), and one
+ * step of the method (DIFFUSE_SAMPLER_METHOD) from x_{t_i} to x_{t_{i+1}},
+ * the next list entry (never t − T/n); after the last entry the step gives
+ * the sample. With ᾱ = ᾱ_{t_i}, ᾱ' = ᾱ_{t_{i+1}} (ᾱ' of the last step: 1,
+ * or ᾱ_0 for DDIM/DPM-Solver++ with FINAL_ALPHA_ONE = 0):
  *
- * with μ_θ = (x_t − β_t/√(1−ᾱ_t) ε_θ(x_t, t)) / √α_t for an ε-prediction
- * model. When x̂_0 is clipped, or the model predicts v, the mean is computed
- * as the posterior mean μ̃_t(x_t, x̂_0) with x̂_0 from the prediction (the two
- * forms are equal without clipping). σ_t² is β_t or β̃_t (an option).
+ *   DDPM   x' = μ + σ z, respaced as improved-diffusion does: β' = 1 − ᾱ/ᾱ',
+ *          β̃' = (1−ᾱ')/(1−ᾱ) β', μ = √ᾱ' β'/(1−ᾱ) x̂_0 + √(1−β') (1−ᾱ')/(1−ᾱ) x_t
+ *          (for an unclipped ε-model the paper's (x_t − β'/√(1−ᾱ) ε̂)/√(1−β')),
+ *          σ² = β' or β̃' (VARIANCE); no noise after the last entry. Over
+ *          every step (T−1, …, 0) this is Algorithm 2 exactly.
+ *   DDIM   x' = √ᾱ' x̂_0 + √(1 − ᾱ' − σ²) ε̂ + σ z,
+ *          σ = η √((1−ᾱ')/(1−ᾱ)) √(1 − ᾱ/ᾱ')  (ETA; η = 0: deterministic).
+ *   DPM-Solver++ 2M (x_0 form; α = √ᾱ, s = √(1−ᾱ), λ = log(α/s), h = λ' − λ):
+ *          x' = (s'/s) x_t − α'(e^{−h} − 1) D, D = x̂_0 at the first step
+ *          (and the last, see LOWER_ORDER_FINAL), else
+ *          D = (1 + 1/(2r)) x̂_0 − 1/(2r) x̂_0^{prev}, r = (λ − λ^{prev})/h.
+ *
+ * x̂_0 may be clipped to [−c, c] (CLIP_X0) or dynamically thresholded
+ * (Saharia et al. 2022: per row s = max(1, min(quantile_p |x̂_0|, s_max)),
+ * x̂_0 ← clip(x̂_0, −s, s)/s); ε̂ is then re-derived from the processed
+ * x̂_0, ε̂ = (x_t − √ᾱ x̂_0)/√(1−ᾱ).
+ *
+ * The same step is public (diffuse_sampler_step): a caller running its own
+ * network (any framework) gets the list (diffuse_sampler_timesteps), and
+ * calls step(model_output, t, x_t) → x_{t_prev} (and x̂_0) on its buffers;
+ * diffuse_sampler_run is that step in a loop over the model's calls.
  *
  * An ε-prediction model cannot be sampled from a schedule rescaled to zero
- * terminal SNR (α_{T−1} = 0 makes 1/√α_t infinite): that returns
+ * terminal SNR (ᾱ_{T−1} = 0 makes x̂_0 infinite): that returns
  * DIFFUSE_ERROR_UNSUPPORTED; use a v-prediction model there.
  *
- * Randomness: x_{T−1} of row i comes from the Philox stream (seed, 0) at
+ * Randomness: x_{t_0} of row i comes from the Philox stream (seed, 0) at
  * values i·d … i·d+d−1, and z at step t from stream (seed, t+1) likewise, so
  * the noise never depends on how rows are split into chunks or on threads.
  * Same seed, model, n, chunk size and thread count (THREADS ≥ 1) ⇒ the same
@@ -51,8 +74,49 @@ typedef enum diffuse_sampler_option {
     DIFFUSE_SAMPLER_USE_EMA = 2,    /* int 0/1, sample with the EMA weights; default 0 */
     DIFFUSE_SAMPLER_SEED = 3,       /* int, default 0 */
     DIFFUSE_SAMPLER_THREADS = 4,    /* int, worker threads; default 1, 0..1024 (below) */
-    DIFFUSE_SAMPLER_CHUNK_ROWS = 5  /* int, rows denoised together; default 4096 */
+    DIFFUSE_SAMPLER_CHUNK_ROWS = 5, /* int, rows denoised together; default 4096 */
+    DIFFUSE_SAMPLER_METHOD = 6,     /* int, diffuse_sample_method; default DDPM */
+    DIFFUSE_SAMPLER_STEPS = 7,      /* int, list entries, 0 (default) = T, at most T */
+    DIFFUSE_SAMPLER_SPACING = 8,    /* int, diffuse_spacing; default LEADING */
+    DIFFUSE_SAMPLER_ETA = 9,        /* double in [0, 1], DDIM's η; default 0 */
+    DIFFUSE_SAMPLER_FINAL_ALPHA_ONE = 10,   /* int 0/1, DDIM/DPM-Solver++: ᾱ' of the
+                                             * last step is 1 (default) or ᾱ_0
+                                             * (diffusers' set_alpha_to_one) */
+    DIFFUSE_SAMPLER_LOWER_ORDER_FINAL = 11, /* int 0/1, DPM-Solver++: first order at
+                                             * the last step of lists under 15
+                                             * entries (default 1); with final ᾱ
+                                             * = 1 the last step is always first
+                                             * order */
+    DIFFUSE_SAMPLER_THRESHOLD_PERCENTILE = 12, /* double in [0, 1]: p of dynamic
+                                                * thresholding; 0 (default) = off;
+                                                * excludes CLIP_X0 */
+    DIFFUSE_SAMPLER_THRESHOLD_MAX = 13 /* double ≥ 1, its s_max; default 1 */
 } diffuse_sampler_option;
+
+typedef enum diffuse_sample_method {
+    DIFFUSE_METHOD_DDPM = 0,      /* ancestral, respaced on a shorter list */
+    DIFFUSE_METHOD_DDIM = 1,      /* η ∈ [0, 1] */
+    DIFFUSE_METHOD_DPMPP_2M = 2   /* DPM-Solver++ 2M, multistep */
+} diffuse_sample_method;
+
+/* How DIFFUSE_SAMPLER_STEPS entries are spread over [0, T) (diffusers'
+ * timestep_spacing), i = 0 … n−1 (round: half to even):
+ *   LEADING   (n − 1 − i) · ⌊T/n⌋               ends at 0
+ *   TRAILING  round(T − i·T/n) − 1              starts at T − 1
+ *   LINSPACE  round((n − 1 − i)(T − 1)/(n − 1)) both ends
+ *   KARRAS    the t (rounded) whose σ = √((1−ᾱ)/ᾱ) is Karras et al. 2022's
+ *             σ_i = (σ_max^{1/7} + i/(n−1)(σ_min^{1/7} − σ_max^{1/7}))^7,
+ *             log σ interpolated linearly in t (diffusers' use_karras_sigmas;
+ *             unlike diffusers the steps then use the σ of the rounded t,
+ *             and entries that round alike are kept once, so the list may
+ *             be shorter than n)
+ * The first three are T−1, …, 0 for n = T. */
+typedef enum diffuse_spacing {
+    DIFFUSE_SPACING_LEADING = 0,
+    DIFFUSE_SPACING_TRAILING = 1,
+    DIFFUSE_SPACING_LINSPACE = 2,
+    DIFFUSE_SPACING_KARRAS = 3
+} diffuse_spacing;
 
 /* DIFFUSE_SAMPLER_THREADS = k:
  *   1  (default) one thread (the caller's);
@@ -99,6 +163,15 @@ typedef int (*diffuse_sample_progress_fn)(void *user, uint64_t done, uint64_t to
  * a long schedule instead. */
 DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse_model *model,
                                                   const diffuse_schedule *schedule);
+/* Creates a sampler without a model, for the step API only (a network run
+ * elsewhere): rows of `dim` floats, model outputs of kind `prediction`.
+ * diffuse_sampler_run on it is DIFFUSE_ERROR_STATE. Errors: INVALID_ARGUMENT
+ * (NULL out/schedule, unknown prediction), OUT_OF_RANGE (dim outside
+ * [1, DIFFUSE_MODEL_MAX_DIM]), NO_MEMORY. */
+DIFFUSE_API diffuse_status diffuse_sampler_create_standalone(diffuse_sampler **out,
+                                                             const diffuse_schedule *schedule,
+                                                             size_t dim,
+                                                             diffuse_prediction prediction);
 /* Frees the sampler (not the model). NULL is a no-op. From its own progress
  * callback: deferred until the run returns (see above). */
 DIFFUSE_API void diffuse_sampler_free(diffuse_sampler *sampler);
@@ -108,7 +181,9 @@ DIFFUSE_API const char *diffuse_sampler_last_error(const diffuse_sampler *sample
 /* Typed option access. The setter of the wrong type for an option, or an
  * unknown option, is DIFFUSE_ERROR_INVALID_ARGUMENT; a value outside the
  * bounds is DIFFUSE_ERROR_OUT_OF_RANGE (never clamped); NaN/Inf is
- * DIFFUSE_ERROR_NUMERIC. Options may change between runs. */
+ * DIFFUSE_ERROR_NUMERIC. Options may change between runs. STEPS above the
+ * schedule's T is OUT_OF_RANGE. Setting STEPS or SPACING replaces a list
+ * given to diffuse_sampler_set_timesteps by the spaced list. */
 DIFFUSE_API diffuse_status diffuse_sampler_set_int(diffuse_sampler *sampler,
                                                    diffuse_sampler_option option, int64_t value);
 DIFFUSE_API diffuse_status diffuse_sampler_get_int(const diffuse_sampler *sampler,
@@ -135,8 +210,56 @@ DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler
 
 /* Generates n samples into `out` (n × dim floats, caller-owned). The run
  * denoises in place in `out`: after a failure or a cancellation its
- * contents are unspecified (argument errors leave it untouched). */
+ * contents are unspecified (argument errors leave it untouched). Errors:
+ * INVALID_ARGUMENT (NULL out, CLIP_X0 and THRESHOLD_PERCENTILE both set),
+ * STATE (a standalone sampler, use_ema without EMA weights), UNSUPPORTED
+ * (ε-model on a zero terminal SNR schedule), the model's own failures. */
 DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t n, float *out);
+
+/* ---- Timestep list and the step API (diffusers' scheduler style) ---------
+ *
+ *   diffuse_sampler_initial_noise(s, n, x);              // x ~ N(0, I)
+ *   diffuse_sampler_timesteps(s, NULL, 0, &count);       // then the list
+ *   for each t of the list:
+ *       out = your_network(x, t);                         // any framework
+ *       diffuse_sampler_step(s, n, t, out, x, x, NULL);   // x ← x_{t_prev}
+ *
+ * reproduces diffuse_sampler_run(s, n, …) bit for bit (threads 0, chunk_rows
+ * ≥ n) when `your_network` is the sampler's model. */
+
+/* Uses `list` (count entries, copied) as the timestep list: every entry in
+ * [0, T), strictly decreasing, no duplicates (INVALID_ARGUMENT naming the
+ * first bad entry otherwise; the list in use is then unchanged). list NULL
+ * with count 0 goes back to the list STEPS and SPACING describe. */
+DIFFUSE_API diffuse_status diffuse_sampler_set_timesteps(diffuse_sampler *sampler,
+                                                         const int32_t *list, size_t count);
+/* The list in use: *count = its length; its entries into `list` when
+ * capacity ≥ *count (list NULL: the length only, like snprintf). Errors:
+ * INVALID_ARGUMENT (NULL sampler/count, list not NULL with too small a
+ * capacity). */
+DIFFUSE_API diffuse_status diffuse_sampler_timesteps(const diffuse_sampler *sampler,
+                                                     int32_t *list, size_t capacity,
+                                                     size_t *count);
+/* x ~ N(0, I), n × dim floats, as a run draws its start (Philox stream
+ * (seed, 0), row i at values i·d …). */
+DIFFUSE_API diffuse_status diffuse_sampler_initial_noise(diffuse_sampler *sampler, size_t n,
+                                                         float *x);
+/* One step of the method at timestep t (an entry of the list): from the
+ * model's output f_θ(x_t, t) (n × dim, of the sampler's prediction type) and
+ * x_t (n × dim) writes x_{t_prev} into x_prev (n × dim; the sample after the
+ * list's last entry) and, when x0 is not NULL, the x̂_0 the step used (after
+ * clipping or thresholding) into x0. x_prev may be x_t itself (in place);
+ * otherwise no two arrays may overlap. The noise of rows 0 … n−1 is that of
+ * a run's rows 0 … n−1. A multistep method (DPM-Solver++) uses the previous
+ * call's x̂_0 when this call is at the entry after the previous call's and
+ * has the same n; any other call starts afresh (first order), so a loop can
+ * also start part way down the list. Errors: INVALID_ARGUMENT (NULL arrays,
+ * t not in the list, overlaps, clip and threshold both set), OUT_OF_RANGE
+ * (n), NUMERIC (non-finite inputs or result), UNSUPPORTED (as for run),
+ * STATE (during a run), NO_MEMORY. */
+DIFFUSE_API diffuse_status diffuse_sampler_step(diffuse_sampler *sampler, size_t n, int32_t t,
+                                                const float *model_output, const float *x_t,
+                                                float *x_prev, float *x0);
 
 #ifdef __cplusplus
 }

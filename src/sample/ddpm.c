@@ -1,72 +1,90 @@
 /* Ancestral DDPM sampling: Algorithm 2 of Ho et al. 2020, one step
- *   x_{t−1} = μ + σ_t z,   z ~ N(0, I)  (no noise at t = 0),
- * with σ_t² = β_t or β̃_t (DIFFUSE_SAMPLER_VARIANCE) and μ either the
- * paper's μ_θ(x_t, ε̂) or the posterior mean μ̃_t(x_t, x̂_0) (see ddpm_step). */
+ *   x_{t'} = μ + σ z,   z ~ N(0, I)  (no noise after the last entry),
+ * on any decreasing list (t' = the next entry), respaced as improved-
+ * diffusion does: the kept steps form a chain of their own with
+ *   ᾱ = ᾱ_t, ᾱ' = ᾱ_{t'} (1 after the last entry),
+ *   β' = 1 − ᾱ/ᾱ',  α' = 1 − β',  β̃' = (1−ᾱ')/(1−ᾱ) β',
+ * σ² = β' or β̃' (DIFFUSE_SAMPLER_VARIANCE, ddpm_variance) and μ either the
+ * paper's μ_θ(x_t, ε̂) or the posterior mean μ̃(x_t, x̂_0) (see ddpm_step).
+ * Over every step (t' = t − 1) these are the schedule's own β_t, β̃_t. */
 #include <math.h>
 
-#include "core/posterior.h"
 #include "core/schedule.h"
 #include "diffuse/sampler.h"
 #include "sample/method.h"
-#include "util/philox.h"
 
-/* State: x̂_0 clipped (rows·d) and the noise z (rows·d). */
-static size_t ddpm_state_floats(size_t rows, size_t d)
+/* μ̃ = mean_x0 x̂_0 + mean_xt x_t;  μ_θ = eps_xt x_t + eps_eps ε̂. */
+typedef struct ddpm_coefficients {
+    double mean_x0, mean_xt;
+    double eps_xt, eps_eps;
+    double beta, posterior_variance; /* β', β̃' */
+} ddpm_coefficients;
+
+/* t' = t − 1: the schedule's own columns, so that sampling over every step
+ * is bit-identical to 0.1 (the formulas below give the same values up to
+ * rounding). */
+static ddpm_coefficients consecutive_coefficients(const diffuse_schedule *s, size_t t)
 {
-    return 2 * rows * d;
+    double recip_sqrt_alpha = 1.0 / sqrt(schedule_column(s, DIFFUSE_TABLE_ALPHA)[t]);
+    return (ddpm_coefficients){
+        .mean_x0 = schedule_column(s, DIFFUSE_TABLE_POSTERIOR_MEAN_COEF_X0)[t],
+        .mean_xt = schedule_column(s, DIFFUSE_TABLE_POSTERIOR_MEAN_COEF_XT)[t],
+        .eps_xt = recip_sqrt_alpha,
+        .eps_eps = -schedule_column(s, DIFFUSE_TABLE_BETA)[t] /
+                   schedule_column(s, DIFFUSE_TABLE_SQRT_ONE_MINUS_ALPHA_BAR)[t] *
+                   recip_sqrt_alpha,
+        .beta = schedule_column(s, DIFFUSE_TABLE_BETA)[t],
+        .posterior_variance = schedule_column(s, DIFFUSE_TABLE_POSTERIOR_VARIANCE)[t],
+    };
 }
 
-/* x ← μ̃_t(x_t, x̂_0), x̂_0 clipped to [−clip, clip] (into `clipped`) when
- * clip > 0. */
-static void mean_through_x0(const sample_step *step, float clip, float *clipped,
-                            prediction_estimate *e, float *x)
+/* The respaced chain's step t → t':
+ *   μ̃ = √ᾱ' β'/(1−ᾱ) x̂_0 + √α' (1−ᾱ')/(1−ᾱ) x_t,
+ *   μ_θ = (x_t − β'/√(1−ᾱ) ε̂)/√α'. */
+static ddpm_coefficients respaced_coefficients(const sample_step *step)
 {
-    const float *x0 = prediction_x0(e);
-    if (clip > 0.0f) {
-        for (size_t i = 0; i < step->rows * step->d; i++)
-            clipped[i] = fminf(clip, fmaxf(-clip, x0[i]));
-        x0 = clipped;
-    }
-    posterior_mean(step->schedule, step->rows, step->d, step->t_rows, x0, x, x);
+    double a = sample_alpha_bar(step, (int64_t)step->t);
+    double a_prev = sample_alpha_bar(step, step->t_prev);
+    double alpha = a / a_prev, beta = 1.0 - alpha;
+    double recip_sqrt_alpha = 1.0 / sqrt(alpha);
+    return (ddpm_coefficients){
+        .mean_x0 = sqrt(a_prev) * beta / (1.0 - a),
+        .mean_xt = sqrt(alpha) * (1.0 - a_prev) / (1.0 - a),
+        .eps_xt = recip_sqrt_alpha,
+        .eps_eps = -beta / sqrt(1.0 - a) * recip_sqrt_alpha,
+        .beta = beta,
+        .posterior_variance = (1.0 - a_prev) / (1.0 - a) * beta,
+    };
 }
 
-/* σ_t = √β_t or √β̃_t. */
-static float noise_scale(const sample_step *step)
+/* σ² of the step: the one place that chooses the variance. */
+static double ddpm_variance(const sample_step *step, const ddpm_coefficients *c)
 {
-    diffuse_schedule_table table =
-        step->options[DIFFUSE_SAMPLER_VARIANCE] == DIFFUSE_VARIANCE_BETA
-            ? DIFFUSE_TABLE_BETA
-            : DIFFUSE_TABLE_POSTERIOR_VARIANCE;
-    return (float)sqrt(schedule_column(step->schedule, table)[step->t]);
+    return step->options[DIFFUSE_SAMPLER_VARIANCE] == DIFFUSE_VARIANCE_BETA
+               ? c->beta
+               : c->posterior_variance;
 }
 
-static void ddpm_step(const sample_step *step, float *state, prediction_estimate *e, float *x)
+static void ddpm_step(const sample_step *step, float *state, sample_estimate *e, float *x_prev)
 {
+    (void)state;
     size_t count = step->rows * step->d;
-    float clip = (float)step->options[DIFFUSE_SAMPLER_CLIP_X0];
-    float *clipped = state, *noise = state + count;
-    /* μ_θ = (x_t − β_t/√(1−ᾱ_t) ε̂)/√α_t: the paper's form, used when the
-     * network predicts ε itself and x̂_0 is not clipped (it never forms
-     * x̂_0, whose 1/√ᾱ_t magnifies rounding at large t). */
-    if (prediction_eps_is_output(e) && clip == 0.0f)
-        posterior_model_mean_from_eps(step->schedule, step->rows, step->d, step->t_rows, x,
-                                      prediction_eps(e), x);
+    ddpm_coefficients c = step->t_prev == (int64_t)step->t - 1
+                              ? consecutive_coefficients(step->schedule, step->t)
+                              : respaced_coefficients(step);
+    /* μ_θ, the paper's form, when the network predicts ε itself and x̂_0 is
+     * not processed (it never forms x̂_0, whose 1/√ᾱ_t magnifies rounding at
+     * large t); μ̃(x_t, x̂_0) otherwise. */
+    if (sample_eps_is_output(e))
+        sample_combine(count, c.eps_xt, e->raw.x_t, c.eps_eps, sample_eps(e), x_prev);
     else
-        mean_through_x0(step, clip, clipped, e, x);
+        sample_combine(count, c.mean_x0, sample_x0(e), c.mean_xt, e->raw.x_t, x_prev);
     if (step->t_prev < 0)
         return; /* no noise at the last step */
-    /* z of step t: Philox stream t + 1 (stream 0 drew x_{T−1}), at the
-     * chunk's offset, so a row's noise never depends on the chunking. */
-    uint64_t seed = (uint64_t)step->options[DIFFUSE_SAMPLER_SEED];
-    philox_normal(seed, step->t + 1, step->first_row * step->d, noise, count);
-    float sigma = noise_scale(step);
-    for (size_t i = 0; i < count; i++)
-        x[i] += sigma * noise[i];
+    sample_add_noise(step, (float)sqrt(ddpm_variance(step, &c)), x_prev);
 }
 
 const sample_method sample_method_ddpm = {
     .name = "ddpm",
-    .every_step = true,
-    .state_floats = ddpm_state_floats,
     .step = ddpm_step,
 };

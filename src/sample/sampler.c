@@ -1,9 +1,12 @@
 /* The sampling loop (see include/diffuse/sampler.h): rows split over the
  * workers, each chunk walked down the timestep list, one model call and
- * one method step (method.h; DDPM ancestral, ddpm.c) per entry. */
+ * one list_step (method.h: DDPM ddpm.c, DDIM ddim.c, DPM-Solver++ dpmpp.c)
+ * per entry; diffuse_sampler_step is list_step on the caller's buffers. */
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "diffuse/sampler.h"
 #include "model/model.h"
@@ -16,7 +19,7 @@
 #include "sample/method.h"
 #include "sample/timesteps.h"
 
-enum { SAMPLER_OPTION_COUNT = 6, SAMPLER_MAX_THREADS = 1024 };
+enum { SAMPLER_OPTION_COUNT = 14, SAMPLER_MAX_THREADS = 1024, SAMPLER_MAX_STEPS = 1000000 };
 
 static const option_spec sampler_specs[SAMPLER_OPTION_COUNT] = {
     [DIFFUSE_SAMPLER_VARIANCE] = {"variance", false, DIFFUSE_VARIANCE_BETA,
@@ -26,15 +29,32 @@ static const option_spec sampler_specs[SAMPLER_OPTION_COUNT] = {
     [DIFFUSE_SAMPLER_SEED] = {"seed", false, 0, 9007199254740991.0 /* 2^53 − 1 */, 0},
     [DIFFUSE_SAMPLER_THREADS] = {"threads", false, 0, SAMPLER_MAX_THREADS, 1},
     [DIFFUSE_SAMPLER_CHUNK_ROWS] = {"chunk_rows", false, 1, 1048576, 4096},
+    [DIFFUSE_SAMPLER_METHOD] = {"method", false, DIFFUSE_METHOD_DDPM, DIFFUSE_METHOD_DPMPP_2M,
+                                DIFFUSE_METHOD_DDPM},
+    [DIFFUSE_SAMPLER_STEPS] = {"steps", false, 0, SAMPLER_MAX_STEPS, 0},
+    [DIFFUSE_SAMPLER_SPACING] = {"spacing", false, DIFFUSE_SPACING_LEADING,
+                                 DIFFUSE_SPACING_KARRAS, DIFFUSE_SPACING_LEADING},
+    [DIFFUSE_SAMPLER_ETA] = {"eta", true, 0, 1, 0},
+    [DIFFUSE_SAMPLER_FINAL_ALPHA_ONE] = {"final_alpha_one", false, 0, 1, 1},
+    [DIFFUSE_SAMPLER_LOWER_ORDER_FINAL] = {"lower_order_final", false, 0, 1, 1},
+    [DIFFUSE_SAMPLER_THRESHOLD_PERCENTILE] = {"threshold_percentile", true, 0, 1, 0},
+    [DIFFUSE_SAMPLER_THRESHOLD_MAX] = {"threshold_max", true, 1, 1e30, 1},
+};
+
+static const sample_method *const sample_methods[] = {
+    [DIFFUSE_METHOD_DDPM] = &sample_method_ddpm,
+    [DIFFUSE_METHOD_DDIM] = &sample_method_ddim,
+    [DIFFUSE_METHOD_DPMPP_2M] = &sample_method_dpmpp_2m,
 };
 
 static const option_table sampler_options = {"sampler", sampler_specs, SAMPLER_OPTION_COUNT};
 
-/* Per-chunk scratch of a worker: the network output, the derived x̂_0
- * and ε̂, the t's, and the method's state. */
+/* Per-chunk scratch of a worker (or of the step API): the network output,
+ * the derived x̂_0 and ε̂, the processed ones, the noise, one row to sort,
+ * the t's, and the method's state (rows·d floats each, but sort: d). */
 typedef struct chunk_buffers {
     size_t capacity; /* rows */
-    float *prediction, *x0, *eps, *state;
+    float *prediction, *x0, *eps, *x0_processed, *eps_processed, *noise, *sort, *state;
     int32_t *t;
 } chunk_buffers;
 
@@ -42,63 +62,101 @@ typedef struct chunk_buffers {
 struct diffuse_sampler {
     diffuse_error error;
     busy_state busy;            /* see "Callbacks and re-entry" in diffuse/common.h */
-    diffuse_model *model;
+    diffuse_model *model;       /* NULL for a standalone sampler */
+    size_t dim;
+    diffuse_prediction prediction;
     diffuse_schedule *schedule; /* own copy */
     double options[SAMPLER_OPTION_COUNT];
     diffuse_sample_progress_fn progress_fn;
     void *progress_user;
     worker_set workers;         /* each worker's local: its chunk_buffers */
-    const sample_method *method;
-    int32_t *timesteps;         /* the list visited, T−1 … 0 for DDPM */
+    int32_t *timesteps;         /* the list visited (room for T entries) */
     size_t timestep_count;
+    bool user_list;             /* set by diffuse_sampler_set_timesteps */
+    chunk_buffers step_buffers; /* diffuse_sampler_step's */
+    size_t step_next;           /* the index continuing the last step; SIZE_MAX: none */
+    size_t step_rows;           /* its n */
 };
 
 static void chunk_free(void *local)
 {
     chunk_buffers *c = local;
-    free(c->prediction);
-    free(c->x0);
-    free(c->eps);
-    free(c->state);
+    float **arrays[] = {&c->prediction, &c->x0, &c->eps, &c->x0_processed,
+                        &c->eps_processed, &c->noise, &c->sort, &c->state};
+    for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
+        free(*arrays[i]);
     free(c->t);
     *c = (chunk_buffers){0};
 }
 
-/* Buffers for chunks of up to `rows` rows, kept while large enough, so
- * steady-state runs allocate nothing. */
-static diffuse_status chunk_reserve(worker *w, const sample_method *method, size_t rows)
+/* Buffers for chunks of up to `rows` rows of d floats, kept while large
+ * enough, so steady-state runs allocate nothing. */
+static diffuse_status chunk_reserve(chunk_buffers *c, diffuse_error *error, size_t rows,
+                                    size_t d)
 {
-    chunk_buffers *c = w->local;
     if (rows <= c->capacity)
         return DIFFUSE_OK;
     chunk_free(c);
-    size_t values = rows * w->model->dim;
-    size_t state = method->state_floats(rows, w->model->dim);
-    c->prediction = malloc(values * sizeof(float));
-    c->x0 = malloc(values * sizeof(float));
-    c->eps = malloc(values * sizeof(float));
-    c->state = malloc((state > 0 ? state : 1) * sizeof(float));
+    float **arrays[] = {&c->prediction, &c->x0, &c->eps, &c->x0_processed,
+                        &c->eps_processed, &c->noise, &c->state};
+    bool ok = true;
+    for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
+        ok = (*arrays[i] = malloc(rows * d * sizeof(float))) != NULL && ok;
+    c->sort = malloc(d * sizeof(float));
     c->t = malloc(rows * sizeof(int32_t));
-    if (!c->prediction || !c->x0 || !c->eps || !c->state || !c->t) {
+    if (!ok || !c->sort || !c->t) {
         chunk_free(c);
-        return diffuse_fail(&w->error, DIFFUSE_ERROR_NO_MEMORY,
+        return diffuse_fail(error, DIFFUSE_ERROR_NO_MEMORY,
                             "cannot allocate sampling buffers for %zu rows", rows);
     }
     c->capacity = rows;
     return DIFFUSE_OK;
 }
 
-/* The method and its timestep list: DDPM over every step, T−1 … 0. */
-static diffuse_status set_up_method(diffuse_sampler *s)
+/* The list STEPS and SPACING describe (STEPS = 0: T entries); forgets the
+ * step API's history, which belonged to the previous list. */
+static void respace(diffuse_sampler *s)
 {
     size_t steps = schedule_steps(s->schedule);
-    s->method = &sample_method_ddpm;
+    size_t count = (size_t)s->options[DIFFUSE_SAMPLER_STEPS];
+    count = count == 0 ? steps : count;
+    diffuse_spacing spacing = (diffuse_spacing)s->options[DIFFUSE_SAMPLER_SPACING];
+    if (spacing == DIFFUSE_SPACING_KARRAS)
+        count = timesteps_karras(s->timesteps, count,
+                                 schedule_column(s->schedule, DIFFUSE_TABLE_ALPHA_BAR), steps);
+    else
+        timesteps_spaced(s->timesteps, count, steps, spacing);
+    s->timestep_count = count;
+    s->user_list = false;
+    s->step_next = SIZE_MAX;
+}
+
+/* Room for a list of T entries, filled as the default options say. */
+static diffuse_status set_up_timesteps(diffuse_sampler *s)
+{
+    size_t steps = schedule_steps(s->schedule);
     s->timesteps = malloc(steps * sizeof *s->timesteps);
     if (s->timesteps == NULL)
         return diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY,
                             "cannot allocate a timestep list of %zu entries", steps);
-    timesteps_every_step(s->timesteps, steps);
-    s->timestep_count = steps;
+    respace(s);
+    return DIFFUSE_OK;
+}
+
+static void sampler_destroy(diffuse_sampler *sampler);
+
+/* The common end of the constructors, once s has its schedule, dim and
+ * prediction: workers, options, the timestep list. */
+static diffuse_status sampler_finish_create(diffuse_sampler **out, diffuse_sampler *s)
+{
+    workers_init(&s->workers, sizeof(chunk_buffers), chunk_free);
+    option_defaults(&sampler_options, s->options);
+    diffuse_status status = set_up_timesteps(s);
+    if (status != DIFFUSE_OK) {
+        sampler_destroy(s);
+        return status;
+    }
+    *out = s;
     return DIFFUSE_OK;
 }
 
@@ -122,19 +180,44 @@ DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse
     }
     schedule_warn_far_from_prior(s->schedule, "diffuse_sampler_create");
     s->model = model;
-    workers_init(&s->workers, sizeof(chunk_buffers), chunk_free);
-    option_defaults(&sampler_options, s->options);
-    if ((status = set_up_method(s)) != DIFFUSE_OK) {
-        diffuse_sampler_free(s);
+    s->dim = model->dim;
+    s->prediction = (diffuse_prediction)model->prediction;
+    return sampler_finish_create(out, s);
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_create_standalone(diffuse_sampler **out,
+                                                             const diffuse_schedule *schedule,
+                                                             size_t dim,
+                                                             diffuse_prediction prediction)
+{
+    if (out == NULL)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "out must not be NULL");
+    *out = NULL;
+    diffuse_status status = diffuse_check_pointer(NULL, schedule, "schedule");
+    if (status != DIFFUSE_OK)
+        return status;
+    if (dim == 0 || dim > DIFFUSE_MODEL_MAX_DIM)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_OUT_OF_RANGE, "dim %zu is outside [1, %zu]",
+                            dim, (size_t)DIFFUSE_MODEL_MAX_DIM);
+    if ((unsigned)prediction > DIFFUSE_PREDICT_V)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "unknown prediction %d",
+                            (int)prediction);
+    diffuse_sampler *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return diffuse_fail(NULL, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate a sampler");
+    if ((status = diffuse_schedule_clone(&s->schedule, schedule)) != DIFFUSE_OK) {
+        free(s);
         return status;
     }
-    *out = s;
-    return DIFFUSE_OK;
+    s->dim = dim;
+    s->prediction = prediction;
+    return sampler_finish_create(out, s);
 }
 
 static void sampler_destroy(diffuse_sampler *sampler)
 {
     workers_release(&sampler->workers);
+    chunk_free(&sampler->step_buffers);
     free(sampler->timesteps);
     diffuse_schedule_free(sampler->schedule);
     free(sampler);
@@ -160,6 +243,11 @@ static diffuse_status sampler_guard(diffuse_sampler *s, const char *call, bool e
         status = busy_enter(&s->busy, &s->error, "sampler", call);
     if (status != DIFFUSE_OK)
         return status;
+    if (s->model == NULL) {
+        busy_leave(&s->busy);
+        return diffuse_fail(&s->error, DIFFUSE_ERROR_STATE,
+                            "%s: this sampler has no model (diffuse_sampler_step only)", call);
+    }
     status = model_enter(s->model, &s->error, call);
     if (status != DIFFUSE_OK)
         busy_leave(&s->busy); /* no callback ran: nothing to free */
@@ -197,14 +285,36 @@ static diffuse_error *error_of(const diffuse_sampler *s)
     return (diffuse_error *)&s->error;
 }
 
+/* After option `option` was set (`before`: all options until then): STEPS
+ * must not exceed T (else everything is as before); STEPS and SPACING
+ * respace the list; any change ends the step API's history. */
+static diffuse_status option_changed(diffuse_sampler *s, diffuse_sampler_option option,
+                                     const double *before)
+{
+    size_t steps = schedule_steps(s->schedule);
+    if (option == DIFFUSE_SAMPLER_STEPS && s->options[option] > (double)steps) {
+        double asked = s->options[option];
+        memcpy(s->options, before, sizeof s->options);
+        return diffuse_fail(&s->error, DIFFUSE_ERROR_OUT_OF_RANGE,
+                            "steps %.0f exceeds the schedule's %zu steps", asked, steps);
+    }
+    if (option == DIFFUSE_SAMPLER_STEPS || option == DIFFUSE_SAMPLER_SPACING)
+        respace(s);
+    s->step_next = SIZE_MAX;
+    return DIFFUSE_OK;
+}
+
 DIFFUSE_API diffuse_status diffuse_sampler_set_int(diffuse_sampler *sampler,
                                                    diffuse_sampler_option option, int64_t value)
 {
     diffuse_status status = sampler_guard(sampler, "diffuse_sampler_set_int", false);
     if (status != DIFFUSE_OK)
         return status;
-    return option_set_int(&sampler->error, &sampler_options, sampler->options, (int)option,
-                          value);
+    double before[SAMPLER_OPTION_COUNT];
+    memcpy(before, sampler->options, sizeof before);
+    status = option_set_int(&sampler->error, &sampler_options, sampler->options, (int)option,
+                            value);
+    return status ? status : option_changed(sampler, option, before);
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_set_double(diffuse_sampler *sampler,
@@ -213,8 +323,11 @@ DIFFUSE_API diffuse_status diffuse_sampler_set_double(diffuse_sampler *sampler,
     diffuse_status status = sampler_guard(sampler, "diffuse_sampler_set_double", false);
     if (status != DIFFUSE_OK)
         return status;
-    return option_set(&sampler->error, &sampler_options, sampler->options, (int)option, value,
-                      true);
+    double before[SAMPLER_OPTION_COUNT];
+    memcpy(before, sampler->options, sizeof before);
+    status = option_set(&sampler->error, &sampler_options, sampler->options, (int)option, value,
+                        true);
+    return status ? status : option_changed(sampler, option, before);
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_get_int(const diffuse_sampler *sampler,
@@ -272,40 +385,55 @@ DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler
 
 /* ---- One step of the list -------------------------------------------- */
 
-/* Entry `index` of the list for the chunk of rows starting at global row
- * `first`: the model call at t = list[index], its output read as x̂_0 and
- * ε̂, the method's step. Reads the sampler, writes only the worker and x. */
-static diffuse_status list_step(const diffuse_sampler *s, worker *w, const float *params,
-                                size_t first, size_t rows, size_t index, float *x)
+/* c->t = t for each of `rows` rows (the model and the row kernels take one
+ * t per row). */
+static void fill_t(chunk_buffers *c, size_t rows, int32_t t)
 {
-    chunk_buffers *c = w->local;
-    diffuse_model *m = w->model;
-    size_t t = (size_t)s->timesteps[index], count = s->timestep_count;
     for (size_t i = 0; i < rows; i++)
-        c->t[i] = (int32_t)t;
-    diffuse_status status =
-        m->ops->predict(m, params, &MODEL_CALL(rows, x, c->t, NULL, c->prediction));
-    if (status != DIFFUSE_OK)
-        return diffuse_fail(&w->error, status, "%s", diffuse_model_last_error(m));
-    prediction_estimate e;
-    prediction_estimate_init(&e, s->schedule, (diffuse_prediction)m->prediction, rows, m->dim,
-                             c->t, x, c->prediction, c->x0, c->eps);
+        c->t[i] = t;
+}
+
+/* Entry `index` of the list for `rows` rows whose first is global row
+ * `first` (its noise): the model's `output` at t = list[index] read as x̂_0
+ * and ε̂, the method's step x_t → x_prev (x_prev may be x_t), and the x̂_0
+ * it used into x0_out when not NULL. `history`: c->state holds x̂_0 of entry
+ * index − 1 for these rows; c->t is filled (fill_t). The run's loop and diffuse_sampler_step both
+ * come here; it reads the sampler and writes only c, x_prev and x0_out. */
+static void list_step(const diffuse_sampler *s, chunk_buffers *c, size_t index, bool history,
+                      size_t first, size_t rows, const float *output, const float *x_t,
+                      float *x_prev, float *x0_out)
+{
+    size_t t = (size_t)s->timesteps[index], count = s->timestep_count, d = s->dim;
+    sample_estimate e = {.options = s->options, .x0_buffer = c->x0_processed,
+                         .eps_buffer = c->eps_processed, .sort_buffer = c->sort};
+    prediction_estimate_init(&e.raw, s->schedule, s->prediction, rows, d, c->t, x_t, output,
+                             c->x0, c->eps);
     sample_step step = {.schedule = s->schedule, .options = s->options, .t = t,
                         .t_prev = index + 1 < count ? s->timesteps[index + 1] : -1,
-                        .index = index, .count = count, .rows = rows, .d = m->dim,
-                        .first_row = first, .t_rows = c->t};
-    s->method->step(&step, c->state, &e, x);
-    return DIFFUSE_OK;
+                        .t_before = index > 0 ? s->timesteps[index - 1] : -1,
+                        .index = index, .count = count, .history = history && index > 0,
+                        .rows = rows, .d = d, .first_row = first, .t_rows = c->t,
+                        .noise = c->noise};
+    if (x0_out != NULL) /* before x_prev, which may be x_t, is written */
+        memcpy(x0_out, sample_x0(&e), rows * d * sizeof *x0_out);
+    sample_methods[(int)s->options[DIFFUSE_SAMPLER_METHOD]]->step(&step, c->state, &e, x_prev);
+}
+
+/* What both a run and a step need: a model output the schedule can be
+ * sampled with, and not both kinds of x̂_0 processing. */
+static diffuse_status check_method(diffuse_sampler *s)
+{
+    if (s->options[DIFFUSE_SAMPLER_CLIP_X0] > 0.0 &&
+        s->options[DIFFUSE_SAMPLER_THRESHOLD_PERCENTILE] > 0.0)
+        return diffuse_fail(&s->error, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "clip_x0 and threshold_percentile are both set: choose one");
+    return prediction_check_schedule(&s->error, s->prediction, s->schedule);
 }
 
 static diffuse_status check_can_sample(diffuse_sampler *s, const float **params)
 {
     diffuse_model *m = s->model;
-    diffuse_status status =
-        prediction_check_schedule(&s->error, (diffuse_prediction)m->prediction, s->schedule);
-    if (status == DIFFUSE_OK)
-        status = timesteps_check(&s->error, s->timesteps, s->timestep_count,
-                                 schedule_steps(s->schedule), s->method->every_step);
+    diffuse_status status = check_method(s);
     if (status != DIFFUSE_OK)
         return status;
     if (s->options[DIFFUSE_SAMPLER_USE_EMA] != 0.0 && m->ema == NULL)
@@ -345,6 +473,14 @@ static bool report_progress(sample_run *run, uint64_t done)
                                       busy_freed(&s->busy));
 }
 
+/* x_{t_0} ~ N(0, I) for rows first … first + rows − 1: Philox stream
+ * (seed, 0) at value first·d on. */
+static void draw_start(const diffuse_sampler *s, size_t first, size_t rows, float *x)
+{
+    uint64_t seed = (uint64_t)s->options[DIFFUSE_SAMPLER_SEED];
+    philox_normal(seed, 0, first * s->dim, x, rows * s->dim);
+}
+
 /* Worker `index`'s rows: each chunk from x ~ N(0, I) at the list's first
  * timestep down the list to the sample. */
 static diffuse_status sample_part(void *context, size_t index)
@@ -352,20 +488,27 @@ static diffuse_status sample_part(void *context, size_t index)
     sample_run *run = context;
     const diffuse_sampler *s = run->sampler;
     worker *w = &s->workers.workers[index];
-    size_t d = s->model->dim;
-    uint64_t seed = (uint64_t)s->options[DIFFUSE_SAMPLER_SEED];
-    diffuse_status status = chunk_reserve(w, s->method, chunk_rows_for(run, w->rows));
+    chunk_buffers *c = w->local;
+    diffuse_model *m = w->model;
+    size_t d = s->dim;
+    diffuse_status status = chunk_reserve(c, &w->error, chunk_rows_for(run, w->rows), d);
     for (size_t first = w->first; first < w->first + w->rows && status == DIFFUSE_OK;
          first += run->chunk_rows) {
         size_t rows = chunk_rows_for(run, w->first + w->rows - first);
         float *x = run->out + first * d;
-        philox_normal(seed, 0, first * d, x, rows * d); /* x_{t_0} ~ N(0, I) */
+        draw_start(s, first, rows, x);
         for (size_t i = 0; i < s->timestep_count && status == DIFFUSE_OK; i++) {
             if (atomic_load_explicit(&run->stop, memory_order_relaxed)) {
                 w->stopped = true;
                 return DIFFUSE_ERROR_CANCELLED;
             }
-            status = list_step(s, w, run->params, first, rows, i, x);
+            fill_t(c, rows, s->timesteps[i]);
+            status = m->ops->predict(m, run->params,
+                                     &MODEL_CALL(rows, x, c->t, NULL, c->prediction));
+            if (status != DIFFUSE_OK)
+                status = diffuse_fail(&w->error, status, "%s", diffuse_model_last_error(m));
+            else
+                list_step(s, c, i, true, first, rows, c->prediction, x, x, NULL);
             uint64_t done = atomic_fetch_add(&run->done, 1) + 1;
             if (status == DIFFUSE_OK && index == 0 && report_progress(run, done))
                 status = diffuse_fail(&w->error, DIFFUSE_ERROR_CANCELLED,
@@ -429,4 +572,121 @@ DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t 
 {
     diffuse_status status = sampler_guard(sampler, "diffuse_sampler_run", true);
     return status ? status : sampler_leave(sampler, run_checked(sampler, n, out));
+}
+
+/* ---- The timestep list and the step API -------------------------------- */
+
+DIFFUSE_API diffuse_status diffuse_sampler_set_timesteps(diffuse_sampler *sampler,
+                                                         const int32_t *list, size_t count)
+{
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_set_timesteps", false);
+    if (status != DIFFUSE_OK)
+        return status;
+    if (list == NULL && count == 0) {
+        respace(sampler);
+        return DIFFUSE_OK;
+    }
+    if ((status = diffuse_check_pointer(&sampler->error, list, "list")) ||
+        (status = timesteps_check(&sampler->error, list, count,
+                                  schedule_steps(sampler->schedule))))
+        return status;
+    /* Strictly decreasing in [0, T): count ≤ T, the room there is. */
+    memcpy(sampler->timesteps, list, count * sizeof *list);
+    sampler->timestep_count = count;
+    sampler->user_list = true;
+    sampler->step_next = SIZE_MAX;
+    return DIFFUSE_OK;
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_timesteps(const diffuse_sampler *sampler,
+                                                     int32_t *list, size_t capacity,
+                                                     size_t *count)
+{
+    diffuse_status status = check_getter(sampler, count);
+    if (status != DIFFUSE_OK)
+        return status;
+    *count = sampler->timestep_count;
+    if (list == NULL)
+        return DIFFUSE_OK;
+    if (capacity < sampler->timestep_count)
+        return diffuse_fail(error_of(sampler), DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "capacity %zu is below the list's %zu entries", capacity,
+                            sampler->timestep_count);
+    memcpy(list, sampler->timesteps, sampler->timestep_count * sizeof *list);
+    return DIFFUSE_OK;
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_initial_noise(diffuse_sampler *sampler, size_t n,
+                                                         float *x)
+{
+    size_t count;
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_initial_noise", false);
+    if (status == DIFFUSE_OK &&
+        !(status = diffuse_check_pointer(&sampler->error, x, "x")) &&
+        !(status = diffuse_check_matrix_size(&sampler->error, n, sampler->dim, &count)))
+        draw_start(sampler, 0, n, x);
+    return status;
+}
+
+/* The index of t in the list (INVALID_ARGUMENT when it is not there). */
+static diffuse_status find_timestep(diffuse_sampler *s, int32_t t, size_t *index)
+{
+    for (size_t i = 0; i < s->timestep_count; i++)
+        if (s->timesteps[i] == t) {
+            *index = i;
+            return DIFFUSE_OK;
+        }
+    return diffuse_fail(&s->error, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                        "t = %d is not in the sampler's timestep list (%zu entries, %d … %d)",
+                        (int)t, s->timestep_count, (int)s->timesteps[0],
+                        (int)s->timesteps[s->timestep_count - 1]);
+}
+
+/* The arrays of a step: present, finite inputs, outputs overlapping
+ * nothing (x_prev may be x_t itself). */
+static diffuse_status check_step_arrays(diffuse_sampler *s, size_t count,
+                                        const float *output, const float *x_t,
+                                        const float *x_prev, const float *x0)
+{
+    diffuse_error *e = &s->error;
+    size_t bytes = count * sizeof(float);
+    diffuse_status status;
+    if ((status = diffuse_check_pointer(e, output, "model_output")) ||
+        (status = diffuse_check_pointer(e, x_t, "x_t")) ||
+        (status = diffuse_check_pointer(e, x_prev, "x_prev")) ||
+        (status = diffuse_check_finite_floats(e, output, count, "model_output")) ||
+        (status = diffuse_check_finite_floats(e, x_t, count, "x_t")) ||
+        (status = diffuse_check_overlap(e, x_prev, bytes, "x_prev", x_t, bytes, "x_t", true)) ||
+        (status = diffuse_check_overlap(e, x_prev, bytes, "x_prev", output, bytes,
+                                        "model_output", false)))
+        return status;
+    if (x0 == NULL)
+        return DIFFUSE_OK;
+    if ((status = diffuse_check_overlap(e, x0, bytes, "x0", x_t, bytes, "x_t", false)) ||
+        (status = diffuse_check_overlap(e, x0, bytes, "x0", output, bytes, "model_output",
+                                        false)))
+        return status;
+    return diffuse_check_overlap(e, x0, bytes, "x0", x_prev, bytes, "x_prev", false);
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_step(diffuse_sampler *sampler, size_t n, int32_t t,
+                                                const float *model_output, const float *x_t,
+                                                float *x_prev, float *x0)
+{
+    size_t count, index = 0;
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_step", false);
+    if (status != DIFFUSE_OK)
+        return status;
+    chunk_buffers *c = &sampler->step_buffers;
+    if ((status = diffuse_check_matrix_size(&sampler->error, n, sampler->dim, &count)) ||
+        (status = check_step_arrays(sampler, count, model_output, x_t, x_prev, x0)) ||
+        (status = find_timestep(sampler, t, &index)) || (status = check_method(sampler)) ||
+        (status = chunk_reserve(c, &sampler->error, n, sampler->dim)))
+        return status;
+    bool history = index == sampler->step_next && n == sampler->step_rows;
+    fill_t(c, n, t);
+    list_step(sampler, c, index, history, 0, n, model_output, x_t, x_prev, x0);
+    sampler->step_next = index + 1;
+    sampler->step_rows = n;
+    return diffuse_check_finite_floats(&sampler->error, x_prev, count, "x_prev");
 }

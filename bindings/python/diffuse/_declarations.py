@@ -213,6 +213,12 @@ DECLARATIONS = [
     ("diffuse_sampler_option_info", "status", [c_size_t, OUT_OPTION_INFO], None),
     ("diffuse_sampler_set_progress", "status", [HANDLE, SAMPLE_PROGRESS_FN, c_void_p], SAMPLER),
     ("diffuse_sampler_run", "status", [HANDLE, c_size_t, FLOATS], SAMPLER),
+    ("diffuse_sampler_create_standalone", "status", [OUT_HANDLE, HANDLE, c_size_t, ENUM], None),
+    ("diffuse_sampler_set_timesteps", "status", [HANDLE, INT32S, c_size_t], SAMPLER),
+    ("diffuse_sampler_timesteps", "status", [HANDLE, INT32S, c_size_t, OUT_SIZE], SAMPLER),
+    ("diffuse_sampler_initial_noise", "status", [HANDLE, c_size_t, FLOATS], SAMPLER),
+    ("diffuse_sampler_step", "status",
+     [HANDLE, c_size_t, c_int32, FLOATS, FLOATS, FLOATS, FLOATS], SAMPLER),
     # checkpoint.h
     ("diffuse_model_save", "status", [HANDLE, HANDLE, c_char_p], MODEL),
     ("diffuse_model_load", "status", [c_char_p, OUT_HANDLE, OUT_HANDLE], None),

@@ -68,6 +68,19 @@ class Variance(enum.IntEnum):
     POSTERIOR = 1
 
 
+class SampleMethod(enum.IntEnum):
+    DDPM = 0
+    DDIM = 1
+    DPMPP_2M = 2
+
+
+class Spacing(enum.IntEnum):
+    LEADING = 0
+    TRAILING = 1
+    LINSPACE = 2
+    KARRAS = 3
+
+
 class Toy2D(enum.IntEnum):
     SWISS_ROLL = 0
     TWO_MOONS = 1

@@ -159,6 +159,8 @@ class HeaderTest(unittest.TestCase):
             "diffuse_trainer_option": (diffuse.TrainerOption, "DIFFUSE_TRAINER_"),
             "diffuse_variance": (diffuse.Variance, "DIFFUSE_VARIANCE_"),
             "diffuse_sampler_option": (diffuse.SamplerOption, "DIFFUSE_SAMPLER_"),
+            "diffuse_sample_method": (diffuse.SampleMethod, "DIFFUSE_METHOD_"),
+            "diffuse_spacing": (diffuse.Spacing, "DIFFUSE_SPACING_"),
             "diffuse_toy2d": (diffuse.Toy2D, "DIFFUSE_TOY2D_"),
             "diffuse_log_level": (diffuse.LogLevel, "DIFFUSE_LOG_"),
         }

@@ -6,10 +6,12 @@ import math
 import traceback
 import unittest
 
-from helpers import diffuse, numpy, small_model, values
+from helpers import diffuse, floats, numpy, small_model, values
 
 
-class SamplerTest(unittest.TestCase):
+class SamplerCase(unittest.TestCase):
+    """A small model and a 50-step schedule for each test."""
+
     def setUp(self):
         self.schedule = diffuse.Schedule("linear", 50)
         self.model = small_model(2)
@@ -18,6 +20,8 @@ class SamplerTest(unittest.TestCase):
         self.model.close()
         self.schedule.close()
 
+
+class SamplerTest(SamplerCase):
     def test_shape(self):
         with diffuse.Sampler(self.model, self.schedule) as sampler:
             samples = sampler.run(7)
@@ -104,6 +108,94 @@ class SamplerTest(unittest.TestCase):
         gc.collect()
         self.assertEqual(values(sampler.run(4)), expected)
         sampler.close()
+
+
+class MethodsAndStepTest(SamplerCase):
+    """DDIM, DPM-Solver++, spacing, the timestep list and the step API."""
+
+    def test_every_method_and_spacing_runs(self):
+        for method in ("ddpm", "ddim", "dpmpp_2m"):
+            for spacing in ("leading", "trailing", "linspace"):
+                with diffuse.Sampler(self.model, self.schedule, method=method, steps=7,
+                                     spacing=spacing, eta=0.5, seed=2) as sampler:
+                    self.assertEqual(len(sampler), 7)
+                    first = values(sampler.run(5))
+                    self.assertEqual(values(sampler.run(5)), first)
+                    self.assertTrue(all(math.isfinite(v) for v in first))
+
+    def test_options(self):
+        with diffuse.Sampler(self.model, self.schedule, method="ddim", eta=1.0, steps=10,
+                             spacing=diffuse.Spacing.TRAILING, final_alpha_one=False,
+                             threshold_percentile=0.95, threshold_max=2.0) as sampler:
+            self.assertEqual(sampler.method, diffuse.SampleMethod.DDIM)
+            self.assertEqual(sampler.spacing, diffuse.Spacing.TRAILING)
+            self.assertEqual((sampler.eta, sampler.steps, sampler.threshold_max), (1.0, 10, 2.0))
+            self.assertIs(sampler.final_alpha_one, False)
+            self.assertEqual(list(sampler), [49, 44, 39, 34, 29, 24, 19, 14, 9, 4])
+            with self.assertRaises(diffuse.OutOfRangeError):
+                sampler.eta = 1.5
+            with self.assertRaises(diffuse.OutOfRangeError):
+                sampler.steps = 51
+            sampler.clip_x0 = 1.0  # with thresholding: refused when used
+            with self.assertRaises(diffuse.InvalidArgumentError):
+                sampler.run(2)
+
+    def test_timesteps_list(self):
+        with diffuse.Sampler(self.model, self.schedule) as sampler:
+            self.assertEqual(list(sampler), list(range(49, -1, -1)))
+            sampler.timesteps = [40, 20, 7]
+            self.assertEqual([int(t) for t in sampler.timesteps], [40, 20, 7])
+            for bad, words in (([7, 20], "strictly decrease"), ([9, 9], "duplicates"),
+                               ([50], "outside"), ([], "empty")):
+                with self.assertRaisesRegex(diffuse.InvalidArgumentError, words):
+                    sampler.timesteps = bad
+            self.assertEqual(list(sampler), [40, 20, 7])
+            sampler.timesteps = None
+            self.assertEqual(len(sampler), 50)
+
+    def test_step_loop_is_the_run(self):
+        for method in ("ddpm", "ddim", "dpmpp_2m"):
+            with diffuse.Sampler(self.model, self.schedule, method=method, steps=8, eta=0.3,
+                                 seed=5) as sampler:
+                x = sampler.initial_noise(6)
+                for t in sampler:
+                    x = sampler.step(self.model.predict(x, t), t, x)
+                self.assertEqual(values(x), values(sampler.run(6)), method)
+
+    def test_step_in_place_and_x0(self):
+        with diffuse.Sampler(self.model, self.schedule, clip_x0=0.5, steps=5) as sampler:
+            x = sampler.initial_noise(3)
+            t = sampler.timesteps[0]
+            output = self.model.predict(x, t)
+            fresh, x0 = sampler.step(output, t, x, return_x0=True)
+            self.assertTrue(all(abs(v) <= 0.5 for v in values(x0)))
+            self.assertIs(sampler.step(output, t, x, out=x), x)
+            self.assertEqual(values(x), values(fresh))
+            with self.assertRaisesRegex(diffuse.InvalidArgumentError, "not in the"):
+                sampler.step(output, 3, x)
+            with self.assertRaisesRegex(ValueError, "multiple of dim"):
+                sampler.step([0.0] * 3, t, [0.0] * 3)
+
+    def test_standalone_with_an_outside_network(self):
+        # a network "run elsewhere": the exact eps of N(1, 0.25) in plain Python
+        with diffuse.Schedule("linear", 1000) as schedule:
+            alpha_bar = schedule.table("alpha_bar")
+            sampler = diffuse.Sampler.standalone(schedule, 1, "epsilon", method="dpmpp_2m",
+                                                 steps=20, spacing="trailing", seed=1)
+            with self.assertRaises(diffuse.StateError):
+                sampler.run(2)
+            x = sampler.initial_noise(4000)
+            for t in sampler:
+                a = alpha_bar[t]
+                var = a * 0.25 + 1 - a
+                eps = [math.sqrt(1 - a) * (v - math.sqrt(a)) / var for v in values(x)]
+                x = sampler.step(floats(eps), t, x)
+            samples = values(x)
+            mean = sum(samples) / len(samples)
+            std = math.sqrt(sum((v - mean) ** 2 for v in samples) / len(samples))
+            self.assertAlmostEqual(mean, 1.0, delta=0.05)
+            self.assertAlmostEqual(std, 0.5, delta=0.05)
+            sampler.close()
 
 
 def broken_model(x_t, t):
