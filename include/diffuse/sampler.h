@@ -86,7 +86,9 @@ typedef int (*diffuse_sample_progress_fn)(void *user, uint64_t done, uint64_t to
  * frees the sampler when diffuse_sampler_run returns. */
 
 /* Creates a sampler for `model` (borrowed; any model, callback models
- * included) and a copy of `schedule`. Options start at their defaults. */
+ * included) and a copy of `schedule`. Options start at their defaults.
+ * MISMATCH: `schedule` is not the one the model was trained or loaded with
+ * ("The schedule a model belongs to" in diffuse/checkpoint.h). */
 DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse_model *model,
                                                   const diffuse_schedule *schedule);
 /* Frees the sampler (not the model). NULL is a no-op. From its own progress

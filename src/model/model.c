@@ -270,6 +270,7 @@ static void model_destroy(diffuse_model *model)
         free(model->params);
     free(model->grads);
     free(model->ema);
+    diffuse_schedule_free(model->schedule);
     free(model);
 }
 

@@ -7,6 +7,7 @@
 
 #include "diffuse/sampler.h"
 #include "model/model.h"
+#include "model/model_schedule.h"
 #include "util/busy.h"
 #include "util/option_table.h"
 #include "model/workers.h"
@@ -121,6 +122,10 @@ DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse
         return status;
     }
     s->model = model;
+    if ((status = model_schedule_check(model, NULL, schedule, "sampling"))) {
+        diffuse_sampler_free(s);
+        return status;
+    }
     workers_init(&s->workers, sizeof(chunk_buffers), chunk_free);
     option_defaults(&sampler_options, s->options);
     if ((status = set_up_method(s)) != DIFFUSE_OK) {

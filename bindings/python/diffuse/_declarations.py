@@ -209,6 +209,7 @@ DECLARATIONS = [
     ("diffuse_sampler_set_progress", "status", [HANDLE, SAMPLE_PROGRESS_FN, c_void_p], SAMPLER),
     ("diffuse_sampler_run", "status", [HANDLE, c_size_t, FLOATS], SAMPLER),
     # checkpoint.h
+    ("diffuse_model_set_schedule", "status", [HANDLE, HANDLE], MODEL),
     ("diffuse_model_save", "status", [HANDLE, HANDLE, c_char_p], MODEL),
     ("diffuse_model_load", "status", [c_char_p, OUT_HANDLE, OUT_HANDLE], None),
     ("diffuse_trainer_save", "status", [HANDLE, c_char_p], TRAINER),

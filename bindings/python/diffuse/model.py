@@ -342,6 +342,14 @@ class Model(Handle):
 
     # ---- checkpoints (diffuse/checkpoint.h) --------------------------------
 
+    def set_schedule(self, schedule):
+        """Declares `schedule` the one this model belongs to (None forgets it).
+
+        A model remembers the schedule it was trained or loaded with, and
+        Sampler(model, other) and save(path, other) raise MismatchError for
+        any other; this is the explicit override."""
+        C.diffuse_model_set_schedule(self._h, None if schedule is None else schedule._h)
+
     def save(self, path, schedule):
         """Saves architecture, weights (and EMA weights) and the schedule's
         configuration as a safetensors file, atomically."""
