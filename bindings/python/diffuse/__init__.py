@@ -32,7 +32,7 @@ from .enums import (Activation, Architecture, LRDecay, ModelOption, OptimizerKin
                     Table, Toy2D, TrainerOption, Variance)
 from .rng import Rng
 from .schedule import Schedule
-from .model import Model, ModelConfig, TensorInfo, architecture_name
+from .model import Model, ModelConfig, ModelWarning, TensorInfo, architecture_name
 from .optim import Optimizer
 from .train import Trainer
 from .sampler import Sampler
@@ -73,6 +73,6 @@ __all__ = [
     "Status", "Activation", "Architecture", "LRDecay", "ModelOption", "OptimizerKind",
     "OptimizerOption", "Prediction", "SamplerOption", "ScheduleKind", "ScheduleOption", "Table",
     "Toy2D", "TrainerOption", "Variance",
-    "Rng", "Schedule", "ModelConfig", "Model", "TensorInfo", "architecture_name", "Optimizer",
+    "Rng", "Schedule", "ModelConfig", "Model", "ModelWarning", "TensorInfo", "architecture_name", "Optimizer",
     "Trainer", "Sampler", "metrics", "plot", "toy2d",
 ]

@@ -5,6 +5,7 @@ Each entry is (name, result, argtypes, error source):
   result        "status"    diffuse_status; non-OK raises the DiffuseError subclass
                 "string"    const char *, returned as str (None for NULL)
                 "unsigned"  an unsigned int, returned as is
+                "size"      a size_t, returned as is
                 "void"      nothing
   error source  for "status" functions, where the detailed message is:
                 (last_error_function, argument index) for calls on a handle,
@@ -210,6 +211,7 @@ DECLARATIONS = [
     ("diffuse_sampler_run", "status", [HANDLE, c_size_t, FLOATS], SAMPLER),
     # checkpoint.h
     ("diffuse_model_set_schedule", "status", [HANDLE, HANDLE], MODEL),
+    ("diffuse_model_warning", "size", [HANDLE, POINTER(c_char), c_size_t], None),
     ("diffuse_model_save", "status", [HANDLE, HANDLE, c_char_p], MODEL),
     ("diffuse_model_load", "status", [c_char_p, OUT_HANDLE, OUT_HANDLE], None),
     ("diffuse_trainer_save", "status", [HANDLE, c_char_p], TRAINER),
@@ -225,6 +227,7 @@ DECLARATIONS = [
     ("diffuse_sample_moments", "status", [FLOATS, c_size_t, c_size_t, DOUBLES, DOUBLES], None),
 ]
 
-RESULT_TYPES = {"status": c_int, "string": c_char_p, "unsigned": c_uint, "void": None}
+RESULT_TYPES = {"status": c_int, "string": c_char_p, "unsigned": c_uint, "size": c_size_t,
+                "void": None}
 
 DECLARED_NAMES = frozenset(entry[0] for entry in DECLARATIONS)

@@ -3,6 +3,7 @@ its checkpoints (diffuse/checkpoint.h)."""
 
 import collections
 import ctypes
+import warnings
 
 from ._buffers import (float_input, float_output, float_result_from_pointer, int32_input,
                        int32_length, int32_result_from_pointer)
@@ -164,6 +165,10 @@ def architecture_name(arch):
     return name.value.decode()
 
 
+class ModelWarning(UserWarning):
+    """A model configuration that is valid but known not to work."""
+
+
 class Model(Handle):
     """The ε-network f_θ(x_t, t).
 
@@ -188,6 +193,19 @@ class Model(Handle):
         pointer = ctypes.c_void_p()
         C.diffuse_model_create(ctypes.byref(pointer), config._h)
         self._adopt(pointer, C.diffuse_model_free)
+        if self.warning:
+            warnings.warn(self.warning, ModelWarning, stacklevel=3)
+
+    @property
+    def warning(self):
+        """Advice on a valid configuration known not to work ("" if none):
+        a hidden_width below dim. Model() also issues it as a ModelWarning."""
+        size = C.diffuse_model_warning(self._h, None, 0)
+        if size == 0:
+            return ""
+        buffer = ctypes.create_string_buffer(size)
+        C.diffuse_model_warning(self._h, buffer, size)
+        return buffer.value.decode("utf-8")
 
     @classmethod
     def _wrap(cls, pointer):
