@@ -96,7 +96,9 @@ def render():
 def exported_symbols(library):
     result = subprocess.run(["nm", "-D", "--defined-only", str(library)],
                             check=True, capture_output=True, text=True)
-    return {line.split()[-1] for line in result.stdout.splitlines() if line.strip()}
+    # "address type name@@VERSION"; the version node itself is an absolute (A) symbol.
+    return {fields[2].split("@")[0] for fields in map(str.split, result.stdout.splitlines())
+            if len(fields) == 3 and fields[1] != "A"}
 
 
 def main():

@@ -209,6 +209,8 @@ static void make_handles(diffuse_test_handles *h, diffuse_schedule **custom)
     for (size_t t = 0; t < 16; t++)
         betas[t] = 1e-3 + 0.01 * (double)t;
     ck_assert_int_eq(diffuse_schedule_create_custom(custom, betas, 16), DIFFUSE_OK);
+    /* Model files are written with the custom schedule: declared the model's. */
+    ck_assert_int_eq(diffuse_model_set_schedule(h->model, *custom), DIFFUSE_OK);
 }
 
 /* ---- The sweep ---------------------------------------------------------- */

@@ -35,7 +35,8 @@ def exported_names(library, nm="nm"):
     names = set()
     for line in output.splitlines():
         fields = line.split()
-        if len(fields) == 3:  # address, type, name[@version]
+        # address, type, name[@@version]; the version node is an absolute (A) symbol
+        if len(fields) == 3 and fields[1] != "A":
             names.add(fields[2].split("@")[0])
     return names
 

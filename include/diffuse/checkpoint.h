@@ -102,21 +102,42 @@
 extern "C" {
 #endif
 
+/* ---- The schedule a model belongs to ---------------------------------------
+ * A network learns ε for the noise levels of the schedule it was trained
+ * with; sampled through another (a T = 500 cosine model run with a T = 1000
+ * linear sampler) it produces noise. So a model remembers its schedule: the
+ * one it was last trained with (each training step records the trainer's)
+ * or the one its checkpoint holds (diffuse_model_load, diffuse_trainer_load).
+ * diffuse_sampler_create and diffuse_model_save then refuse another one,
+ * with DIFFUSE_ERROR_MISMATCH and a message naming both. Schedules are the
+ * same when their β_0 … β_{T−1} are (kind and options are how β is made).
+ * A freshly created model has none and accepts any. Retraining with another
+ * schedule (fine-tuning) makes that one the model's. */
+
+/* Declares `schedule` (copied) the one `model` belongs to, replacing the one
+ * it was trained or loaded with: the explicit override, for sampling or
+ * saving with another schedule on purpose. NULL forgets it (any schedule is
+ * then accepted). Errors: INVALID_ARGUMENT (model NULL), STATE (the model is
+ * busy: called from a callback of a call running it), NO_MEMORY (the model
+ * keeps its schedule). */
+DIFFUSE_API diffuse_status diffuse_model_set_schedule(diffuse_model *model,
+                                                      const diffuse_schedule *schedule);
+
 /* Saves the model's architecture and options, its weights (and EMA weights,
  * when present) and the configuration of `schedule` (kind, T, options,
  * custom β), the schedule the model is meant to be sampled with.
  * Errors (recorded in `model`): INVALID_ARGUMENT (NULL or empty argument),
  * UNSUPPORTED (a callback model: its prediction function is code, not data),
- * NUMERIC (a non-finite weight), IO (the directory does not exist or is not
- * writable, the disk is full, ...; an existing file is then left as it was),
- * NO_MEMORY. */
+ * NUMERIC (a non-finite weight), MISMATCH (`schedule` is not the model's,
+ * above), IO (the directory does not exist or is not writable, the disk is
+ * full, ...; an existing file is then left as it was), NO_MEMORY. */
 DIFFUSE_API diffuse_status diffuse_model_save(diffuse_model *model,
                                               const diffuse_schedule *schedule, const char *path);
 
 /* Loads a file written by diffuse_model_save or diffuse_trainer_save:
  * creates a model with its weights (and EMA weights) and, when `schedule` is
  * not NULL, the schedule it was saved with (the file's schedule is validated
- * either way). Predictions of the loaded model are bit-identical to those of
+ * and becomes the model's either way, above). Predictions of the loaded model are bit-identical to those of
  * the saved one. Errors: INVALID_ARGUMENT (path or model NULL), IO (cannot
  * open or read the file, not a regular file), FORMAT (corrupt, truncated,
  * not a libdiffuse checkpoint, unsupported format_version), NO_MEMORY.

@@ -299,6 +299,18 @@ DIFFUSE_API diffuse_status diffuse_model_architecture_name(diffuse_architecture 
 DIFFUSE_API diffuse_status diffuse_model_create(diffuse_model **out,
                                                 const diffuse_model_config *config);
 
+/* Advice on a valid configuration known not to work, for the caller to show
+ * (the library never prints): today an MLP whose hidden_width is below the
+ * data dimension (its output cannot span R^dim, so it cannot learn ε and
+ * samples noise). Writes the NUL-terminated message into `buffer` (`size`
+ * bytes, truncated to fit) like snprintf and returns the size it needs
+ * including the NUL; 0 when there is nothing to say (buffer untouched).
+ * diffuse_model_create also passes it to the log function (diffuse_set_log)
+ * as a warning.
+ * buffer may be NULL with size 0 to ask for the size. Cannot fail; a NULL
+ * model has nothing to say. */
+DIFFUSE_API size_t diffuse_model_warning(const diffuse_model *model, char *buffer, size_t size);
+
 /* ---- The model call --------------------------------------------------------
  * One evaluation of f_θ, described by one struct: the inputs (rows, their
  * timesteps, optional class labels) and where the outputs go. New inputs (a

@@ -160,7 +160,10 @@ typedef int (*diffuse_sample_progress_fn)(void *user, uint64_t done, uint64_t to
  * ends at 0.60) it succeeds but passes a warning to the log function
  * (diffuse_set_log), since the samples are then biased towards 0 by about
  * √ᾱ_{T−1} of the data. Sample in fewer steps by respacing the timesteps of
- * a long schedule instead. */
+ * a long schedule instead.
+ *
+ * MISMATCH: `schedule` is not the one the model was trained or loaded with
+ * ("The schedule a model belongs to" in diffuse/checkpoint.h). */
 DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse_model *model,
                                                   const diffuse_schedule *schedule);
 /* Creates a sampler without a model, for the step API only (a network run

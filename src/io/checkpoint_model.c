@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "model/model.h"
 #include "model/model_config.h"
+#include "model/model_schedule.h"
 #include "model/architecture.h"
 
 #define MODEL_PREFIX "model."
@@ -265,6 +266,9 @@ DIFFUSE_API diffuse_status diffuse_model_save(diffuse_model *model,
     if ((status = diffuse_check_pointer(&model->error, schedule, "schedule")) != DIFFUSE_OK ||
         (status = diffuse_check_pointer(&model->error, path, "path")) != DIFFUSE_OK)
         return status;
+    /* A file must not claim a schedule the weights were not trained for. */
+    if ((status = model_schedule_check(model, &model->error, schedule, "saving")))
+        return status;
     diffuse_error err = {{0}};
     st_writer *w = NULL;
     status = checkpoint_writer_create(&w, CHECKPOINT_MODEL, &err);
@@ -305,6 +309,8 @@ DIFFUSE_API diffuse_status diffuse_model_load(const char *path, diffuse_model **
      * file with a corrupt part is corrupt. */
     if (status == DIFFUSE_OK)
         status = checkpoint_read_schedule(f, &s, &used, &err);
+    if (status == DIFFUSE_OK)
+        status = model_schedule_record(m, &err, s);
     if (status == DIFFUSE_OK && kind == CHECKPOINT_TRAINER)
         used += CHECKPOINT_TRAINER_EXTRA_TENSORS;
     if (status == DIFFUSE_OK)

@@ -6,6 +6,7 @@
 
 #include "io/checkpoint.h"
 #include "model/model.h"
+#include "model/model_schedule.h"
 #include "train/optim.h"
 #include "train/trainer.h"
 
@@ -167,6 +168,8 @@ static diffuse_status read_handles(const st_file *f, trainer_handles *h, diffuse
     diffuse_status status = checkpoint_read_model(f, &h->model, &used, err);
     if (status == DIFFUSE_OK)
         status = checkpoint_read_schedule(f, &h->schedule, &used, err);
+    if (status == DIFFUSE_OK)
+        status = model_schedule_record(h->model, err, h->schedule);
     if (status == DIFFUSE_OK)
         status = read_optimizer(f, h->model, &h->optimizer, err);
     if (status == DIFFUSE_OK &&

@@ -10,6 +10,7 @@
 #include "model/architecture.h"
 #include "model/callback.h"
 #include "util/blas_threads.h"
+#include "util/log.h"
 
 /* The handle is heap-allocated and used by one thread at a time, so a
  * failure of a const getter may still be recorded in it. */
@@ -107,6 +108,16 @@ static diffuse_status allocate_params(diffuse_model *m)
     return DIFFUSE_OK;
 }
 
+/* Passes diffuse_model_warning's advice, if any, to the log function, so
+ * that a program which installed one (the Python binding does) sees it
+ * without asking. */
+static void warn_about_config(const diffuse_model *m)
+{
+    char advice[256];
+    if (diffuse_model_warning(m, advice, sizeof advice) != 0)
+        log_warning("diffuse_model_create: %s", advice);
+}
+
 DIFFUSE_API diffuse_status diffuse_model_create(diffuse_model **out,
                                                 const diffuse_model_config *config)
 {
@@ -135,6 +146,7 @@ DIFFUSE_API diffuse_status diffuse_model_create(diffuse_model **out,
         return status;
     }
     architecture->init_params(m);
+    warn_about_config(m);
     *out = m;
     return DIFFUSE_OK;
 }
@@ -271,6 +283,7 @@ static void model_destroy(diffuse_model *model)
         free(model->params);
     free(model->grads);
     free(model->ema);
+    diffuse_schedule_free(model->schedule);
     free(model);
 }
 

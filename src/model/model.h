@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "diffuse/model.h"
+#include "diffuse/schedule.h"
 #include "util/busy.h"
 #include "util/error.h"
 #include "model/gradient_team.h"
@@ -69,6 +70,7 @@ struct diffuse_model {
     size_t replica_count;
     size_t tensor_count;
     model_tensor *tensors;
+    diffuse_schedule *schedule;  /* trained or loaded with (a copy), NULL: unknown (model_schedule.h) */
 };
 
 /* `full` = the caller's `call` completed to this library's size (fields

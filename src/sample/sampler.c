@@ -10,6 +10,7 @@
 
 #include "diffuse/sampler.h"
 #include "model/model.h"
+#include "model/model_schedule.h"
 #include "util/busy.h"
 #include "util/option_table.h"
 #include "model/workers.h"
@@ -168,7 +169,8 @@ DIFFUSE_API diffuse_status diffuse_sampler_create(diffuse_sampler **out, diffuse
     *out = NULL;
     diffuse_status status;
     if ((status = diffuse_check_pointer(NULL, model, "model")) ||
-        (status = diffuse_check_pointer(NULL, schedule, "schedule")))
+        (status = diffuse_check_pointer(NULL, schedule, "schedule")) ||
+        (status = model_schedule_check(model, NULL, schedule, "sampling")))
         return status;
     diffuse_sampler *s = calloc(1, sizeof *s);
     if (s == NULL)

@@ -9,6 +9,7 @@
 #include "diffuse/train.h"
 #include "core/forward.h"
 #include "model/model.h"
+#include "model/model_schedule.h"
 #include "model/workers.h"
 #include "train/optim.h"
 #include "util/busy.h"
@@ -340,6 +341,8 @@ static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_
     diffuse_model *m = tr->model;
     size_t count = rows * m->dim;
     diffuse_status status = diffuse_check_finite_floats(&tr->error, b->x0, count, "batch x0");
+    if (status == DIFFUSE_OK) /* the model now belongs to this schedule */
+        status = model_schedule_record(m, &tr->error, tr->schedule);
     if (status == DIFFUSE_OK)
         status = workers_prepare(&tr->workers, &tr->error, m,
                                  (size_t)tr->options[DIFFUSE_TRAINER_THREADS], true);

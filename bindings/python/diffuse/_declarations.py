@@ -6,6 +6,7 @@ Each entry is (name, result, argtypes, error source):
                 "string"    const char *, returned as str (None for NULL)
                 "unsigned"  an unsigned int, returned as is
                 "int"       an int, returned as is (a C data callback's result)
+                "size"      a size_t, returned as is
                 "void"      nothing
   error source  for "status" functions, where the detailed message is:
                 (last_error_function, argument index) for calls on a handle,
@@ -220,6 +221,8 @@ DECLARATIONS = [
     ("diffuse_sampler_step", "status",
      [HANDLE, c_size_t, c_int32, FLOATS, FLOATS, FLOATS, FLOATS], SAMPLER),
     # checkpoint.h
+    ("diffuse_model_set_schedule", "status", [HANDLE, HANDLE], MODEL),
+    ("diffuse_model_warning", "size", [HANDLE, POINTER(c_char), c_size_t], None),
     ("diffuse_model_save", "status", [HANDLE, HANDLE, c_char_p], MODEL),
     ("diffuse_model_load", "status", [c_char_p, OUT_HANDLE, OUT_HANDLE], None),
     ("diffuse_trainer_save", "status", [HANDLE, c_char_p], TRAINER),
@@ -248,7 +251,7 @@ DECLARATIONS = [
     ("diffuse_sample_moments", "status", [FLOATS, c_size_t, c_size_t, DOUBLES, DOUBLES], None),
 ]
 
-RESULT_TYPES = {"status": c_int, "string": c_char_p, "unsigned": c_uint, "void": None,
-                "int": c_int}
+RESULT_TYPES = {"status": c_int, "string": c_char_p, "unsigned": c_uint, "size": c_size_t,
+                "void": None, "int": c_int}
 
 DECLARED_NAMES = frozenset(entry[0] for entry in DECLARATIONS)

@@ -189,6 +189,18 @@ class Model(Handle):
         C.diffuse_model_create(ctypes.byref(pointer), config._h)
         self._adopt(pointer, C.diffuse_model_free)
 
+    @property
+    def warning(self):
+        """Advice on a valid configuration known not to work ("" if none):
+        a hidden_width below dim. Creating the model also issues it as a
+        DiffuseWarning (the library's log)."""
+        size = C.diffuse_model_warning(self._h, None, 0)
+        if size == 0:
+            return ""
+        buffer = ctypes.create_string_buffer(size)
+        C.diffuse_model_warning(self._h, buffer, size)
+        return buffer.value.decode("utf-8")
+
     @classmethod
     def _wrap(cls, pointer):
         model = cls.__new__(cls)
@@ -341,6 +353,14 @@ class Model(Handle):
         return result
 
     # ---- checkpoints (diffuse/checkpoint.h) --------------------------------
+
+    def set_schedule(self, schedule):
+        """Declares `schedule` the one this model belongs to (None forgets it).
+
+        A model remembers the schedule it was trained or loaded with, and
+        Sampler(model, other) and save(path, other) raise MismatchError for
+        any other; this is the explicit override."""
+        C.diffuse_model_set_schedule(self._h, None if schedule is None else schedule._h)
 
     def save(self, path, schedule):
         """Saves architecture, weights (and EMA weights) and the schedule's

@@ -36,6 +36,18 @@ class CheckpointTest(unittest.TestCase):
             self.assertEqual((loaded_schedule.kind, loaded_schedule.steps),
                              (diffuse.ScheduleKind.COSINE, 40))
 
+    @unittest.skipIf(missing("diffuse_model_set_schedule"), "no model schedules yet")
+    def test_a_loaded_model_refuses_another_schedule(self):
+        with diffuse.Schedule("cosine", 40) as schedule, small_model(2) as model:
+            model.save(self.path, schedule)
+        loaded, _ = diffuse.Model.load(self.path)
+        with loaded, diffuse.Schedule("linear", 100) as other:
+            with self.assertRaisesRegex(diffuse.MismatchError, "cosine, T = 40"):
+                diffuse.Sampler(loaded, other)
+            loaded.set_schedule(other)  # the explicit override
+            with diffuse.Sampler(loaded, other):
+                pass
+
     @unittest.skipIf(NO_TRAINER_FILES, "the library has no trainer checkpoints yet")
     def test_trainer_resumes_bit_exactly(self):
         def fresh():
