@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages libdiffuse needs to build, test and run its
 # demo, when any is missing.
-# Usage: tests/install-deps.sh [--python] [--torch] [--valgrind] [--fuzz] [--coverage] [--data]
+# Usage: tests/install-deps.sh [--python] [--torch] [--valgrind] [--fuzz] [--coverage] [--data] [--abi]
 set -eu
 packages="build-essential cmake pkg-config libopenblas-dev libjansson-dev zlib1g-dev libpng-dev check"
 for arg in "$@"; do
@@ -12,6 +12,7 @@ for arg in "$@"; do
     --fuzz) packages="$packages clang libclang-rt-14-dev" ;; # libFuzzer (tests/fuzz)
     --coverage) packages="$packages lcov" ;;                 # tests/coverage.sh
     --data) packages="$packages dataset-fashion-mnist" ;;   # tests/test_idx.c reads it
+    --abi) packages="$packages abigail-tools" ;;            # tests/abi/check.sh
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done

@@ -52,11 +52,11 @@ extern "C" {
 /* ---- Versions --------------------------------------------------------- */
 
 #define DIFFUSE_VERSION_MAJOR 0
-#define DIFFUSE_VERSION_MINOR 1
+#define DIFFUSE_VERSION_MINOR 2
 #define DIFFUSE_VERSION_PATCH 0
 #define DIFFUSE_VERSION_NUMBER \
     (DIFFUSE_VERSION_MAJOR * 10000 + DIFFUSE_VERSION_MINOR * 100 + DIFFUSE_VERSION_PATCH)
-#define DIFFUSE_VERSION_STRING "0.1.0"
+#define DIFFUSE_VERSION_STRING "0.2.0"
 
 /* The version of the library actually loaded at run time (compare with
  * DIFFUSE_VERSION_NUMBER to detect a header/library mismatch). Thread-safe. */

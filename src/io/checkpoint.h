@@ -15,7 +15,7 @@
  *                                   field and header without the digits
  *                                   (st_writer_set_checksum)
  *             kind                  "model" | "trainer"
- *             library_version       "0.1.0"   (informational, never checked)
+ *             library_version       "0.2.0"   (informational, never checked)
  *             model.architecture    "mlp"     (diffuse_model_architecture_name)
  *             model.dim             data dimension d
  *             model.<option>        every option that applies to the architecture,

@@ -58,9 +58,11 @@ fi
 
 echo "== SONAME: $(readelf -d "$libdir/libdiffuse.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
 symbols=$(nm -D --defined-only "$libdir/libdiffuse.so" | awk '$2 != "A" {print $3}')
-bad=$(echo "$symbols" | grep -v '^diffuse_[A-Za-z0-9_]*@@LIBDIFFUSE_0$' || true)
-[ -z "$bad" ] || fail "symbols exported without the diffuse_ prefix or the version node LIBDIFFUSE_0: $bad"
-echo "== exported symbols: $(echo "$symbols" | wc -l), all diffuse_*@@LIBDIFFUSE_0"
+# The version node is named after the SONAME: libdiffuse.so.0.2, LIBDIFFUSE_0.2.
+node="LIBDIFFUSE_$(readelf -d "$libdir/libdiffuse.so" | sed -n 's/.*(SONAME).*\[libdiffuse\.so\.\(.*\)\]/\1/p')"
+bad=$(echo "$symbols" | grep -v "^diffuse_[A-Za-z0-9_]*@@$node\$" || true)
+[ -z "$bad" ] || fail "symbols exported without the diffuse_ prefix or the version node $node: $bad"
+echo "== exported symbols: $(echo "$symbols" | wc -l), all diffuse_*@@$node"
 for file in share/licenses/libdiffuse/LICENSE share/doc/libdiffuse/README.md \
     share/doc/libdiffuse/guide.md share/doc/libdiffuse/api.md share/man/man3/libdiffuse.3; do
     [ -f "$prefix/$file" ] || fail "$file is not installed"

@@ -42,7 +42,7 @@ from . import metrics, plot, toy2d
 
 
 def version():
-    """The loaded library's version string, e.g. "0.1.0"."""
+    """The loaded library's version string, e.g. "0.2.0"."""
     return _C.diffuse_version_string()
 
 

@@ -6,7 +6,8 @@ falling back):
 
 1. the environment variable DIFFUSE_LIBRARY: a path to the shared library, or
    to a directory holding libdiffuse.so (e.g. a CMake build directory);
-2. the installed library: "libdiffuse.so.<MAJOR>" through the dynamic loader
+2. the installed library: "libdiffuse.so.<ABI series>" (libdiffuse.so.0.2;
+   from 1.0 on libdiffuse.so.<MAJOR>) through the dynamic loader
    (LD_LIBRARY_PATH, the ld.so cache), then the usual install directories
    (<sys.prefix>/lib, /usr/local/lib, /usr/lib, with multiarch variants: a
    fresh `cmake --install` into /usr/local is found before `ldconfig` runs),
@@ -22,11 +23,11 @@ import os
 import sys
 import sysconfig
 
-from ._version import WRAPPED_VERSION
+from ._version import ABI_SERIES, WRAPPED_VERSION
 
 ENVIRONMENT_VARIABLE = "DIFFUSE_LIBRARY"
-_MAJOR = WRAPPED_VERSION[0]
-_SONAME = "libdiffuse.so.%d" % _MAJOR
+_SERIES = ".".join(str(part) for part in ABI_SERIES)
+_SONAME = "libdiffuse.so." + _SERIES
 
 
 class LibraryNotFoundError(ImportError):
@@ -34,7 +35,7 @@ class LibraryNotFoundError(ImportError):
 
 
 class LibraryVersionError(ImportError):
-    """The loaded libdiffuse has a major version this binding does not support."""
+    """The loaded libdiffuse is of an ABI series this binding does not support."""
 
 
 def version_tuple(number):
@@ -43,16 +44,17 @@ def version_tuple(number):
 
 
 def check_version(number, path):
-    """Raises LibraryVersionError unless `number` has the major version this
-    binding was written for. Returns the version as a tuple."""
+    """Raises LibraryVersionError unless `number` is of the ABI series this
+    binding was written for (the major version, and before 1.0 the minor one
+    too). Returns the version as a tuple."""
     found = version_tuple(number)
-    if found[0] != _MAJOR:
+    if found[:len(ABI_SERIES)] != ABI_SERIES:
         raise LibraryVersionError(
             "libdiffuse at %s is version %d.%d.%d, but this Python binding was written "
-            "for version %d.%d.%d and supports only major version %d: the C ABI of "
-            "another major version may differ. Install the binding that matches the "
-            "library, or point %s at a libdiffuse %d.x"
-            % ((path,) + found + WRAPPED_VERSION + (_MAJOR, ENVIRONMENT_VARIABLE, _MAJOR)))
+            "for version %d.%d.%d and supports only version %s.x: the C ABI of another "
+            "major version (or, before 1.0, minor version) may differ. Install the "
+            "binding that matches the library, or point %s at a libdiffuse %s.x"
+            % ((path,) + found + WRAPPED_VERSION + (_SERIES, ENVIRONMENT_VARIABLE, _SERIES)))
     return found
 
 

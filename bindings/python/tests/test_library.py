@@ -36,9 +36,18 @@ class VersionTest(unittest.TestCase):
         self.assertIn("DIFFUSE_LIBRARY", message)
         self.assertIsInstance(caught.exception, ImportError)
 
-    def test_same_major_other_minor_is_accepted(self):
-        major = diffuse.WRAPPED_VERSION[0]
-        self.assertEqual(_library.check_version(major * 10000 + 9901, "x"), (major, 99, 1))
+    def test_same_series_other_release_is_accepted(self):
+        major, minor = diffuse.WRAPPED_VERSION[:2]
+        self.assertEqual(_library.check_version(major * 10000 + minor * 100 + 7, "x"),
+                         (major, minor, 7))
+
+    def test_before_1_0_another_minor_is_refused(self):
+        major, minor = diffuse.WRAPPED_VERSION[:2]
+        if major > 0:
+            self.skipTest("from 1.0 on minor versions share the ABI")
+        with self.assertRaises(diffuse.LibraryVersionError) as caught:
+            _library.check_version((minor + 1) * 100, "/opt/libdiffuse.so.0.%d" % (minor + 1))
+        self.assertIn("supports only version 0.%d.x" % minor, str(caught.exception))
 
     @unittest.skipUnless(shutil.which("cc"), "needs a C compiler")
     def test_import_refuses_a_library_of_another_major_version(self):
