@@ -449,6 +449,12 @@ START_TEST(step_api_checks_and_history)
     /* Standalone: steps only. */
     ck_assert_int_eq(diffuse_sampler_create_standalone(&s, o.schedule, DIM, (diffuse_prediction)7),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_sampler_create_standalone(&s, o.schedule, DIM, (diffuse_prediction)3),
+                     DIFFUSE_ERROR_INVALID_ARGUMENT);
+    /* x0, the largest prediction value, was refused (found by fuzz_timesteps) */
+    ck_assert_int_eq(diffuse_sampler_create_standalone(&s, o.schedule, DIM, DIFFUSE_PREDICT_X0),
+                     DIFFUSE_OK);
+    diffuse_sampler_free(s);
     ck_assert_int_eq(diffuse_sampler_create_standalone(&s, o.schedule, 0, DIFFUSE_PREDICT_V),
                      DIFFUSE_ERROR_OUT_OF_RANGE);
     ck_assert_int_eq(diffuse_sampler_create_standalone(&s, NULL, DIM, DIFFUSE_PREDICT_V),

@@ -201,7 +201,7 @@ DIFFUSE_API diffuse_status diffuse_sampler_create_standalone(diffuse_sampler **o
     if (dim == 0 || dim > DIFFUSE_MODEL_MAX_DIM)
         return diffuse_fail(NULL, DIFFUSE_ERROR_OUT_OF_RANGE, "dim %zu is outside [1, %zu]",
                             dim, (size_t)DIFFUSE_MODEL_MAX_DIM);
-    if ((unsigned)prediction > DIFFUSE_PREDICT_V)
+    if ((unsigned)prediction > DIFFUSE_PREDICT_X0)
         return diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "unknown prediction %d",
                             (int)prediction);
     diffuse_sampler *s = calloc(1, sizeof *s);
