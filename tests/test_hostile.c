@@ -453,6 +453,72 @@ static int predict_nan(void *user, const diffuse_model_call *call, size_t dim)
       diffuse_sampler_run(f->callback_sampler, ROWS, f->out))                                      \
     X(sampler_eps_model_zero_terminal_snr, UNSUPPORTED, "v-prediction",                            \
       sample_zero_snr(f))                                                                          \
+    X(sampler_standalone_null_out, INVALID_ARGUMENT, "out",                                        \
+      diffuse_sampler_create_standalone(NULL, f->schedule, DIM, DIFFUSE_PREDICT_EPSILON))          \
+    X(sampler_standalone_null_schedule, INVALID_ARGUMENT, "schedule",                              \
+      diffuse_sampler_create_standalone((diffuse_sampler **)&f->handle_out, NULL, DIM, DIFFUSE_PREDICT_EPSILON))\
+    X(sampler_standalone_zero_dim, OUT_OF_RANGE, "dim 0",                                          \
+      diffuse_sampler_create_standalone((diffuse_sampler **)&f->handle_out, f->schedule, 0, DIFFUSE_PREDICT_EPSILON))\
+    X(sampler_standalone_huge_dim, OUT_OF_RANGE, "is outside",                                     \
+      diffuse_sampler_create_standalone((diffuse_sampler **)&f->handle_out, f->schedule, SIZE_MAX, DIFFUSE_PREDICT_EPSILON))\
+    X(sampler_standalone_unknown_prediction, INVALID_ARGUMENT, "unknown prediction 3",             \
+      diffuse_sampler_create_standalone((diffuse_sampler **)&f->handle_out, f->schedule, DIM, (diffuse_prediction)3))\
+    X(sampler_unknown_method, OUT_OF_RANGE, "method",                                              \
+      diffuse_sampler_set_int(f->sampler, DIFFUSE_SAMPLER_METHOD, 3))                              \
+    X(sampler_unknown_spacing, OUT_OF_RANGE, "spacing",                                            \
+      diffuse_sampler_set_int(f->sampler, DIFFUSE_SAMPLER_SPACING, -1))                            \
+    X(sampler_steps_past_t, OUT_OF_RANGE, "steps",                                                 \
+      diffuse_sampler_set_int(f->sampler, DIFFUSE_SAMPLER_STEPS, T + 1))                           \
+    X(sampler_eta_nan, NUMERIC, "eta: value is not finite",                                                        \
+      diffuse_sampler_set_double(f->sampler, DIFFUSE_SAMPLER_ETA, NAN))                            \
+    X(sampler_threshold_max_below_one, OUT_OF_RANGE, "threshold_max",                              \
+      diffuse_sampler_set_double(f->sampler, DIFFUSE_SAMPLER_THRESHOLD_MAX, 0.5))                  \
+    X(sampler_clip_and_threshold, INVALID_ARGUMENT, "clip_x0 and threshold_percentile are both set",                                     \
+      sample_clipped_and_thresholded(f))                                                           \
+    X(sampler_list_increasing, INVALID_ARGUMENT, "timestep 1 is 5 after 2",                                        \
+      diffuse_sampler_set_timesteps(f->sampler, (const int32_t[]){2, 5}, 2))                       \
+    X(sampler_list_duplicate, INVALID_ARGUMENT, "timestep 1 repeats 5",                                         \
+      diffuse_sampler_set_timesteps(f->sampler, (const int32_t[]){5, 5}, 2))                       \
+    X(sampler_list_negative, INVALID_ARGUMENT, "timestep 1 is -1, outside [0, 10)",                                          \
+      diffuse_sampler_set_timesteps(f->sampler, (const int32_t[]){5, -1}, 2))                      \
+    X(sampler_list_past_t, INVALID_ARGUMENT, "timestep 0 is 10, outside [0, 10)",                                            \
+      diffuse_sampler_set_timesteps(f->sampler, (const int32_t[]){T, 0}, 2))                       \
+    X(sampler_list_null_with_count, INVALID_ARGUMENT, "list",                                      \
+      diffuse_sampler_set_timesteps(f->sampler, NULL, 3))                                          \
+    X(sampler_list_null_count, INVALID_ARGUMENT, "count must not be NULL",                                          \
+      diffuse_sampler_timesteps(f->sampler, (int32_t *)f->out, 64, NULL))                          \
+    X(sampler_list_small_capacity, INVALID_ARGUMENT, "capacity 1 is below the list's 10 entries",                                   \
+      diffuse_sampler_timesteps(f->sampler, (int32_t *)f->out, 1, &f->zout))                       \
+    X(sampler_noise_null_x, INVALID_ARGUMENT, "x",                                                 \
+      diffuse_sampler_initial_noise(f->sampler, ROWS, NULL))                                       \
+    X(sampler_noise_zero_rows, INVALID_ARGUMENT, "sizes must be positive (n = 0",                                              \
+      diffuse_sampler_initial_noise(f->sampler, 0, f->out))                                        \
+    X(sampler_step_t_not_in_list, INVALID_ARGUMENT, "not in",                                      \
+      diffuse_sampler_step(f->sampler, ROWS, T, f->x, f->x, f->out, NULL))                         \
+    X(sampler_step_null_output, INVALID_ARGUMENT, "model_output",                                  \
+      diffuse_sampler_step(f->sampler, ROWS, T - 1, NULL, f->x, f->out, NULL))                     \
+    X(sampler_step_null_x_t, INVALID_ARGUMENT, "x_t",                                              \
+      diffuse_sampler_step(f->sampler, ROWS, T - 1, f->x, NULL, f->out, NULL))                     \
+    X(sampler_step_zero_rows, INVALID_ARGUMENT, "sizes must be positive (n = 0",                                               \
+      diffuse_sampler_step(f->sampler, 0, T - 1, f->x, f->x, f->out, NULL))                        \
+    X(sampler_step_nan_output, NUMERIC, "model_output",                                            \
+      diffuse_sampler_step(f->sampler, ROWS, T - 1, f->nan_x, f->x, f->out, NULL))                 \
+    X(sampler_step_inf_x_t, NUMERIC, "x_t",                                                        \
+      diffuse_sampler_step(f->sampler, ROWS, T - 1, f->x, f->inf_x, f->out, NULL))                 \
+    X(sampler_step_x0_overlaps_x_prev, INVALID_ARGUMENT, "overlap",                                \
+      diffuse_sampler_step(f->sampler, ROWS, T - 1, f->x, f->x, f->out, f->out + 1))               \
+    X(images_load_null_out, INVALID_ARGUMENT, "out",                                               \
+      diffuse_images_load_idx(NULL, f->file, NULL))                                                \
+    X(images_load_null_path, INVALID_ARGUMENT, "images_path",                                      \
+      diffuse_images_load_idx((diffuse_images **)&f->handle_out, NULL, NULL))                      \
+    X(images_load_missing, IO, "No such file or directory",                                        \
+      diffuse_images_load_idx((diffuse_images **)&f->handle_out, f->missing, NULL))                \
+    X(images_load_directory, IO, "not a regular file",                                                      \
+      diffuse_images_load_idx((diffuse_images **)&f->handle_out, f->dir, NULL))                    \
+    X(images_load_not_idx, FORMAT, "IDX",                                                          \
+      diffuse_images_load_idx((diffuse_images **)&f->handle_out, f->corrupt, NULL))                \
+    X(images_shape_null, INVALID_ARGUMENT, "images",                                               \
+      diffuse_images_shape(NULL, &f->zout, &f->zout, &f->zout, &f->zout, &f->flag))                \
     /* checkpoint.h */                                                                             \
     X(model_save_null_path, INVALID_ARGUMENT, "path",                                              \
       diffuse_model_save(f->model, f->schedule, NULL))                                             \
@@ -628,6 +694,16 @@ static diffuse_status sample_cancelled(fixture *fx)
 {
     ck_assert_int_eq(diffuse_sampler_set_progress(fx->sampler, sample_progress_cancels, NULL),
                      DIFFUSE_OK);
+    return diffuse_sampler_run(fx->sampler, ROWS, fx->out);
+}
+
+static diffuse_status sample_clipped_and_thresholded(fixture *fx)
+{
+    ck_assert_int_eq(diffuse_sampler_set_double(fx->sampler, DIFFUSE_SAMPLER_CLIP_X0, 1.0),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(
+        diffuse_sampler_set_double(fx->sampler, DIFFUSE_SAMPLER_THRESHOLD_PERCENTILE, 0.9),
+        DIFFUSE_OK);
     return diffuse_sampler_run(fx->sampler, ROWS, fx->out);
 }
 

@@ -236,10 +236,10 @@ DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t 
  * with count 0 goes back to the list STEPS and SPACING describe. */
 DIFFUSE_API diffuse_status diffuse_sampler_set_timesteps(diffuse_sampler *sampler,
                                                          const int32_t *list, size_t count);
-/* The list in use: *count = its length; its entries into `list` when
- * capacity ≥ *count (list NULL: the length only, like snprintf). Errors:
- * INVALID_ARGUMENT (NULL sampler/count, list not NULL with too small a
- * capacity). */
+/* The list in use: *count = its length, and its entries into `list`
+ * (list NULL: the length only). Errors: INVALID_ARGUMENT (NULL sampler or
+ * count; list not NULL with a capacity below the length, when nothing is
+ * written and the message gives the length). */
 DIFFUSE_API diffuse_status diffuse_sampler_timesteps(const diffuse_sampler *sampler,
                                                      int32_t *list, size_t capacity,
                                                      size_t *count);

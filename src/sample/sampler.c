@@ -604,17 +604,18 @@ DIFFUSE_API diffuse_status diffuse_sampler_timesteps(const diffuse_sampler *samp
                                                      int32_t *list, size_t capacity,
                                                      size_t *count)
 {
-    diffuse_status status = check_getter(sampler, count);
+    diffuse_status status = diffuse_check_pointer(NULL, sampler, "sampler");
+    if (status == DIFFUSE_OK)
+        status = diffuse_check_pointer(error_of(sampler), count, "count");
     if (status != DIFFUSE_OK)
         return status;
-    *count = sampler->timestep_count;
-    if (list == NULL)
-        return DIFFUSE_OK;
-    if (capacity < sampler->timestep_count)
+    if (list != NULL && capacity < sampler->timestep_count)
         return diffuse_fail(error_of(sampler), DIFFUSE_ERROR_INVALID_ARGUMENT,
                             "capacity %zu is below the list's %zu entries", capacity,
                             sampler->timestep_count);
-    memcpy(list, sampler->timesteps, sampler->timestep_count * sizeof *list);
+    *count = sampler->timestep_count;
+    if (list != NULL)
+        memcpy(list, sampler->timesteps, sampler->timestep_count * sizeof *list);
     return DIFFUSE_OK;
 }
 
