@@ -448,28 +448,30 @@ static char life_error[512];
 
 /* The configurations the lifecycle runs: each architecture the library
  * builds, the U-Net small but with every kind of layer (ResBlocks, a
- * down- and an up-sampling, attention at the 2×2 level). */
+ * down- and an up-sampling, the middle block's attention). */
 typedef struct life_architecture {
     const char *name;
     diffuse_architecture architecture;
     size_t dim;
-    int32_t options[8][2]; /* (option, value) pairs, then {0, 0} */
+    size_t option_count;
+    int32_t options[8][2]; /* (option, value) pairs */
 } life_architecture;
 
 static const life_architecture life_mlp = {
-    "mlp", DIFFUSE_ARCH_MLP, 3, {{DIFFUSE_MODEL_HIDDEN_WIDTH, 8}}};
+    "mlp", DIFFUSE_ARCH_MLP, 3, 1, {{DIFFUSE_MODEL_HIDDEN_WIDTH, 8}}};
 
 static const life_architecture life_unet = {
     "unet",
     DIFFUSE_ARCH_UNET,
     16,
+    8,
     {{DIFFUSE_MODEL_IMAGE_HEIGHT, 4},
      {DIFFUSE_MODEL_IMAGE_WIDTH, 4},
      {DIFFUSE_MODEL_BASE_CHANNELS, 4},
      {DIFFUSE_MODEL_GROUPS, 2},
      {DIFFUSE_MODEL_LEVELS, 2},
      {DIFFUSE_MODEL_RES_BLOCKS, 1},
-     {DIFFUSE_MODEL_ATTENTION_LEVELS, 2},
+     {DIFFUSE_MODEL_ATTENTION_LEVELS, 0},
      {DIFFUSE_MODEL_HEADS, 2}}};
 
 enum { LIFE_SAMPLES = 4, LIFE_MAX_DIM = 16 };
@@ -484,7 +486,7 @@ static void lifecycle(const life_architecture *a, const char *path, long *no_mem
     float samples[LIFE_SAMPLES * LIFE_MAX_DIM];
     LIFE_STEP(diffuse_schedule_create(&h.schedule, DIFFUSE_SCHEDULE_LINEAR, 20));
     LIFE_STEP(diffuse_model_config_create(&config, a->architecture, a->dim));
-    for (size_t k = 0; k < 8 && a->options[k][1] != 0; k++)
+    for (size_t k = 0; k < a->option_count; k++)
         LIFE_STEP(diffuse_model_config_set_int(config, a->options[k][0], a->options[k][1]));
     LIFE_STEP(diffuse_model_create(&h.model, config));
     LIFE_STEP(diffuse_optimizer_create(&h.optimizer, DIFFUSE_OPTIMIZER_ADAMW, h.model));
