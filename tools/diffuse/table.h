@@ -1,0 +1,27 @@
+/* A data set held in memory: rows of floats, as the CSV and NPY readers
+ * return it (tools/diffuse, not part of libdiffuse). */
+#ifndef DIFFUSE_CLI_TABLE_H
+#define DIFFUSE_CLI_TABLE_H
+
+#include <stddef.h>
+
+/* The largest rank an NPY array may have (n, C, H, W). */
+#define TABLE_MAX_RANK 4
+
+typedef struct table {
+    float *values;                /* rows × cols, row-major; owned */
+    size_t rows, cols;            /* cols = the product of shape[1 …] */
+    size_t rank;                  /* 2 for CSV; the NPY array's rank */
+    size_t shape[TABLE_MAX_RANK]; /* shape[0] = rows */
+} table;
+
+/* Frees the values; *t is zeroed. NULL is a no-op. */
+void table_free(table *t);
+
+/* Reads a whole file ("-": standard input) into a malloc'd buffer of
+ * *length bytes (plus a NUL after them, for the parsers). Returns 0, or -1
+ * with a message naming the file in `error`. */
+int table_read_file(const char *path, char **data, size_t *length, char *error,
+                    size_t error_size);
+
+#endif
