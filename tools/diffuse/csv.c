@@ -1,8 +1,6 @@
 /* The strict CSV reader and the writer (rules in csv.h). */
 #include "csv.h"
 
-#include <float.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +99,7 @@ static int parse_number(const field *f, float *value)
     double parsed = strtod(copy, &stop);
     if (stop != copy + f->length)
         return -1;
-    if (!isfinite(parsed) || fabs(parsed) > FLT_MAX)
+    if (!table_fits_float(parsed))
         return -2;
     *value = (float)parsed;
     return 0;

@@ -4,8 +4,6 @@
 #include "npy.h"
 
 #include <errno.h>
-#include <float.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +79,7 @@ static int parse_string(header *h, char *buffer, size_t size)
 static int parse_descr(header *h)
 {
     char descr[16];
+    skip_spaces(h);
     size_t at = h->pos;
     if (parse_string(h, descr, sizeof descr) != 0)
         return -1;
@@ -151,6 +150,7 @@ static int parse_entry(header *h)
 {
     static const char *const keys[] = {"descr", "fortran_order", "shape"};
     char key[16];
+    skip_spaces(h);
     size_t at = h->pos;
     if (parse_string(h, key, sizeof key) != 0)
         return -1;
@@ -253,7 +253,7 @@ static int convert(const header *h, const unsigned char *data, size_t count, flo
         } else {
             memcpy(&value, &bits, sizeof value);
         }
-        if (!isfinite(value) || fabs(value) > FLT_MAX) {
+        if (!table_fits_float(value)) {
             char message[128];
             snprintf(message, sizeof message, "value %zu (row %zu) is not finite or outside "
                      "float's range", i, i / (count / h->shape[0]));
@@ -279,7 +279,6 @@ int npy_parse(const char *name, const unsigned char *data, size_t length, table 
     float *values = malloc(count * sizeof(float));
     if (values == NULL)
         return fail_at(name, start + header_length, "out of memory", error, error_size);
-    /* convert() reports offsets from the data's start: its base is the header's end. */
     if (convert(&h, data + start + header_length, count, values) != 0) {
         free(values);
         return -1;

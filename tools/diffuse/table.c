@@ -2,10 +2,17 @@
 #include "table.h"
 
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int table_fits_float(double v)
+{
+    return isfinite(v) && fabs(v) < (double)FLT_MAX + ldexp(1.0, 103);
+}
 
 void table_free(table *t)
 {

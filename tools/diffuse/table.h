@@ -15,6 +15,10 @@ typedef struct table {
     size_t shape[TABLE_MAX_RANK]; /* shape[0] = rows */
 } table;
 
+/* 1 when v is finite and rounds to a finite float: |v| below FLT_MAX plus
+ * half its ulp (2^103), where round-to-nearest-even goes to infinity. */
+int table_fits_float(double v);
+
 /* Frees the values; *t is zeroed. NULL is a no-op. */
 void table_free(table *t);
 
