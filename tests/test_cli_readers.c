@@ -35,8 +35,7 @@ static void csv_fails_n(const char *text, size_t length, const char *expected)
     char error[512] = "";
     ck_assert_int_eq(csv_parse("t.csv", text, length, &t, error, sizeof error), -1);
     ck_assert_ptr_null(t.values);
-    ck_assert_msg(strstr(error, expected) != NULL, "message \"%s\" lacks \"%s\"", error,
-                  expected);
+    ck_assert_msg(strstr(error, expected) != NULL, "message \"%s\" lacks \"%s\"", error, expected);
 }
 
 static void csv_fails(const char *text, const char *expected)
@@ -44,39 +43,35 @@ static void csv_fails(const char *text, const char *expected)
     csv_fails_n(text, strlen(text), expected);
 }
 
-START_TEST(csv_reads_rows_without_a_header)
+/* `text` parses into rows × cols values equal to `expected`. */
+static void expect_csv(const char *text, size_t rows, size_t cols, const float *expected)
 {
-    table t = parse_csv_ok("1,2,3\n-4.5, 5e-1 ,\t6\n");
-    ck_assert_uint_eq(t.rows, 2);
-    ck_assert_uint_eq(t.cols, 3);
-    const float expected[] = {1, 2, 3, -4.5f, 0.5f, 6};
-    for (int i = 0; i < 6; i++)
+    table t = parse_csv_ok(text);
+    ck_assert_uint_eq(t.rows, rows);
+    ck_assert_uint_eq(t.cols, cols);
+    for (size_t i = 0; i < rows * cols; i++)
         ck_assert_float_eq(t.values[i], expected[i]);
     table_free(&t);
+}
+
+START_TEST(csv_reads_rows_without_a_header)
+{
+    expect_csv("1,2,3\n-4.5, 5e-1 ,\t6\n", 2, 3, (const float[]){1, 2, 3, -4.5f, 0.5f, 6});
 }
 END_TEST
 
 START_TEST(csv_skips_a_header_comments_and_trailing_blank_lines)
 {
-    table t = parse_csv_ok("# numpy.savetxt header\nx,y\r\n1,2\r\n3,4\n\n  \n");
-    ck_assert_uint_eq(t.rows, 2);
-    ck_assert_uint_eq(t.cols, 2);
-    ck_assert_float_eq(t.values[3], 4.0f);
-    table_free(&t);
-    t = parse_csv_ok("1,2"); /* no final line end */
-    ck_assert_uint_eq(t.rows, 1);
-    table_free(&t);
+    expect_csv("# numpy.savetxt header\nx,y\r\n1,2\r\n3,4\n\n  \n", 2, 2,
+               (const float[]){1, 2, 3, 4});
+    expect_csv("1,2", 1, 2, (const float[]){1, 2}); /* no final line end */
 }
 END_TEST
 
 START_TEST(csv_reads_quoted_fields)
 {
-    table t = parse_csv_ok("\"x\",\"the \"\"y\"\", quoted\"\n\"1.5\" , \"-2\"\n");
-    ck_assert_uint_eq(t.rows, 1);
-    ck_assert_uint_eq(t.cols, 2);
-    ck_assert_float_eq(t.values[0], 1.5f);
-    ck_assert_float_eq(t.values[1], -2.0f);
-    table_free(&t);
+    expect_csv("\"x\",\"the \"\"y\"\", quoted\"\n\"1.5\" , \"-2\"\n", 1, 2,
+               (const float[]){1.5f, -2});
 }
 END_TEST
 
@@ -169,8 +164,8 @@ END_TEST
 
 /* An .npy file: version, the header dictionary (padded to 64 here), then
  * `data_size` bytes of data. malloc'd; *size receives its length. */
-static unsigned char *make_npy(int version, const char *dict, const void *data,
-                               size_t data_size, size_t *size)
+static unsigned char *make_npy(int version, const char *dict, const void *data, size_t data_size,
+                               size_t *size)
 {
     size_t preamble = version == 1 ? 10 : 12, header = strlen(dict) + 1;
     while ((preamble + header) % 64 != 0)
@@ -207,8 +202,7 @@ static void npy_fails(const unsigned char *file, size_t size, const char *expect
     char error[512] = "";
     ck_assert_int_eq(npy_parse("t.npy", file, size, &t, error, sizeof error), -1);
     ck_assert_ptr_null(t.values);
-    ck_assert_msg(strstr(error, expected) != NULL, "message \"%s\" lacks \"%s\"", error,
-                  expected);
+    ck_assert_msg(strstr(error, expected) != NULL, "message \"%s\" lacks \"%s\"", error, expected);
 }
 
 /* The header `dict` with SIX as data fails with `expected`. */
@@ -250,8 +244,9 @@ END_TEST
 START_TEST(npy_reads_image_shapes)
 {
     size_t size;
-    unsigned char *file = make_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 1, 2), }",
-                                   SIX, sizeof SIX, &size);
+    unsigned char *file =
+        make_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 1, 2), }", SIX,
+                 sizeof SIX, &size);
     table t = parse_npy_ok(file, size);
     ck_assert_uint_eq(t.rows, 1);
     ck_assert_uint_eq(t.cols, 6);
@@ -271,10 +266,8 @@ START_TEST(npy_bad_headers_name_the_offset)
                      "dtype '<i4' is not supported");
     npy_header_fails("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
                      "Fortran-order arrays are not supported");
-    npy_header_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (), }",
-                     "a 0-d array");
-    npy_header_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }",
-                     "a size of 0");
+    npy_header_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", "a 0-d array");
+    npy_header_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }", "a size of 0");
     npy_header_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 2, 3), }",
                      "more than 4 dimensions");
     npy_header_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (2 3), }",
@@ -300,8 +293,9 @@ START_TEST(npy_bad_files_name_the_offset)
     size_t size;
     const char *dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
     unsigned char *file = make_npy(1, dict, SIX, sizeof SIX, &size);
-    npy_fails(file, size - 1, "t.npy: offset 151: truncated: the shape needs 24 bytes of data, "
-                              "the file has 23");
+    npy_fails(file, size - 1,
+              "t.npy: offset 151: truncated: the shape needs 24 bytes of data, "
+              "the file has 23");
     free(file);
     unsigned char seven[28] = {0};
     file = make_npy(1, dict, seven, sizeof seven, &size);
@@ -318,8 +312,8 @@ START_TEST(npy_bad_files_name_the_offset)
     npy_fails(file, size, "t.npy: offset 144: value 4 (row 1) is not finite");
     free(file);
     double big[2] = {1.0, 1e300};
-    file = make_npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", big,
-                    sizeof big, &size);
+    file = make_npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", big, sizeof big,
+                    &size);
     npy_fails(file, size, "t.npy: offset 136: value 1 (row 1) is not finite or outside float's");
     file[8] = 0xff; /* a header longer than the file */
     npy_fails(file, size, "offset 8: the header runs past the end of the file");

@@ -41,8 +41,8 @@ static int fail_field(parser *p, size_t field_index, const char *before, const f
 {
     char message[256];
     int clipped = f->length > 40;
-    snprintf(message, sizeof message, "%s\"%.*s%s\"%s", before,
-             (int)(clipped ? 40 : f->length), f->text, clipped ? "..." : "", after);
+    snprintf(message, sizeof message, "%s\"%.*s%s\"%s", before, (int)(clipped ? 40 : f->length),
+             f->text, clipped ? "..." : "", after);
     return fail(p, field_index, message);
 }
 
@@ -233,9 +233,10 @@ static int parse_lines(parser *p)
     return 0;
 }
 
-int csv_parse(const char *name, const char *text, size_t length, table *out, char *error,
+int csv_parse(const char *name, const void *data, size_t length, table *out, char *error,
               size_t error_size)
 {
+    const char *text = data;
     parser p = {name, text, text + length, 0, 0, 0, 0, NULL, error, error_size};
     memset(out, 0, sizeof *out);
     if (parse_lines(&p) != 0) {
@@ -248,14 +249,7 @@ int csv_parse(const char *name, const char *text, size_t length, table *out, cha
 
 int csv_read(const char *path, table *out, char *error, size_t error_size)
 {
-    char *text = NULL;
-    size_t length = 0;
-    memset(out, 0, sizeof *out);
-    if (table_read_file(path, &text, &length, error, error_size) != 0)
-        return -1;
-    int status = csv_parse(path, text, length, out, error, error_size);
-    free(text);
-    return status;
+    return table_read(path, csv_parse, out, error, error_size);
 }
 
 int csv_write(FILE *stream, const float *values, size_t rows, size_t cols)

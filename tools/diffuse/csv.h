@@ -29,10 +29,10 @@
 
 #define CSV_MAX_COLUMNS ((size_t)1 << 24)
 
-/* Parses `length` bytes of `text` (`name` is the file name used in
+/* Parses `length` bytes of text (`name` is the file name used in
  * messages) into *out (rank 2: rows × columns). Returns 0, or -1 with the
  * message in `error` and *out zeroed. */
-int csv_parse(const char *name, const char *text, size_t length, table *out, char *error,
+int csv_parse(const char *name, const void *text, size_t length, table *out, char *error,
               size_t error_size);
 
 /* Reads the file at `path` ("-": standard input) with csv_parse. */

@@ -30,8 +30,8 @@ int dataset_from_table(dataset *d, table *rows, int shuffle, char *error, size_t
     return 0;
 }
 
-int dataset_from_idx(dataset *d, const char *images, const char *labels, int shuffle,
-                     char *error, size_t error_size)
+int dataset_from_idx(dataset *d, const char *images, const char *labels, int shuffle, char *error,
+                     size_t error_size)
 {
     memset(d, 0, sizeof *d);
     d->toy2d = -1;

@@ -35,8 +35,8 @@ typedef struct dataset {
  * (n, C, H, W) NPY array gives the image shape. */
 int dataset_from_table(dataset *d, table *rows, int shuffle, char *error, size_t error_size);
 /* An IDX image file and optionally its labels. */
-int dataset_from_idx(dataset *d, const char *images, const char *labels, int shuffle,
-                     char *error, size_t error_size);
+int dataset_from_idx(dataset *d, const char *images, const char *labels, int shuffle, char *error,
+                     size_t error_size);
 /* A built-in 2-D set by name ("swiss_roll"). */
 int dataset_from_toy2d(dataset *d, const char *name, char *error, size_t error_size);
 

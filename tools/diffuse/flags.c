@@ -59,8 +59,7 @@ typedef struct library_flag {
     char *flag;       /* "--model-hidden-width", owned by parsed_flags */
 } library_flag;
 
-static int seen(const library_flag *list, size_t count, const option_group *group,
-                const char *name)
+static int seen(const library_flag *list, size_t count, const option_group *group, const char *name)
 {
     for (size_t i = 0; i < count; i++)
         if (list[i].group == group && strcmp(list[i].name, name) == 0)
@@ -138,22 +137,21 @@ static struct option *long_options(const command_flags *spec, const library_flag
                                        spec->flags[i].metavar ? required_argument : no_argument,
                                        NULL, FLAG_BASE + (int)i};
     for (size_t j = 0; j < count; j++)
-        options[n++] = (struct option){list[j].flag + 2, required_argument, NULL,
-                                       LIBRARY_BASE + (int)j};
+        options[n++] =
+            (struct option){list[j].flag + 2, required_argument, NULL, LIBRARY_BASE + (int)j};
     options[n] = (struct option){"help", no_argument, NULL, 'h'};
     return options;
 }
 
 /* getopt_long's result `c` for argv[optind − 1]: 0, 1 (help), -1 (error). */
-static int take(const command_flags *spec, int c, const library_flag *list, int argc,
-                char **argv, parsed_flags *parsed)
+static int take(const command_flags *spec, int c, const library_flag *list, int argc, char **argv,
+                parsed_flags *parsed)
 {
     const char *text = argv[optind - 1 < argc ? optind - 1 : argc - 1];
     if (c == 'h')
         return 1;
     if (c == ':')
-        return flags_error(spec, "%s needs a value (see diffuse %s --help)", text,
-                           spec->command);
+        return flags_error(spec, "%s needs a value (see diffuse %s --help)", text, spec->command);
     if (c == '?' && optopt != 0)
         return flags_error(spec, "unknown option -%c (see diffuse %s --help)", optopt,
                            spec->command);
@@ -165,8 +163,8 @@ static int take(const command_flags *spec, int c, const library_flag *list, int 
         return 0;
     }
     const library_flag *lib = &list[c - LIBRARY_BASE];
-    parsed->values[parsed->value_count++] = (option_value){lib->group, lib->name, lib->flag,
-                                                           optarg};
+    parsed->values[parsed->value_count++] =
+        (option_value){lib->group, lib->name, lib->flag, optarg};
     return 0;
 }
 
@@ -216,15 +214,15 @@ size_t flags_count(const parsed_flags *parsed, const option_group *group)
     return n;
 }
 
-int flags_uint(const command_flags *spec, const parsed_flags *parsed, size_t index,
-               uint64_t min, uint64_t max, uint64_t *value)
+int flags_uint(const command_flags *spec, const parsed_flags *parsed, size_t index, uint64_t min,
+               uint64_t max, uint64_t *value)
 {
     const char *text = parsed->given[index];
     int64_t parsed_value = 0;
     if (text == NULL)
         return 0;
-    if (parse_int64(text, &parsed_value) != 0 || parsed_value < 0 ||
-        (uint64_t)parsed_value < min || (uint64_t)parsed_value > max)
+    if (parse_int64(text, &parsed_value) != 0 || parsed_value < 0 || (uint64_t)parsed_value < min ||
+        (uint64_t)parsed_value > max)
         return flags_error(spec, "--%s: \"%s\" is not a whole number in [%llu, %llu]",
                            spec->flags[index].name, text, (unsigned long long)min,
                            (unsigned long long)max);
@@ -261,8 +259,7 @@ void flags_format_value(const diffuse_option_info *info, int64_t i, double d, ch
 }
 
 /* The text of a value: a name of an enum option, else a number. */
-static int parse_value(const diffuse_option_info *info, const char *text, int64_t *i,
-                       double *d)
+static int parse_value(const diffuse_option_info *info, const char *text, int64_t *i, double *d)
 {
     name_list names = option_value_names(info->name);
     if (names.count > 0) {
@@ -283,8 +280,7 @@ static void describe_type(const diffuse_option_info *info, char *buffer, size_t 
     }
     size_t used = (size_t)snprintf(buffer, size, "one of ");
     for (size_t k = 0; k < names.count && used < size; k++)
-        used += (size_t)snprintf(buffer + used, size - used, "%s%s", k ? "|" : "",
-                                 names.names[k]);
+        used += (size_t)snprintf(buffer + used, size - used, "%s%s", k ? "|" : "", names.names[k]);
 }
 
 typedef struct pending {
@@ -296,8 +292,8 @@ typedef struct pending {
 } pending;
 
 /* Resolves and parses the group's values into items; -1 on the first bad one. */
-static int resolve(const command_flags *spec, const parsed_flags *parsed,
-                   const option_group *group, int kind, pending *items, size_t *count)
+static int resolve(const command_flags *spec, const parsed_flags *parsed, const option_group *group,
+                   int kind, pending *items, size_t *count)
 {
     *count = 0;
     for (size_t v = 0; v < parsed->value_count; v++) {
@@ -307,8 +303,8 @@ static int resolve(const command_flags *spec, const parsed_flags *parsed,
         pending *item = &items[(*count)++];
         *item = (pending){value, {.size = sizeof item->info}, 0, 0.0, 0};
         if (group_find(group, kind, value->name, &item->info) != 0)
-            return flags_error(spec, "%s does not apply to --%s %s", value->flag,
-                               group->kind_flag, group->kind_name(kind));
+            return flags_error(spec, "%s does not apply to --%s %s", value->flag, group->kind_flag,
+                               group->kind_name(kind));
         char type[96];
         describe_type(&item->info, type, sizeof type);
         if (parse_value(&item->info, value->text, &item->i, &item->d) != 0)
@@ -325,8 +321,8 @@ static diffuse_status set_one(const option_group *group, void *handle, const pen
     return group->set_int(handle, item->info.option, item->i);
 }
 
-int flags_apply(const command_flags *spec, const parsed_flags *parsed,
-                const option_group *group, int kind, void *handle)
+int flags_apply(const command_flags *spec, const parsed_flags *parsed, const option_group *group,
+                int kind, void *handle)
 {
     pending *items = malloc((parsed->value_count + 1) * sizeof *items);
     size_t count = 0, left = 0;
@@ -353,8 +349,8 @@ int flags_apply(const command_flags *spec, const parsed_flags *parsed,
             break;
     }
     if (status == 0 && left > 0)
-        status = flags_error(spec, "%s %s: %s", refused->value->flag, refused->value->text,
-                             message);
+        status =
+            flags_error(spec, "%s %s: %s", refused->value->flag, refused->value->text, message);
     free(items);
     return status;
 }
@@ -383,14 +379,12 @@ static void format_bounds(const diffuse_option_info *info, char *buffer, size_t 
     snprintf(low, sizeof low, "%.6g", open_low ? 0.0 : info->min);
     snprintf(high, sizeof high, "%.6g", info->max);
     int open_high = strtod(high, NULL) != info->max;
-    snprintf(buffer, size, "%s%s, %s%s", open_low ? "(" : "[", low, high,
-             open_high ? ")" : "]");
+    snprintf(buffer, size, "%s%s, %s%s", open_low ? "(" : "[", low, high, open_high ? ")" : "]");
 }
 
 /* "default 0.0001 (linear, sigmoid), 0.00085 (scaled_linear)": per kind,
  * the kinds named unless the option applies to all of them alike. */
-static void format_defaults(const option_group *group, const char *name, char *buffer,
-                            size_t size)
+static void format_defaults(const option_group *group, const char *name, char *buffer, size_t size)
 {
     struct {
         char text[32], kinds[96];
@@ -437,7 +431,9 @@ static void print_library_flag(FILE *stream, const library_flag *lib)
     name_list names = option_value_names(info.name);
     describe_type(&info, type, sizeof type);
     snprintf(left, sizeof left, "%s %s", lib->flag,
-             names.count ? type + strlen("one of ") : info.is_double ? "X" : "N");
+             names.count      ? type + strlen("one of ")
+             : info.is_double ? "X"
+                              : "N");
     print_row(stream, left, option_description(lib->group->title, lib->name));
     format_bounds(&info, bounds, sizeof bounds);
     format_defaults(lib->group, lib->name, defaults, sizeof defaults);
@@ -456,8 +452,7 @@ static void print_group(FILE *stream, const option_group *group)
     if (add_group(group, &list, &count) == 0) {
         char choices[128] = "";
         if (group->kind_flag != NULL)
-            snprintf(choices, sizeof choices, " (which apply depends on --%s)",
-                     group->kind_flag);
+            snprintf(choices, sizeof choices, " (which apply depends on --%s)", group->kind_flag);
         fprintf(stream, "\n%c%s options%s:\n", group->title[0] - 'a' + 'A', group->title + 1,
                 choices);
         for (size_t j = 0; j < count; j++)

@@ -26,7 +26,7 @@ typedef struct command_flags {
     const char *usage;   /* the synopsis after "usage: " */
     const char *about;   /* a paragraph after the synopsis */
     const flag *flags;
-    size_t flag_count;   /* at most FLAGS_MAX */
+    size_t flag_count; /* at most FLAGS_MAX */
     const option_group *const *groups;
     size_t group_count;
     const char *operand; /* the one argument that is not a flag ("CHECKPOINT"), or NULL */
@@ -64,16 +64,16 @@ void flags_help(const command_flags *spec, FILE *stream);
  * gives -1. Values are tried in order, and those refused retried after the
  * others, so that bounds depending on another option (beta_start ≤
  * beta_end) do not depend on the order of the flags. */
-int flags_apply(const command_flags *spec, const parsed_flags *parsed,
-                const option_group *group, int kind, void *handle);
+int flags_apply(const command_flags *spec, const parsed_flags *parsed, const option_group *group,
+                int kind, void *handle);
 
 /* The number of values given for `group`. */
 size_t flags_count(const parsed_flags *parsed, const option_group *group);
 
 /* Flag `index`'s argument as an integer in [min, max] into *value (left
  * alone when the flag is absent). Returns 0, or -1 after printing why. */
-int flags_uint(const command_flags *spec, const parsed_flags *parsed, size_t index,
-               uint64_t min, uint64_t max, uint64_t *value);
+int flags_uint(const command_flags *spec, const parsed_flags *parsed, size_t index, uint64_t min,
+               uint64_t max, uint64_t *value);
 
 /* Prints "diffuse COMMAND: message" on stderr; returns -1. */
 int flags_error(const command_flags *spec, const char *format, ...)

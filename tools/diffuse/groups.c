@@ -6,6 +6,63 @@
 
 #include "names.h"
 
+/* Each family's functions take its own handle, option and kind types; these
+ * macros write the adapters that take ints and void pointers. */
+#define INT_ACCESSORS(family, option_type, setter, getter)                                         \
+    static diffuse_status family##_set_int(void *handle, int option, int64_t value)                \
+    {                                                                                              \
+        return setter(handle, (option_type)option, value);                                         \
+    }                                                                                              \
+    static diffuse_status family##_get_int(const void *handle, int option, int64_t *value)         \
+    {                                                                                              \
+        return getter(handle, (option_type)option, value);                                         \
+    }
+#define DOUBLE_ACCESSORS(family, option_type, setter, getter)                                      \
+    static diffuse_status family##_set_double(void *handle, int option, double value)              \
+    {                                                                                              \
+        return setter(handle, (option_type)option, value);                                         \
+    }                                                                                              \
+    static diffuse_status family##_get_double(const void *handle, int option, double *value)       \
+    {                                                                                              \
+        return getter(handle, (option_type)option, value);                                         \
+    }
+#define LAST_ERROR(family, function)                                                               \
+    static const char *family##_error(const void *handle)                                          \
+    {                                                                                              \
+        return function(handle);                                                                   \
+    }
+/* Introspection by kind, or (kind ignored) of a family without kinds. */
+#define KIND_INTROSPECTION(family, kind_type, counter, describer)                                  \
+    static diffuse_status family##_count(int kind, size_t *count)                                  \
+    {                                                                                              \
+        return counter((kind_type)kind, count);                                                    \
+    }                                                                                              \
+    static diffuse_status family##_info(int kind, size_t index, diffuse_option_info *info)         \
+    {                                                                                              \
+        return describer((kind_type)kind, index, info);                                            \
+    }
+#define PLAIN_INTROSPECTION(family, counter, describer)                                            \
+    static diffuse_status family##_count(int kind, size_t *count)                                  \
+    {                                                                                              \
+        (void)kind;                                                                                \
+        return counter(count);                                                                     \
+    }                                                                                              \
+    static diffuse_status family##_info(int kind, size_t index, diffuse_option_info *info)         \
+    {                                                                                              \
+        (void)kind;                                                                                \
+        return describer(index, info);                                                             \
+    }
+
+/* The option_group of a family whose adapters the macros above wrote. */
+#define GROUP(family, prefix_, kind_flag_, kinds_, kind_count_, kind_name_, set_double_,           \
+              get_double_)                                                                         \
+    {                                                                                              \
+        .title = #family, .prefix = prefix_, .kind_flag = kind_flag_, .kinds = kinds_,             \
+        .kind_count = kind_count_, .kind_name = kind_name_, .count = family##_count,               \
+        .info = family##_info, .set_int = family##_set_int, .set_double = set_double_,             \
+        .get_int = family##_get_int, .get_double = get_double_, .last_error = family##_error       \
+    }
+
 /* ---- The model configuration: kinds are architectures --------------------- */
 
 static const char *arch_name(int kind)
@@ -14,241 +71,66 @@ static const char *arch_name(int kind)
     diffuse_model_architecture_name((diffuse_architecture)kind, &name);
     return name;
 }
-static diffuse_status model_count(int kind, size_t *count)
-{
-    return diffuse_model_config_option_count((diffuse_architecture)kind, count);
-}
-static diffuse_status model_info(int kind, size_t index, diffuse_option_info *info)
-{
-    return diffuse_model_config_option_info((diffuse_architecture)kind, index, info);
-}
-static diffuse_status model_set_int(void *handle, int option, int64_t value)
-{
-    return diffuse_model_config_set_int(handle, (diffuse_model_option)option, value);
-}
-static diffuse_status model_set_double(void *handle, int option, double value)
-{
-    return diffuse_model_config_set_double(handle, (diffuse_model_option)option, value);
-}
-static diffuse_status model_get_int(const void *handle, int option, int64_t *value)
-{
-    return diffuse_model_config_get_int(handle, (diffuse_model_option)option, value);
-}
-static diffuse_status model_get_double(const void *handle, int option, double *value)
-{
-    return diffuse_model_config_get_double(handle, (diffuse_model_option)option, value);
-}
-static const char *model_error(const void *handle)
-{
-    return diffuse_model_config_last_error(handle);
-}
+KIND_INTROSPECTION(model, diffuse_architecture, diffuse_model_config_option_count,
+                   diffuse_model_config_option_info)
+INT_ACCESSORS(model, diffuse_model_option, diffuse_model_config_set_int,
+              diffuse_model_config_get_int)
+DOUBLE_ACCESSORS(model, diffuse_model_option, diffuse_model_config_set_double,
+                 diffuse_model_config_get_double)
+LAST_ERROR(model, diffuse_model_config_last_error)
 static const int model_kinds[] = {DIFFUSE_ARCH_MLP, DIFFUSE_ARCH_UNET};
-const option_group GROUP_MODEL = {
-    .title = "model",
-    .prefix = "model-",
-    .kind_flag = "arch",
-    .kinds = model_kinds,
-    .kind_count = 2,
-    .kind_name = arch_name,
-    .count = model_count,
-    .info = model_info,
-    .set_int = model_set_int,
-    .set_double = model_set_double,
-    .get_int = model_get_int,
-    .get_double = model_get_double,
-    .last_error = model_error,
-};
+const option_group GROUP_MODEL =
+    GROUP(model, "model-", "arch", model_kinds, 2, arch_name, model_set_double, model_get_double);
 
-/* ---- Schedules --------------------------------------------------------------- */
+/* ---- Schedules and optimizers: kinds named in names.c ------------------------- */
 
 static const char *schedule_kind_name(int kind)
 {
     return kind >= 0 && (size_t)kind < SCHEDULE_KINDS.count ? SCHEDULE_KINDS.names[kind] : "?";
 }
-static diffuse_status schedule_count(int kind, size_t *count)
-{
-    return diffuse_schedule_option_count((diffuse_schedule_kind)kind, count);
-}
-static diffuse_status schedule_info(int kind, size_t index, diffuse_option_info *info)
-{
-    return diffuse_schedule_option_info((diffuse_schedule_kind)kind, index, info);
-}
-static diffuse_status schedule_set_int(void *handle, int option, int64_t value)
-{
-    return diffuse_schedule_set_int(handle, (diffuse_schedule_option)option, value);
-}
-static diffuse_status schedule_set_double(void *handle, int option, double value)
-{
-    return diffuse_schedule_set_double(handle, (diffuse_schedule_option)option, value);
-}
-static diffuse_status schedule_get_int(const void *handle, int option, int64_t *value)
-{
-    return diffuse_schedule_get_int(handle, (diffuse_schedule_option)option, value);
-}
-static diffuse_status schedule_get_double(const void *handle, int option, double *value)
-{
-    return diffuse_schedule_get_double(handle, (diffuse_schedule_option)option, value);
-}
-static const char *schedule_error(const void *handle)
-{
-    return diffuse_schedule_last_error(handle);
-}
+KIND_INTROSPECTION(schedule, diffuse_schedule_kind, diffuse_schedule_option_count,
+                   diffuse_schedule_option_info)
+INT_ACCESSORS(schedule, diffuse_schedule_option, diffuse_schedule_set_int, diffuse_schedule_get_int)
+DOUBLE_ACCESSORS(schedule, diffuse_schedule_option, diffuse_schedule_set_double,
+                 diffuse_schedule_get_double)
+LAST_ERROR(schedule, diffuse_schedule_last_error)
 static const int schedule_kinds[] = {DIFFUSE_SCHEDULE_LINEAR, DIFFUSE_SCHEDULE_SCALED_LINEAR,
                                      DIFFUSE_SCHEDULE_COSINE, DIFFUSE_SCHEDULE_SIGMOID};
-const option_group GROUP_SCHEDULE = {
-    .title = "schedule",
-    .prefix = "schedule-",
-    .kind_flag = "schedule",
-    .kinds = schedule_kinds,
-    .kind_count = 4,
-    .kind_name = schedule_kind_name,
-    .count = schedule_count,
-    .info = schedule_info,
-    .set_int = schedule_set_int,
-    .set_double = schedule_set_double,
-    .get_int = schedule_get_int,
-    .get_double = schedule_get_double,
-    .last_error = schedule_error,
-};
-
-/* ---- Optimizers -------------------------------------------------------------- */
+const option_group GROUP_SCHEDULE =
+    GROUP(schedule, "schedule-", "schedule", schedule_kinds, 4, schedule_kind_name,
+          schedule_set_double, schedule_get_double);
 
 static const char *optimizer_kind_name(int kind)
 {
-    return kind >= 0 && (size_t)kind < OPTIMIZER_KINDS.count ? OPTIMIZER_KINDS.names[kind]
-                                                             : "?";
+    return kind >= 0 && (size_t)kind < OPTIMIZER_KINDS.count ? OPTIMIZER_KINDS.names[kind] : "?";
 }
-static diffuse_status optimizer_count(int kind, size_t *count)
-{
-    return diffuse_optimizer_option_count((diffuse_optimizer_kind)kind, count);
-}
-static diffuse_status optimizer_info(int kind, size_t index, diffuse_option_info *info)
-{
-    return diffuse_optimizer_option_info((diffuse_optimizer_kind)kind, index, info);
-}
-static diffuse_status optimizer_set_int(void *handle, int option, int64_t value)
-{
-    return diffuse_optimizer_set_int(handle, (diffuse_optimizer_option)option, value);
-}
-static diffuse_status optimizer_set_double(void *handle, int option, double value)
-{
-    return diffuse_optimizer_set_double(handle, (diffuse_optimizer_option)option, value);
-}
-static diffuse_status optimizer_get_int(const void *handle, int option, int64_t *value)
-{
-    return diffuse_optimizer_get_int(handle, (diffuse_optimizer_option)option, value);
-}
-static diffuse_status optimizer_get_double(const void *handle, int option, double *value)
-{
-    return diffuse_optimizer_get_double(handle, (diffuse_optimizer_option)option, value);
-}
-static const char *optimizer_error(const void *handle)
-{
-    return diffuse_optimizer_last_error(handle);
-}
+KIND_INTROSPECTION(optimizer, diffuse_optimizer_kind, diffuse_optimizer_option_count,
+                   diffuse_optimizer_option_info)
+INT_ACCESSORS(optimizer, diffuse_optimizer_option, diffuse_optimizer_set_int,
+              diffuse_optimizer_get_int)
+DOUBLE_ACCESSORS(optimizer, diffuse_optimizer_option, diffuse_optimizer_set_double,
+                 diffuse_optimizer_get_double)
+LAST_ERROR(optimizer, diffuse_optimizer_last_error)
 static const int optimizer_kinds[] = {DIFFUSE_OPTIMIZER_ADAM, DIFFUSE_OPTIMIZER_ADAMW};
-const option_group GROUP_OPTIMIZER = {
-    .title = "optimizer",
-    .prefix = "optimizer-",
-    .kind_flag = "optimizer",
-    .kinds = optimizer_kinds,
-    .kind_count = 2,
-    .kind_name = optimizer_kind_name,
-    .count = optimizer_count,
-    .info = optimizer_info,
-    .set_int = optimizer_set_int,
-    .set_double = optimizer_set_double,
-    .get_int = optimizer_get_int,
-    .get_double = optimizer_get_double,
-    .last_error = optimizer_error,
-};
+const option_group GROUP_OPTIMIZER =
+    GROUP(optimizer, "optimizer-", "optimizer", optimizer_kinds, 2, optimizer_kind_name,
+          optimizer_set_double, optimizer_get_double);
 
-/* ---- The trainer and the sampler: no kinds --------------------------------- */
+/* ---- The trainer and the sampler: no kinds; flags without a prefix ------------ */
 
-static diffuse_status trainer_count(int kind, size_t *count)
-{
-    (void)kind;
-    return diffuse_trainer_option_count(count);
-}
-static diffuse_status trainer_info(int kind, size_t index, diffuse_option_info *info)
-{
-    (void)kind;
-    return diffuse_trainer_option_info(index, info);
-}
-static diffuse_status trainer_set_int(void *handle, int option, int64_t value)
-{
-    return diffuse_trainer_set_int(handle, (diffuse_trainer_option)option, value);
-}
-static diffuse_status trainer_get_int(const void *handle, int option, int64_t *value)
-{
-    return diffuse_trainer_get_int(handle, (diffuse_trainer_option)option, value);
-}
-static const char *trainer_error(const void *handle)
-{
-    return diffuse_trainer_last_error(handle);
-}
 static const int no_kinds[] = {-1};
-const option_group GROUP_TRAINER = {
-    .title = "trainer",
-    .prefix = "",
-    .kind_flag = NULL,
-    .kinds = no_kinds,
-    .kind_count = 1,
-    .kind_name = NULL,
-    .count = trainer_count,
-    .info = trainer_info,
-    .set_int = trainer_set_int,
-    .set_double = NULL,
-    .get_int = trainer_get_int,
-    .get_double = NULL,
-    .last_error = trainer_error,
-};
+PLAIN_INTROSPECTION(trainer, diffuse_trainer_option_count, diffuse_trainer_option_info)
+INT_ACCESSORS(trainer, diffuse_trainer_option, diffuse_trainer_set_int, diffuse_trainer_get_int)
+LAST_ERROR(trainer, diffuse_trainer_last_error)
+const option_group GROUP_TRAINER = GROUP(trainer, "", NULL, no_kinds, 1, NULL, NULL, NULL);
 
-static diffuse_status sampler_count(int kind, size_t *count)
-{
-    (void)kind;
-    return diffuse_sampler_option_count(count);
-}
-static diffuse_status sampler_info(int kind, size_t index, diffuse_option_info *info)
-{
-    (void)kind;
-    return diffuse_sampler_option_info(index, info);
-}
-static diffuse_status sampler_set_int(void *handle, int option, int64_t value)
-{
-    return diffuse_sampler_set_int(handle, (diffuse_sampler_option)option, value);
-}
-static diffuse_status sampler_set_double(void *handle, int option, double value)
-{
-    return diffuse_sampler_set_double(handle, (diffuse_sampler_option)option, value);
-}
-static diffuse_status sampler_get_int(const void *handle, int option, int64_t *value)
-{
-    return diffuse_sampler_get_int(handle, (diffuse_sampler_option)option, value);
-}
-static diffuse_status sampler_get_double(const void *handle, int option, double *value)
-{
-    return diffuse_sampler_get_double(handle, (diffuse_sampler_option)option, value);
-}
-static const char *sampler_error(const void *handle)
-{
-    return diffuse_sampler_last_error(handle);
-}
-const option_group GROUP_SAMPLER = {
-    .title = "sampler",
-    .prefix = "",
-    .kind_flag = NULL,
-    .kinds = no_kinds,
-    .kind_count = 1,
-    .kind_name = NULL,
-    .count = sampler_count,
-    .info = sampler_info,
-    .set_int = sampler_set_int,
-    .set_double = sampler_set_double,
-    .get_int = sampler_get_int,
-    .get_double = sampler_get_double,
-    .last_error = sampler_error,
-};
+PLAIN_INTROSPECTION(sampler, diffuse_sampler_option_count, diffuse_sampler_option_info)
+INT_ACCESSORS(sampler, diffuse_sampler_option, diffuse_sampler_set_int, diffuse_sampler_get_int)
+DOUBLE_ACCESSORS(sampler, diffuse_sampler_option, diffuse_sampler_set_double,
+                 diffuse_sampler_get_double)
+LAST_ERROR(sampler, diffuse_sampler_last_error)
+const option_group GROUP_SAMPLER =
+    GROUP(sampler, "", NULL, no_kinds, 1, NULL, sampler_set_double, sampler_get_double);
 
 /* ---- Look-ups ------------------------------------------------------------------ */
 

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "flags.h"
+#include "names.h"
 
 enum { F_JSON, F_COUNT };
 
@@ -72,8 +73,7 @@ static void print_options(const option_group *group, int kind, const void *handl
                            : group->get_int(handle, info.option, &n))
             continue;
         flags_format_value(&info, n, d, text, sizeof text);
-        int is_name = !info.is_double && strcmp(text, "") != 0 && (text[0] < '0' || text[0] > '9') &&
-                      text[0] != '-';
+        int is_name = option_value_names(info.name).count > 0;
         if (!json)
             printf("  %-22s %s\n", info.name, text);
         else if (is_name)
@@ -83,7 +83,20 @@ static void print_options(const option_group *group, int kind, const void *handl
     }
 }
 
-/* "model": architecture, dim, parameters, EMA, options. */
+/* One part of the checkpoint: a JSON member `key` whose object starts with
+ * `json_fields` and ends with the options, or a text line and the options. */
+static void print_section(const char *key, const char *json_fields, const char *text_line,
+                          const option_group *group, int kind, const void *handle, int json)
+{
+    if (json)
+        printf(", \"%s\": {%s%s\"options\": {", key, json_fields, *json_fields ? ", " : "");
+    else
+        printf("%s\n", text_line);
+    print_options(group, kind, handle, json);
+    if (json)
+        printf("}}");
+}
+
 static void print_model(const checkpoint *c, int json)
 {
     diffuse_architecture arch = DIFFUSE_ARCH_MLP;
@@ -97,16 +110,13 @@ static void print_model(const checkpoint *c, int json)
     diffuse_model_dim(c->model, &dim);
     diffuse_model_param_count(c->model, &params);
     diffuse_model_has_ema(c->model, &ema);
-    if (json)
-        printf(", \"model\": {\"architecture\": \"%s\", \"dim\": %zu, \"parameters\": %zu, "
-               "\"ema\": %s, \"options\": {",
-               name, dim, params, ema ? "true" : "false");
-    else
-        printf("model: %s, dim %zu, %zu parameters, EMA weights: %s\n", name, dim, params,
-               ema ? "yes" : "no");
-    print_options(&GROUP_MODEL, (int)arch, config, json);
-    if (json)
-        printf("}}");
+    char fields[256], line[256];
+    snprintf(fields, sizeof fields,
+             "\"architecture\": \"%s\", \"dim\": %zu, \"parameters\": %zu, \"ema\": %s", name, dim,
+             params, ema ? "true" : "false");
+    snprintf(line, sizeof line, "model: %s, dim %zu, %zu parameters, EMA weights: %s", name, dim,
+             params, ema ? "yes" : "no");
+    print_section("model", fields, line, &GROUP_MODEL, (int)arch, config, json);
 }
 
 static void print_schedule(const checkpoint *c, int json)
@@ -116,13 +126,10 @@ static void print_schedule(const checkpoint *c, int json)
     diffuse_schedule_get_kind(c->schedule, &kind);
     diffuse_schedule_steps(c->schedule, &steps);
     const char *name = GROUP_SCHEDULE.kind_name((int)kind);
-    if (json)
-        printf(", \"schedule\": {\"kind\": \"%s\", \"steps\": %zu, \"options\": {", name, steps);
-    else
-        printf("schedule: %s, T = %zu\n", name, steps);
-    print_options(&GROUP_SCHEDULE, (int)kind, c->schedule, json);
-    if (json)
-        printf("}}");
+    char fields[128], line[128];
+    snprintf(fields, sizeof fields, "\"kind\": \"%s\", \"steps\": %zu", name, steps);
+    snprintf(line, sizeof line, "schedule: %s, T = %zu", name, steps);
+    print_section("schedule", fields, line, &GROUP_SCHEDULE, (int)kind, c->schedule, json);
 }
 
 static void print_training(const checkpoint *c, int json)
@@ -132,16 +139,12 @@ static void print_training(const checkpoint *c, int json)
     diffuse_optimizer_get_kind(c->optimizer, &kind);
     diffuse_optimizer_step_count(c->optimizer, &step);
     const char *name = GROUP_OPTIMIZER.kind_name((int)kind);
-    if (json)
-        printf(", \"optimizer\": {\"kind\": \"%s\", \"step\": %llu, \"options\": {", name,
-               (unsigned long long)step);
-    else
-        printf("optimizer: %s, step %llu\n", name, (unsigned long long)step);
-    print_options(&GROUP_OPTIMIZER, (int)kind, c->optimizer, json);
-    printf(json ? "}}, \"trainer\": {\"options\": {" : "trainer:\n");
-    print_options(&GROUP_TRAINER, -1, c->trainer, json);
-    if (json)
-        printf("}}");
+    char fields[128], line[128];
+    snprintf(fields, sizeof fields, "\"kind\": \"%s\", \"step\": %llu", name,
+             (unsigned long long)step);
+    snprintf(line, sizeof line, "optimizer: %s, step %llu", name, (unsigned long long)step);
+    print_section("optimizer", fields, line, &GROUP_OPTIMIZER, (int)kind, c->optimizer, json);
+    print_section("trainer", "", "trainer:", &GROUP_TRAINER, -1, c->trainer, json);
 }
 
 static void print_checkpoint(const char *path, const checkpoint *c, int json)

@@ -3,7 +3,10 @@
 
 #include <string.h>
 
-#define LIST(array) {array, sizeof array / sizeof array[0]}
+#define LIST(array)                                                                                \
+    {                                                                                              \
+        array, sizeof array / sizeof array[0]                                                      \
+    }
 
 static const char *const schedule_kinds[] = {"linear", "scaled_linear", "cosine", "sigmoid",
                                              "custom"};

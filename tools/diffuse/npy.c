@@ -222,8 +222,7 @@ static int check_data_size(const header *h, size_t data_start, size_t length, si
     uint64_t n = 1;
     for (size_t r = 0; r < h->rank; r++) {
         if (n > (SIZE_MAX / 8) / h->shape[r])
-            return fail_at(h->name, h->base, "the shape is too large", h->error,
-                           h->error_size);
+            return fail_at(h->name, h->base, "the shape is too large", h->error, h->error_size);
         n *= h->shape[r];
     }
     size_t bytes = (size_t)n * h->item_size, available = length - data_start;
@@ -255,8 +254,10 @@ static int convert(const header *h, const unsigned char *data, size_t count, flo
         }
         if (!table_fits_float(value)) {
             char message[128];
-            snprintf(message, sizeof message, "value %zu (row %zu) is not finite or outside "
-                     "float's range", i, i / (count / h->shape[0]));
+            snprintf(message, sizeof message,
+                     "value %zu (row %zu) is not finite or outside "
+                     "float's range",
+                     i, i / (count / h->shape[0]));
             return fail_at(h->name, (size_t)(p - data) + h->base + h->length, message, h->error,
                            h->error_size);
         }
@@ -265,15 +266,16 @@ static int convert(const header *h, const unsigned char *data, size_t count, flo
     return 0;
 }
 
-int npy_parse(const char *name, const unsigned char *data, size_t length, table *out,
-              char *error, size_t error_size)
+int npy_parse(const char *name, const void *bytes, size_t length, table *out, char *error,
+              size_t error_size)
 {
+    const unsigned char *data = bytes;
     size_t start = 0, header_length = 0, count = 0;
     memset(out, 0, sizeof *out);
     if (parse_preamble(name, data, length, &start, &header_length, error, error_size) != 0)
         return -1;
-    header h = {name, (const char *)data + start, 0, header_length, start, 0, 0, {0}, 0,
-                error, error_size};
+    header h = {name,      (const char *)data + start, 0, header_length, start, 0, 0, {0}, 0, error,
+                error_size};
     if (parse_dictionary(&h) != 0 || check_data_size(&h, start + header_length, length, &count))
         return -1;
     float *values = malloc(count * sizeof(float));
@@ -290,14 +292,7 @@ int npy_parse(const char *name, const unsigned char *data, size_t length, table 
 
 int npy_read(const char *path, table *out, char *error, size_t error_size)
 {
-    char *data = NULL;
-    size_t length = 0;
-    memset(out, 0, sizeof *out);
-    if (table_read_file(path, &data, &length, error, error_size) != 0)
-        return -1;
-    int status = npy_parse(path, (const unsigned char *)data, length, out, error, error_size);
-    free(data);
-    return status;
+    return table_read(path, npy_parse, out, error, error_size);
 }
 
 /* numpy's header: the dictionary padded with spaces and a newline to a
@@ -311,8 +306,8 @@ static size_t format_header(char *buffer, size_t size, size_t rank, const size_t
                                  rank == 1 || r + 1 < rank ? ", " : "");
     if (rank == 1)
         dims[used - 1] = '\0'; /* "(n,)" */
-    int n = snprintf(buffer, size, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }",
-                     dims);
+    int n =
+        snprintf(buffer, size, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", dims);
     size_t length = (size_t)n;
     while ((10 + length + 1) % 64 != 0)
         buffer[length++] = ' ';
@@ -338,8 +333,8 @@ static int write_values(FILE *file, const float *values, size_t count)
     return 0;
 }
 
-int npy_write(const char *path, const float *values, size_t rank, const size_t *shape,
-              char *error, size_t error_size)
+int npy_write(const char *path, const float *values, size_t rank, const size_t *shape, char *error,
+              size_t error_size)
 {
     char text[256];
     if (rank < 1 || rank > TABLE_MAX_RANK)
@@ -347,8 +342,16 @@ int npy_write(const char *path, const float *values, size_t rank, const size_t *
     size_t length = format_header(text, sizeof text, rank, shape), count = 1;
     for (size_t r = 0; r < rank; r++)
         count *= shape[r];
-    unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                  (unsigned char)(length & 255), (unsigned char)(length >> 8)};
+    unsigned char preamble[10] = {0x93,
+                                  'N',
+                                  'U',
+                                  'M',
+                                  'P',
+                                  'Y',
+                                  1,
+                                  0,
+                                  (unsigned char)(length & 255),
+                                  (unsigned char)(length >> 8)};
     int to_stdout = strcmp(path, "-") == 0;
     FILE *file = to_stdout ? stdout : fopen(path, "wb");
     int ok = file != NULL && fwrite(preamble, 1, 10, file) == 10 &&

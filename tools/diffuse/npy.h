@@ -24,15 +24,15 @@
 
 /* Parses `length` bytes of an .npy file into *out (`name` is used in
  * messages). Returns 0, or -1 with the message in `error`, *out zeroed. */
-int npy_parse(const char *name, const unsigned char *data, size_t length, table *out,
-              char *error, size_t error_size);
+int npy_parse(const char *name, const void *data, size_t length, table *out, char *error,
+              size_t error_size);
 
 /* Reads the file at `path` ("-": standard input) with npy_parse. */
 int npy_read(const char *path, table *out, char *error, size_t error_size);
 
 /* Writes a float32 C-order version 1.0 file of `rank` (1..TABLE_MAX_RANK)
  * sizes `shape` ("-": standard output). Returns 0, or -1 with a message. */
-int npy_write(const char *path, const float *values, size_t rank, const size_t *shape,
-              char *error, size_t error_size);
+int npy_write(const char *path, const float *values, size_t rank, const size_t *shape, char *error,
+              size_t error_size);
 
 #endif

@@ -65,8 +65,7 @@ static void draw(progress *p, uint64_t done, double loss, double now)
             p->target ? 100.0 * (double)done / (double)p->target : 100.0);
     if (!isnan(loss))
         fprintf(stderr, "  loss %.5f", loss);
-    fprintf(stderr, "  %.1f/s  elapsed %s  ETA %s%s", rate, spent, eta,
-            p->terminal ? "   " : "\n");
+    fprintf(stderr, "  %.1f/s  elapsed %s  ETA %s%s", rate, spent, eta, p->terminal ? "   " : "\n");
     p->drawn = 1;
 }
 

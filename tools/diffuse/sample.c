@@ -83,9 +83,8 @@ static int load_model(sample_run *r)
         diffuse_model_get_config(r->model, &config) != DIFFUSE_OK ||
         diffuse_model_architecture(r->model, &arch) != DIFFUSE_OK)
         return flags_error(&sample_spec, "%s", diffuse_last_error());
-    static const diffuse_model_option shape[] = {DIFFUSE_MODEL_IMAGE_CHANNELS,
-                                                 DIFFUSE_MODEL_IMAGE_HEIGHT,
-                                                 DIFFUSE_MODEL_IMAGE_WIDTH};
+    static const diffuse_model_option shape[] = {
+        DIFFUSE_MODEL_IMAGE_CHANNELS, DIFFUSE_MODEL_IMAGE_HEIGHT, DIFFUSE_MODEL_IMAGE_WIDTH};
     for (int k = 0; k < 3 && arch == DIFFUSE_ARCH_UNET; k++)
         diffuse_model_config_get_int(config, shape[k], &r->image[k]);
     return 0;
@@ -133,9 +132,9 @@ static int write_samples(const sample_run *r)
         uint64_t columns = (uint64_t)ceil(sqrt((double)r->n));
         if (flags_uint(&sample_spec, &r->flags, F_COLUMNS, 1, 65535, &columns) != 0)
             return -1;
-        png_writer_status written = image_grid_write(out, r->samples, r->n, (size_t)r->image[0],
-                                                     (size_t)r->image[1], (size_t)r->image[2],
-                                                     (size_t)columns, 2);
+        png_writer_status written =
+            image_grid_write(out, r->samples, r->n, (size_t)r->image[0], (size_t)r->image[1],
+                             (size_t)r->image[2], (size_t)columns, 2);
         if (written != PNG_WRITER_OK)
             snprintf(error, sizeof error, "%s: %s", out, png_writer_status_string(written));
         status = written == PNG_WRITER_OK ? 0 : -1;

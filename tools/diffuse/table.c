@@ -59,8 +59,7 @@ static int read_all(FILE *file, char **data, size_t *length)
     return ferror(file) ? -1 : 0;
 }
 
-int table_read_file(const char *path, char **data, size_t *length, char *error,
-                    size_t error_size)
+int table_read_file(const char *path, char **data, size_t *length, char *error, size_t error_size)
 {
     int from_stdin = strcmp(path, "-") == 0;
     FILE *file = from_stdin ? stdin : fopen(path, "rb");
@@ -78,4 +77,16 @@ int table_read_file(const char *path, char **data, size_t *length, char *error,
     if (!from_stdin)
         fclose(file);
     return failed ? -1 : 0;
+}
+
+int table_read(const char *path, table_parser parse, table *out, char *error, size_t error_size)
+{
+    char *data = NULL;
+    size_t length = 0;
+    memset(out, 0, sizeof *out);
+    if (table_read_file(path, &data, &length, error, error_size) != 0)
+        return -1;
+    int status = parse(path, data, length, out, error, error_size);
+    free(data);
+    return status;
 }

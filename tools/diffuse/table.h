@@ -22,10 +22,17 @@ int table_fits_float(double v);
 /* Frees the values; *t is zeroed. NULL is a no-op. */
 void table_free(table *t);
 
+/* A parser of a whole file's bytes (csv_parse, npy_parse). */
+typedef int (*table_parser)(const char *name, const void *data, size_t length, table *out,
+                            char *error, size_t error_size);
+
+/* Reads the file at `path` ("-": standard input) and parses it. Returns 0,
+ * or -1 with a message naming the file; *out is zeroed on failure. */
+int table_read(const char *path, table_parser parse, table *out, char *error, size_t error_size);
+
 /* Reads a whole file ("-": standard input) into a malloc'd buffer of
  * *length bytes (plus a NUL after them, for the parsers). Returns 0, or -1
  * with a message naming the file in `error`. */
-int table_read_file(const char *path, char **data, size_t *length, char *error,
-                    size_t error_size);
+int table_read_file(const char *path, char **data, size_t *length, char *error, size_t error_size);
 
 #endif

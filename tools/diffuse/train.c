@@ -14,26 +14,46 @@
 #include "progress.h"
 
 enum {
-    F_CSV, F_NPY, F_IDX, F_LABELS, F_TOY2D, F_NO_SHUFFLE, F_ARCH, F_SCHEDULE, F_TIMESTEPS,
-    F_OPTIMIZER, F_STEPS, F_SAVE, F_SAVE_EVERY, F_RESUME, F_LOSS_LOG, F_QUIET, F_COUNT
+    F_CSV,
+    F_NPY,
+    F_IDX,
+    F_LABELS,
+    F_TOY2D,
+    F_NO_SHUFFLE,
+    F_ARCH,
+    F_SCHEDULE,
+    F_TIMESTEPS,
+    F_OPTIMIZER,
+    F_STEPS,
+    F_SAVE,
+    F_SAVE_EVERY,
+    F_RESUME,
+    F_LOSS_LOG,
+    F_QUIET,
+    F_COUNT
 };
 
 static const flag train_flags[F_COUNT] = {
     [F_CSV] = {"csv", "FILE", "train on the rows of a CSV file (rules: diffuse(1))"},
-    [F_NPY] = {"npy", "FILE", "train on an .npy array: float32/64, (n, d), (n, H, W) or (n, C, H, W)"},
+    [F_NPY] = {"npy", "FILE",
+               "train on an .npy array: float32/64, (n, d), (n, H, W) or (n, C, H, W)"},
     [F_IDX] = {"idx", "FILE", "train on an IDX image file (MNIST, Fashion-MNIST; gzip or raw)"},
     [F_LABELS] = {"labels", "FILE", "the IDX label file of --idx (for --model-classes)"},
-    [F_TOY2D] = {"toy2d", "NAME", "train on a built-in 2-D set: swiss_roll|two_moons|8gaussians|checkerboard"},
-    [F_NO_SHUFFLE] = {"no-shuffle", NULL, "serve file rows in file order (default: shuffled per epoch)"},
+    [F_TOY2D] = {"toy2d", "NAME",
+                 "train on a built-in 2-D set: swiss_roll|two_moons|8gaussians|checkerboard"},
+    [F_NO_SHUFFLE] = {"no-shuffle", NULL,
+                      "serve file rows in file order (default: shuffled per epoch)"},
     [F_ARCH] = {"arch", "mlp|unet", "network (default unet for images, else mlp)"},
     [F_SCHEDULE] = {"schedule", "KIND", "linear|scaled_linear|cosine|sigmoid (default linear)"},
     [F_TIMESTEPS] = {"timesteps", "T", "diffusion steps of the schedule (default 1000)"},
     [F_OPTIMIZER] = {"optimizer", "adam|adamw", "optimizer (default adamw)"},
-    [F_STEPS] = {"steps", "N", "train until the step count is N (default 1000; with --resume: in all)"},
+    [F_STEPS] = {"steps", "N",
+                 "train until the step count is N (default 1000; with --resume: in all)"},
     [F_SAVE] = {"save", "FILE", "write a trainer checkpoint at the end (and on Ctrl-C)"},
     [F_SAVE_EVERY] = {"save-every", "N", "also write it every N steps (default 0: never)"},
     [F_RESUME] = {"resume", "FILE", "continue a trainer checkpoint bit-exactly (same data)"},
-    [F_LOSS_LOG] = {"loss-log", "FILE", "write step,loss of every step as CSV (appended on --resume)"},
+    [F_LOSS_LOG] = {"loss-log", "FILE",
+                    "write step,loss of every step as CSV (appended on --resume)"},
     [F_QUIET] = {"quiet", NULL, "no progress lines on stderr"},
 };
 
@@ -122,7 +142,8 @@ static int choose_kind(const train_run *r, const option_group *group, int which,
 static int build_model(train_run *r)
 {
     const dataset *d = &r->data;
-    int arch = choose_kind(r, &GROUP_MODEL, F_ARCH, d->width ? DIFFUSE_ARCH_UNET : DIFFUSE_ARCH_MLP);
+    int arch =
+        choose_kind(r, &GROUP_MODEL, F_ARCH, d->width ? DIFFUSE_ARCH_UNET : DIFFUSE_ARCH_MLP);
     if (arch < 0)
         return -1;
     if (arch == DIFFUSE_ARCH_UNET && d->width == 0)
@@ -131,8 +152,8 @@ static int build_model(train_run *r)
     diffuse_model_config *config = NULL;
     int ok = diffuse_model_config_create(&config, (diffuse_architecture)arch, d->dim) == DIFFUSE_OK;
     if (ok && arch == DIFFUSE_ARCH_UNET)
-        ok = diffuse_model_config_set_int(config, DIFFUSE_MODEL_IMAGE_CHANNELS, (int64_t)d->channels) ==
-                 DIFFUSE_OK &&
+        ok = diffuse_model_config_set_int(config, DIFFUSE_MODEL_IMAGE_CHANNELS,
+                                          (int64_t)d->channels) == DIFFUSE_OK &&
              diffuse_model_config_set_int(config, DIFFUSE_MODEL_IMAGE_HEIGHT, (int64_t)d->height) ==
                  DIFFUSE_OK &&
              diffuse_model_config_set_int(config, DIFFUSE_MODEL_IMAGE_WIDTH, (int64_t)d->width) ==
@@ -150,8 +171,8 @@ static int build_schedule(train_run *r)
 {
     int kind = choose_kind(r, &GROUP_SCHEDULE, F_SCHEDULE, DIFFUSE_SCHEDULE_LINEAR);
     uint64_t steps = 1000;
-    if (kind < 0 || flags_uint(&train_spec, &r->flags, F_TIMESTEPS, 1, DIFFUSE_SCHEDULE_MAX_STEPS,
-                               &steps) != 0)
+    if (kind < 0 ||
+        flags_uint(&train_spec, &r->flags, F_TIMESTEPS, 1, DIFFUSE_SCHEDULE_MAX_STEPS, &steps) != 0)
         return -1;
     if (diffuse_schedule_create(&r->schedule, (diffuse_schedule_kind)kind, (size_t)steps) !=
         DIFFUSE_OK)
@@ -180,13 +201,17 @@ static int load_checkpoint(train_run *r)
     static const int fixed[] = {F_ARCH, F_SCHEDULE, F_TIMESTEPS, F_OPTIMIZER};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (r->flags.given[fixed[i]])
-            return flags_error(&train_spec, "--%s: --resume continues the checkpoint's model, "
-                                            "schedule and optimizer", train_flags[fixed[i]].name);
+            return flags_error(&train_spec,
+                               "--%s: --resume continues the checkpoint's model, "
+                               "schedule and optimizer",
+                               train_flags[fixed[i]].name);
     const option_group *groups[] = {&GROUP_MODEL, &GROUP_SCHEDULE, &GROUP_OPTIMIZER};
     for (size_t g = 0; g < 3; g++)
         if (flags_count(&r->flags, groups[g]) > 0)
-            return flags_error(&train_spec, "--%s* options: --resume continues the checkpoint's "
-                                            "%s", groups[g]->prefix, groups[g]->title);
+            return flags_error(&train_spec,
+                               "--%s* options: --resume continues the checkpoint's "
+                               "%s",
+                               groups[g]->prefix, groups[g]->title);
     if (diffuse_trainer_load(r->flags.given[F_RESUME], &r->model, &r->schedule, &r->optimizer,
                              &r->trainer) != DIFFUSE_OK)
         return flags_error(&train_spec, "%s", diffuse_last_error());
@@ -198,8 +223,8 @@ static int check_dimension(const train_run *r)
     size_t dim = 0;
     diffuse_model_dim(r->model, &dim);
     if (dim != r->data.dim)
-        return flags_error(&train_spec, "the data has %zu values a row, the model %zu",
-                           r->data.dim, dim);
+        return flags_error(&train_spec, "the data has %zu values a row, the model %zu", r->data.dim,
+                           dim);
     return 0;
 }
 
@@ -221,8 +246,7 @@ static int on_step(void *user, uint64_t step, double loss, double steps_per_seco
     progress_update(&r->bar, step, loss);
     if (r->loss_log)
         fprintf(r->loss_log, "%" PRIu64 ",%.9g\n", step, loss);
-    if (r->save && r->save_every && step % r->save_every == 0 && step < r->steps &&
-        save(r) != 0)
+    if (r->save && r->save_every && step % r->save_every == 0 && step < r->steps && save(r) != 0)
         return 1;
     return progress_interrupted();
 }
@@ -261,9 +285,8 @@ static int run_training(train_run *r)
     progress_start(&r->bar, "step", first, r->steps, r->flags.given[F_QUIET] != NULL);
     progress_catch_interrupts();
     double loss = NAN;
-    diffuse_status status = first < r->steps
-                                ? diffuse_trainer_train(r->trainer, r->steps - first, &loss)
-                                : DIFFUSE_OK;
+    diffuse_status status =
+        first < r->steps ? diffuse_trainer_train(r->trainer, r->steps - first, &loss) : DIFFUSE_OK;
     progress_end(&r->bar);
     uint64_t reached = first;
     diffuse_trainer_step_count(r->trainer, &reached);
@@ -292,9 +315,9 @@ static int prepare(train_run *r)
         return flags_error(&train_spec, "--save-every needs --save");
     if (load_data(r) != 0)
         return -1;
-    int failed = r->flags.given[F_RESUME] ? load_checkpoint(r) != 0
-                                          : build_model(r) != 0 || build_schedule(r) != 0 ||
-                                                build_trainer(r) != 0;
+    int failed = r->flags.given[F_RESUME]
+                     ? load_checkpoint(r) != 0
+                     : build_model(r) != 0 || build_schedule(r) != 0 || build_trainer(r) != 0;
     if (failed || check_dimension(r) != 0)
         return -1;
     return flags_apply(&train_spec, &r->flags, &GROUP_TRAINER, -1, r->trainer);
