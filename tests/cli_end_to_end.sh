@@ -6,10 +6,12 @@
 # from an IDX file gives a PNG grid and an (n, C, H, W) NPY that trains
 # again; Ctrl-C saves; bad input gives a clear message; every flag of every
 # --help is in the man page.
-# Usage: cli_end_to_end.sh DIFFUSE_BINARY MAN_PAGE
+# Usage: cli_end_to_end.sh DIFFUSE_BINARY MAN_PAGE MODEL_CHECKPOINT
+# (MODEL_CHECKPOINT: one written by diffuse_model_save, with EMA weights).
 set -eu
 diffuse=$1
 man=$2
+model_checkpoint=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -46,7 +48,13 @@ grep -q 'hidden_width  *32' info.txt || fail "info lacks the model options: $(ca
 "$diffuse" info --json b.st >info.json
 grep -q '"step": 24' info.json && grep -q '"activation": "silu"' info.json ||
     fail "info --json: $(cat info.json)"
+"$diffuse" info "$model_checkpoint" >model.txt
+grep -q '(model)$' model.txt && grep -q 'EMA weights: yes' model.txt && ! grep -q optimizer model.txt ||
+    fail "info of a model checkpoint: $(cat model.txt)"
+"$diffuse" info --json "$model_checkpoint" >model.json
 if /usr/bin/python3 -c 'import json' 2>/dev/null; then
+    /usr/bin/python3 -c 'import json, sys; json.load(open(sys.argv[1]))' model.json ||
+        fail "info --json of a model checkpoint is not JSON"
     /usr/bin/python3 -c 'import json, sys; json.load(open(sys.argv[1]))' info.json ||
         fail "info --json is not JSON"
 fi

@@ -298,9 +298,9 @@ static int run_training(train_run *r)
     }
     if (r->save && save(r) != 0)
         return CLI_FAILED;
-    fprintf(stderr, "diffuse train: %s at step %" PRIu64 "%s%s\n",
-            interrupted ? "interrupted" : "done", reached, r->save ? ", saved " : "",
-            r->save ? r->save : "");
+    fprintf(stderr, "diffuse train: %s at step %" PRIu64 ", %s%s\n",
+            interrupted ? "interrupted" : "done", reached,
+            r->save ? "saved " : "not saved (no --save)", r->save ? r->save : "");
     return interrupted ? CLI_INTERRUPTED : CLI_OK;
 }
 
