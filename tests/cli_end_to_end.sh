@@ -4,8 +4,8 @@
 # of a run that never stopped, across epoch ends), samples to NPY and CSV,
 # reads its own NPY back, shows the checkpoint (text, JSON); a tiny U-Net
 # from an IDX file gives a PNG grid and an (n, C, H, W) NPY that trains
-# again; Ctrl-C saves; bad input gives a clear message; every flag of every
-# --help is in the man page.
+# again; Ctrl-C saves; bad input gives a clear message; every flag of the
+# tool's own is in the man page.
 # Usage: cli_end_to_end.sh DIFFUSE_BINARY MAN_PAGE MODEL_CHECKPOINT
 # (MODEL_CHECKPOINT: one written by diffuse_model_save, with EMA weights).
 set -eu
@@ -102,8 +102,12 @@ grep -q 'PNG output needs an image model' err.txt || fail "$(cat err.txt)"
 
 echo "== help and man page"
 "$diffuse" --help >/dev/null
+# The tool's own flags (the "Options:" block of each --help); the library's
+# options are flags by a rule the man page states, listed by --help with the
+# installed library's bounds and defaults.
 for command in train sample info; do
-    "$diffuse" "$command" --help >help.txt
+    "$diffuse" "$command" --help | awk '/^Options:/ {on = 1; next} on && /^$/ {exit} on' >help.txt
+    [ -s help.txt ] || fail "diffuse $command --help has no Options: block"
     for flag in $(grep -o -- '--[a-z0-9][a-z0-9-]*' help.txt | sort -u); do
         grep -q -- "$(echo "$flag" | sed 's/-/\\\\-/g')" "$man" ||
             fail "the man page does not document diffuse $command $flag"

@@ -305,6 +305,11 @@ static int resolve(const command_flags *spec, const parsed_flags *parsed, const 
         if (group_find(group, kind, value->name, &item->info) != 0)
             return flags_error(spec, "%s does not apply to --%s %s", value->flag, group->kind_flag,
                                group->kind_name(kind));
+        /* A library newer than the tool may add real-valued options to a family
+         * that had none. */
+        if (item->info.is_double && group->set_double == NULL)
+            return flags_error(spec, "%s: this diffuse cannot set real-valued %s options",
+                               value->flag, group->title);
         char type[96];
         describe_type(&item->info, type, sizeof type);
         if (parse_value(&item->info, value->text, &item->i, &item->d) != 0)
@@ -315,10 +320,8 @@ static int resolve(const command_flags *spec, const parsed_flags *parsed, const 
 
 static diffuse_status set_one(const option_group *group, void *handle, const pending *item)
 {
-    if (item->info.is_double)
-        return group->set_double ? group->set_double(handle, item->info.option, item->d)
-                                 : DIFFUSE_ERROR_INVALID_ARGUMENT;
-    return group->set_int(handle, item->info.option, item->i);
+    return item->info.is_double ? group->set_double(handle, item->info.option, item->d)
+                                : group->set_int(handle, item->info.option, item->i);
 }
 
 int flags_apply(const command_flags *spec, const parsed_flags *parsed, const option_group *group,

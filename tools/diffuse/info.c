@@ -60,26 +60,27 @@ static void json_string(const char *text)
 /* The options of `group` (of `kind`) on `handle`, as lines or JSON members. */
 static void print_options(const option_group *group, int kind, const void *handle, int json)
 {
-    size_t count = 0;
+    size_t count = 0, shown = 0;
     group->count(kind, &count);
     for (size_t i = 0; i < count; i++) {
         diffuse_option_info info = {.size = sizeof info};
         int64_t n = 0;
         double d = 0.0;
         char text[64];
-        if (group->info(kind, i, &info) != DIFFUSE_OK)
+        /* (a real-valued option the tool has no getter for is left out) */
+        if (group->info(kind, i, &info) != DIFFUSE_OK ||
+            (info.is_double && group->get_double == NULL))
             continue;
         if (info.is_double ? group->get_double(handle, info.option, &d)
                            : group->get_int(handle, info.option, &n))
             continue;
         flags_format_value(&info, n, d, text, sizeof text);
-        int is_name = option_value_names(info.name).count > 0;
-        if (!json)
-            printf("  %-22s %s\n", info.name, text);
-        else if (is_name)
-            printf("%s\"%s\": \"%s\"", i ? ", " : "", info.name, text);
+        const char *quote = option_value_names(info.name).count > 0 ? "\"" : "";
+        if (json)
+            printf("%s\"%s\": %s%s%s", shown ? ", " : "", info.name, quote, text, quote);
         else
-            printf("%s\"%s\": %s", i ? ", " : "", info.name, text);
+            printf("  %-22s %s\n", info.name, text);
+        shown++;
     }
 }
 
