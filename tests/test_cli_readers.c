@@ -29,13 +29,19 @@ static table parse_csv_ok(const char *text)
 }
 
 /* Parsing `length` bytes fails with a message containing `expected`. */
-static void csv_fails_n(const char *text, size_t length, const char *expected)
+static void parse_fails(table_parser parse, const char *name, const void *data, size_t length,
+                        const char *expected)
 {
     table t;
     char error[512] = "";
-    ck_assert_int_eq(csv_parse("t.csv", text, length, &t, error, sizeof error), -1);
+    ck_assert_int_eq(parse(name, data, length, &t, error, sizeof error), -1);
     ck_assert_ptr_null(t.values);
     ck_assert_msg(strstr(error, expected) != NULL, "message \"%s\" lacks \"%s\"", error, expected);
+}
+
+static void csv_fails_n(const char *text, size_t length, const char *expected)
+{
+    parse_fails(csv_parse, "t.csv", text, length, expected);
 }
 
 static void csv_fails(const char *text, const char *expected)
@@ -198,11 +204,7 @@ static table parse_npy_ok(const unsigned char *file, size_t size)
 
 static void npy_fails(const unsigned char *file, size_t size, const char *expected)
 {
-    table t;
-    char error[512] = "";
-    ck_assert_int_eq(npy_parse("t.npy", file, size, &t, error, sizeof error), -1);
-    ck_assert_ptr_null(t.values);
-    ck_assert_msg(strstr(error, expected) != NULL, "message \"%s\" lacks \"%s\"", error, expected);
+    parse_fails(npy_parse, "t.npy", file, size, expected);
 }
 
 /* The header `dict` with SIX as data fails with `expected`. */

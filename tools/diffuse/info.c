@@ -120,17 +120,29 @@ static void print_model(const checkpoint *c, int json)
     print_section("model", fields, line, &GROUP_MODEL, (int)arch, config, json);
 }
 
+/* A part with a kind and a count: "schedule: linear, T = 1000" or
+ * "optimizer": {"kind": "adamw", "step": 24, …}. */
+static void print_kind_section(const char *key, const option_group *group, int kind,
+                               const char *count_key, const char *count_label, uint64_t count,
+                               const void *handle, int json)
+{
+    const char *name = group->kind_name(kind);
+    char fields[128], line[128];
+    snprintf(fields, sizeof fields, "\"kind\": \"%s\", \"%s\": %llu", name, count_key,
+             (unsigned long long)count);
+    snprintf(line, sizeof line, "%s: %s, %s %llu", key, name, count_label,
+             (unsigned long long)count);
+    print_section(key, fields, line, group, kind, handle, json);
+}
+
 static void print_schedule(const checkpoint *c, int json)
 {
     diffuse_schedule_kind kind = DIFFUSE_SCHEDULE_LINEAR;
     size_t steps = 0;
     diffuse_schedule_get_kind(c->schedule, &kind);
     diffuse_schedule_steps(c->schedule, &steps);
-    const char *name = GROUP_SCHEDULE.kind_name((int)kind);
-    char fields[128], line[128];
-    snprintf(fields, sizeof fields, "\"kind\": \"%s\", \"steps\": %zu", name, steps);
-    snprintf(line, sizeof line, "schedule: %s, T = %zu", name, steps);
-    print_section("schedule", fields, line, &GROUP_SCHEDULE, (int)kind, c->schedule, json);
+    print_kind_section("schedule", &GROUP_SCHEDULE, (int)kind, "steps", "T =", steps, c->schedule,
+                       json);
 }
 
 static void print_training(const checkpoint *c, int json)
@@ -139,12 +151,8 @@ static void print_training(const checkpoint *c, int json)
     uint64_t step = 0;
     diffuse_optimizer_get_kind(c->optimizer, &kind);
     diffuse_optimizer_step_count(c->optimizer, &step);
-    const char *name = GROUP_OPTIMIZER.kind_name((int)kind);
-    char fields[128], line[128];
-    snprintf(fields, sizeof fields, "\"kind\": \"%s\", \"step\": %llu", name,
-             (unsigned long long)step);
-    snprintf(line, sizeof line, "optimizer: %s, step %llu", name, (unsigned long long)step);
-    print_section("optimizer", fields, line, &GROUP_OPTIMIZER, (int)kind, c->optimizer, json);
+    print_kind_section("optimizer", &GROUP_OPTIMIZER, (int)kind, "step", "step", step, c->optimizer,
+                       json);
     print_section("trainer", "", "trainer:", &GROUP_TRAINER, -1, c->trainer, json);
 }
 

@@ -124,7 +124,7 @@ static int load_data(train_run *r)
 
 /* ---- A new model, or the checkpoint's --------------------------------------- */
 
-/* The kind named by flag `flag` (or `fallback` when it is absent); -1 after
+/* The kind named by flag `which` (or `fallback` when it is absent); -1 after
  * printing the choices. */
 static int choose_kind(const train_run *r, const option_group *group, int which, int fallback)
 {
