@@ -73,3 +73,17 @@ for option in $(sed -n 's/^ *option(\([A-Z_]*\) .*/\1/p' ../../CMakeLists.txt); 
         fail "the man page does not document the build option $option"
 done
 echo "== installed: licence, documentation, man page (every build option)"
+
+# The command-line tool, when built, runs from the prefix without
+# LD_LIBRARY_PATH (its RPATH is $ORIGIN/../lib…) and trains, saves, samples.
+if [ -x "$prefix/bin/diffuse" ]; then
+    [ -f "$prefix/share/man/man1/diffuse.1" ] || fail "share/man/man1/diffuse.1 is not installed"
+    "$prefix/bin/diffuse" --version
+    "$prefix/bin/diffuse" train --toy2d two_moons --steps 3 --batch 16 --quiet \
+        --save "$work/cli.safetensors" 2>/dev/null
+    [ "$("$prefix/bin/diffuse" sample --load "$work/cli.safetensors" --n 3 --method ddim \
+        --steps 4 --quiet | wc -l)" -eq 3 ] || fail "the installed diffuse did not sample"
+    echo "== installed: diffuse (train, sample), diffuse.1"
+else
+    echo "== diffuse: not built (DIFFUSE_BUILD_CLI=OFF)"
+fi
