@@ -2,17 +2,19 @@
 (diffuse/schedule.h, diffuse/forward.h, diffuse/posterior.h).
 
 Batched formulas take timesteps `t` (one per row: a sequence or int32
-buffer; a single int applies to every row) and float32 arrays of n rows of d
-values. The number of rows is len(t), else the first dimension of a 2-D
-input, else 1; d follows from the input's size. Results are new arrays of
-shape (n, d) (flat array('f') without numpy), or are written into `out`,
-which may be one of the inputs (in place).
+buffer; a single int applies to every row) and float32 arrays of n rows.
+An input with two or more dimensions has n = its first dimension (len(t)
+must then equal it) and rows of the remaining shape, which the second input
+must share (or be (n, d), or flat with n·d values); a flat first input has
+n = len(t), else 1, rows of d = size / n values. Results are new arrays of
+the first input's shape ((n, d) for a flat one; flat array('f') without
+numpy), or are written into `out`, which may be one of the inputs (in place).
 """
 
 import ctypes
 
-from ._buffers import (double_input, double_result, float_input, float_output, int32_input,
-                       int32_length, scalar_timestep)
+from ._buffers import (double_input, double_result, float_input, float_output, float_rows,
+                       int32_input, int32_length, scalar_timestep)
 from ._capi import C
 from ._handle import Handle, Options, enum_member, enum_value, option_property
 from ._options import option_names, option_table
@@ -134,12 +136,12 @@ class Schedule(Handle, Options):
     def q_sample_rng(self, t, x0, rng, out=None, return_eps=False):
         """x_t with ε drawn from `rng` (one draw of n·d normals).
         Returns x_t, or (x_t, ε) with return_eps=True."""
-        rows, d, t_values, x0_values, count = self._rows(t, x0, "x0")
-        result, xt_pointer = float_output(out, "out", count, (rows, d))
-        eps, eps_pointer = float_output(None, "eps", count, (rows, d)) if return_eps \
+        rows, shape, t_values, x0_values, count = self._rows(t, x0, "x0")
+        result, xt_pointer = float_output(out, "out", count, shape)
+        eps, eps_pointer = float_output(None, "eps", count, shape) if return_eps \
             else (None, None)
-        C.diffuse_q_sample_rng(self._h, rows, d, t_values, x0_values, rng._h, eps_pointer,
-                               xt_pointer)
+        C.diffuse_q_sample_rng(self._h, rows, count // rows if rows else 0, t_values, x0_values,
+                               rng._h, eps_pointer, xt_pointer)
         return (result, eps) if return_eps else result
 
     def q_marginal(self, t):
@@ -187,23 +189,31 @@ class Schedule(Handle, Options):
     # ---- helpers ---------------------------------------------------------
 
     def _rows(self, t, first, first_name):
-        """(n, d, t array, first array, n·d) for a batch whose rows follow t or `first`."""
+        """(n, result shape, t array, first array, n·d) for a batch whose rows
+        follow `first` (when it has rows) or t."""
         values, count, shape = float_input(first, first_name)
         rows = int32_length(t, "t")
-        if rows is None:
-            rows = shape[0] if len(shape) == 2 else 1
+        if len(shape) > 1:
+            if rows is not None and rows != shape[0]:
+                raise ValueError("t has %d timesteps for the %d rows of %s (shape %s)"
+                                 % (rows, shape[0], first_name, tuple(shape)))
+            rows = shape[0]
+        elif rows is None:
+            rows = 1
         if rows and count % rows:
             raise ValueError("%s holds %d values, not a whole number of rows for the %d "
                              "timesteps in t" % (first_name, count, rows))
-        d = count // rows if rows else 0
+        if len(shape) <= 1:
+            shape = (rows, count // rows if rows else 0)
         t_values, _ = int32_input(t, "t", rows)
-        return rows, d, t_values, values, count
+        return rows, tuple(shape), t_values, values, count
 
     def _batch(self, function, t, a, a_name, b, b_name, out):
-        rows, d, t_values, a_values, count = self._rows(t, a, a_name)
-        b_values, _, _ = float_input(b, b_name, count)
-        result, out_pointer = float_output(out, "out", count, (rows, d))
-        function(self._h, rows, d, t_values, a_values, b_values, out_pointer)
+        rows, shape, t_values, a_values, count = self._rows(t, a, a_name)
+        b_values, _ = float_rows(b, b_name, shape[1:], rows)
+        result, out_pointer = float_output(out, "out", count, shape)
+        function(self._h, rows, count // rows if rows else 0, t_values, a_values, b_values,
+                 out_pointer)
         return result
 
     def _pair(self, function, t):
