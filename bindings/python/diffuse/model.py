@@ -3,6 +3,7 @@ its checkpoints (diffuse/checkpoint.h)."""
 
 import collections
 import ctypes
+import warnings
 
 from ._buffers import (float_input, float_output, float_result_from_pointer, float_rows,
                        int32_input, int32_length, int32_result_from_pointer)
@@ -22,6 +23,15 @@ _ENUM_OPTIONS = {"activation": Activation, "prediction": Prediction}
 _BOOL_OPTIONS = ("residual",)
 
 TensorInfo = collections.namedtuple("TensorInfo", "name offset shape")
+
+
+class _TensorList(list):
+    """Model.tensors: a list that can still be called as the method it was."""
+
+    def __call__(self):
+        warnings.warn("Model.tensors() is deprecated: it is a property now, model.tensors",
+                      DeprecationWarning, stacklevel=2)
+        return self
 
 
 def _option_table(arch):
@@ -284,8 +294,14 @@ class Model(Handle):
         """A copy of the configuration the model was built from."""
         return ModelConfig._borrowed_from(self)
 
+    @property
     def tensors(self):
-        """The parameter layout: a list of TensorInfo(name, offset, shape)."""
+        """The parameter layout: a list of TensorInfo(name, offset, shape).
+
+        A property, like params (what describes a handle and takes no
+        argument is a property; what takes arguments or acts is a method).
+        Calling it, model.tensors(), the spelling before, still works with
+        a DeprecationWarning."""
         count = self._size(C.diffuse_model_tensor_count)
         infos = []
         for index in range(count):
@@ -295,7 +311,7 @@ class Model(Handle):
                                         ctypes.byref(rank), shape)
             infos.append(TensorInfo(name.value.decode(), offset.value,
                                     tuple(shape[:rank.value])))
-        return infos
+        return _TensorList(infos)
 
     # ---- parameters ----------------------------------------------------
 

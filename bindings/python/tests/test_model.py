@@ -56,7 +56,7 @@ class ModelTest(unittest.TestCase):
             h, e, d, layers = 32, 16, 2, 1
             expected = h * e + h + h * h + h + h * d + h + layers * (h * h + h) + d * h + d
             self.assertEqual(model.param_count, expected)
-            tensors = model.tensors()
+            tensors = model.tensors
             self.assertEqual(tensors[0], diffuse.TensorInfo("time_mlp.0.weight", 0, (h, e)))
             self.assertEqual(tensors[-1].name, "output.bias")
             self.assertEqual(tensors[-1].offset + tensors[-1].shape[0], expected)

@@ -69,21 +69,21 @@ class ScheduleShapeTest(unittest.TestCase):
         with diffuse.Schedule("linear", 10) as schedule:
             x0, eps = shaped(4, 2), shaped(4, 2, 0.5)
             with self.assertRaisesRegex(ValueError, r"t has 8 timesteps for the 4 rows of x0"):
-                schedule.q_sample(list(range(8)), x0, eps)
+                schedule.q_sample(x0, list(range(8)), eps)
             with self.assertRaisesRegex(ValueError, r"eps must have shape \(n, 2\)"):
-                schedule.q_sample([1, 2, 3, 4], x0, shaped(2, 4))
+                schedule.q_sample(x0, [1, 2, 3, 4], shaped(2, 4))
             with self.assertRaisesRegex(ValueError, r"xt has 2 rows; expected 4"):
-                schedule.posterior_mean(3, x0, shaped(2, 2))
-            per_row = schedule.q_sample(3, x0, eps)  # one int: every row
-            self.assertEqual(values(per_row), values(schedule.q_sample([3] * 4, x0, eps)))
+                schedule.posterior_mean(x0, 3, shaped(2, 2))
+            per_row = schedule.q_sample(x0, 3, eps)  # one int: every row
+            self.assertEqual(values(per_row), values(schedule.q_sample(x0, [3] * 4, eps)))
 
     @unittest.skipIf(numpy is None, "numpy absent or hidden")
     def test_result_has_the_first_input_shape(self):
         with diffuse.Schedule("linear", 10) as schedule:
             x0 = numpy.full((3, 2, 2, 2), 0.5, dtype=numpy.float32)
             eps = numpy.ones((3, 8), dtype=numpy.float32)
-            self.assertEqual(schedule.q_sample([1, 2, 3], x0, eps).shape, (3, 2, 2, 2))
-            self.assertEqual(schedule.predict_x0_from_eps(4, x0, eps.ravel()).shape,
+            self.assertEqual(schedule.q_sample(x0, [1, 2, 3], eps).shape, (3, 2, 2, 2))
+            self.assertEqual(schedule.predict_x0_from_eps(x0, 4, eps.ravel()).shape,
                              (3, 2, 2, 2))
 
 
@@ -140,9 +140,8 @@ class StridedInputTest(unittest.TestCase):
             read_only.setflags(write=False)
             numpy.testing.assert_array_equal(model.predict(read_only, 3), expected)
             eps = numpy.ones((6, 2), dtype=numpy.float32)
-            numpy.testing.assert_array_equal(schedule.q_sample(list(range(6)), view, eps[:, :]),
-                                             schedule.q_sample(list(range(6)),
-                                                               numpy.ascontiguousarray(view),
+            numpy.testing.assert_array_equal(schedule.q_sample(view, list(range(6)), eps[:, :]),
+                                             schedule.q_sample(numpy.ascontiguousarray(view),list(range(6)),
                                                                eps))
             timesteps = numpy.arange(12, dtype=numpy.int32)[::2]
             numpy.testing.assert_array_equal(model.predict(view, timesteps),
