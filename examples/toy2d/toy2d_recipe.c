@@ -232,8 +232,8 @@ int toy2d_measure(const toy2d_run *run, const float *samples, size_t n, float *d
     float *more_data = malloc(n * 2 * sizeof(float));
     double *radius2 = malloc(n * 2 * sizeof(double));
     diffuse_rng *rng = NULL;
-    diffuse_status status =
-        noise != NULL && more_data != NULL && radius2 != NULL ? DIFFUSE_OK : DIFFUSE_ERROR_NO_MEMORY;
+    int allocated = noise != NULL && more_data != NULL && radius2 != NULL;
+    diffuse_status status = allocated ? DIFFUSE_OK : DIFFUSE_ERROR_NO_MEMORY;
     if (status == DIFFUSE_OK)
         status = diffuse_toy2d_sample(run->recipe.data, seed, 0, n, data_out);
     if (status == DIFFUSE_OK)

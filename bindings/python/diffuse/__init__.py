@@ -77,6 +77,7 @@ __all__ = [
     "OptimizerOption", "Prediction", "SampleMethod", "SamplerOption", "ScheduleKind",
     "ScheduleOption", "Spacing", "Table",
     "Toy2D", "TrainerOption", "Variance",
-    "Rng", "Dataset", "Schedule", "ModelConfig", "Model", "TensorInfo", "architecture_name", "Optimizer",
+    "Rng", "Dataset", "Schedule", "ModelConfig", "Model", "TensorInfo", "architecture_name",
+    "Optimizer",
     "Trainer", "Sampler", "metrics", "plot", "toy2d",
 ]

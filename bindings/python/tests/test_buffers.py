@@ -150,7 +150,8 @@ class InputBufferTest(unittest.TestCase):
         with diffuse.Schedule("linear", 10) as schedule:
             with self.assertRaisesRegex(TypeError, "x0 must hold float32"):
                 schedule.q_sample(array.array("d", self.x0), [1, 2], self.eps)
-            with self.assertRaisesRegex(ValueError, r"eps must have shape \(n, 2\) or be flat .*; got 3 values"):
+            with self.assertRaisesRegex(ValueError,
+                                        r"eps must have shape \(n, 2\) or be flat .*got 3 values"):
                 schedule.q_sample(self.x0, [1, 2], self.eps[:3])
             with self.assertRaisesRegex(ValueError, "not a whole number of rows"):
                 schedule.q_sample(self.x0, [1, 2, 3], self.eps)

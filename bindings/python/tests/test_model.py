@@ -170,7 +170,8 @@ class CallbackModelTest(unittest.TestCase):
 
     def test_wrong_result_size_is_reported(self):
         with diffuse.Model.callback(2, lambda x, t: [1.0]) as model:
-            with self.assertRaisesRegex(ValueError, r"prediction must have shape \(n, 2\) .*; got 1 values"):
+            with self.assertRaisesRegex(ValueError,
+                                        r"prediction must have shape \(n, 2\) .*; got 1 values"):
                 model.predict([0.0, 0.0], 0)
 
     def test_non_finite_result_is_a_numeric_error(self):

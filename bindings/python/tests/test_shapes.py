@@ -140,9 +140,9 @@ class StridedInputTest(unittest.TestCase):
             read_only.setflags(write=False)
             numpy.testing.assert_array_equal(model.predict(read_only, 3), expected)
             eps = numpy.ones((6, 2), dtype=numpy.float32)
-            numpy.testing.assert_array_equal(schedule.q_sample(view, list(range(6)), eps[:, :]),
-                                             schedule.q_sample(numpy.ascontiguousarray(view),list(range(6)),
-                                                               eps))
+            numpy.testing.assert_array_equal(
+                schedule.q_sample(view, list(range(6)), eps),
+                schedule.q_sample(numpy.ascontiguousarray(view), list(range(6)), eps))
             timesteps = numpy.arange(12, dtype=numpy.int32)[::2]
             numpy.testing.assert_array_equal(model.predict(view, timesteps),
                                              model.predict(view, list(range(0, 12, 2))))
