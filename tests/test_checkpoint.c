@@ -695,8 +695,12 @@ START_TEST(checkpoint_holds_the_documented_names)
     ck_assert_str_eq(st_metadata(f, "schedule.steps"), "200");
     ck_assert_str_eq(st_metadata(f, "optimizer.kind"), "adamw");
     ck_assert_str_eq(st_metadata(f, "optimizer.step"), "3");
-    ck_assert_str_eq(st_metadata(f, "optimizer.decay"), "1");
-    ck_assert_str_eq(st_metadata(f, "optimizer.learning_rate"), "0.0030000000000000001");
+    ck_assert_str_eq(st_metadata(f, "optimizer.decay"), "cosine");
+    ck_assert_str_eq(st_metadata(f, "model.activation"), "silu");
+    ck_assert_str_eq(st_metadata(f, "model.prediction"), "epsilon");
+    ck_assert_str_eq(st_metadata(f, "schedule.zero_terminal_snr"), "0");
+    ck_assert_str_eq(st_metadata(f, "schedule.cosine_offset"), "0.008");
+    ck_assert_str_eq(st_metadata(f, "optimizer.learning_rate"), "0.003");
     ck_assert_str_eq(st_metadata(f, "trainer.batch_size"), "8");
     ck_assert_str_eq(st_metadata(f, "trainer.seed"), "123");
     const size_t weight_shape[2] = {4, 2}, moment_shape[1] = {82};
@@ -952,8 +956,12 @@ START_TEST(bad_metadata_values_are_rejected)
          "model.time_max_period"},
         {"\"model.time_max_period\":\"10000.0\"", "\"model.time_max_period\":\"0.5\"", LOAD_BOTH,
          "\"model.time_max_period\" is not accepted"},
-        {"\"model.activation\":\"0\"", "\"model.activation\":\"2\"", LOAD_BOTH, "model.activation"},
-        {"\"model.prediction\":\"0\"", "\"model.prediction\":\"-1\"", LOAD_BOTH, "model.prediction"},
+        {"\"model.activation\":\"silu\"", "\"model.activation\":\"2\"", LOAD_BOTH,
+         "model.activation"},
+        {"\"model.activation\":\"silu\"", "\"model.activation\":\"relu\"", LOAD_BOTH,
+         "\"model.activation\" = \"relu\" is not one of its names"},
+        {"\"model.prediction\":\"epsilon\"", "\"model.prediction\":\"-1\"", LOAD_BOTH,
+         "model.prediction"},
         {"\"model.seed\":\"3\",", "", LOAD_BOTH, "\"model.seed\" is missing"},
         {"\"model.dim\":\"2\"", "\"model.dim\":\"0\"", LOAD_BOTH, "\"model.dim\" = \"0\" is outside"},
         {"\"model.dim\":\"2\"", "\"model.dim\":\"3\"", LOAD_BOTH, "expected F32[4, 3]"},
@@ -966,19 +974,19 @@ START_TEST(bad_metadata_values_are_rejected)
         {"\"schedule.steps\":\"200\"", "\"schedule.steps\":\"1000001\"", LOAD_BOTH, "schedule.steps"},
         {"\"schedule.max_beta\":\"0.999\"", "\"schedule.max_beta\":\"1.5\"", LOAD_BOTH,
          "the schedule configuration is not accepted"},
-        {"\"schedule.zero_terminal_snr\":\"0.0\"", "\"schedule.zero_terminal_snr\":\"0.5\"", LOAD_BOTH,
+        {"\"schedule.zero_terminal_snr\":\"0\"", "\"schedule.zero_terminal_snr\":\"0.5\"", LOAD_BOTH,
          "not a whole number"},
-        {"\"schedule.cosine_offset\":\"0.0080000000000000002\",", "", LOAD_BOTH,
+        {"\"schedule.cosine_offset\":\"0.008\",", "", LOAD_BOTH,
          "\"schedule.cosine_offset\" is missing"},
         {"\"optimizer.kind\":\"adamw\"", "\"optimizer.kind\":\"sgd\"", LOAD_TRAINER,
          "\"optimizer.kind\" = \"sgd\" is not an optimizer"},
-        {"\"optimizer.learning_rate\":\"0.0030000000000000001\"",
+        {"\"optimizer.learning_rate\":\"0.003\"",
          "\"optimizer.learning_rate\":\"2\"", LOAD_TRAINER,
          "metadata \"optimizer.learning_rate\" is not accepted: optimizer option learning_rate"},
-        {"\"optimizer.beta1\":\"0.90000000000000002\"", "\"optimizer.beta1\":\"1\"", LOAD_TRAINER,
+        {"\"optimizer.beta1\":\"0.9\"", "\"optimizer.beta1\":\"1\"", LOAD_TRAINER,
          "optimizer.beta1"},
-        {"\"optimizer.decay\":\"1\"", "\"optimizer.decay\":\"1.0\"", LOAD_TRAINER,
-         "\"optimizer.decay\" = \"1.0\" is not an integer"},
+        {"\"optimizer.decay\":\"cosine\"", "\"optimizer.decay\":\"1.0\"", LOAD_TRAINER,
+         "\"optimizer.decay\" = \"1.0\" is not one of its names"},
         {"\"optimizer.warmup_steps\":\"4\"", "\"optimizer.warmup_steps\":\"-4\"", LOAD_TRAINER,
          "optimizer.warmup_steps"},
         {"\"optimizer.step\":\"3\"", "\"optimizer.step\":\"-3\"", LOAD_TRAINER,
@@ -1068,7 +1076,7 @@ START_TEST(edits_without_a_matching_checksum_are_rejected)
     const diffuse_status F = DIFFUSE_ERROR_FORMAT;
     const char *mismatch = "checksum mismatch: metadata \"checksum\" says crc32c:";
     static const char *const edits[][2] = {
-        {"\"optimizer.learning_rate\":\"0.0030000000000000001\"",
+        {"\"optimizer.learning_rate\":\"0.003\"",
          "\"optimizer.learning_rate\":\"0.1030000000000000001\""},
         {"\"schedule.steps\":\"200\"", "\"schedule.steps\":\"201\""},
         {"\"trainer.seed\":\"123\"", "\"trainer.seed\":\"124\""},
@@ -1124,6 +1132,12 @@ START_TEST(version_1_files_still_load)
     ck_assert_int_eq(st_open(&f, sc.path, NULL, NULL), DIFFUSE_OK);
     ck_assert_str_eq(st_metadata(f, "format_version"), "2");
     ck_assert_int_eq(st_verify_checksum(f, "checksum", NULL), DIFFUSE_OK);
+    /* Its numbers ("0", "0.0", "0.90000000000000002") now in today's forms. */
+    ck_assert_str_eq(st_metadata(f, "model.activation"), "silu");
+    ck_assert_str_eq(st_metadata(f, "model.prediction"), "epsilon");
+    ck_assert_str_eq(st_metadata(f, "optimizer.decay"), "none");
+    ck_assert_str_eq(st_metadata(f, "schedule.zero_terminal_snr"), "0");
+    ck_assert_str_eq(st_metadata(f, "optimizer.ema_decay"), "0.9");
     st_close(f);
     expect_load_status(VERSION_1_FILE, LOAD_MODEL, DIFFUSE_OK, NULL);
     /* A version 1 file that does carry a checksum has it verified. */
@@ -1133,6 +1147,39 @@ START_TEST(version_1_files_still_load)
                                               "\"checksum\":\"crc32c:00000000\",\"format\":"),
                          LOAD_BOTH, "checksum mismatch");
     free(v1.bytes);
+    diffuse_test_remove_dir(sc.dir);
+}
+END_TEST
+
+/* Enum options are stored by name; the numbers libdiffuse 0.1 wrote still
+ * load, as the same value. */
+START_TEST(enum_options_are_names_and_numbers_still_load)
+{
+    scratch sc;
+    scratch_init(&sc);
+    blob b = tiny_trainer_file(sc.path);
+    const char *silu = "\"model.activation\":\"silu\"";
+    blob numbered = edit_header(&b, silu, "\"model.activation\":\"1\"");
+    blob renamed = edit_header(&b, silu, "\"model.activation\":\"gelu\"");
+    const blob *files[] = {&numbered, &renamed};
+    for (size_t i = 0; i < 2; i++) {
+        diffuse_test_write_file(sc.other, files[i]->bytes, files[i]->size);
+        rig r;
+        rig_load(&r, sc.other);
+        const diffuse_model_config *config = NULL;
+        int64_t activation = -1, decay = -1;
+        ck_assert_int_eq(diffuse_model_get_config(r.model, &config), DIFFUSE_OK);
+        ck_assert_int_eq(diffuse_model_config_get_int(config, DIFFUSE_MODEL_ACTIVATION,
+                                                      &activation),
+                         DIFFUSE_OK);
+        ck_assert_int_eq(diffuse_optimizer_get_int(r.optimizer, DIFFUSE_OPTIMIZER_DECAY, &decay),
+                         DIFFUSE_OK);
+        ck_assert_int_eq(activation, DIFFUSE_ACTIVATION_GELU);
+        ck_assert_int_eq(decay, DIFFUSE_LR_DECAY_COSINE);
+        rig_free(&r);
+        free(files[i]->bytes);
+    }
+    free(b.bytes);
     diffuse_test_remove_dir(sc.dir);
 }
 END_TEST
@@ -1152,7 +1199,7 @@ START_TEST(option_combinations_are_checked_at_load)
                          "\"optimizer.min_learning_rate\":\"0.5\"", LOAD_TRAINER,
                          DIFFUSE_ERROR_FORMAT, "MIN_LEARNING_RATE (0.5) is above LEARNING_RATE");
     /* Without a decay the same values are fine. */
-    blob no_decay = edit_header(&b, "\"optimizer.decay\":\"1\"", "\"optimizer.decay\":\"0\"");
+    blob no_decay = edit_header(&b, "\"optimizer.decay\":\"cosine\"", "\"optimizer.decay\":\"none\"");
     expect_edit_rejected(&sc, &no_decay, "\"optimizer.decay_steps\":\"20\"",
                          "\"optimizer.decay_steps\":\"0\"", LOAD_TRAINER, DIFFUSE_OK, NULL);
     free(no_decay.bytes);
@@ -1546,6 +1593,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(corrupt, bad_tensors_are_rejected);
     tcase_add_test(corrupt, edits_without_a_matching_checksum_are_rejected);
     tcase_add_test(corrupt, version_1_files_still_load);
+    tcase_add_test(corrupt, enum_options_are_names_and_numbers_still_load);
     tcase_add_test(corrupt, option_combinations_are_checked_at_load);
     tcase_add_test(corrupt, counters_that_cannot_advance_are_rejected);
     tcase_add_test(corrupt, oversized_files_are_rejected_before_reading);

@@ -880,12 +880,17 @@ START_TEST(metadata_numbers_round_trip_and_are_checked)
     size_t size = 0;
     ck_assert_int_eq(st_write_memory(w, &raw, &size, NULL), DIFFUSE_OK);
     st_file *file = open_ok(raw, size, "metadata numbers");
+    /* The shortest text that reads back exactly; whole numbers in full. */
+    const char *const texts[] = {"0.1",     "0.3333333333333333", "-0.0",
+                                 "5e-324",  "1.7976931348623157e308", "-2.2250738585072014e-308",
+                                 "1e21",    "123456789.0",          "2.5e-8"};
     for (size_t k = 0; k < sizeof doubles / sizeof doubles[0]; k++) {
         snprintf(key, sizeof key, "d%zu", k);
         double d = 0;
         ck_assert_int_eq(st_metadata_double(file, key, -DBL_MAX, DBL_MAX, &d, &err), DIFFUSE_OK);
         ck_assert_msg(memcmp(&d, &doubles[k], sizeof d) == 0, "%s: %.17g != %.17g (\"%s\")", key,
                       d, doubles[k], st_metadata(file, key));
+        ck_assert_str_eq(st_metadata(file, key), texts[k]);
     }
     int64_t i = 0;
     uint64_t u = 0;

@@ -4,11 +4,17 @@
 # array('f') code paths run), after checking that the binding declares every
 # exported function.
 #
-# Usage: bindings/python/run_tests.sh [build-dir]      (default: build)
+# Usage: bindings/python/run_tests.sh [--fast] [build-dir]      (default: build)
+# --fast skips the slow tests (those that run the examples; DIFFUSE_TEST_FAST=1),
+# as tests/run-tests.sh does by default.
 # Environment: PYTHON (default /usr/bin/python3, Debian's, which has numpy
 # once python3-numpy is installed); extra arguments to unittest in TEST_ARGS
 # (e.g. TEST_ARGS=-v).
 set -eu
+if [ "${1:-}" = "--fast" ]; then
+    export DIFFUSE_TEST_FAST=1
+    shift
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)

@@ -2,6 +2,7 @@
 #include "toy2d_recipe.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -168,15 +169,75 @@ int toy2d_sample(toy2d_run *run, size_t n, float *out)
     return status == DIFFUSE_OK ? 0 : -1;
 }
 
+static double squared_distance(const float *a, const float *b)
+{
+    double dx = (double)a[0] - b[0], dy = (double)a[1] - b[1];
+    return dx * dx + dy * dy;
+}
+
+/* radius2[i] = squared distance of point i of x (n × 2) to its k-th
+ * nearest other point; the k smallest are kept sorted by insertion. */
+static void knn_radii(const float *x, size_t n, double *radius2)
+{
+    for (size_t i = 0; i < n; i++) {
+        double nearest[TOY2D_KNN_K];
+        for (size_t j = 0; j < TOY2D_KNN_K; j++)
+            nearest[j] = INFINITY;
+        for (size_t j = 0; j < n; j++) {
+            double d = j == i ? INFINITY : squared_distance(&x[2 * i], &x[2 * j]);
+            for (size_t slot = TOY2D_KNN_K; slot > 0 && d < nearest[slot - 1]; slot--) {
+                if (slot < TOY2D_KNN_K)
+                    nearest[slot] = nearest[slot - 1];
+                nearest[slot - 1] = d;
+            }
+        }
+        radius2[i] = nearest[TOY2D_KNN_K - 1];
+    }
+}
+
+/* The share of the points of a (n × 2) inside some ball of b (centres b,
+ * squared radii b_radius2). */
+static double share_covered(const float *a, const float *b, const double *b_radius2, size_t n)
+{
+    size_t covered = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < n && squared_distance(&a[2 * i], &b[2 * j]) > b_radius2[j])
+            j++;
+        covered += j < n;
+    }
+    return (double)covered / (double)n;
+}
+
+/* k-NN precision and recall of s against d (both n × 2); radius2 holds 2n
+ * doubles of scratch. */
+static toy2d_coverage knn_coverage(const float *s, const float *d, size_t n, double *radius2)
+{
+    knn_radii(d, n, radius2);
+    knn_radii(s, n, radius2 + n);
+    return (toy2d_coverage){share_covered(s, d, radius2, n), share_covered(d, s, radius2 + n, n)};
+}
+
+int toy2d_matches_data(const toy2d_quality *quality)
+{
+    return quality->knn.precision >= quality->floor.precision - TOY2D_KNN_TOLERANCE &&
+           quality->knn.recall >= quality->floor.recall - TOY2D_KNN_TOLERANCE;
+}
+
 int toy2d_measure(const toy2d_run *run, const float *samples, size_t n, float *data_out,
                   toy2d_quality *quality)
 {
     uint64_t seed = run->recipe.seed + TOY2D_EVALUATION_SEED_OFFSET;
     float *noise = malloc(n * 2 * sizeof(float));
+    float *more_data = malloc(n * 2 * sizeof(float));
+    double *radius2 = malloc(n * 2 * sizeof(double));
     diffuse_rng *rng = NULL;
-    diffuse_status status = noise != NULL ? DIFFUSE_OK : DIFFUSE_ERROR_NO_MEMORY;
+    int allocated = noise != NULL && more_data != NULL && radius2 != NULL;
+    diffuse_status status = allocated ? DIFFUSE_OK : DIFFUSE_ERROR_NO_MEMORY;
     if (status == DIFFUSE_OK)
         status = diffuse_toy2d_sample(run->recipe.data, seed, 0, n, data_out);
+    if (status == DIFFUSE_OK)
+        status = diffuse_toy2d_sample(run->recipe.data, seed, n, n, more_data);
     if (status == DIFFUSE_OK)
         status = diffuse_rng_create(&rng, seed, 1);
     if (status == DIFFUSE_OK)
@@ -185,10 +246,16 @@ int toy2d_measure(const toy2d_run *run, const float *samples, size_t n, float *d
         status = diffuse_energy_distance(samples, n, data_out, n, 2, &quality->samples);
     if (status == DIFFUSE_OK)
         status = diffuse_energy_distance(noise, n, data_out, n, 2, &quality->noise);
+    if (status == DIFFUSE_OK) {
+        quality->knn = knn_coverage(samples, data_out, n, radius2);
+        quality->floor = knn_coverage(more_data, data_out, n, radius2);
+    }
     if (status != DIFFUSE_OK)
         fprintf(stderr, "toy2d: measuring failed: %s\n", diffuse_last_error());
     diffuse_rng_free(rng);
     free(noise);
+    free(more_data);
+    free(radius2);
     return status == DIFFUSE_OK ? 0 : -1;
 }
 

@@ -33,10 +33,30 @@ typedef struct toy2d_run {
     uint64_t data_cursor; /* index of the next data point the callback hands out */
 } toy2d_run;
 
+/* k-NN precision and recall (Kynkäänniemi et al. 2019) of a set S against
+ * the data D, with k = TOY2D_KNN_K: precision is the share of S inside
+ * some data point's ball (radius: its distance to its k-th nearest data
+ * neighbour), recall the share of D inside some ball of S. Unlike the
+ * energy distance they see fine structure: samples in the gaps of the data
+ * lower the precision, missed parts of it the recall. */
+#define TOY2D_KNN_K 3
+
+typedef struct toy2d_coverage {
+    double precision, recall;
+} toy2d_coverage;
+
 typedef struct toy2d_quality {
-    double samples; /* energy distance: samples vs fresh data */
-    double noise;   /* energy distance: N(0, I) vs the same fresh data */
+    double samples;          /* energy distance: samples vs fresh data */
+    double noise;            /* energy distance: N(0, I) vs the same fresh data */
+    toy2d_coverage knn;      /* samples vs fresh data */
+    toy2d_coverage floor;    /* a second fresh data set vs the first: a perfect model */
 } toy2d_quality;
+
+/* Whether the samples' precision and recall are both within
+ * TOY2D_KNN_TOLERANCE of the data-vs-data floor (at n = 2000 a share's
+ * sampling spread is ~0.01, so 0.03 is about three of them). */
+#define TOY2D_KNN_TOLERANCE 0.03
+int toy2d_matches_data(const toy2d_quality *quality);
 
 toy2d_recipe toy2d_default_recipe(diffuse_toy2d data, uint64_t steps, uint64_t seed, int threads);
 
@@ -49,7 +69,8 @@ int toy2d_train(const toy2d_recipe *recipe, toy2d_run *run);
 int toy2d_sample(toy2d_run *run, size_t n, float *out);
 
 /* Draws n fresh data points into data_out (n × 2) and measures how far the
- * samples and pure noise are from them. */
+ * samples and pure noise are from them, and the samples' k-NN precision and
+ * recall next to those of n more fresh data points. */
 int toy2d_measure(const toy2d_run *run, const float *samples, size_t n, float *data_out,
                   toy2d_quality *quality);
 

@@ -7,8 +7,13 @@
  * the weights with the safetensors package or a few lines of numpy
  * (tests/reference/checkpoint_read.py shows them).
  *
- * Content (format_version 2; every metadata value is a string, numbers are
- * written so that they read back bit-exactly):
+ * Content (format_version 2; every metadata value is a string: integers as
+ * integers ("256", "0"), doubles in the shortest form that reads back
+ * bit-exactly ("0.9", "1e-8", "10000.0"), enum options by the names of their
+ * values: "model.activation" "silu" | "gelu", "model.prediction" "epsilon" |
+ * "v" | "x0", "optimizer.decay" "none" | "cosine" | "linear"; the numbers
+ * that libdiffuse 0.1 wrote for these, and its "0.0" for integers, still
+ * load):
  *   __metadata__  "format": "libdiffuse-checkpoint", "format_version": "2",
  *                 "checksum": "crc32c:" and 8 lowercase hex digits, the
  *                 CRC-32C (Castagnoli) of the data section followed by

@@ -133,6 +133,11 @@ const char *schedule_option_name(diffuse_schedule_option option)
     return (unsigned)option < SCHEDULE_OPTION_COUNT ? schedule_specs[option].name : NULL;
 }
 
+bool schedule_option_is_double(diffuse_schedule_option option)
+{
+    return (unsigned)option < SCHEDULE_OPTION_COUNT && schedule_specs[option].is_double;
+}
+
 /* ---- β for each kind ---------------------------------------------------- */
 
 /* Point i of linspace(a, b, steps): equally spaced from a to b inclusive;

@@ -71,6 +71,10 @@ bool schedule_option_applies(diffuse_schedule_kind kind, diffuse_schedule_option
  * checkpoint keys; NULL for an unknown option. */
 const char *schedule_option_name(diffuse_schedule_option option);
 
+/* Whether the option is a double (else an integer, ZERO_TERMINAL_SNR);
+ * false for an unknown option. */
+bool schedule_option_is_double(diffuse_schedule_option option);
+
 /* Builds a schedule from a stored configuration, validating everything as
  * the public constructors and setters do (kind, steps, each applicable option
  * against its bounds, their combination, custom β). options[k] is read only

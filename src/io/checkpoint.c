@@ -44,9 +44,42 @@ diffuse_status checkpoint_writer_create(st_writer **out, checkpoint_kind kind,
     return status;
 }
 
+/* Enum options stored by the names of their values, indexed by value (the
+ * enums of include/diffuse/model.h and optim.h): a number would mean
+ * nothing to a reader of the file. */
+static const char *const activation_names[] = {"silu", "gelu"};
+static const char *const prediction_names[] = {"epsilon", "v", "x0"};
+static const char *const lr_decay_names[] = {"none", "cosine", "linear"};
+
+typedef struct named_option {
+    const char *key;
+    const char *const *names;
+    size_t count;
+} named_option;
+
+#define NAMED(key, names) {key, names, sizeof names / sizeof names[0]}
+static const named_option named_options[] = {
+    NAMED("model.activation", activation_names),
+    NAMED("model.prediction", prediction_names),
+    NAMED("optimizer.decay", lr_decay_names),
+};
+
+static const named_option *find_named(const char *key)
+{
+    for (size_t k = 0; k < sizeof named_options / sizeof named_options[0]; k++) {
+        if (strcmp(named_options[k].key, key) == 0)
+            return &named_options[k];
+    }
+    return NULL;
+}
+
 diffuse_status checkpoint_write_number(st_writer *w, const char *key, bool is_double,
                                        double value, diffuse_error *err)
 {
+    const named_option *named = find_named(key);
+    /* The setters' bounds keep an enum option's value among its names. */
+    if (named != NULL && value >= 0 && value < (double)named->count)
+        return st_writer_add_metadata(w, key, named->names[(size_t)value], err);
     if (is_double)
         return st_writer_add_metadata_double(w, key, value, err);
     return st_writer_add_metadata_int64(w, key, (int64_t)value, err);
@@ -144,6 +177,18 @@ diffuse_status checkpoint_read_name(const st_file *f, const char *key, const cha
 diffuse_status checkpoint_read_number(const st_file *f, const char *key, bool is_double,
                                       checkpoint_number *value, diffuse_error *err)
 {
+    const named_option *named = find_named(key);
+    const char *text = st_metadata(f, key);
+    int64_t number;
+    /* libdiffuse 0.1 wrote enum options as numbers: those still load. */
+    if (named != NULL && text != NULL && !st_parse_int64(text, &number)) {
+        size_t index = 0;
+        diffuse_status status = checkpoint_read_name(f, key, named->names, named->count,
+                                                     "not one of its names", &index, err);
+        value->integer = (int64_t)index;
+        value->real = (double)index;
+        return status;
+    }
     if (is_double)
         return st_metadata_double(f, key, -DBL_MAX, DBL_MAX, &value->real, err);
     return st_metadata_int64(f, key, INT64_MIN, INT64_MAX, &value->integer, err);

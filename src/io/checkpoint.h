@@ -6,7 +6,8 @@
  *
  * A checkpoint is a safetensors file (src/safetensors.h) with this content,
  * format_version 2 (every value of "__metadata__" is a string; numbers are
- * written so that they read back bit-exactly):
+ * written so that they read back bit-exactly, in their shortest such form;
+ * enum options by name, see checkpoint_write_number):
  *
  *   metadata  format                "libdiffuse-checkpoint"
  *             format_version        "2" ("1": libdiffuse 0.1, no checksum)
@@ -24,7 +25,8 @@
  *                                   "sigmoid" | "custom"
  *             schedule.steps        T
  *             schedule.<option>     every option that applies to the kind
- *                                   ("schedule.beta_start"), as a double
+ *                                   ("schedule.beta_start"), typed ("0" for
+ *                                   zero_terminal_snr; 0.1 wrote "0.0")
  *   tensors   <model tensor name>   F32, the model's shape ("input.weight" [H, d])
  *             ema.<tensor name>     F32, the EMA weights, when the model has them
  *             schedule.betas        F64 [T], CUSTOM schedules only (β before any
@@ -102,8 +104,10 @@ void checkpoint_key(char key[CHECKPOINT_KEY_SIZE], const char *prefix, const cha
 diffuse_status checkpoint_writer_create(st_writer **out, checkpoint_kind kind,
                                         diffuse_error *err);
 
-/* An option value as metadata `key`: a double option as a double, an
- * integer option as a 64-bit integer (its double holds it exactly). */
+/* An option value as metadata `key`: an enum option (model.activation,
+ * model.prediction, optimizer.decay) by the name of its value ("gelu"), a
+ * double option as a double in its shortest round-trip form, an integer
+ * option as a 64-bit integer (its double holds it exactly). */
 diffuse_status checkpoint_write_number(st_writer *w, const char *key, bool is_double,
                                        double value, diffuse_error *err);
 
@@ -155,7 +159,9 @@ typedef struct checkpoint_number {
 
 /* Metadata `key` parsed strictly as a double or as a 64-bit integer; any
  * value of the type is accepted (the handle's setter checks the bounds).
- * Errors: FORMAT (missing, or not a number of the type). */
+ * An enum option is read by name, or as its number (libdiffuse 0.1's
+ * files). Errors: FORMAT (missing, not a number of the type, an unknown
+ * name). */
 diffuse_status checkpoint_read_number(const st_file *f, const char *key, bool is_double,
                                       checkpoint_number *value, diffuse_error *err);
 

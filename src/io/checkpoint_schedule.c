@@ -19,16 +19,17 @@ diffuse_status checkpoint_write_schedule(st_writer *w, const diffuse_schedule *s
         st_writer_add_metadata(w, SCHEDULE_KIND, schedule_kind_names[s->kind], err);
     if (status == DIFFUSE_OK)
         status = st_writer_add_metadata_int64(w, SCHEDULE_PREFIX "steps", (int64_t)s->steps, err);
-    /* Every option is written as a double (ZERO_TERMINAL_SNR as 0.0 / 1.0):
-     * schedule_create_from_config takes them that way and checks that int
-     * options are whole. */
+    /* Each option by its type (ZERO_TERMINAL_SNR as "0" / "1"); the reader
+     * takes every one as a double (libdiffuse 0.1 wrote "0.0"), and
+     * schedule_create_from_config checks that int options are whole. */
     for (int k = 0; status == DIFFUSE_OK && k < SCHEDULE_OPTION_COUNT; k++) {
         diffuse_schedule_option option = (diffuse_schedule_option)k;
         if (!schedule_option_applies(s->kind, option))
             continue;
         char key[CHECKPOINT_KEY_SIZE];
         checkpoint_key(key, SCHEDULE_PREFIX, schedule_option_name(option));
-        status = st_writer_add_metadata_double(w, key, s->options[k], err);
+        status = checkpoint_write_number(w, key, schedule_option_is_double(option),
+                                         s->options[k], err);
     }
     if (status == DIFFUSE_OK && s->kind == DIFFUSE_SCHEDULE_CUSTOM)
         status = st_writer_add_tensor(w, SCHEDULE_BETAS, ST_F64, 1, &s->steps, s->custom_betas,

@@ -1190,8 +1190,25 @@ diffuse_status st_writer_add_metadata_uint64(st_writer *writer, const char *key,
     return st_writer_add_metadata(writer, key, text, err);
 }
 
-/* 17 significant digits identify every double; Jansson formats without the
- * C locale's decimal comma and st_parse_double reads it back exactly. */
+/* `value` with `digits` significant digits into text[size]: Jansson
+ * formats without the C locale's decimal comma. The length, or 0. */
+static size_t format_double(double value, int digits, char *text, size_t size)
+{
+    json_t *number = json_real(value);
+    size_t length = number == NULL ? 0
+                                   : json_dumpb(number, text, size - 1,
+                                                JSON_ENCODE_ANY | JSON_REAL_PRECISION(digits));
+    json_decref(number);
+    if (length >= size)
+        return 0;
+    text[length] = '\0';
+    return length;
+}
+
+/* The shortest text that st_parse_double reads back as exactly `value`
+ * ("0.9", not "0.90000000000000002"; 17 significant digits always do),
+ * whole numbers below 10^17 without an exponent ("10000.0", not "1e4"):
+ * more digits than the shortest still read back exactly. */
 diffuse_status st_writer_add_metadata_double(st_writer *writer, const char *key, double value,
                                              diffuse_error *err)
 {
@@ -1200,14 +1217,22 @@ diffuse_status st_writer_add_metadata_double(st_writer *writer, const char *key,
                             "metadata \"" ST_NAME_IN_MESSAGE "\" is not finite (%g)",
                             key != NULL ? key : "(null)", value);
     char text[64];
-    json_t *number = json_real(value);
-    size_t length = number == NULL ? 0
-                                   : json_dumpb(number, text, sizeof text - 1,
-                                                JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
-    json_decref(number);
-    if (length == 0 || length >= sizeof text)
+    size_t length = 0;
+    double back = 0.0;
+    int digits = 1;
+    for (; digits <= 17; digits++) {
+        length = format_double(value, digits, text, sizeof text);
+        if (length == 0 || (st_parse_double(text, &back) && back == value))
+            break;
+    }
+    double magnitude = fabs(value);
+    if (length != 0 && magnitude >= 10.0 && magnitude < 1e17) {
+        int integer_digits = (int)floor(log10(magnitude)) + 1;
+        if (integer_digits > digits)
+            length = format_double(value, integer_digits, text, sizeof text);
+    }
+    if (length == 0)
         return diffuse_fail(err, DIFFUSE_ERROR_NO_MEMORY, "cannot format the number %g", value);
-    text[length] = '\0';
     return st_writer_add_metadata(writer, key, text, err);
 }
 

@@ -50,6 +50,15 @@ MLP_OPTIONS = ["hidden_width", "hidden_layers", "time_embed_dim", "activation", 
 OPTIMIZER_OPTIONS = ["learning_rate", "beta1", "beta2", "epsilon", "weight_decay", "clip_norm",
                      "ema_decay", "warmup_steps", "decay", "decay_steps", "min_learning_rate"]
 TRAINER_OPTIONS = ["batch_size", "seed", "threads"]
+# Enum options, stored by the names of their values (libdiffuse 0.1, format
+# version 1, wrote their numbers), and the integer options, stored as integers
+# (0.1 wrote schedule.zero_terminal_snr as "0.0").
+NAMED_OPTIONS = {"model.activation": ["silu", "gelu"],
+                 "model.prediction": ["epsilon", "v", "x0"],
+                 "optimizer.decay": ["none", "cosine", "linear"]}
+INTEGER_OPTIONS = {"model.hidden_width", "model.hidden_layers", "model.time_embed_dim",
+                   "model.residual", "model.seed", "schedule.zero_terminal_snr",
+                   "optimizer.warmup_steps", "optimizer.decay_steps"}
 
 
 def crc32c(data, crc=0):
@@ -131,6 +140,20 @@ def number(metadata, key):
     return value
 
 
+def option_value(metadata, key, version):
+    """An option's value, checked to be in the form its type has in `version`."""
+    if version == 1:
+        return number(metadata, key)
+    if key in NAMED_OPTIONS:
+        names = NAMED_OPTIONS[key]
+        require(metadata.get(key) in names, "metadata %s = %r is not one of %s"
+                % (key, metadata.get(key), ", ".join(names)))
+        return names.index(metadata[key])
+    if key in INTEGER_OPTIONS:
+        return integer(metadata, key)
+    return number(metadata, key)
+
+
 def mlp_layout(metadata):
     """Names and shapes of include/diffuse/model.h's MLP layout, in order."""
     d = integer(metadata, "model.dim")
@@ -168,8 +191,8 @@ def check(path):
     kind = metadata.get("kind")
     require(kind in ("model", "trainer"), "kind %r" % kind)
     require(metadata.get("model.architecture") == "mlp", "only the MLP layout is known here")
-    for option in MLP_OPTIONS:
-        number(metadata, "model." + option)
+    for name in MLP_OPTIONS:
+        option_value(metadata, "model." + name, version)
     expected = set()
     layout = mlp_layout(metadata)
     has_ema = "ema." + layout[0][0] in tensors
@@ -185,8 +208,8 @@ def check(path):
     schedule = metadata.get("schedule.kind")
     require(schedule in SCHEDULE_OPTIONS, "schedule.kind %r" % schedule)
     steps = integer(metadata, "schedule.steps")
-    for option in SCHEDULE_OPTIONS[schedule]:
-        number(metadata, "schedule." + option)
+    for name in SCHEDULE_OPTIONS[schedule]:
+        option_value(metadata, "schedule." + name, version)
     if schedule == "custom":
         betas = floats(tensors, "schedule.betas", [steps], "F64")
         require(all(0 < b <= 1 for b in betas), "a custom beta is outside (0, 1]")
@@ -194,8 +217,8 @@ def check(path):
 
     if kind == "trainer":
         require(metadata.get("optimizer.kind") in ("adam", "adamw"), "optimizer.kind")
-        for option in OPTIMIZER_OPTIONS:
-            number(metadata, "optimizer." + option)
+        for name in OPTIMIZER_OPTIONS:
+            option_value(metadata, "optimizer." + name, version)
         integer(metadata, "optimizer.step")
         for option in TRAINER_OPTIONS:
             integer(metadata, "trainer." + option)

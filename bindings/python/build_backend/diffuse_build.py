@@ -9,12 +9,14 @@ lives in the source tree (pyproject.toml: backend-path) and requires nothing,
 so both commands work offline.
 
 It builds:
-  wheel     diffuse-<version>-py3-none-any.whl: the package plus dist-info
+  wheel     libdiffuse-<version>-py3-none-any.whl: the package (py.typed
+            included) plus dist-info
             (METADATA, WHEEL, RECORD with sha256 hashes), PEP 427;
   editable  a wheel with a .pth file pointing at this directory, PEP 660;
-  sdist     diffuse-<version>.tar.gz: this directory's sources, PEP 517.
+  sdist     libdiffuse-<version>.tar.gz: this directory's sources, PEP 517.
 
-Name, version and summary come from [project] in pyproject.toml.
+Name, version, summary, keywords, classifiers and the readme (the long
+description) come from [project] in pyproject.toml.
 """
 
 import base64
@@ -32,20 +34,33 @@ SDIST_DIRECTORIES = (PACKAGE, "build_backend", "tests")
 
 
 def _project():
-    """name, version, description, requires-python from pyproject.toml."""
+    """The string fields of [project] in pyproject.toml (name, version,
+    description, readme, requires-python), and its string lists (keywords,
+    classifiers) as lists."""
     with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as stream:
         text = stream.read()
     section = re.search(r"^\[project\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S).group(1)
     fields = dict(re.findall(r'^([\w-]+)\s*=\s*"([^"]*)"\s*$', section, re.M))
+    for key, items in re.findall(r'^([\w-]+)\s*=\s*\[(.*?)\]', section, re.M | re.S):
+        fields[key] = re.findall(r'"([^"]*)"', items)
     return fields
 
 
 def _metadata():
+    """Core metadata 2.1 (PKG-INFO / METADATA), the readme as its body."""
     project = _project()
-    return ("Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: %s\n"
+    head = ("Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: %s\n"
             "Requires-Python: %s\nLicense: MIT\n"
             % (project["name"], project["version"], project.get("description", ""),
                project.get("requires-python", ">=3.8")))
+    if project.get("keywords"):
+        head += "Keywords: %s\n" % ",".join(project["keywords"])
+    head += "".join("Classifier: %s\n" % line for line in project.get("classifiers", []))
+    readme = project.get("readme")
+    if readme is None:
+        return head
+    body = _read(os.path.join(ROOT, readme)).decode("utf-8")
+    return head + "Description-Content-Type: text/markdown\n\n" + body
 
 
 def _dist_info():
@@ -62,7 +77,7 @@ def _package_files():
     for directory, subdirectories, files in os.walk(os.path.join(ROOT, PACKAGE)):
         subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
         for name in sorted(files):
-            if name.endswith(".py"):
+            if name.endswith(".py") or name == "py.typed":
                 path = os.path.join(directory, name)
                 yield path, os.path.relpath(path, ROOT)
 

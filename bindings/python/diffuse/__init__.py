@@ -31,6 +31,7 @@ from .enums import (Activation, Architecture, LogLevel, LRDecay, ModelOption, Op
                     OptimizerOption, Prediction, SampleMethod, SamplerOption, ScheduleKind,
                     ScheduleOption, Spacing, Table, Toy2D, TrainerOption, Variance)
 from .log import DiffuseWarning
+from .data import Dataset
 from .images import Images
 from .rng import Rng
 from .schedule import Schedule
@@ -76,6 +77,7 @@ __all__ = [
     "OptimizerOption", "Prediction", "SampleMethod", "SamplerOption", "ScheduleKind",
     "ScheduleOption", "Spacing", "Table",
     "Toy2D", "TrainerOption", "Variance",
-    "Rng", "Schedule", "ModelConfig", "Model", "TensorInfo", "architecture_name", "Optimizer",
+    "Rng", "Dataset", "Schedule", "ModelConfig", "Model", "TensorInfo", "architecture_name",
+    "Optimizer",
     "Trainer", "Sampler", "metrics", "plot", "toy2d",
 ]

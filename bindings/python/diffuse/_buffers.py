@@ -3,8 +3,14 @@
 Inputs may be any object with the buffer protocol holding float32 values
 (numpy arrays, array('f'), memoryview) or raw native-endian float32 bytes
 (bytearray, bytes), or a plain list/tuple of numbers (or of rows of numbers),
-which is converted. Buffers must be C-contiguous; writable buffers are passed
-to C without a copy, read-only ones are copied.
+which is converted. Writable C-contiguous buffers are passed to C without a
+copy; read-only or strided ones (a numpy slice or transpose) are copied, as
+numpy.ascontiguousarray would. Outputs (`out=`) must be writable and
+C-contiguous: C writes into their memory.
+
+Inputs of rows (x_t, x0, data batches ...) are checked against the row shape
+of the model or array they go with: shape (n,) + row shape, (n, dim), or flat
+with n·dim values; any other shape is a ValueError naming the expected one.
 
 Results are numpy arrays (float32, shape (n, d)) when numpy is importable and
 the environment variable DIFFUSE_NO_NUMPY is not set to a non-empty value
@@ -14,9 +20,12 @@ and array('d') / array('f') for other results.
 
 import array
 import ctypes
+import math
 import operator
 import os
 import sys
+
+from ._errors import MismatchError, Status
 
 if os.environ.get("DIFFUSE_NO_NUMPY", "") not in ("", "0"):
     numpy = None
@@ -69,11 +78,26 @@ def _typed_view(obj, name, code, ctype, allow_raw=True):
         raise TypeError("%s must hold %s values (buffer format %r); got format %s%s"
                         % (name, _FORMAT_NAMES[code], code, _format_name(fmt),
                            _conversion_hint(code)))
-    if not view.c_contiguous:
-        raise ValueError("%s must be C-contiguous (row-major without gaps); got a strided "
-                         "view: pass a copy (numpy.ascontiguousarray, or array(%r, ...))"
-                         % (name, code))
     return _View(obj, view, count, shape)
+
+
+def _contiguous(view, code):
+    """The view itself when C-contiguous, else a C-ordered copy (tobytes
+    reads a strided buffer in row-major order), with the same shape."""
+    if view.view.c_contiguous:
+        return view
+    copy = memoryview(bytearray(view.view.tobytes())).cast(code, view.shape or (view.count,))
+    return _View(copy, copy, view.count, view.shape)
+
+
+def _writable(view, name):
+    """An output's view, refused unless C writes into the caller's memory."""
+    if view.view.readonly:
+        raise ValueError("%s must be writable; got a read-only buffer" % name)
+    if not view.view.c_contiguous:
+        raise ValueError("%s must be C-contiguous (row-major without gaps): results are "
+                         "written into its memory; got a strided view" % name)
+    return view
 
 
 def _conversion_hint(code):
@@ -97,7 +121,7 @@ def _input_view(obj, name, code, ctype):
     if isinstance(obj, (list, tuple)):
         flat, shape = _from_sequence(obj, name, code)
         return _View(flat, memoryview(flat), len(flat), shape)
-    return _typed_view(obj, name, code, ctype)
+    return _contiguous(_typed_view(obj, name, code, ctype), code)
 
 
 def _check_count(view, name, count):
@@ -118,6 +142,46 @@ def float_input(obj, name, count=None):
     view = _input_view(obj, name, "f", ctypes.c_float)
     _check_count(view, name, count)
     return _pointer(view, ctypes.c_float), view.count, view.shape
+
+
+def shape_size(shape):
+    """The number of values in one buffer of `shape`."""
+    return math.prod(shape)
+
+
+def _shape_text(row_shape):
+    return "(n, %s)" % ", ".join(str(extent) for extent in row_shape)
+
+
+def row_count(shape, count, name, row_shape, rows=None):
+    """n for a buffer of `shape` holding n rows of `row_shape`: shape
+    (n,) + row_shape, (n, dim) or flat (n·dim values); MismatchError (a
+    ValueError) otherwise, or when `rows` is given and n differs."""
+    dim = shape_size(row_shape)
+    if len(shape) > 1 and tuple(shape[1:]) in (tuple(row_shape), (dim,)):
+        n = shape[0]
+    elif len(shape) <= 1 and (count % dim == 0 if dim else count == 0):
+        n = count // dim if dim else 0
+    else:
+        shapes = [_shape_text(row_shape)] + ([_shape_text((dim,))] if len(row_shape) > 1 else [])
+        raise MismatchError("%s must have shape %s or be flat with a multiple of %d values; "
+                            "got %s"
+                            % (name, " or ".join(shapes), dim,
+                               "shape %s" % (tuple(shape),) if len(shape) > 1
+                               else "%d values" % count), Status.MISMATCH)
+    if rows is not None and n != rows:
+        raise MismatchError("%s has %d rows; expected %d (shape %s)"
+                            % (name, n, rows, _shape_text(row_shape).replace("n", str(rows), 1)),
+                            Status.MISMATCH)
+    return n
+
+
+def float_rows(obj, name, row_shape, rows=None):
+    """(ctypes float array, n) for an input of n rows of `row_shape` float32
+    values (see row_count)."""
+    view = _input_view(obj, name, "f", ctypes.c_float)
+    n = row_count(view.shape, view.count, name, row_shape, rows)
+    return _pointer(view, ctypes.c_float), n
 
 
 def double_input(obj, name, count=None):
@@ -142,7 +206,7 @@ def int32_input(obj, name, count=None):
         values[:] = [scalar] * count
         return values, count
     try:
-        view = _typed_view(obj, name, "i", ctypes.c_int32, allow_raw=False)
+        view = _contiguous(_typed_view(obj, name, "i", ctypes.c_int32, allow_raw=False), "i")
     except (TypeError, ValueError):
         converted = array.array("i", _as_ints(obj, name))
         view = _View(converted, memoryview(converted), len(converted), (len(converted),))
@@ -198,16 +262,17 @@ def float_output(out, name, count, shape):
 
     Without `out`, a new numpy array of `shape` (or a flat array('f')) is
     allocated. A given `out` must be a writable C-contiguous float32 buffer of
-    exactly `count` values; it is written in place and returned."""
+    exactly `count` values, of `shape` (or (n, dim)) when it has rows; it is
+    written in place and returned."""
     if out is None:
         if numpy is not None:
             out = numpy.empty(shape, dtype=numpy.float32)
         else:
             out = array.array("f", bytes(4 * count))
-    view = _typed_view(out, name, "f", ctypes.c_float)
-    if view.view.readonly:
-        raise ValueError("%s must be writable; got a read-only buffer" % name)
+    view = _writable(_typed_view(out, name, "f", ctypes.c_float), name)
     _check_count(view, name, count)
+    if len(shape) > 1:
+        row_count(view.shape, view.count, name, shape[1:], shape[0])
     return out, (ctypes.c_float * count).from_buffer(view.view)
 
 

@@ -3,9 +3,10 @@ its checkpoints (diffuse/checkpoint.h)."""
 
 import collections
 import ctypes
+import warnings
 
-from ._buffers import (float_input, float_output, float_result_from_pointer, int32_input,
-                       int32_length, int32_result_from_pointer)
+from ._buffers import (float_input, float_output, float_result_from_pointer, float_rows,
+                       int32_input, int32_length, int32_result_from_pointer)
 from ._capi import C
 from ._declarations import PREDICT_FN, ModelCall
 from ._handle import (CallbackErrors, Handle, call_with_callbacks, enum_member, enum_value,
@@ -22,6 +23,15 @@ _ENUM_OPTIONS = {"activation": Activation, "prediction": Prediction}
 _BOOL_OPTIONS = ("residual",)
 
 TensorInfo = collections.namedtuple("TensorInfo", "name offset shape")
+
+
+class _TensorList(list):
+    """Model.tensors: a list that can still be called as the method it was."""
+
+    def __call__(self):
+        warnings.warn("Model.tensors() is deprecated: it is a property now, model.tensors",
+                      DeprecationWarning, stacklevel=2)
+        return self
 
 
 def _option_table(arch):
@@ -229,7 +239,7 @@ class Model(Handle):
                           int32_result_from_pointer(call.t, n)]
                 if call.labels:
                     inputs.append(int32_result_from_pointer(call.labels, n))
-                values, _, _ = float_input(function(*inputs), "prediction", n * width)
+                values, _ = float_rows(function(*inputs), "prediction", (width,), n)
                 owner[0].check_open("Model")
                 ctypes.memmove(call.out, values, 4 * n * width)
                 return 0
@@ -260,6 +270,18 @@ class Model(Handle):
         return self._size(C.diffuse_model_param_count)
 
     @property
+    def sample_shape(self):
+        """The shape of one sample: (C, H, W) for a U-Net (its image_channels,
+        image_height, image_width), else (dim,). Inputs of n rows may have
+        shape (n,) + sample_shape, (n, dim) or be flat; results have shape
+        (n,) + sample_shape."""
+        if self.architecture != Architecture.UNET:
+            return (self.dim,)
+        with self.config as config:
+            return tuple(config[name] for name in ("image_channels", "image_height",
+                                                    "image_width"))
+
+    @property
     def architecture(self):
         return enum_member(Architecture, self._enum(C.diffuse_model_architecture))
 
@@ -272,8 +294,14 @@ class Model(Handle):
         """A copy of the configuration the model was built from."""
         return ModelConfig._borrowed_from(self)
 
+    @property
     def tensors(self):
-        """The parameter layout: a list of TensorInfo(name, offset, shape)."""
+        """The parameter layout: a list of TensorInfo(name, offset, shape).
+
+        A property, like params (what describes a handle and takes no
+        argument is a property; what takes arguments or acts is a method).
+        Calling it, model.tensors(), the spelling before, still works with
+        a DeprecationWarning."""
         count = self._size(C.diffuse_model_tensor_count)
         infos = []
         for index in range(count):
@@ -283,7 +311,7 @@ class Model(Handle):
                                         ctypes.byref(rank), shape)
             infos.append(TensorInfo(name.value.decode(), offset.value,
                                     tuple(shape[:rank.value])))
-        return infos
+        return _TensorList(infos)
 
     # ---- parameters ----------------------------------------------------
 
@@ -326,20 +354,19 @@ class Model(Handle):
     # ---- prediction ------------------------------------------------------
 
     def predict(self, x_t, t, out=None, labels=None):
-        """f_θ(x_t, t) for n rows of dim float32 values (current weights, not
-        the EMA). t: one timestep per row, or one int for every row; labels
-        (optional): one class label per row, or one int for every row."""
-        dim = self.dim
-        values, count, shape = float_input(x_t, "x_t")
-        if count % dim:
-            raise ValueError("x_t holds %d values, not a whole number of rows of dim %d"
-                             % (count, dim))
-        rows = count // dim
+        """f_θ(x_t, t) for n rows of float32 values (current weights, not the
+        EMA), of shape (n,) + sample_shape (also accepted: (n, dim), flat);
+        the result has shape (n,) + sample_shape. t: one timestep per row, or
+        one int for every row; labels (optional): one class label per row, or
+        one int for every row."""
+        sample_shape = self.sample_shape
+        values, rows = float_rows(x_t, "x_t", sample_shape)
+        count = rows * self.dim
         t_rows = int32_length(t, "t")
         if t_rows is not None and t_rows != rows:
             raise ValueError("t has %d timesteps for %d rows of x_t" % (t_rows, rows))
         t_values, _ = int32_input(t, "t", rows)
-        result, pointer = float_output(out, "out", count, (rows, dim))
+        result, pointer = float_output(out, "out", count, (rows,) + sample_shape)
         label_values = None  # kept referenced until the call returns
         if labels is not None:
             label_rows = int32_length(labels, "labels")

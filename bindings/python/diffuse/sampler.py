@@ -3,8 +3,8 @@ step API for a network run elsewhere (diffuse/sampler.h)."""
 
 import ctypes
 
-from ._buffers import (float_input, float_output, int32_input, int32_result_from_pointer,
-                       scalar_timestep)
+from ._buffers import (float_output, float_rows, int32_input, int32_result_from_pointer,
+                       scalar_int, scalar_timestep, shape_size)
 from ._capi import C
 from ._declarations import SAMPLE_PROGRESS_FN
 from ._handle import Handle, Options, call_with_callbacks, enum_value, option_property
@@ -67,23 +67,37 @@ class Sampler(Handle, Options):
         self._adopt(pointer, C.diffuse_sampler_free, borrowed=(model,))
         self.model, self.schedule = model, schedule
         self._model_resource = model._resource  # a callback model's errors land here
-        self._dim = model.dim
+        self._set_shape(model.sample_shape)
         self._apply_options(options)
 
     @classmethod
     def standalone(cls, schedule, dim, prediction="epsilon", **options):
         """A sampler without a model, for the step API only (run() raises
-        StateError): rows of `dim` values, model outputs of `prediction`."""
+        StateError): rows of `dim` values (an int, or a sample shape such as
+        (C, H, W), the shape of its results' rows), model outputs of
+        `prediction`."""
         self = cls.__new__(cls)
+        sample_shape = (dim,) if scalar_int(dim) is not None else tuple(dim)
         pointer = ctypes.c_void_p()
-        C.diffuse_sampler_create_standalone(ctypes.byref(pointer), schedule._h, dim,
+        C.diffuse_sampler_create_standalone(ctypes.byref(pointer), schedule._h,
+                                            shape_size(sample_shape),
                                             enum_value(Prediction, prediction, "prediction"))
         self._adopt(pointer, C.diffuse_sampler_free)
         self.model, self.schedule = None, schedule
         self._model_resource = None
-        self._dim = dim
+        self._set_shape(sample_shape)
         self._apply_options(options)
         return self
+
+    def _set_shape(self, sample_shape):
+        self._sample_shape = sample_shape
+        self._dim = shape_size(sample_shape)
+
+    @property
+    def sample_shape(self):
+        """The shape of one sample (the model's sample_shape); results have
+        shape (n,) + sample_shape."""
+        return self._sample_shape
 
     method = option_property("method", "DDPM, DDIM or DPM-Solver++ 2M (SampleMethod).")
     steps = option_property("steps", "Entries of the spaced timestep list (0: every step).")
@@ -130,40 +144,39 @@ class Sampler(Handle, Options):
         return len(self.timesteps)
 
     def initial_noise(self, n, out=None):
-        """x ~ N(0, I), (n, dim), the start a run draws for this seed."""
-        result, pointer = float_output(out, "out", n * self._dim, (n, self._dim))
+        """x ~ N(0, I), (n,) + sample_shape, the start a run draws for this seed."""
+        result, pointer = float_output(out, "out", n * self._dim, (n,) + self._sample_shape)
         C.diffuse_sampler_initial_noise(self._h, n, pointer)
         return result
 
     def step(self, model_output, t, x_t, out=None, return_x0=False):
         """One step at timestep t (an entry of the list): x_{t_prev} from the
-        network's output at (x_t, t) and x_t, both (n, dim) float32 (or n·dim
-        values); a new array, or written into `out` (which may be x_t itself).
+        network's output at (x_t, t) and x_t, both (n,) + sample_shape float32
+        (or (n, dim), or n·dim values); a new array of that shape, or written
+        into `out` (which may be x_t itself).
         With return_x0, (x_prev, x̂_0). DPM-Solver++ continues from the
         previous step when t follows it in the list with the same n."""
         t = scalar_timestep(t, "t")
-        x, count, _ = float_input(x_t, "x_t")
-        if count % self._dim:
-            raise ValueError("x_t must hold a multiple of dim = %d values; got %d"
-                             % (self._dim, count))
-        n = count // self._dim
-        output, _, _ = float_input(model_output, "model_output", count)
+        x, n = float_rows(x_t, "x_t", self._sample_shape)
+        output, _ = float_rows(model_output, "model_output", self._sample_shape, n)
+        count, shape = n * self._dim, (n,) + self._sample_shape
         # out may be x_t itself: both then view the same memory, an in-place step.
-        result, target = float_output(out, "out", count, (n, self._dim))
-        x0_result, x0_pointer = (float_output(None, "x0", count, (n, self._dim))
+        result, target = float_output(out, "out", count, shape)
+        x0_result, x0_pointer = (float_output(None, "x0", count, shape)
                                  if return_x0 else (None, None))
         C.diffuse_sampler_step(self._h, n, t, output, x, target, x0_pointer)
         return (result, x0_result) if return_x0 else result
 
     def run(self, n, out=None, progress=None):
-        """n samples: a new (n, dim) float32 array (flat array('f') without
-        numpy), or written into the float32 buffer `out` of n·dim values.
+        """n samples: a new float32 array of shape (n,) + sample_shape ((n, dim)
+        for an MLP; flat array('f') without numpy), or written into the
+        float32 buffer `out` of n·dim values.
 
         progress(done, total) is called after every reverse step of every
         chunk; a true return value cancels (CancelledError: the output is
         incomplete). An exception raised by it, or by a callback model, is
         re-raised here with its original traceback."""
-        result, pointer = float_output(out, "out", n * self._dim, (n, self._dim))
+        result, pointer = float_output(out, "out", n * self._dim, (n,) + self._sample_shape)
         if progress is not None:
             reporter = _Progress(progress, self._resource)
             c_function = SAMPLE_PROGRESS_FN(reporter)

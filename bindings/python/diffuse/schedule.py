@@ -1,18 +1,24 @@
 """Schedule: noise schedules and the forward/posterior formulas that use them
 (diffuse/schedule.h, diffuse/forward.h, diffuse/posterior.h).
 
-Batched formulas take timesteps `t` (one per row: a sequence or int32
-buffer; a single int applies to every row) and float32 arrays of n rows of d
-values. The number of rows is len(t), else the first dimension of a 2-D
-input, else 1; d follows from the input's size. Results are new arrays of
-shape (n, d) (flat array('f') without numpy), or are written into `out`,
-which may be one of the inputs (in place).
+Batched formulas take float32 arrays of n rows and timesteps `t` (one per
+row: a sequence or int32 buffer; a single int applies to every row), the
+array first and t second, as Model.predict(x_t, t) and Sampler.step(output,
+t, x_t) do: q_sample(x0, t, eps). (Earlier versions took t first; that
+order still works, with a DeprecationWarning.)
+An input with two or more dimensions has n = its first dimension (len(t)
+must then equal it) and rows of the remaining shape, which the second input
+must share (or be (n, d), or flat with n·d values); a flat first input has
+n = len(t), else 1, rows of d = size / n values. Results are new arrays of
+the first input's shape ((n, d) for a flat one; flat array('f') without
+numpy), or are written into `out`, which may be one of the inputs (in place).
 """
 
 import ctypes
+import warnings
 
-from ._buffers import (double_input, double_result, float_input, float_output, int32_input,
-                       int32_length, scalar_timestep)
+from ._buffers import (double_input, double_result, float_input, float_output, float_rows,
+                       int32_input, int32_length, scalar_int, scalar_timestep)
 from ._capi import C
 from ._handle import Handle, Options, enum_member, enum_value, option_property
 from ._options import option_names, option_table
@@ -127,19 +133,20 @@ class Schedule(Handle, Options):
 
     # ---- forward process (diffuse/forward.h) ------------------------------
 
-    def q_sample(self, t, x0, eps, out=None):
+    def q_sample(self, x0, t, eps, out=None):
         """x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε per row."""
-        return self._batch(C.diffuse_q_sample, t, x0, "x0", eps, "eps", out)
+        return self._batch(C.diffuse_q_sample, "q_sample", x0, "x0", t, eps, "eps", out)
 
-    def q_sample_rng(self, t, x0, rng, out=None, return_eps=False):
+    def q_sample_rng(self, x0, t, rng, out=None, return_eps=False):
         """x_t with ε drawn from `rng` (one draw of n·d normals).
         Returns x_t, or (x_t, ε) with return_eps=True."""
-        rows, d, t_values, x0_values, count = self._rows(t, x0, "x0")
-        result, xt_pointer = float_output(out, "out", count, (rows, d))
-        eps, eps_pointer = float_output(None, "eps", count, (rows, d)) if return_eps \
+        x0, t = _array_then_timesteps("q_sample_rng", "x0", x0, t, stacklevel=3)
+        rows, shape, t_values, x0_values, count = self._rows(x0, "x0", t)
+        result, xt_pointer = float_output(out, "out", count, shape)
+        eps, eps_pointer = float_output(None, "eps", count, shape) if return_eps \
             else (None, None)
-        C.diffuse_q_sample_rng(self._h, rows, d, t_values, x0_values, rng._h, eps_pointer,
-                               xt_pointer)
+        C.diffuse_q_sample_rng(self._h, rows, count // rows if rows else 0, t_values, x0_values,
+                               rng._h, eps_pointer, xt_pointer)
         return (result, eps) if return_eps else result
 
     def q_marginal(self, t):
@@ -152,61 +159,104 @@ class Schedule(Handle, Options):
 
     # ---- posterior and conversions (diffuse/posterior.h) -----------------
 
-    def posterior_mean(self, t, x0, xt, out=None):
+    def posterior_mean(self, x0, t, xt, out=None):
         """μ̃_t(x_t, x_0) per row."""
-        return self._batch(C.diffuse_posterior_mean, t, x0, "x0", xt, "xt", out)
+        return self._batch(C.diffuse_posterior_mean, "posterior_mean", x0, "x0", t, xt, "xt",
+                           out)
 
     def posterior_variance(self, t):
         """(β̃_t, clipped log β̃_t)."""
         return self._pair(C.diffuse_posterior_variance, t)
 
-    def predict_x0_from_eps(self, t, xt, eps, out=None):
+    def predict_x0_from_eps(self, xt, t, eps, out=None):
         """x̂_0 = (x_t − √(1−ᾱ_t) ε)/√ᾱ_t per row."""
-        return self._batch(C.diffuse_predict_x0_from_eps, t, xt, "xt", eps, "eps", out)
+        return self._batch(C.diffuse_predict_x0_from_eps, "predict_x0_from_eps", xt, "xt", t,
+                           eps, "eps", out)
 
-    def predict_eps_from_x0(self, t, xt, x0, out=None):
+    def predict_eps_from_x0(self, xt, t, x0, out=None):
         """ε = (x_t − √ᾱ_t x_0)/√(1−ᾱ_t) per row."""
-        return self._batch(C.diffuse_predict_eps_from_x0, t, xt, "xt", x0, "x0", out)
+        return self._batch(C.diffuse_predict_eps_from_x0, "predict_eps_from_x0", xt, "xt", t,
+                           x0, "x0", out)
 
-    def velocity(self, t, x0, eps, out=None):
+    def velocity(self, x0, t, eps, out=None):
         """v = √ᾱ_t ε − √(1−ᾱ_t) x_0 per row."""
-        return self._batch(C.diffuse_velocity, t, x0, "x0", eps, "eps", out)
+        return self._batch(C.diffuse_velocity, "velocity", x0, "x0", t, eps, "eps", out)
 
-    def predict_x0_from_v(self, t, xt, v, out=None):
+    def predict_x0_from_v(self, xt, t, v, out=None):
         """x_0 = √ᾱ_t x_t − √(1−ᾱ_t) v per row."""
-        return self._batch(C.diffuse_predict_x0_from_v, t, xt, "xt", v, "v", out)
+        return self._batch(C.diffuse_predict_x0_from_v, "predict_x0_from_v", xt, "xt", t, v,
+                           "v", out)
 
-    def predict_eps_from_v(self, t, xt, v, out=None):
+    def predict_eps_from_v(self, xt, t, v, out=None):
         """ε = √(1−ᾱ_t) x_t + √ᾱ_t v per row."""
-        return self._batch(C.diffuse_predict_eps_from_v, t, xt, "xt", v, "v", out)
+        return self._batch(C.diffuse_predict_eps_from_v, "predict_eps_from_v", xt, "xt", t, v,
+                           "v", out)
 
-    def model_mean_from_eps(self, t, xt, eps, out=None):
+    def model_mean_from_eps(self, xt, t, eps, out=None):
         """μ_θ = (x_t − β_t/√(1−ᾱ_t) ε)/√α_t per row."""
-        return self._batch(C.diffuse_posterior_model_mean, t, xt, "xt", eps, "eps", out)
+        return self._batch(C.diffuse_posterior_model_mean, "model_mean_from_eps", xt, "xt", t,
+                           eps, "eps", out)
 
     # ---- helpers ---------------------------------------------------------
 
-    def _rows(self, t, first, first_name):
-        """(n, d, t array, first array, n·d) for a batch whose rows follow t or `first`."""
+    def _rows(self, first, first_name, t):
+        """(n, result shape, t array, first array, n·d) for a batch whose rows
+        follow `first` (when it has rows) or t."""
         values, count, shape = float_input(first, first_name)
         rows = int32_length(t, "t")
-        if rows is None:
-            rows = shape[0] if len(shape) == 2 else 1
+        if len(shape) > 1:
+            if rows is not None and rows != shape[0]:
+                raise ValueError("t has %d timesteps for the %d rows of %s (shape %s)"
+                                 % (rows, shape[0], first_name, tuple(shape)))
+            rows = shape[0]
+        elif rows is None:
+            rows = 1
         if rows and count % rows:
             raise ValueError("%s holds %d values, not a whole number of rows for the %d "
                              "timesteps in t" % (first_name, count, rows))
-        d = count // rows if rows else 0
+        if len(shape) <= 1:
+            shape = (rows, count // rows if rows else 0)
         t_values, _ = int32_input(t, "t", rows)
-        return rows, d, t_values, values, count
+        return rows, tuple(shape), t_values, values, count
 
-    def _batch(self, function, t, a, a_name, b, b_name, out):
-        rows, d, t_values, a_values, count = self._rows(t, a, a_name)
-        b_values, _, _ = float_input(b, b_name, count)
-        result, out_pointer = float_output(out, "out", count, (rows, d))
-        function(self._h, rows, d, t_values, a_values, b_values, out_pointer)
+    def _batch(self, function, method, a, a_name, t, b, b_name, out):
+        a, t = _array_then_timesteps(method, a_name, a, t, stacklevel=4)
+        rows, shape, t_values, a_values, count = self._rows(a, a_name, t)
+        b_values, _ = float_rows(b, b_name, shape[1:], rows)
+        result, out_pointer = float_output(out, "out", count, shape)
+        function(self._h, rows, count // rows if rows else 0, t_values, a_values, b_values,
+                 out_pointer)
         return result
 
     def _pair(self, function, t):
         first, second = ctypes.c_double(), ctypes.c_double()
         function(self._h, scalar_timestep(t, "t"), ctypes.byref(first), ctypes.byref(second))
         return first.value, second.value
+
+
+def _is_timesteps(obj):
+    """Whether obj reads as timesteps: an int, an integer buffer, or a flat
+    sequence of ints (not of floats, nor of rows)."""
+    if scalar_int(obj) is not None:
+        return True
+    if isinstance(obj, (list, tuple)):
+        return bool(obj) and all(scalar_int(value) is not None for value in obj)
+    try:
+        return memoryview(obj).format.lstrip("@=<>!") in _INTEGER_FORMATS
+    except TypeError:
+        return False
+
+
+_INTEGER_FORMATS = tuple("bBhHiIlLqQ")
+
+
+def _array_then_timesteps(method, name, first, second, stacklevel):
+    """(array, t) of a call (array, t, ...), or of the earlier order
+    (t, array, ...), which still works with a DeprecationWarning issued
+    `stacklevel` frames up (the caller of the public method)."""
+    if _is_timesteps(first) and not _is_timesteps(second):
+        warnings.warn("Schedule.%s(t, %s, ...) is deprecated: the array comes first, as in "
+                      "Model.predict(x_t, t): Schedule.%s(%s, t, ...)"
+                      % (method, name, method, name), DeprecationWarning, stacklevel=stacklevel)
+        return second, first
+    return first, second

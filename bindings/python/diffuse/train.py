@@ -3,15 +3,16 @@
 
 import ctypes
 
-from ._buffers import float_input
+from ._buffers import float_rows, shape_size
 from ._capi import C
 from ._declarations import DATA_FN, TRAIN_PROGRESS_FN
-from ._errors import CancelledError
+from ._errors import CancelledError, MismatchError, Status
 from ._handle import (Handle, Options, call_with_callbacks, option_property, path_argument,
                       write_message)
 from ._options import option_table
 from . import images
 from .images import Images
+from .data import Dataset, IterableReader
 from .model import Model
 from .optim import Optimizer
 from .schedule import Schedule
@@ -25,8 +26,8 @@ class _DataFeeder:
     (failure), so the training call fails and the wrapper re-raises the
     original exception. So does a trainer closed during the call."""
 
-    def __init__(self, source, dim, resource):
-        self.dim = dim
+    def __init__(self, source, sample_shape, resource):
+        self.sample_shape = sample_shape
         self.resource = resource
         self._next_batch = self._reader(source)
 
@@ -44,72 +45,23 @@ class _DataFeeder:
         batch = self._next_batch(capacity)
         if batch is None:
             return 0
-        values, count, _ = float_input(batch, "data batch")
-        if count % self.dim:
-            raise ValueError("data batch holds %d values, not a whole number of rows of dim %d"
-                             % (count, self.dim))
-        rows = count // self.dim
+        values, rows = float_rows(batch, "data batch", self.sample_shape)
         if rows > capacity:
-            raise ValueError("data batch has %d rows, more than the %d asked for (batch_size)"
-                             % (rows, capacity))
-        ctypes.memmove(x, values, 4 * count)
+            raise MismatchError("data batch has %d rows, more than the %d asked for "
+                                "(batch_size)" % (rows, capacity), Status.MISMATCH)
+        ctypes.memmove(x, values, 4 * rows * shape_size(self.sample_shape))
         return rows  # 0 rows (an empty batch) is the end of an epoch
 
     def _reader(self, source):
+        if isinstance(source, Dataset):
+            return source._reader(self.sample_shape)
         if callable(source):
             return source
         try:
             memoryview(source)
         except TypeError:
-            return _IterableReader(source)
-        return _DatasetReader(source, self.dim)
-
-
-class _DatasetReader:
-    """Consecutive batches of the rows of one float32 buffer; an epoch ends
-    after its last row."""
-
-    def __init__(self, source, dim):
-        values, count, _ = float_input(source, "data")
-        if count == 0 or count % dim:
-            raise ValueError("data holds %d values, not a whole, non-zero number of rows of "
-                             "dim %d" % (count, dim))
-        self._flat = memoryview(values).cast("B").cast("f")  # keeps `values` alive
-        self._dim = dim
-        self._rows = count // dim
-        self._cursor = 0
-
-    def __call__(self, capacity):
-        if self._cursor == self._rows:
-            self._cursor = 0
-            return None
-        rows = min(capacity, self._rows - self._cursor)
-        start = self._cursor * self._dim
-        self._cursor += rows
-        return self._flat[start:start + rows * self._dim]
-
-
-class _IterableReader:
-    """next() of an iterable of batches; its end is the end of an epoch, after
-    which iteration starts again from iter(source)."""
-
-    def __init__(self, source):
-        self._source = source
-        self._iterator = None
-
-    def __call__(self, capacity):
-        fresh = self._iterator is None
-        if fresh:
-            self._iterator = iter(self._source)
-        try:
-            return next(self._iterator)
-        except StopIteration:
-            self._iterator = None
-            if fresh:
-                raise ValueError("the data iterable yielded no batch: an iterator or generator "
-                                 "can be consumed only once; pass a re-iterable (a list) or a "
-                                 "callable") from None
-            return None
+            return IterableReader(source)
+        return Dataset(source)._reader(self.sample_shape)
 
 
 class _Progress:
@@ -162,7 +114,7 @@ class Trainer(Handle, Options):
     def _adopt_parts(self, pointer, model, schedule, optimizer):
         self._adopt(pointer, C.diffuse_trainer_free, borrowed=(model, optimizer))
         self.model, self.schedule, self.optimizer = model, schedule, optimizer
-        self._dim = model.dim
+        self._sample_shape = model.sample_shape
         self._data = None
 
     batch_size = option_property("batch_size", "Rows per step.")
@@ -174,18 +126,27 @@ class Trainer(Handle, Options):
     def data(self):
         """The data source; set it to
 
+        - a float32 buffer holding the whole data set (n rows, see
+          step_batch for the shapes): it is diffuse.Dataset(buffer), served
+          in batches in an order shuffled anew every epoch (seeded: seed 0;
+          Dataset(buffer, shuffle=False) for the rows in order, seed= for
+          another order);
+        - a diffuse.Dataset;
         - a callable fn(capacity) returning a batch of at most `capacity` rows
-          of dim float32 values (any buffer or list, see Schedule), or None /
-          an empty batch at the end of an epoch;
-        - a float32 buffer holding the whole data set (n×dim), served in
-          consecutive batches, an epoch ending after its last row;
-        - an iterable of batches (a list, or any object whose iter() starts
-          again; a generator works for one epoch only);
+          (any buffer or list, see Schedule), or None / an empty batch at the
+          end of an epoch; it orders (and shuffles) the rows itself;
+        - an iterable of batches: a re-iterable (a list, or any object whose
+          iter() starts again) is repeated every epoch; an iterator (a
+          generator) can be read only once, so a finite one serves one epoch
+          and the next raises StateError (an infinite one never ends);
         - a diffuse.Images set, served by the library's own data function
           (shuffled per epoch; no Python runs per batch).
 
-        An exception raised by the source is re-raised from the training
-        call with its original traceback. None clears the source."""
+        A batch of the wrong shape, or of more rows than asked for, raises
+        MismatchError (a ValueError); an iterable without any batch
+        InvalidArgumentError. An exception raised by the source itself is
+        re-raised from the training call with its original traceback. None
+        clears the source."""
         return self._data
 
     @data.setter
@@ -197,7 +158,7 @@ class Trainer(Handle, Options):
             C.diffuse_trainer_set_data(self._h, images.DATA_FUNCTION, source._h)
             self._keep("data", source)
         else:
-            feeder = _DataFeeder(source, self._dim, self._resource)
+            feeder = _DataFeeder(source, self._sample_shape, self._resource)
             c_function = DATA_FN(feeder)
             C.diffuse_trainer_set_data(self._h, c_function, None)
             self._keep("data", c_function, feeder)
@@ -211,14 +172,12 @@ class Trainer(Handle, Options):
         return loss.value
 
     def step_batch(self, x0):
-        """One step on the given batch (n×dim float32) without the data
-        source; returns its loss."""
-        values, count, _ = float_input(x0, "x0")
-        if count % self._dim:
-            raise ValueError("x0 holds %d values, not a whole number of rows of dim %d"
-                             % (count, self._dim))
+        """One step on the given batch of n rows without the data source:
+        float32 of shape (n,) + model.sample_shape, (n, dim) or flat;
+        returns its loss."""
+        values, rows = float_rows(x0, "x0", self._sample_shape)
         loss = ctypes.c_double()
-        C.diffuse_trainer_step_batch(self._h, count // self._dim, values, ctypes.byref(loss))
+        C.diffuse_trainer_step_batch(self._h, rows, values, ctypes.byref(loss))
         return loss.value
 
     def train(self, steps, progress=None, interval=None):

@@ -15,7 +15,7 @@ def reference_draw(n, seed=5):
 class ResultTypeTest(unittest.TestCase):
     def test_results_are_numpy_arrays_or_flat_float_arrays(self):
         with diffuse.Schedule("linear", 10) as schedule:
-            result = schedule.q_sample([1, 2], [0.5] * 6, [0.0] * 6)
+            result = schedule.q_sample([0.5] * 6, [1, 2], [0.0] * 6)
         if numpy is not None:
             self.assertIsInstance(result, numpy.ndarray)
             self.assertEqual(result.dtype, numpy.float32)
@@ -122,7 +122,7 @@ class InputBufferTest(unittest.TestCase):
 
     def q_sample(self, x0, eps, t=(3, 7)):
         with diffuse.Schedule("linear", 10) as schedule:
-            return values(schedule.q_sample(list(t), x0, eps))
+            return values(schedule.q_sample(x0, list(t), eps))
 
     def test_kinds_of_input(self):
         expected = self.q_sample(self.x0, self.eps)
@@ -141,7 +141,7 @@ class InputBufferTest(unittest.TestCase):
     def test_formula(self):
         with diffuse.Schedule("linear", 10) as schedule:
             mean3, _ = schedule.q_marginal(3)
-            result = values(schedule.q_sample([3, 3], self.x0, self.eps))
+            result = values(schedule.q_sample(self.x0, [3, 3], self.eps))
             sigma3 = schedule.value("sqrt_one_minus_alpha_bar", 3)
         for got, x, e in zip(result, self.x0, self.eps):
             self.assertAlmostEqual(got, mean3 * x + sigma3 * e, places=6)
@@ -149,13 +149,14 @@ class InputBufferTest(unittest.TestCase):
     def test_wrong_input_dtype_and_size(self):
         with diffuse.Schedule("linear", 10) as schedule:
             with self.assertRaisesRegex(TypeError, "x0 must hold float32"):
-                schedule.q_sample([1, 2], array.array("d", self.x0), self.eps)
-            with self.assertRaisesRegex(ValueError, "eps must hold 4 values; got 3"):
-                schedule.q_sample([1, 2], self.x0, self.eps[:3])
+                schedule.q_sample(array.array("d", self.x0), [1, 2], self.eps)
+            with self.assertRaisesRegex(ValueError,
+                                        r"eps must have shape \(n, 2\) or be flat .*got 3 values"):
+                schedule.q_sample(self.x0, [1, 2], self.eps[:3])
             with self.assertRaisesRegex(ValueError, "not a whole number of rows"):
-                schedule.q_sample([1, 2, 3], self.x0, self.eps)
+                schedule.q_sample(self.x0, [1, 2, 3], self.eps)
             with self.assertRaisesRegex(ValueError, "rows of different lengths"):
-                schedule.q_sample([1, 2], [[1.0, 2.0], [3.0]], self.eps[:3])
+                schedule.q_sample([[1.0, 2.0], [3.0]], [1, 2], self.eps[:3])
 
     def test_timesteps_as_int_sequence_buffer_or_single_int(self):
         expected = self.q_sample(self.x0, self.eps, t=(5, 5))
@@ -167,23 +168,23 @@ class InputBufferTest(unittest.TestCase):
             with self.subTest(kind=repr(kind)):
                 with diffuse.Schedule("linear", 10) as schedule:
                     rows = [[0.25, -1.0], [2.0, 0.5]]
-                    self.assertEqual(values(schedule.q_sample(kind, rows, self.eps)), expected)
+                    self.assertEqual(values(schedule.q_sample(rows, kind, self.eps)), expected)
 
     def test_bad_timesteps(self):
         with diffuse.Schedule("linear", 10) as schedule:
             with self.assertRaisesRegex(TypeError, "t: timesteps must be integers"):
-                schedule.q_sample([1.5, 2.0], self.x0, self.eps)
+                schedule.q_sample(self.x0, [1.5, 2.0], self.eps)
             with self.assertRaises(diffuse.OutOfRangeError) as caught:
-                schedule.q_sample([1, 10], self.x0, self.eps)
+                schedule.q_sample(self.x0, [1, 10], self.eps)
             self.assertTrue(caught.exception.message)
             with self.assertRaises(OverflowError):
-                schedule.q_sample([1, 2 ** 40], self.x0, self.eps)
+                schedule.q_sample(self.x0, [1, 2 ** 40], self.eps)
 
     def test_in_place_output(self):
         x = array.array("f", self.x0)
         with diffuse.Schedule("linear", 10) as schedule:
-            expected = values(schedule.q_sample([3, 7], x, self.eps))
-            returned = schedule.q_sample([3, 7], x, self.eps, out=x)
+            expected = values(schedule.q_sample(x, [3, 7], self.eps))
+            returned = schedule.q_sample(x, [3, 7], self.eps, out=x)
         self.assertIs(returned, x)
         self.assertEqual(list(x), expected)
 

@@ -13,6 +13,8 @@ EXAMPLE = os.path.join(REPOSITORY, "examples", "python", "toy2d.py")
 
 
 @unittest.skipUnless(os.path.exists(EXAMPLE), "the example is not in this tree")
+@unittest.skipIf(os.environ.get("DIFFUSE_TEST_FAST", "") not in ("", "0"),
+                 "fast mode (DIFFUSE_TEST_FAST): the example's run is slow")
 class ExampleTest(unittest.TestCase):
     def test_short_run_writes_the_plot(self):
         environment = dict(os.environ)

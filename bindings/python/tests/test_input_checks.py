@@ -26,7 +26,7 @@ class TimestepTest(unittest.TestCase):
             with self.assertRaisesRegex(OverflowError, "outside the int32 range"):
                 self.model.predict(self.x, t)
             with self.assertRaises(OverflowError):
-                self.schedule.q_sample(t, self.x, self.x)
+                self.schedule.q_sample(self.x, t, self.x)
         # the list form raised already; the scalar now agrees with it
         with self.assertRaises(OverflowError):
             self.model.predict(self.x, [2**32 + 5, 2**32 + 5])
@@ -38,7 +38,7 @@ class TimestepTest(unittest.TestCase):
             with self.assertRaisesRegex(TypeError, "t: timesteps must be integers"):
                 self.model.predict(self.x, t)
             with self.assertRaisesRegex(TypeError, "t: timesteps must be integers"):
-                self.schedule.q_sample(t, self.x, self.x)
+                self.schedule.q_sample(self.x, t, self.x)
         with self.assertRaisesRegex(TypeError, "t: timesteps must be integers .*; got float 1.5"):
             self.schedule.q_marginal(1.5)
 

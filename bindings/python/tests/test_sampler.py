@@ -173,7 +173,7 @@ class MethodsAndStepTest(SamplerCase):
             self.assertEqual(values(x), values(fresh))
             with self.assertRaisesRegex(diffuse.InvalidArgumentError, "not in the"):
                 sampler.step(output, 3, x)
-            with self.assertRaisesRegex(ValueError, "multiple of dim"):
+            with self.assertRaisesRegex(ValueError, "multiple of 2 values"):
                 sampler.step([0.0] * 3, t, [0.0] * 3)
 
     def test_standalone_with_an_outside_network(self):

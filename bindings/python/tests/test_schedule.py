@@ -110,37 +110,37 @@ class ConversionTest(unittest.TestCase):
 
     def test_round_trips(self):
         with diffuse.Schedule("linear", 10) as s:
-            xt = s.q_sample(self.t, self.x0, self.eps)
-            self.assertClose(s.predict_x0_from_eps(self.t, xt, self.eps), self.x0, 2e-3)
-            self.assertClose(s.predict_eps_from_x0(self.t, xt, self.x0), self.eps, 2e-3)
-            v = s.velocity(self.t, self.x0, self.eps)
-            self.assertClose(s.predict_x0_from_v(self.t, xt, v), self.x0)
-            self.assertClose(s.predict_eps_from_v(self.t, xt, v), self.eps)
+            xt = s.q_sample(self.x0, self.t, self.eps)
+            self.assertClose(s.predict_x0_from_eps(xt, self.t, self.eps), self.x0, 2e-3)
+            self.assertClose(s.predict_eps_from_x0(xt, self.t, self.x0), self.eps, 2e-3)
+            v = s.velocity(self.x0, self.t, self.eps)
+            self.assertClose(s.predict_x0_from_v(xt, self.t, v), self.x0)
+            self.assertClose(s.predict_eps_from_v(xt, self.t, v), self.eps)
 
     def test_model_mean_equals_posterior_mean_with_true_noise(self):
         with diffuse.Schedule("linear", 10) as s:
-            xt = s.q_sample(self.t, self.x0, self.eps)
-            expected = values(s.posterior_mean(self.t, self.x0, xt))
-            self.assertClose(s.model_mean_from_eps(self.t, xt, self.eps), expected)
+            xt = s.q_sample(self.x0, self.t, self.eps)
+            expected = values(s.posterior_mean(self.x0, self.t, xt))
+            self.assertClose(s.model_mean_from_eps(xt, self.t, self.eps), expected)
 
     def test_q_sample_rng_matches_explicit_noise(self):
         with diffuse.Schedule("linear", 10) as s, diffuse.Rng(seed=4) as rng:
-            xt, eps = s.q_sample_rng(self.t, self.x0, rng, return_eps=True)
+            xt, eps = s.q_sample_rng(self.x0, self.t, rng, return_eps=True)
             self.assertEqual(rng.position, 6)
-            self.assertEqual(values(xt), values(s.q_sample(self.t, self.x0, eps)))
-            only_xt = s.q_sample_rng(self.t, self.x0, rng)
+            self.assertEqual(values(xt), values(s.q_sample(self.x0, self.t, eps)))
+            only_xt = s.q_sample_rng(self.x0, self.t, rng)
             self.assertEqual(len(values(only_xt)), 6)
 
     def test_x0_from_eps_fails_at_zero_terminal_snr(self):
         with diffuse.Schedule("linear", 10, zero_terminal_snr=True) as s:
             with self.assertRaises(diffuse.NumericError) as caught:
-                s.predict_x0_from_eps([9], [0.0, 1.0], [0.5, 0.5])
+                s.predict_x0_from_eps([0.0, 1.0], [9], [0.5, 0.5])
             self.assertTrue(caught.exception.message)
 
     def test_non_finite_input(self):
         with diffuse.Schedule("linear", 10) as s:
             with self.assertRaises(diffuse.NumericError):
-                s.velocity([1], [math.nan], [0.0])
+                s.velocity([math.nan], [1], [0.0])
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ class DataSourceTest(Fixture):
         generator = (data_set(8, seed=s) for s in range(2))
         with self.trainer(data=generator) as trainer:
             trainer.train(2)
-            with self.assertRaisesRegex(ValueError, "consumed only once"):
+            with self.assertRaisesRegex(diffuse.StateError, "can be read only once"):
                 trainer.step()
 
     def test_callable_returning_none_twice_is_a_callback_error(self):
@@ -74,7 +74,7 @@ class DataSourceTest(Fixture):
             with self.assertRaisesRegex(ValueError, "more than the 8 asked for"):
                 trainer.step()
         with self.trainer(data=lambda capacity: [0.0] * 3) as trainer:
-            with self.assertRaisesRegex(ValueError, "not a whole number of rows of dim 2"):
+            with self.assertRaisesRegex(ValueError, r"data batch must have shape \(n, 2\)"):
                 trainer.step()
 
     def test_wrong_dtype_from_source(self):
@@ -205,7 +205,7 @@ class TrainingTest(Fixture):
     def test_step_batch(self):
         with self.trainer() as trainer:
             self.assertGreater(trainer.step_batch(data_set(5)), 0.0)
-            with self.assertRaisesRegex(ValueError, "whole number of rows"):
+            with self.assertRaisesRegex(ValueError, r"x0 must have shape \(n, 2\)"):
                 trainer.step_batch([0.0] * 3)
             self.assertEqual(trainer.step_count, 1)
 
