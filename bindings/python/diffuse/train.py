@@ -3,7 +3,7 @@
 
 import ctypes
 
-from ._buffers import float_input
+from ._buffers import float_input, int32_input
 from ._capi import C
 from ._declarations import DATA_FN, TRAIN_PROGRESS_FN
 from ._errors import CancelledError
@@ -32,7 +32,7 @@ class _DataFeeder:
 
     def __call__(self, user, x, labels, capacity, dim, message, message_size):
         try:
-            rows = self._fill(x, capacity)
+            rows = self._fill(x, labels, capacity)
             self.resource.check_open("Trainer")
             return rows
         except BaseException as error:  # KeyboardInterrupt too: stop training cleanly
@@ -40,10 +40,11 @@ class _DataFeeder:
             write_message(message, message_size, error)
             return -1
 
-    def _fill(self, x, capacity):
+    def _fill(self, x, labels, capacity):
         batch = self._next_batch(capacity)
         if batch is None:
             return 0
+        batch, classes = batch if isinstance(batch, tuple) else (batch, None)
         values, count, _ = float_input(batch, "data batch")
         if count % self.dim:
             raise ValueError("data batch holds %d values, not a whole number of rows of dim %d"
@@ -53,11 +54,16 @@ class _DataFeeder:
             raise ValueError("data batch has %d rows, more than the %d asked for (batch_size)"
                              % (rows, capacity))
         ctypes.memmove(x, values, 4 * count)
+        if classes is not None:  # one int label per row
+            label_values, _ = int32_input(classes, "labels", rows)
+            ctypes.memmove(labels, label_values, 4 * rows)
         return rows  # 0 rows (an empty batch) is the end of an epoch
 
     def _reader(self, source):
         if callable(source):
             return source
+        if isinstance(source, tuple):
+            return _DatasetReader(source[0], self.dim, labels=source[1])
         try:
             memoryview(source)
         except TypeError:
@@ -69,7 +75,7 @@ class _DatasetReader:
     """Consecutive batches of the rows of one float32 buffer; an epoch ends
     after its last row."""
 
-    def __init__(self, source, dim):
+    def __init__(self, source, dim, labels=None):
         values, count, _ = float_input(source, "data")
         if count == 0 or count % dim:
             raise ValueError("data holds %d values, not a whole, non-zero number of rows of "
@@ -78,15 +84,21 @@ class _DatasetReader:
         self._dim = dim
         self._rows = count // dim
         self._cursor = 0
+        self._labels = None
+        if labels is not None:  # one per row: wrong length or non-integers raise here
+            label_values, _ = int32_input(labels, "labels", self._rows)
+            self._labels = memoryview(label_values).cast("B").cast("i")
 
     def __call__(self, capacity):
         if self._cursor == self._rows:
             self._cursor = 0
             return None
         rows = min(capacity, self._rows - self._cursor)
-        start = self._cursor * self._dim
+        first = self._cursor
+        start = first * self._dim
         self._cursor += rows
-        return self._flat[start:start + rows * self._dim]
+        batch = self._flat[start:start + rows * self._dim]
+        return batch if self._labels is None else (batch, self._labels[first:first + rows])
 
 
 class _IterableReader:
@@ -140,7 +152,9 @@ class Trainer(Handle, Options):
     AdamW options when not given): it keeps them alive, and they stay usable
     (`trainer.model`, `trainer.optimizer`). Options: batch_size, seed,
     threads (default 1; the bits depend only on it, not on OpenBLAS's
-    threading). See `data` for the data sources.
+    threading), label_dropout (classifier-free guidance's probability of
+    training a row on the null class; a model with classes only). See
+    `data` for the data sources and their labels.
 
     Every loss it returns or reports is the batch's per-element mean
     L = 1/(n·dim) Σ (target − prediction)², as torch's mse_loss: the
@@ -169,6 +183,9 @@ class Trainer(Handle, Options):
     seed = option_property("seed", "Seed of the t and ε draws.")
     threads = option_property("threads", "Worker threads per step (default 1; 0: OpenBLAS's "
                               "own threads, whose count then changes the bits).")
+    label_dropout = option_property(
+        "label_dropout", "Probability p that a row trains the null class instead of its own "
+        "(classifier-free guidance; 0: off).")
 
     @property
     def data(self):
@@ -183,6 +200,13 @@ class Trainer(Handle, Options):
           again; a generator works for one epoch only);
         - a diffuse.Images set, served by the library's own data function
           (shuffled per epoch; no Python runs per batch).
+
+        Labels, for a model with classes: a batch may be a tuple
+        (x, labels) with one integer per row (any int buffer, numpy array or
+        sequence), and a whole data set the tuple (x, labels) (so an
+        iterable of batches must not be a tuple: use a list). Each label
+        must be in [0, classes) (OutOfRangeError otherwise); a batch
+        without labels trains class 0 on every row.
 
         An exception raised by the source is re-raised from the training
         call with its original traceback. None clears the source."""
@@ -210,15 +234,22 @@ class Trainer(Handle, Options):
                             ctypes.byref(loss))
         return loss.value
 
-    def step_batch(self, x0):
+    def step_batch(self, x0, labels=None):
         """One step on the given batch (n×dim float32) without the data
-        source; returns its loss."""
+        source, with one integer label per row when given (else a model with
+        classes trains its null class); returns its loss."""
         values, count, _ = float_input(x0, "x0")
         if count % self._dim:
             raise ValueError("x0 holds %d values, not a whole number of rows of dim %d"
                              % (count, self._dim))
+        n = count // self._dim
         loss = ctypes.c_double()
-        C.diffuse_trainer_step_batch(self._h, count // self._dim, values, ctypes.byref(loss))
+        if labels is None:
+            C.diffuse_trainer_step_batch(self._h, n, values, ctypes.byref(loss))
+        else:
+            label_values, _ = int32_input(labels, "labels", n)
+            C.diffuse_trainer_step_batch_labels(self._h, n, values, label_values,
+                                                ctypes.byref(loss))
         return loss.value
 
     def train(self, steps, progress=None, interval=None):
