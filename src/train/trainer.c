@@ -214,16 +214,28 @@ DIFFUSE_API diffuse_status diffuse_trainer_set_double(diffuse_trainer *trainer,
     return status;
 }
 
+/* The checks of a getter before the option's: the handle, then `value`. */
+static diffuse_status check_getter(const diffuse_trainer *trainer, const void *value)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    return status ? status : diffuse_check_pointer(NULL, value, "value");
+}
+
+/* Getters record a bad option in the handle, which a const handle still
+ * owns (one thread at a time). */
+static diffuse_error *error_of(const diffuse_trainer *trainer)
+{
+    return (diffuse_error *)&trainer->error;
+}
+
 DIFFUSE_API diffuse_status diffuse_trainer_get_double(const diffuse_trainer *trainer,
                                                       diffuse_trainer_option option,
                                                       double *value)
 {
-    diffuse_status status;
-    if ((status = diffuse_check_pointer(NULL, trainer, "trainer")) ||
-        (status = diffuse_check_pointer(NULL, value, "value")))
-        return status;
-    diffuse_error *error = (diffuse_error *)&trainer->error;
-    return option_get_double(error, &trainer_option_table, trainer->options, (int)option, value);
+    diffuse_status status = check_getter(trainer, value);
+    return status ? status
+                  : option_get_double(error_of(trainer), &trainer_option_table,
+                                      trainer->options, (int)option, value);
 }
 
 DIFFUSE_API diffuse_status diffuse_trainer_double_bounds(diffuse_trainer_option option,
@@ -235,12 +247,10 @@ DIFFUSE_API diffuse_status diffuse_trainer_double_bounds(diffuse_trainer_option 
 DIFFUSE_API diffuse_status diffuse_trainer_get_int(const diffuse_trainer *trainer,
                                                    diffuse_trainer_option option, int64_t *value)
 {
-    diffuse_status status;
-    if ((status = diffuse_check_pointer(NULL, trainer, "trainer")) ||
-        (status = diffuse_check_pointer(NULL, value, "value")))
-        return status;
-    diffuse_error *error = (diffuse_error *)&trainer->error;
-    return option_get_int(error, &trainer_option_table, trainer->options, (int)option, value);
+    diffuse_status status = check_getter(trainer, value);
+    return status ? status
+                  : option_get_int(error_of(trainer), &trainer_option_table, trainer->options,
+                                   (int)option, value);
 }
 
 DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option option,
