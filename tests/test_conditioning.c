@@ -332,6 +332,50 @@ START_TEST(bad_sampler_input_is_refused_and_writes_nothing)
 }
 END_TEST
 
+/* The classifier runs while its sampler is busy: changing the sampler from
+ * inside it fails with STATE; freeing it cancels the run. */
+typedef struct reentry {
+    diffuse_sampler *sampler;
+    diffuse_status set_status;
+    int free_it;
+} reentry;
+
+static int reentering_classifier(void *user, size_t n, size_t dim, const float *x_t,
+                                 const int32_t *t, const int32_t *labels, float *gradient,
+                                 char *message, size_t message_size)
+{
+    reentry *r = user;
+    r->set_status = diffuse_sampler_set_double(r->sampler, DIFFUSE_SAMPLER_CLASSIFIER_SCALE, 2.0);
+    if (r->free_it)
+        diffuse_sampler_free(r->sampler);
+    return gaussian_classifier(NULL, n, dim, x_t, t, labels, gradient, message, message_size);
+}
+
+START_TEST(classifier_cannot_reenter_its_sampler)
+{
+    diffuse_schedule *s = schedule();
+    diffuse_model *m = mlp(0, DIFFUSE_PREDICT_EPSILON);
+    reentry r = {0};
+    const int32_t labels[4] = {0, 1, 2, 0};
+    float out[8];
+    for (r.free_it = 0; r.free_it < 2; r.free_it++) {
+        ck_assert_int_eq(diffuse_sampler_create(&r.sampler, m, s), DIFFUSE_OK);
+        ck_assert_int_eq(diffuse_sampler_set_int(r.sampler, DIFFUSE_SAMPLER_STEPS, 3), 0);
+        ck_assert_int_eq(diffuse_sampler_set_classifier(r.sampler, reentering_classifier, &r), 0);
+        diffuse_status status = diffuse_sampler_run_labels(r.sampler, 4, labels, out);
+        ck_assert_int_eq(r.set_status, DIFFUSE_ERROR_STATE);
+        if (r.free_it) {
+            ck_assert_int_eq(status, DIFFUSE_ERROR_CANCELLED); /* and the sampler is freed */
+        } else {
+            ck_assert_int_eq(status, DIFFUSE_OK);
+            diffuse_sampler_free(r.sampler);
+        }
+    }
+    diffuse_model_free(m);
+    diffuse_schedule_free(s);
+}
+END_TEST
+
 START_TEST(model_call_labels_are_checked)
 {
     diffuse_model *m = mlp(CLASSES, DIFFUSE_PREDICT_EPSILON);
@@ -566,6 +610,7 @@ int main(void)
     tcase_add_test(sampling, guidance_scale_convention);
     tcase_add_test(sampling, bad_sampler_input_is_refused_and_writes_nothing);
     tcase_add_test(sampling, model_call_labels_are_checked);
+    tcase_add_test(sampling, classifier_cannot_reenter_its_sampler);
     suite_add_tcase(suite, sampling);
     TCase *training = tcase_create("training");
     tcase_add_test(training, label_dropout_trains_the_null_class);
