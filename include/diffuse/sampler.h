@@ -281,12 +281,17 @@ DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler
 DIFFUSE_API diffuse_status diffuse_sampler_set_classifier(diffuse_sampler *sampler,
                                                           diffuse_classifier_fn fn, void *user);
 
-/* Generates n samples into `out` (n × dim floats, caller-owned). The run
- * denoises in place in `out`: after a failure or a cancellation its
- * contents are unspecified (argument errors leave it untouched). Errors:
- * INVALID_ARGUMENT (NULL out, CLIP_X0 and THRESHOLD_PERCENTILE both set),
- * STATE (a standalone sampler, use_ema without EMA weights), UNSUPPORTED
- * (ε-model on a zero terminal SNR schedule), the model's own failures. */
+/* Generates n samples into `out` (n × dim floats, caller-owned), of class
+ * LABEL when it is set ("Conditional sampling" above). The run denoises in
+ * place in `out`: after a failure or a cancellation its contents are
+ * unspecified (argument errors leave it untouched; with a classifier set it
+ * stays untouched on any failure). Errors: INVALID_ARGUMENT (NULL out,
+ * CLIP_X0 and THRESHOLD_PERCENTILE both set), STATE (a standalone sampler,
+ * use_ema without EMA weights, guidance or a classifier without labels),
+ * UNSUPPORTED (ε-model on a zero terminal SNR schedule; GUIDANCE_SCALE ≠ 1
+ * or LABEL on a model without classes and no classifier), OUT_OF_RANGE
+ * (LABEL ≥ the model's classes), CALLBACK / NUMERIC (the classifier failed
+ * or returned a non-finite gradient), the model's own failures. */
 DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t n, float *out);
 
 /* diffuse_sampler_run with a class per sample: labels[i] (n int32,
