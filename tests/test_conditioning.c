@@ -396,6 +396,44 @@ START_TEST(model_call_labels_are_checked)
 }
 END_TEST
 
+/* A checkpoint keeps the class count: the loaded model has its label
+ * embedding and predicts the same bits for a class and for the null class. */
+START_TEST(checkpoint_keeps_the_classes)
+{
+    char dir[512], path[600];
+    ck_assert_int_eq(diffuse_test_temp_dir(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/conditional.safetensors", dir);
+    diffuse_schedule *s = schedule(), *loaded_schedule = NULL;
+    diffuse_model *m = mlp(CLASSES, DIFFUSE_PREDICT_EPSILON), *loaded = NULL;
+    ck_assert_int_eq(diffuse_model_save(m, s, path), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_load(path, &loaded, &loaded_schedule), DIFFUSE_OK);
+    const diffuse_model_config *config = NULL;
+    int64_t classes = 0;
+    ck_assert_int_eq(diffuse_model_get_config(loaded, &config), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_config_get_int(config, DIFFUSE_MODEL_CLASSES, &classes), 0);
+    ck_assert_int_eq(classes, CLASSES);
+    const float x[4] = {0.1f, -0.2f, 0.3f, 0.4f};
+    const int32_t t[2] = {3, 40}, labels[2] = {2, 0};
+    float a[4], b[4];
+    diffuse_model_call call = DIFFUSE_MODEL_CALL_INIT;
+    call.n = 2, call.x_t = x, call.t = t;
+    for (int with_labels = 0; with_labels < 2; with_labels++) {
+        call.labels = with_labels ? labels : NULL;
+        call.out = a;
+        ck_assert_int_eq(diffuse_model_predict(m, &call), DIFFUSE_OK);
+        call.out = b;
+        ck_assert_int_eq(diffuse_model_predict(loaded, &call), DIFFUSE_OK);
+        ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+    }
+    diffuse_model_free(loaded);
+    diffuse_schedule_free(loaded_schedule);
+    diffuse_model_free(m);
+    diffuse_schedule_free(s);
+    diffuse_test_remove_dir(dir);
+}
+END_TEST
+
+
 /* ---- Training with labels ------------------------------------------------- */
 
 #define NO_BAD_LABEL INT32_MIN
@@ -447,6 +485,30 @@ static void free_training(train_setup *t)
     diffuse_model_free(t->model);
     diffuse_schedule_free(t->schedule);
 }
+
+/* A trainer checkpoint keeps the label dropout. */
+START_TEST(trainer_checkpoint_keeps_the_dropout)
+{
+    char dir[512], path[600];
+    ck_assert_int_eq(diffuse_test_temp_dir(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/trainer.safetensors", dir);
+    train_setup t;
+    setup_training(&t, CLASSES, 0.25);
+    ck_assert_int_eq(diffuse_trainer_step(t.trainer, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_save(t.trainer, path), DIFFUSE_OK);
+    train_setup r;
+    ck_assert_int_eq(
+        diffuse_trainer_load(path, &r.model, &r.schedule, &r.optimizer, &r.trainer), DIFFUSE_OK);
+    double dropout = 0.0;
+    ck_assert_int_eq(diffuse_trainer_get_double(r.trainer, DIFFUSE_TRAINER_LABEL_DROPOUT,
+                                                &dropout),
+                     DIFFUSE_OK);
+    ck_assert_double_eq(dropout, 0.25);
+    free_training(&r);
+    free_training(&t);
+    diffuse_test_remove_dir(dir);
+}
+END_TEST
 
 /* The label embedding's rows [CLASSES + 1, H] in the gradient buffer. */
 static const float *label_grads(const diffuse_model *m)
@@ -613,6 +675,8 @@ int main(void)
     tcase_add_test(sampling, classifier_cannot_reenter_its_sampler);
     suite_add_tcase(suite, sampling);
     TCase *training = tcase_create("training");
+    tcase_add_test(training, checkpoint_keeps_the_classes);
+    tcase_add_test(training, trainer_checkpoint_keeps_the_dropout);
     tcase_add_test(training, label_dropout_trains_the_null_class);
     tcase_add_test(training, bad_training_labels_are_refused);
     tcase_add_test(training, conditional_samples_land_in_their_mode);
