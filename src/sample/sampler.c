@@ -719,14 +719,14 @@ static diffuse_status check_conditioning(diffuse_sampler *s, const int32_t *labe
     return DIFFUSE_OK;
 }
 
-/* The run over `work` (n × d): `out` itself, or with a classifier a buffer
- * of its own, copied to `out` only on success. */
+/* The workers' run over run->out (n rows); one worker with a classifier,
+ * which runs on the calling thread. */
 static diffuse_status run_workers(diffuse_sampler *sampler, sample_run *run, size_t n)
 {
     diffuse_status status;
     size_t threads = (size_t)sampler->options[DIFFUSE_SAMPLER_THREADS];
     if (sampler->classifier_fn != NULL && threads > 1)
-        threads = 1; /* the classifier runs on the calling thread */
+        threads = 1;
     if ((status = workers_prepare(&sampler->workers, &sampler->error, sampler->model, threads,
                                   false)))
         return status;
@@ -738,6 +738,9 @@ static diffuse_status run_workers(diffuse_sampler *sampler, sample_run *run, siz
     return finish_run(sampler, run);
 }
 
+/* A run into `out` itself, or with a classifier into a buffer of its own,
+ * copied to `out` only on success (a failing classifier leaves it
+ * untouched). */
 static diffuse_status run_checked(diffuse_sampler *sampler, size_t n, const int32_t *labels,
                                   float *out)
 {
