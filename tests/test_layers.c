@@ -1140,6 +1140,9 @@ static diffuse_model *small_mlp(int variant)
     ck_assert_int_eq(diffuse_model_config_set_int(config, DIFFUSE_MODEL_SEED, 7 + variant), 0);
     ck_assert_int_eq(diffuse_model_config_set_double(config, DIFFUSE_MODEL_TIME_MAX_PERIOD, 500.0),
                      0);
+    /* variant 4: 3 classes (a label embedding of 4 rows with the null one) */
+    ck_assert_int_eq(diffuse_model_config_set_int(config, DIFFUSE_MODEL_CLASSES, variant == 4 ? 3 : 0),
+                     0);
     diffuse_model *m;
     ck_assert_int_eq(diffuse_model_create(&m, config), DIFFUSE_OK);
     diffuse_model_config_free(config);
@@ -1149,14 +1152,15 @@ static diffuse_model *small_mlp(int variant)
 typedef struct mlp_case {
     nn_mlp_shape shape;
     size_t n;
-    const int32_t *t;
+    const int32_t *t, *labels;
     double *params, *x, *r, *out;
 } mlp_case;
 
 static double mlp_loss(void *ctx)
 {
     const mlp_case *c = ctx;
-    ck_assert_int_eq(nn_mlp_forward_reference(&c->shape, c->params, c->x, c->t, c->n, c->out),
+    ck_assert_int_eq(nn_mlp_forward_reference(&c->shape, c->params, c->x, c->t, c->labels, c->n,
+                                              c->out),
                      DIFFUSE_OK);
     return dot(c->r, c->out, c->n * c->shape.dim);
 }
@@ -1165,8 +1169,11 @@ START_TEST(mlp_forward_and_gradients)
 {
     enum { N = 7, D = 3 };
     static const int32_t t[N] = {0, 3, 999, 3, 42, 250, 3};
+    /* every class and the null row 3 (a dropped label), one class twice */
+    static const int32_t classes[N] = {2, 0, 3, 1, 2, 3, 0};
     diffuse_model *m = small_mlp(_i);
-    mlp_case c = {.n = N, .t = t};
+    const int32_t *labels = _i == 4 ? classes : NULL;
+    mlp_case c = {.n = N, .t = t, .labels = labels};
     nn_mlp_shape_from_config(m->config, &c.shape);
     size_t count = m->param_count;
     float *x = random_floats(N * D, 30, -2.0f, 2.0f), *r = random_floats(N * D, 31, -1.0f, 1.0f);
@@ -1176,16 +1183,16 @@ START_TEST(mlp_forward_and_gradients)
     c.r = diffuse_test_doubles(r, N * D);
     c.out = zero_doubles(N * D);
 
-    ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(N, x, t, labels, out)), DIFFUSE_OK);
     mlp_loss(&c);
     check_close(out, c.out, N * D, 1e-5, 1e-5, "mlp output");
     /* prediction computes the same function, bit for bit */
-    ck_assert_int_eq(m->ops->predict(m, m->params, &MODEL_CALL(N, x, t, NULL, predicted)),
+    ck_assert_int_eq(m->ops->predict(m, m->params, &MODEL_CALL(N, x, t, labels, predicted)),
                      DIFFUSE_OK);
     ck_assert_int_eq(memcmp(out, predicted, sizeof(float) * N * D), 0);
 
     /* the prediction reused the training activations' memory */
-    ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
+    ck_assert_int_eq(m->ops->forward(m, &MODEL_CALL(N, x, t, labels, out)), DIFFUSE_OK);
     model_zero_grads(m);
     ck_assert_int_eq(nn_mlp_backward(m, r, N, dx), DIFFUSE_OK);
     double *num_dx = numeric_gradient(c.x, N * D, mlp_loss, &c);
@@ -1273,7 +1280,7 @@ START_TEST(mlp_prediction_in_chunks_matches_reference)
     c.x = diffuse_test_doubles(x, N * D);
     c.out = zero_doubles(N * D);
     ck_assert_int_eq(m->ops->predict(m, m->params, &MODEL_CALL(N, x, t, NULL, out)), DIFFUSE_OK);
-    ck_assert_int_eq(nn_mlp_forward_reference(&c.shape, c.params, c.x, t, N, c.out), DIFFUSE_OK);
+    ck_assert_int_eq(nn_mlp_forward_reference(&c.shape, c.params, c.x, t, NULL, N, c.out), DIFFUSE_OK);
     check_close(out, c.out, N * D, 1e-5, 1e-5, "predicted");
     /* deterministic */
     ck_assert_int_eq(m->ops->predict(m, m->params, &MODEL_CALL(N, x, t, NULL, again)), DIFFUSE_OK);
@@ -1442,7 +1449,7 @@ static Suite *layers_suite(void)
     TCase *network = tcase_create("network");
     tcase_add_test(network, layer_list_derives_layout_tensors_and_sizes);
     tcase_add_loop_test(network, layer_list_rejects_inconsistent_descriptions, 0, 5);
-    tcase_add_loop_test(network, mlp_forward_and_gradients, 0, 4);
+    tcase_add_loop_test(network, mlp_forward_and_gradients, 0, 5);
     tcase_add_test(network, mlp_backward_accumulates);
     tcase_add_test(network, mlp_prediction_in_chunks_matches_reference);
     tcase_add_loop_test(network, mlp_bits_match_0_1, 0, 4);

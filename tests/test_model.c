@@ -11,9 +11,11 @@
 #include "nn_reference.h"
 #include "test_support.h"
 
-/* The options 0 … 7 (the MLP's and the shared ones, before the U-Net's), and
- * one past the last option. */
-#define MLP_OPTIONS 8
+/* The options 0 … 7 (the MLP's and the shared ones, before the U-Net's),
+ * how many apply to the MLP (those and classes), and one past the last
+ * option. */
+#define FIRST_OPTIONS 8
+#define MLP_OPTIONS 9
 #define UNKNOWN_OPTION 24
 
 static diffuse_model_config *mlp_config(size_t dim)
@@ -140,7 +142,7 @@ END_TEST
 START_TEST(config_setters_check_bounds)
 {
     diffuse_model_config *config = mlp_config(2);
-    for (int option = 0; option < MLP_OPTIONS; option++) {
+    for (int option = 0; option < FIRST_OPTIONS; option++) {
         int64_t min, max, before, after;
         double dmin, dmax;
         if (option == DIFFUSE_MODEL_TIME_MAX_PERIOD) {
@@ -289,7 +291,8 @@ START_TEST(config_options_can_be_enumerated)
         ck_assert_int_eq(diffuse_model_config_option_at(DIFFUSE_ARCH_MLP, i, &option, &is_double,
                                                         &names[i]),
                          DIFFUSE_OK);
-        ck_assert_int_eq(option, (int)i); /* increasing option value */
+        /* increasing option value: 0 … 7, then classes */
+        ck_assert_int_eq(option, i < FIRST_OPTIONS ? (int)i : DIFFUSE_MODEL_CLASSES);
         ck_assert_int_eq(is_double, option == DIFFUSE_MODEL_TIME_MAX_PERIOD);
         for (size_t j = 0; j < i; j++)
             ck_assert_str_ne(names[i], names[j]);
@@ -620,7 +623,7 @@ START_TEST(predict_checks_arguments_and_matches_network)
         params[i] = m->params[i];
     for (size_t i = 0; i < N * D; i++)
         xd[i] = x[i];
-    ck_assert_int_eq(nn_mlp_forward_reference(&shape, params, xd, t, N, ref), DIFFUSE_OK);
+    ck_assert_int_eq(nn_mlp_forward_reference(&shape, params, xd, t, NULL, N, ref), DIFFUSE_OK);
     for (size_t i = 0; i < N * D; i++)
         ck_assert_close(out[i], ref[i], 1e-5, 1e-5);
     free(params);

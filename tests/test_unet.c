@@ -193,18 +193,23 @@ START_TEST(unet_defaults_and_layout)
 }
 END_TEST
 
-/* Labels: required with classes, checked against the range. */
+/* Labels: checked against the range; a call without them gets the null
+ * row (classifier-free guidance's unconditional branch), which differs
+ * from every class's. */
 START_TEST(unet_checks_labels)
 {
     enum { N = 2, D = 32 };
-    static const int32_t t[N] = {1, 2}, bad[N] = {0, 3};
+    static const int32_t t[N] = {1, 2}, bad[N] = {0, 3}, good[N] = {2, 2};
     diffuse_model *m = small_unet(0, 0.0);
-    float x[N * D] = {0}, out[N * D];
+    float x[N * D] = {0}, out[N * D], conditional[N * D];
     diffuse_model_call call = {sizeof call, N, x, t, NULL, out, NULL};
-    ck_assert_int_eq(diffuse_model_predict(m, &call), DIFFUSE_ERROR_INVALID_ARGUMENT);
-    ck_assert_ptr_nonnull(strstr(diffuse_model_last_error(m), "needs labels"));
+    ck_assert_int_eq(diffuse_model_predict(m, &call), DIFFUSE_OK);
+    call.labels = good;
+    call.out = conditional;
+    ck_assert_int_eq(diffuse_model_predict(m, &call), DIFFUSE_OK);
+    ck_assert_int_ne(memcmp(out, conditional, sizeof out), 0);
     call.labels = bad;
-    ck_assert_int_eq(diffuse_model_predict(m, &call), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_model_predict(m, &call), DIFFUSE_ERROR_OUT_OF_RANGE);
     ck_assert_ptr_nonnull(strstr(diffuse_model_last_error(m), "labels[1] = 3"));
     diffuse_model_free(m);
 }

@@ -25,16 +25,15 @@ toy2d_recipe toy2d_default_recipe(diffuse_toy2d data, uint64_t steps, uint64_t s
     };
 }
 
-/* The data callback: consecutive points of the built-in distribution, so a
- * run is reproducible from the seed alone. */
+/* The data callback: consecutive points of the built-in distribution (and
+ * their classes), so a run is reproducible from the seed alone. */
 static int fill_batch(void *user, float *x, int32_t *labels, size_t capacity, size_t dim,
                       char *message, size_t message_size)
 {
-    (void)labels;
     (void)dim;
     toy2d_run *run = user;
-    if (diffuse_toy2d_sample(run->recipe.data, run->recipe.seed, run->data_cursor, capacity, x) !=
-        DIFFUSE_OK) {
+    if (diffuse_toy2d_sample_labeled(run->recipe.data, run->recipe.seed, run->data_cursor,
+                                     capacity, x, labels) != DIFFUSE_OK) {
         snprintf(message, message_size, "toy2d data: %s", diffuse_last_error());
         return -1;
     }
@@ -66,6 +65,8 @@ static diffuse_status build_model(const toy2d_recipe *r, toy2d_run *run)
         status = diffuse_model_config_set_int(config, DIFFUSE_MODEL_HIDDEN_LAYERS, r->layers);
     if (status == DIFFUSE_OK)
         status = diffuse_model_config_set_int(config, DIFFUSE_MODEL_SEED, (int64_t)r->seed);
+    if (status == DIFFUSE_OK)
+        status = diffuse_model_config_set_int(config, DIFFUSE_MODEL_CLASSES, (int64_t)r->classes);
     if (status == DIFFUSE_OK)
         status = diffuse_model_create(&run->model, config);
     diffuse_model_config_free(config);
@@ -110,6 +111,9 @@ static diffuse_status build_trainer(const toy2d_recipe *r, toy2d_run *run)
         status = diffuse_trainer_set_int(run->trainer, DIFFUSE_TRAINER_THREADS, r->threads);
     if (status == DIFFUSE_OK)
         status = diffuse_trainer_set_data(run->trainer, fill_batch, run);
+    if (status == DIFFUSE_OK && r->classes > 0)
+        status = diffuse_trainer_set_double(run->trainer, DIFFUSE_TRAINER_LABEL_DROPOUT,
+                                            r->label_dropout);
     return status;
 }
 
@@ -143,6 +147,11 @@ int toy2d_train(const toy2d_recipe *recipe, toy2d_run *run)
 
 int toy2d_sample(toy2d_run *run, size_t n, float *out)
 {
+    return toy2d_sample_classes(run, n, NULL, 1.0, out);
+}
+
+int toy2d_sample_classes(toy2d_run *run, size_t n, const int32_t *labels, double w, float *out)
+{
     diffuse_sampler *sampler = NULL;
     const toy2d_recipe *r = &run->recipe;
     diffuse_status status = diffuse_sampler_create(&sampler, run->model, run->schedule);
@@ -161,7 +170,10 @@ int toy2d_sample(toy2d_run *run, size_t n, float *out)
     for (size_t i = 0; i < sizeof settings / sizeof settings[0] && status == DIFFUSE_OK; i++)
         status = diffuse_sampler_set_int(sampler, settings[i].option, settings[i].value);
     if (status == DIFFUSE_OK)
-        status = diffuse_sampler_run(sampler, n, out);
+        status = diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_GUIDANCE_SCALE, w);
+    if (status == DIFFUSE_OK)
+        status = labels != NULL ? diffuse_sampler_run_labels(sampler, n, labels, out)
+                                : diffuse_sampler_run(sampler, n, out);
     if (status != DIFFUSE_OK)
         fprintf(stderr, "toy2d: sampling failed: %s\n",
                 sampler != NULL ? diffuse_sampler_last_error(sampler) : diffuse_last_error());

@@ -21,6 +21,8 @@ typedef struct toy2d_recipe {
     double ema_decay;
     diffuse_sample_method sample_method; /* DDPM (default), DDIM or DPM-Solver++ 2M */
     int64_t sample_steps;  /* timestep list entries, trailing spacing; 0: every step */
+    size_t classes;        /* > 0: class-conditional on the data's classes (toy2d.h) */
+    double label_dropout;  /* with classes: classifier-free guidance's label dropout */
 } toy2d_recipe;
 
 /* A trained (or training) demo: every handle it needs. */
@@ -67,6 +69,10 @@ int toy2d_train(const toy2d_recipe *recipe, toy2d_run *run);
 /* n samples (n × 2 floats) from the EMA weights, with the recipe's method
  * over sample_steps trailing-spaced timesteps (all T when 0). */
 int toy2d_sample(toy2d_run *run, size_t n, float *out);
+
+/* The same for a class-conditional recipe: sample i of class labels[i]
+ * with classifier-free guidance scale w (1: plain conditional). */
+int toy2d_sample_classes(toy2d_run *run, size_t n, const int32_t *labels, double w, float *out);
 
 /* Draws n fresh data points into data_out (n × 2) and measures how far the
  * samples and pure noise are from them, and the samples' k-NN precision and

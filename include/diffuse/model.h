@@ -35,6 +35,7 @@
  *       half = E/2,  f_k = exp(−ln(P)·k/half),  k = 0 … half−1
  *       emb(t) = [cos(t f_0), …, cos(t f_{half−1}), sin(t f_0), …, sin(t f_{half−1})]
  *   time features:   e   = W_t2 φ(W_t1 emb(t) + b_t1) + b_t2           (E → H → H)
+ *                    [+ E_label[y]  with K = CLASSES > 0 classes]
  *   input:           h_0 = W_in x_t + b_in + e                          (d → H)
  *   hidden blocks:   h_l = W_l φ(h_{l−1}) + b_l [+ h_{l−1} if RESIDUAL]  l = 1 … L
  *   output:          f   = W_out φ(h_L) + b_out                         (H → d)
@@ -55,15 +56,27 @@
  *   input.weight      [H, d]   input.bias      [H]      (W_in, b_in)
  *   blocks.{l}.weight [H, H]   blocks.{l}.bias [H]      (W_{l+1}, b_{l+1}), l = 0 … L−1
  *   output.weight     [d, H]   output.bias     [d]      (W_out, b_out)
+ *   label_emb.weight  [K+1, H]                          (E_label, only when K > 0)
  *
  * packed without gaps: param_count = H·E + H + H·H + H + H·d + H + L·(H·H + H)
- * + d·H + d. diffuse_model_tensor_info describes the same layout at run time.
+ * + d·H + d [+ (K+1)·H]. diffuse_model_tensor_info describes the same layout
+ * at run time.
+ *
+ * Class labels (both networks): with K = CLASSES > 0 the label embedding
+ * has K + 1 rows, the classes 0 … K−1 and the "null" class K of
+ * classifier-free guidance (Ho & Salimans 2022; improved-diffusion's
+ * label_emb, one row more). A call with labels must give each row one in
+ * [0, K) (DIFFUSE_ERROR_OUT_OF_RANGE otherwise, before anything is
+ * computed); a call with labels NULL is unconditional: every row gets the
+ * null row, which the trainer trains through DIFFUSE_TRAINER_LABEL_DROPOUT.
  *
  * Default initialisation (reproducible from DIFFUSE_MODEL_SEED): every weight
  * and bias of a layer with fan-in `in` is uniform on (−1/√in, 1/√in), like
  * PyTorch's nn.Linear, including the output layer (no zero init, so every
- * gradient is non-zero from the first step). Parameter i takes the Philox
- * uniform value i of stream (seed, 0), so it depends only on (seed, i).
+ * gradient is non-zero from the first step); the label embedding N(0, 1)
+ * (nn.Embedding, Philox normal value i of stream (seed, 1)). Parameter i
+ * takes the Philox uniform value i of stream (seed, 0), so it depends only
+ * on (seed, i).
  *
  * ---- The U-Net (DIFFUSE_ARCH_UNET) ---------------------------------------
  *
@@ -195,8 +208,9 @@ typedef enum diffuse_model_option {
     DIFFUSE_MODEL_DROPOUT = 21,
     /* G: GroupNorm groups; B must be a multiple of G. [1, 1024], default 8. */
     DIFFUSE_MODEL_GROUPS = 22,
-    /* K: classes of the label embedding; 0 = unconditional, otherwise every call
-     * needs labels in [0, K). [0, 1048576], default 0. */
+    /* K: classes of the label embedding (K + 1 rows with the null class, see
+     * "Class labels" above); 0 = unconditional. [0, 1048576], default 0. MLP,
+     * UNET. */
     DIFFUSE_MODEL_CLASSES = 23
 } diffuse_model_option;
 
@@ -334,9 +348,11 @@ typedef struct diffuse_model_call {
     size_t n;              /* rows, at least 1 */
     const float *x_t;      /* [n, dim] inputs x_t, row-major */
     const int32_t *t;      /* [n] 0-based timesteps, t[i] ≥ 0 */
-    const int32_t *labels; /* [n] class labels, or NULL: unconditional. A model
-                            * without classes (the MLP) ignores them; a
-                            * callback model's function receives them. */
+    const int32_t *labels; /* [n] class labels in [0, CLASSES), or NULL:
+                            * unconditional (the null class of a model with
+                            * classes). A model without classes ignores
+                            * them; a callback model's function receives
+                            * them. */
     float *out;            /* [n, dim] written: f_θ (what diffuse_prediction says) */
     float *out_variance;   /* reserved for models that learn their variance;
                             * must be NULL for now */
@@ -426,7 +442,8 @@ DIFFUSE_API diffuse_status diffuse_model_tensor_info(const diffuse_model *model,
  * ownership. out must not overlap x_t, t or labels. Errors: INVALID_ARGUMENT (NULL call, x_t, t or
  * out; a size smaller than 0.2's struct, or a larger one with non-zero
  * fields this library does not know; n = 0 or too large; overlapping
- * arrays; t[i] < 0), UNSUPPORTED (out_variance set: no model learns its
+ * arrays; t[i] < 0), OUT_OF_RANGE (a label outside [0, CLASSES) of a model
+ * with classes), UNSUPPORTED (out_variance set: no model learns its
  * variance yet), NUMERIC (non-finite x_t or output), CALLBACK (a callback
  * model's function failed), NO_MEMORY. */
 DIFFUSE_API diffuse_status diffuse_model_predict(diffuse_model *model,

@@ -90,7 +90,14 @@ typedef enum diffuse_sampler_option {
     DIFFUSE_SAMPLER_THRESHOLD_PERCENTILE = 12, /* double in [0, 1]: p of dynamic
                                                 * thresholding; 0 (default) = off;
                                                 * excludes CLIP_X0 */
-    DIFFUSE_SAMPLER_THRESHOLD_MAX = 13 /* double ≥ 1, its s_max; default 1 */
+    DIFFUSE_SAMPLER_THRESHOLD_MAX = 13, /* double ≥ 1, its s_max; default 1 */
+    /* Conditioning ("Conditional sampling" below): */
+    DIFFUSE_SAMPLER_LABEL = 14,            /* int, the class of every sample of a run;
+                                            * −1 (default) = none: unconditional */
+    DIFFUSE_SAMPLER_GUIDANCE_SCALE = 15,   /* double w in [0, 1000], default 1: plain
+                                            * conditional sampling */
+    DIFFUSE_SAMPLER_GUIDANCE_RESCALE = 16, /* double φ in [0, 1], default 0 (off) */
+    DIFFUSE_SAMPLER_CLASSIFIER_SCALE = 17  /* double s in [0, 1e6], default 1 */
 } diffuse_sampler_option;
 
 typedef enum diffuse_sample_method {
@@ -153,6 +160,64 @@ typedef int (*diffuse_sample_progress_fn)(void *user, uint64_t done, uint64_t to
  * — returns DIFFUSE_ERROR_STATE; diffuse_sampler_free cancels the run and
  * frees the sampler when diffuse_sampler_run returns. */
 
+/* ---- Conditional sampling --------------------------------------------------
+ *
+ * Labels: a run is conditional when it has a class per sample, either one
+ * for all (DIFFUSE_SAMPLER_LABEL ≥ 0) or one each (diffuse_sampler_run_labels,
+ * which takes precedence). Every model call of the run then carries the
+ * labels; for a model with K classes each must be in [0, K)
+ * (DIFFUSE_ERROR_OUT_OF_RANGE naming the first bad one, before anything is
+ * written). A run without labels on a model with classes samples its null
+ * class (unconditional). Labels on a model without classes need a
+ * classifier (below); a callback model's function receives them.
+ *
+ * Classifier-free guidance (Ho & Salimans 2022), for a model trained with
+ * DIFFUSE_TRAINER_LABEL_DROPOUT > 0: at each step
+ *       ε̂ = ε̂_∅ + w (ε̂_c − ε̂_∅),     w = GUIDANCE_SCALE
+ * with ε̂_c the prediction for the sample's class and ε̂_∅ for the null
+ * class. CONVENTION: w = 1 is plain conditional sampling (the default, one
+ * model call of n rows), w = 0 unconditional, w > 1 guided; the paper's
+ * "guidance weight" w' (ε̂ = (1 + w') ε̂_c − w' ε̂_∅) is w − 1, so its w' = 0,
+ * 1, 3, 7 are w = 1, 2, 4, 8 here (diffusers' guidance_scale is this w).
+ * For w ≠ 1 each step makes ONE model call over 2n rows (the n rows with
+ * their classes, then again with the null class), and needs a model with
+ * classes (UNSUPPORTED otherwise) and labels (STATE otherwise). Guidance
+ * rescale φ (Lin et al. 2023, for zero-terminal-SNR schedules) then
+ * matches each row's spread to the conditional one:
+ *       f ← φ f σ(f_c)/σ(f) + (1 − φ) f
+ * on the model's output f (σ: the row's standard deviation; as diffusers'
+ * rescale_noise_cfg). Both act on the output before the method reads it as
+ * x̂_0 and ε̂, so every METHOD and prediction type gets them (ε̂, x̂_0 and v̂
+ * are affine in f with label-free coefficients, so guiding f guides each).
+ *
+ * Classifier guidance (Dhariwal & Nichol 2021): with a classifier set
+ * (diffuse_sampler_set_classifier) each step asks it for
+ * g = ∇_x log p(y | x_t, t) per row and shifts
+ *       ε̂ ← ε̂ − √(1−ᾱ_t) s g,        s = CLASSIFIER_SCALE
+ * (after any classifier-free guidance). For DDPM this moves the mean
+ * μ = (x_t − β_t/√(1−ᾱ_t) ε̂)/√α_t by (β_t/√α_t) s g = s Σ g/√α_t with
+ * Σ = β_t: the paper's μ + s Σ g up to the factor 1/√α_t = 1 + O(β_t); for
+ * DDIM and DPM-Solver++ it is the paper's ε form (their Algorithm 2).
+ * Rows at ᾱ_t = 0 (zero terminal SNR) are not shifted. It needs labels
+ * (STATE otherwise). The classifier runs on the calling thread, so a run
+ * with one uses one thread whatever THREADS says; it denoises into its own
+ * buffer, so a failing classifier (non-zero return: DIFFUSE_ERROR_CALLBACK
+ * with its message) or a non-finite gradient (DIFFUSE_ERROR_NUMERIC) leaves
+ * `out` untouched.
+ *
+ * The step API (diffuse_sampler_step) takes a finished model output: a
+ * caller running its own network combines the branches itself. */
+
+/* The classifier of classifier guidance: write g[i·dim + j] =
+ * ∂/∂x_t[i·dim + j] log p(labels[i] | x_t[i], t[i]) for the n rows and
+ * return 0, or return non-zero after optionally writing a NUL-terminated
+ * message into `message` (`message_size` bytes). The arrays are the
+ * sampler's, valid during the call only. It runs while the sampler is busy
+ * (as the progress callback). */
+typedef int (*diffuse_classifier_fn)(void *user, size_t n, size_t dim, const float *x_t,
+                                     const int32_t *t, const int32_t *labels, float *gradient,
+                                     char *message, size_t message_size);
+
 /* Creates a sampler for `model` (borrowed; any model, callback models
  * included) and a copy of `schedule`. Options start at their defaults.
  * Sampling starts from x_T ~ N(0, I), which is right only when ᾱ_{T−1} ≈ 0:
@@ -211,13 +276,31 @@ DIFFUSE_API diffuse_status diffuse_sampler_option_info(size_t index, diffuse_opt
 DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler,
                                                         diffuse_sample_progress_fn fn, void *user);
 
-/* Generates n samples into `out` (n × dim floats, caller-owned). The run
- * denoises in place in `out`: after a failure or a cancellation its
- * contents are unspecified (argument errors leave it untouched). Errors:
- * INVALID_ARGUMENT (NULL out, CLIP_X0 and THRESHOLD_PERCENTILE both set),
- * STATE (a standalone sampler, use_ema without EMA weights), UNSUPPORTED
- * (ε-model on a zero terminal SNR schedule), the model's own failures. */
+/* Sets (fn = NULL clears) the classifier of classifier guidance (above);
+ * `user` is passed back and must stay valid while it is set. */
+DIFFUSE_API diffuse_status diffuse_sampler_set_classifier(diffuse_sampler *sampler,
+                                                          diffuse_classifier_fn fn, void *user);
+
+/* Generates n samples into `out` (n × dim floats, caller-owned), of class
+ * LABEL when it is set ("Conditional sampling" above). The run denoises in
+ * place in `out`: after a failure or a cancellation its contents are
+ * unspecified (argument errors leave it untouched; with a classifier set it
+ * stays untouched on any failure). Errors: INVALID_ARGUMENT (NULL out,
+ * CLIP_X0 and THRESHOLD_PERCENTILE both set), STATE (a standalone sampler,
+ * use_ema without EMA weights, guidance or a classifier without labels),
+ * UNSUPPORTED (ε-model on a zero terminal SNR schedule; GUIDANCE_SCALE ≠ 1
+ * or LABEL on a model without classes and no classifier), OUT_OF_RANGE
+ * (LABEL ≥ the model's classes), CALLBACK / NUMERIC (the classifier failed
+ * or returned a non-finite gradient), the model's own failures. */
 DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t n, float *out);
+
+/* diffuse_sampler_run with a class per sample: labels[i] (n int32,
+ * borrowed for the call) is sample i's ("Conditional sampling" above).
+ * Errors: those of run; INVALID_ARGUMENT (labels NULL); OUT_OF_RANGE (a
+ * label outside [0, K), or negative); UNSUPPORTED (a model without classes
+ * and no classifier, or GUIDANCE_SCALE ≠ 1 without classes). */
+DIFFUSE_API diffuse_status diffuse_sampler_run_labels(diffuse_sampler *sampler, size_t n,
+                                                      const int32_t *labels, float *out);
 
 /* ---- Timestep list and the step API (diffusers' scheduler style) ---------
  *

@@ -67,6 +67,20 @@ typedef enum diffuse_toy2d {
 DIFFUSE_API diffuse_status diffuse_toy2d_sample(diffuse_toy2d kind, uint64_t seed,
                                                 uint64_t first_index, size_t n, float *out);
 
+/* diffuse_toy2d_sample that also writes each point's class into
+ * labels[0 .. n−1] (borrowed; NULL: none), for class-conditional training:
+ * EIGHT_GAUSSIANS the mode k (0..7, centre (cos kπ/4, sin kπ/4)·√2),
+ * TWO_MOONS the moon (0 upper, 1 lower), CHECKERBOARD the square c (0..7),
+ * SWISS_ROLL 0 (one class). The points are those of diffuse_toy2d_sample.
+ * Errors as for diffuse_toy2d_sample. Thread-safe. */
+DIFFUSE_API diffuse_status diffuse_toy2d_sample_labeled(diffuse_toy2d kind, uint64_t seed,
+                                                        uint64_t first_index, size_t n,
+                                                        float *out, int32_t *labels);
+
+/* The number of classes of `kind` (above): 8, 2, 8 or 1. Errors:
+ * INVALID_ARGUMENT (unknown kind, classes NULL). Thread-safe. */
+DIFFUSE_API diffuse_status diffuse_toy2d_classes(diffuse_toy2d kind, size_t *classes);
+
 /* The name of `kind` ("swiss_roll", "two_moons", "8gaussians",
  * "checkerboard"), static storage, or NULL for an unknown value.
  * Thread-safe. */

@@ -43,7 +43,9 @@ typedef struct diffuse_trainer diffuse_trainer;
  * the call). `labels` has room for `capacity` class labels, all 0 when the
  * callback starts; the trainer passes those of the rows returned to the
  * model (diffuse_model_call.labels), which ignores them if it has no
- * classes. Return the number of rows written (1..capacity; fewer than
+ * classes. For a model with K classes each must be in [0, K): another
+ * value fails the step with DIFFUSE_ERROR_OUT_OF_RANGE naming the row
+ * (weights unchanged). Return the number of rows written (1..capacity; fewer than
  * capacity trains on a smaller batch), 0 at the end of an epoch (the trainer
  * then asks once more; a second 0 in a row is an error), or a negative value
  * on error, after optionally writing a NUL-terminated message into `message`
@@ -68,7 +70,16 @@ typedef int (*diffuse_train_progress_fn)(void *user, uint64_t step, double loss,
 typedef enum diffuse_trainer_option {
     DIFFUSE_TRAINER_BATCH_SIZE = 0, /* int, rows per step; default 256, 1..1048576 */
     DIFFUSE_TRAINER_SEED = 1,       /* int, seed of t and ε draws; default 0 */
-    DIFFUSE_TRAINER_THREADS = 2     /* int, worker threads per step; default 1, 0..1024 (below) */
+    DIFFUSE_TRAINER_THREADS = 2,    /* int, worker threads per step; default 1, 0..1024 (below) */
+    /* double p in [0, 1], default 0: classifier-free guidance's label
+     * dropout (Ho & Salimans 2022). Each row's label is replaced by the null
+     * class K (the model's extra embedding row, see DIFFUSE_MODEL_CLASSES)
+     * with probability p, so that one network learns ε(x_t, t, y) and
+     * ε(x_t, t, ∅); 0.1–0.2 is usual. Row i of step k drops when u < p, u
+     * the Philox uniform value 1048576 + i of stream (seed, 2k): same seed,
+     * same drops, also on resume. p > 0 on a model without classes is
+     * DIFFUSE_ERROR_UNSUPPORTED. */
+    DIFFUSE_TRAINER_LABEL_DROPOUT = 3
 } diffuse_trainer_option;
 
 /* DIFFUSE_TRAINER_THREADS = k:
@@ -117,6 +128,16 @@ DIFFUSE_API diffuse_status diffuse_trainer_get_int(const diffuse_trainer *traine
                                                    diffuse_trainer_option option, int64_t *value);
 DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option option,
                                                       int64_t *min, int64_t *max);
+/* The same for the double options (LABEL_DROPOUT); NaN/Inf is
+ * DIFFUSE_ERROR_NUMERIC. */
+DIFFUSE_API diffuse_status diffuse_trainer_set_double(diffuse_trainer *trainer,
+                                                      diffuse_trainer_option option,
+                                                      double value);
+DIFFUSE_API diffuse_status diffuse_trainer_get_double(const diffuse_trainer *trainer,
+                                                      diffuse_trainer_option option,
+                                                      double *value);
+DIFFUSE_API diffuse_status diffuse_trainer_double_bounds(diffuse_trainer_option option,
+                                                         double *min, double *max);
 
 /* The trainer's options, described as in diffuse/common.h (option, name,
  * type, bounds, default). Errors: INVALID_ARGUMENT (a pointer NULL,
@@ -141,9 +162,16 @@ DIFFUSE_API diffuse_status diffuse_trainer_set_progress(diffuse_trainer *trainer
 DIFFUSE_API diffuse_status diffuse_trainer_step(diffuse_trainer *trainer, double *loss);
 
 /* One step on a caller-supplied batch of n rows x0 (n × dim, borrowed for
- * the call), without the data callback. */
+ * the call), without the data callback and without labels (a model with
+ * classes then trains its null class on every row). */
 DIFFUSE_API diffuse_status diffuse_trainer_step_batch(diffuse_trainer *trainer, size_t n,
                                                       const float *x0, double *loss);
+/* The same with one class label per row (n int32, borrowed; NULL: as
+ * step_batch), checked and dropped as the data callback's are (above). */
+DIFFUSE_API diffuse_status diffuse_trainer_step_batch_labels(diffuse_trainer *trainer, size_t n,
+                                                             const float *x0,
+                                                             const int32_t *labels,
+                                                             double *loss);
 
 /* Runs `steps` steps through the data callback, reporting progress.
  * `last_loss` (may be NULL) receives the loss of the last completed step.

@@ -59,6 +59,32 @@ const float *prediction_eps(prediction_estimate *e);
  * (which DDPM's paper form of μ_θ does). */
 bool prediction_eps_is_output(const prediction_estimate *e);
 
+/* ---- Guidance (the sampler's, before any method sees the output) -------
+ * Both act on the network's output f, so that every sampling method and the
+ * x̂_0 processing see a guided output through the same conversions above.
+ *
+ * Classifier-free guidance (Ho & Salimans 2022) on `both` = [f_c; f_∅]
+ * (2n rows: n conditional, then the same rows with the null class):
+ *   out = f_∅ + w (f_c − f_∅)          (w = scale; w = 1: f_c, w = 0: f_∅)
+ * Every kind's ε̂ and x̂_0 are affine in f with coefficients that do not
+ * depend on the label, so this IS ε̂ = ε̂_∅ + w (ε̂_c − ε̂_∅) (and the same
+ * for x̂_0) for ε-, x_0- and v-networks alike. Then, when rescale φ > 0,
+ * guidance rescale (Lin et al. 2023, their eq. 15–16, as diffusers'
+ * rescale_noise_cfg does, on the output, per row):
+ *   out ← φ · out · σ(f_c)/σ(out) + (1 − φ) · out
+ * (σ: the standard deviation over the row's d values; a constant row is
+ * left alone). `out` (n·d) must not overlap `both`. */
+void prediction_guide(size_t n, size_t d, double scale, double rescale, const float *both,
+                      float *out);
+
+/* Classifier guidance (Dhariwal & Nichol 2021, their Algorithm 2 in ε form)
+ * given g = ∇_x log p(y | x_t, t) per row: shifts the output so that its ε̂
+ * becomes ε̂ − √(1−ᾱ_t) s g, i.e. f += (∂f/∂ε̂) · (−√(1−ᾱ_t) s g) with
+ * ∂f/∂ε̂ = 1 (ε), −√(1−ᾱ)/√ᾱ (x_0), 1/√ᾱ (v). Rows with ᾱ_t = 0 (zero
+ * terminal SNR, where ε̂ = x_t whatever f) are left alone. */
+void prediction_shift_eps(const diffuse_schedule *s, diffuse_prediction kind, size_t n, size_t d,
+                          const int32_t *t, double scale, const float *gradient, float *output);
+
 /* Whether a network of `kind` can be sampled on `s`: an ε-network cannot
  * where ᾱ_{T−1} = 0 (zero terminal SNR; x̂_0 = x_t/√ᾱ − … is infinite).
  * DIFFUSE_ERROR_UNSUPPORTED with a message in `error` otherwise. */

@@ -31,13 +31,15 @@ typedef struct toy2d_draws {
     double z[TOY2D_MAX_NORMALS];  /* N(0, 1) */
 } toy2d_draws;
 
-typedef void (*toy2d_point_fn)(const toy2d_draws *r, float out[2]);
+/* Writes one point and returns its class (toy2d.h). */
+typedef int32_t (*toy2d_point_fn)(const toy2d_draws *r, float out[2]);
 
 typedef struct toy2d_spec {
     const char *name;
     size_t uniforms; /* draws of each kind one point uses */
     size_t normals;
     toy2d_point_fn point;
+    size_t classes;
 } toy2d_spec;
 
 static void store_point(double x, double y, float out[2])
@@ -49,18 +51,19 @@ static void store_point(double x, double y, float out[2])
 /* raw = (s cos s, s sin s) + 0.25 n, s ~ U(1.5π, 4.5π);
  * point = (raw − (2, 2/(3π))) / 3.5, where E[s cos s] = 2 and
  * E[s sin s] = 2/(3π) for that s (integrate s cos s = s sin s + cos s). */
-static void swiss_roll_point(const toy2d_draws *r, float out[2])
+static int32_t swiss_roll_point(const toy2d_draws *r, float out[2])
 {
     const double noise = 0.25, scale = 1.0 / 3.5;
     double s = 1.5 * TOY2D_PI * (1.0 + 2.0 * r->u[0]);
     double x = s * cos(s) + noise * r->z[0];
     double y = s * sin(s) + noise * r->z[1];
     store_point((x - 2.0) * scale, (y - 2.0 / (3.0 * TOY2D_PI)) * scale, out);
+    return 0;
 }
 
 /* Upper moon (cos θ, sin θ), lower moon (1 − cos θ, 1/2 − sin θ), θ ~ U(0, π),
  * plus 0.08 n; point = 2.5 (raw − (1/2, 1/4)), (1/2, 1/4) being the mean. */
-static void two_moons_point(const toy2d_draws *r, float out[2])
+static int32_t two_moons_point(const toy2d_draws *r, float out[2])
 {
     const double noise = 0.08, scale = 2.5;
     double theta = TOY2D_PI * r->u[1];
@@ -75,35 +78,38 @@ static void two_moons_point(const toy2d_draws *r, float out[2])
     x += noise * r->z[0];
     y += noise * r->z[1];
     store_point((x - 0.5) * scale, (y - 0.25) * scale, out);
+    return r->u[0] < 0.5 ? 0 : 1;
 }
 
 /* k = ⌊8u⌋ ∈ 0..7 (u < 1 so k ≤ 7); raw = 2 (cos kπ/4, sin kπ/4) + 0.15 n;
  * point = raw / √2 (per-coordinate variance (2 + 0.15²)/2 ≈ 1). */
-static void eight_gaussians_point(const toy2d_draws *r, float out[2])
+static int32_t eight_gaussians_point(const toy2d_draws *r, float out[2])
 {
     const double radius = 2.0, noise = 0.15, scale = 1.0 / sqrt(2.0);
-    double angle = floor(8.0 * r->u[0]) * (TOY2D_PI / 4.0);
+    double k = floor(8.0 * r->u[0]), angle = k * (TOY2D_PI / 4.0);
     double x = radius * cos(angle) + noise * r->z[0];
     double y = radius * sin(angle) + noise * r->z[1];
     store_point(x * scale, y * scale, out);
+    return (int32_t)k;
 }
 
 /* Square c = ⌊8u₀⌋ ∈ 0..7: row j = ⌊c/2⌋ − 2, and in that row the two columns
  * i with i + j even: i = (j even ? −2 : −1) + 2 (c mod 2). The point is
  * (i + u₁, j + u₂), uniform in the square. */
-static void checkerboard_point(const toy2d_draws *r, float out[2])
+static int32_t checkerboard_point(const toy2d_draws *r, float out[2])
 {
     int c = (int)floor(8.0 * r->u[0]);
     int j = c / 2 - 2;
     int i = (j % 2 == 0 ? -2 : -1) + 2 * (c % 2);
     store_point(i + r->u[1], j + r->u[2], out);
+    return c;
 }
 
 static const toy2d_spec toy2d_specs[] = {
-    [DIFFUSE_TOY2D_SWISS_ROLL] = {"swiss_roll", 1, 2, swiss_roll_point},
-    [DIFFUSE_TOY2D_TWO_MOONS] = {"two_moons", 2, 2, two_moons_point},
-    [DIFFUSE_TOY2D_EIGHT_GAUSSIANS] = {"8gaussians", 1, 2, eight_gaussians_point},
-    [DIFFUSE_TOY2D_CHECKERBOARD] = {"checkerboard", 3, 0, checkerboard_point},
+    [DIFFUSE_TOY2D_SWISS_ROLL] = {"swiss_roll", 1, 2, swiss_roll_point, 1},
+    [DIFFUSE_TOY2D_TWO_MOONS] = {"two_moons", 2, 2, two_moons_point, 2},
+    [DIFFUSE_TOY2D_EIGHT_GAUSSIANS] = {"8gaussians", 1, 2, eight_gaussians_point, 8},
+    [DIFFUSE_TOY2D_CHECKERBOARD] = {"checkerboard", 3, 0, checkerboard_point, 8},
 };
 
 #define TOY2D_KIND_COUNT (sizeof toy2d_specs / sizeof toy2d_specs[0])
@@ -120,9 +126,10 @@ static uint64_t toy2d_stream(diffuse_toy2d kind, size_t component)
     return TOY2D_STREAM_TAG + 8u * (uint64_t)kind + component;
 }
 
-/* Points first .. first + n − 1 (n ≤ TOY2D_CHUNK) into out[2n]. */
+/* Points first .. first + n − 1 (n ≤ TOY2D_CHUNK) into out[2n], and their
+ * classes into labels[n] unless it is NULL. */
 static void toy2d_fill_chunk(const toy2d_spec *spec, diffuse_toy2d kind, uint64_t seed,
-                             uint64_t first, size_t n, float *out)
+                             uint64_t first, size_t n, float *out, int32_t *labels)
 {
     float uniforms[TOY2D_MAX_UNIFORMS][TOY2D_CHUNK];
     float normals[TOY2D_MAX_NORMALS][TOY2D_CHUNK];
@@ -138,12 +145,15 @@ static void toy2d_fill_chunk(const toy2d_spec *spec, diffuse_toy2d kind, uint64_
             draws.u[c] = uniforms[c][i];
         for (size_t c = 0; c < spec->normals; c++)
             draws.z[c] = normals[c][i];
-        spec->point(&draws, out + 2 * i);
+        int32_t label = spec->point(&draws, out + 2 * i);
+        if (labels != NULL)
+            labels[i] = label;
     }
 }
 
-DIFFUSE_API diffuse_status diffuse_toy2d_sample(diffuse_toy2d kind, uint64_t seed,
-                                                uint64_t first_index, size_t n, float *out)
+DIFFUSE_API diffuse_status diffuse_toy2d_sample_labeled(diffuse_toy2d kind, uint64_t seed,
+                                                        uint64_t first_index, size_t n,
+                                                        float *out, int32_t *labels)
 {
     const toy2d_spec *spec = toy2d_find(kind);
     if (spec == NULL)
@@ -164,9 +174,28 @@ DIFFUSE_API diffuse_status diffuse_toy2d_sample(diffuse_toy2d kind, uint64_t see
                             n);
     for (size_t done = 0; done < n; done += TOY2D_CHUNK) {
         size_t chunk = n - done < TOY2D_CHUNK ? n - done : TOY2D_CHUNK;
-        toy2d_fill_chunk(spec, kind, seed, first_index + done, chunk, out + 2 * done);
+        toy2d_fill_chunk(spec, kind, seed, first_index + done, chunk, out + 2 * done,
+                         labels != NULL ? labels + done : NULL);
     }
     return DIFFUSE_OK;
+}
+
+DIFFUSE_API diffuse_status diffuse_toy2d_sample(diffuse_toy2d kind, uint64_t seed,
+                                                uint64_t first_index, size_t n, float *out)
+{
+    return diffuse_toy2d_sample_labeled(kind, seed, first_index, n, out, NULL);
+}
+
+DIFFUSE_API diffuse_status diffuse_toy2d_classes(diffuse_toy2d kind, size_t *classes)
+{
+    const toy2d_spec *spec = toy2d_find(kind);
+    diffuse_status status = diffuse_check_pointer(NULL, classes, "classes");
+    if (status == DIFFUSE_OK && spec == NULL)
+        status = diffuse_fail(NULL, DIFFUSE_ERROR_INVALID_ARGUMENT, "unknown toy data set %d",
+                              (int)kind);
+    if (status == DIFFUSE_OK)
+        *classes = spec->classes;
+    return status;
 }
 
 DIFFUSE_API const char *diffuse_toy2d_name(diffuse_toy2d kind)

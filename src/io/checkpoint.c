@@ -174,6 +174,17 @@ diffuse_status checkpoint_read_name(const st_file *f, const char *key, const cha
                         not_a_name);
 }
 
+bool checkpoint_key_may_be_absent(const st_file *f, const char *key)
+{
+    static const char *const added[] = {"model.classes", "trainer.label_dropout"};
+    if (st_metadata(f, key) != NULL)
+        return false;
+    for (size_t i = 0; i < sizeof added / sizeof *added; i++)
+        if (strcmp(key, added[i]) == 0)
+            return true;
+    return false;
+}
+
 diffuse_status checkpoint_read_number(const st_file *f, const char *key, bool is_double,
                                       checkpoint_number *value, diffuse_error *err)
 {

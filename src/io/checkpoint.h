@@ -157,6 +157,12 @@ typedef struct checkpoint_number {
     int64_t integer;
 } checkpoint_number;
 
+/* Whether `key` names an option added after files were first written
+ * (model.classes of an MLP, trainer.label_dropout): absent from an older
+ * file, it keeps the handle's default, which is what that file's writer
+ * had ("off"). Every other key is required. */
+bool checkpoint_key_may_be_absent(const st_file *f, const char *key);
+
 /* Metadata `key` parsed strictly as a double or as a 64-bit integer; any
  * value of the type is accepted (the handle's setter checks the bounds).
  * An enum option is read by name, or as its number (libdiffuse 0.1's

@@ -132,13 +132,18 @@ static diffuse_status read_trainer_options(const st_file *f, diffuse_trainer *tr
 {
     diffuse_status status = DIFFUSE_OK;
     for (size_t k = 0; status == DIFFUSE_OK && k < trainer_option_table.count; k++) {
+        const option_spec *spec = &trainer_option_table.specs[k];
+        diffuse_trainer_option option = (diffuse_trainer_option)k;
         char key[CHECKPOINT_KEY_SIZE];
-        checkpoint_key(key, TRAINER_PREFIX, trainer_option_table.specs[k].name);
-        int64_t value;
-        status = st_metadata_int64(f, key, INT64_MIN, INT64_MAX, &value, err);
+        checkpoint_key(key, TRAINER_PREFIX, spec->name);
+        if (checkpoint_key_may_be_absent(f, key))
+            continue;
+        checkpoint_number value;
+        status = checkpoint_read_number(f, key, spec->is_double, &value, err);
         if (status != DIFFUSE_OK)
             break;
-        status = diffuse_trainer_set_int(trainer, (diffuse_trainer_option)k, value);
+        status = spec->is_double ? diffuse_trainer_set_double(trainer, option, value.real)
+                                 : diffuse_trainer_set_int(trainer, option, value.integer);
         if (status != DIFFUSE_OK)
             status = checkpoint_rejected_key(err, status, key,
                                              diffuse_trainer_last_error(trainer));

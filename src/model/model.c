@@ -505,7 +505,11 @@ static diffuse_status check_call_arrays(diffuse_error *error, const diffuse_mode
                                                                  call->labels, rows, "labels",
                                                                  false))))
         return status;
-    if ((status = check_timesteps(error, call->t, n)) != DIFFUSE_OK)
+    if ((status = check_timesteps(error, call->t, n)) != DIFFUSE_OK ||
+        (status = model_check_labels(error, model_classes(model), model_classes(model) > 0
+                                                                      ? call->labels
+                                                                      : NULL,
+                                     n, "labels")) != DIFFUSE_OK)
         return status;
     return diffuse_check_finite_floats(error, call->x_t, *count, "x_t");
 }

@@ -86,6 +86,27 @@ diffuse_status model_call_read(diffuse_error *error, const diffuse_model_call *c
 #define MODEL_CALL(n, x_t, t, labels, out)                                                    \
     ((diffuse_model_call){sizeof(diffuse_model_call), (n), (x_t), (t), (labels), (out), NULL})
 
+/* K, the classes of m's label embedding: 0 for an unconditional network
+ * and for a callback model. A network with K > 0 has K + 1 embedding rows:
+ * rows 0 … K−1 are the classes, row K is the "null" class of classifier-free
+ * guidance (Ho & Salimans 2022), what a call without labels (labels NULL)
+ * and a label dropped in training get. */
+size_t model_classes(const diffuse_model *m);
+
+/* The labels of n rows as the caller gives them: NULL, or each in
+ * [0, classes) — OUT_OF_RANGE naming the first bad one otherwise; `what`
+ * names the array in the message ("labels"). */
+diffuse_status model_check_labels(diffuse_error *error, size_t classes, const int32_t *labels,
+                                  size_t n, const char *what);
+
+/* out[i] = the embedding row of row i for a network with `classes` > 0:
+ * labels[i] in [0, classes] (classes = the null row, see model_classes),
+ * or `classes` for every row when labels is NULL. INVALID_ARGUMENT for a
+ * label outside [0, classes] (the library's own callers never pass one;
+ * the check keeps the embedding lookup in bounds whatever happens). */
+diffuse_status model_labels_take(diffuse_error *error, size_t classes, const int32_t *labels,
+                                 size_t n, int32_t *out);
+
 /* The busy guard of a call that runs `m` and may call user code meanwhile
  * (a prediction, a sampler's run, a training step; see "Callbacks and
  * re-entry" in diffuse/common.h): model_enter fails with STATE (message in

@@ -79,7 +79,7 @@ static const option_scope option_scopes[MODEL_OPTION_COUNT] = {
     [DIFFUSE_MODEL_HEADS] = {UNET, 1},
     [DIFFUSE_MODEL_DROPOUT] = {UNET, 1},
     [DIFFUSE_MODEL_GROUPS] = {UNET, 1},
-    [DIFFUSE_MODEL_CLASSES] = {UNET, 1},
+    [DIFFUSE_MODEL_CLASSES] = {NETWORKS, 1},
 };
 
 /* The handle is heap-allocated and used by one thread at a time, so a

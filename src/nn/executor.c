@@ -236,8 +236,8 @@ static void layer_forward(nn_executor *ex, const float *params, size_t k, size_t
         nn_vec_add(y, added, n * layer->out);
 }
 
-/* Copies the call's rows in and checks the labels a model with classes
- * needs. */
+/* Copies the call's rows in, and the labels of a model with classes (the
+ * null row for a call without labels, model_labels_take). */
 static diffuse_status take_inputs(nn_executor *ex, diffuse_error *error, const float *x,
                                   const int32_t *t, const int32_t *labels, size_t n)
 {
@@ -245,17 +245,7 @@ static diffuse_status take_inputs(nn_executor *ex, diffuse_error *error, const f
     diffuse_status status = nn_time_table_lookup(error, &ex->table, t, n, ex->emb);
     if (status != DIFFUSE_OK || ex->classes == 0)
         return status;
-    if (labels == NULL)
-        return diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
-                            "the model has %zu classes: the call needs labels", ex->classes);
-    for (size_t i = 0; i < n; i++) {
-        if (labels[i] < 0 || (size_t)labels[i] >= ex->classes)
-            return diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
-                                "labels[%zu] = %d is outside [0, %zu)", i, (int)labels[i],
-                                ex->classes);
-        ex->labels[i] = labels[i];
-    }
-    return DIFFUSE_OK;
+    return model_labels_take(error, ex->classes, labels, n, ex->labels);
 }
 
 /* One pass over rows [0, n) of the arrays given. */

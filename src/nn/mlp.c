@@ -12,11 +12,14 @@
 #include "nn/linear.h"
 #include "nn/time_embedding.h"
 #include "nn/time_mlp.h"
+#include "nn/vec.h"
 #include "nn/workspace.h"
 
 /* Positions in the MLP's layer list (the tensor order of model.h): the
  * time branch, the input layer, then the trunk of dense layers, blocks.0 …
- * blocks.{L−1} and the output layer; trunk layer MLP_TRUNK + l reads h_l. */
+ * blocks.{L−1} and the output layer; trunk layer MLP_TRUNK + l reads h_l.
+ * A model with classes ends the list with the label embedding (after the
+ * output layer, so that the unconditional layout is a prefix). */
 enum { MLP_TIME_HIDDEN, MLP_TIME_FEATURES, MLP_INPUT, MLP_TRUNK };
 
 typedef struct mlp_state {
@@ -26,6 +29,7 @@ typedef struct mlp_state {
     nn_time_table table;
     size_t kept;   /* floats per row training keeps: h_0 … h_L (nn_layers_kept_floats) */
     size_t widest; /* H: the width of each activation array (nn_layers_widest_input) */
+    size_t output; /* the output layer's position: MLP_TRUNK + L */
 
     /* One workspace for training and prediction, which never run at once:
      * a prediction overwrites what a training forward kept (train_rows). */
@@ -36,6 +40,7 @@ typedef struct mlp_state {
     float *x;            /* [n, d] copy of the training input */
     float *h;            /* training: [L+1][n, H], h_0 … h_L; prediction: [rows, H] */
     float *spare;        /* [n, H]: φ(h_l) in forward, then one array of backward's rotation */
+    int32_t *labels;     /* [n] the embedding rows of the call (K > 0) */
 } mlp_state;
 
 void nn_mlp_shape_from_config(const diffuse_model_config *config, nn_mlp_shape *shape)
@@ -47,6 +52,7 @@ void nn_mlp_shape_from_config(const diffuse_model_config *config, nn_mlp_shape *
     shape->activation = (diffuse_activation)model_config_int(config, DIFFUSE_MODEL_ACTIVATION);
     shape->residual = model_config_int(config, DIFFUSE_MODEL_RESIDUAL) != 0;
     shape->max_period = model_config_double(config, DIFFUSE_MODEL_TIME_MAX_PERIOD);
+    shape->classes = (size_t)model_config_int(config, DIFFUSE_MODEL_CLASSES);
 }
 
 /* The network of include/diffuse/model.h as a layer list. */
@@ -54,7 +60,8 @@ static diffuse_status describe_mlp(diffuse_error *error, const nn_mlp_shape *sha
                                    nn_layer_list *list)
 {
     size_t d = shape->dim, width = shape->width;
-    diffuse_status status = nn_layers_create(error, list, MLP_TRUNK + shape->layers + 1);
+    diffuse_status status =
+        nn_layers_create(error, list, MLP_TRUNK + shape->layers + 1 + (shape->classes > 0));
     if (status != DIFFUSE_OK)
         return status;
     /* features(t) = W_t2 φ(W_t1 emb(t) + b_t1) + b_t2 */
@@ -75,6 +82,10 @@ static diffuse_status describe_mlp(diffuse_error *error, const nn_mlp_shape *sha
     /* f = W_out φ(h_L) + b_out */
     nn_layers_add(list, NN_LAYER_DENSE, "output", width, d, (int)list->count - 1)->activation =
         shape->activation;
+    /* E [K + 1, H]: the classes and the null class (model_classes), added to h_0 */
+    if (shape->classes > 0)
+        nn_layers_add(list, NN_LAYER_EMBEDDING, "label_emb", shape->classes + 1, width,
+                      NN_FROM_LABELS);
     return nn_layers_finish(error, list);
 }
 
@@ -86,6 +97,21 @@ static nn_time_weights time_weights(const nn_layer *layers, const float *params)
     return weights;
 }
 
+/* h_0 += E[y_i] per row, for a model with classes (y = the null row K for
+ * a call without labels); the rows are kept for backward. */
+static diffuse_status add_label_embedding(mlp_state *s, diffuse_error *error,
+                                          const float *params, const int32_t *labels, size_t n)
+{
+    if (s->shape.classes == 0)
+        return DIFFUSE_OK;
+    diffuse_status status = model_labels_take(error, s->shape.classes, labels, n, s->labels);
+    const float *table = params + s->layers.layers[s->output + 1].weight;
+    size_t width = s->shape.width;
+    for (size_t i = 0; i < n && status == DIFFUSE_OK; i++)
+        nn_vec_add(s->h + i * width, table + (size_t)s->labels[i] * width, width);
+    return status;
+}
+
 /* f(params; x, t) for n rows into `out`. Trunk layer l reads h + l·h_stride
  * and writes h + (l+1)·h_stride (the last one writes `out`): with h_stride
  * = 0 every layer works in place (prediction), otherwise each h_l stays for
@@ -94,8 +120,8 @@ static nn_time_weights time_weights(const nn_layer *layers, const float *params)
  * which costs one activation pass per layer but halves the memory a
  * training batch needs. */
 static diffuse_status run_forward(mlp_state *s, diffuse_error *error, const float *params,
-                                  const float *x, const int32_t *t, size_t n, float *out,
-                                  size_t h_stride)
+                                  const float *x, const int32_t *t, const int32_t *labels,
+                                  size_t n, float *out, size_t h_stride)
 {
     const nn_layer *layers = s->layers.layers, *input = &layers[MLP_INPUT];
     nn_time_weights weights = time_weights(layers, params);
@@ -107,8 +133,10 @@ static diffuse_status run_forward(mlp_state *s, diffuse_error *error, const floa
     if (status != DIFFUSE_OK)
         return status;
     nn_linear_forward(s->h, x, params + input->weight, NULL, n, input->in, input->out, true);
+    if ((status = add_label_embedding(s, error, params, labels, n)) != DIFFUSE_OK)
+        return status;
     /* y = W φ(h_l) + b [+ h_l]: h_{l+1} for the blocks, f for the output */
-    size_t last = s->layers.count - 1;
+    size_t last = s->output;
     for (size_t k = MLP_TRUNK; k <= last; k++) {
         const nn_layer *layer = &layers[k];
         size_t l = k - MLP_TRUNK;
@@ -123,6 +151,7 @@ static diffuse_status run_forward(mlp_state *s, diffuse_error *error, const floa
 static void carve_train(nn_carver *carver, mlp_state *s, size_t n)
 {
     nn_time_pass_carve(carver, &s->time, &s->time_shape, n);
+    s->labels = nn_carve_ints(carver, n);
     s->x = nn_carve_floats(carver, n * s->layers.layers[MLP_INPUT].in);
     s->h = nn_carve_floats(carver, n * s->kept);
     s->spare = nn_carve_floats(carver, n * s->widest);
@@ -131,6 +160,7 @@ static void carve_train(nn_carver *carver, mlp_state *s, size_t n)
 static void carve_predict(nn_carver *carver, mlp_state *s, size_t rows)
 {
     nn_time_pass_carve(carver, &s->time, &s->time_shape, rows);
+    s->labels = nn_carve_ints(carver, rows);
     s->x = NULL;
     s->h = nn_carve_floats(carver, rows * s->widest);
     s->spare = nn_carve_floats(carver, rows * s->widest);
@@ -171,7 +201,6 @@ static diffuse_status check_rows(diffuse_error *error, size_t n)
     return DIFFUSE_OK;
 }
 
-/* The MLP has no classes: call->labels is ignored. */
 static diffuse_status mlp_predict(diffuse_model *m, const float *params,
                                   const diffuse_model_call *call)
 {
@@ -188,7 +217,8 @@ static diffuse_status mlp_predict(diffuse_model *m, const float *params,
     size_t d = s->shape.dim;
     for (size_t start = 0; start < n && status == DIFFUSE_OK; start += chunk) {
         size_t rows = n - start < chunk ? n - start : chunk;
-        status = run_forward(s, &m->error, params, x + start * d, t + start, rows,
+        status = run_forward(s, &m->error, params, x + start * d, t + start,
+                             call->labels != NULL ? call->labels + start : NULL, rows,
                              out + start * d, 0);
     }
     return status;
@@ -207,7 +237,8 @@ static diffuse_status mlp_forward(diffuse_model *m, const diffuse_model_call *ca
     if (status != DIFFUSE_OK)
         return status;
     memcpy(s->x, x, n * s->shape.dim * sizeof *s->x);
-    status = run_forward(s, &m->error, m->params, s->x, t, n, out, n * s->shape.width);
+    status = run_forward(s, &m->error, m->params, s->x, t, call->labels, n, out,
+                         n * s->shape.width);
     if (status == DIFFUSE_OK)
         s->train_rows = n;
     return status;
@@ -221,6 +252,18 @@ static void add_param_grads(diffuse_model *m, const nn_layer *layer, const float
     float *d_weight = model_grads_open(m, layer->weight);
     nn_linear_backward_params(d_weight, d_weight + (layer->bias - layer->weight), d_y, in, n,
                               layer->in, layer->out);
+    model_grads_close(m);
+}
+
+/* dE[y_i] += dL/dh_0 of row i: the embedding's gradient group. */
+static void add_label_grads(const mlp_state *s, diffuse_model *m, const float *d_h0, size_t n)
+{
+    if (s->shape.classes == 0)
+        return;
+    size_t width = s->shape.width;
+    float *d_table = model_grads_open(m, s->layers.layers[s->output + 1].weight);
+    for (size_t i = 0; i < n; i++)
+        nn_vec_add(d_table + (size_t)s->labels[i] * width, d_h0 + i * width, width);
     model_grads_close(m);
 }
 
@@ -258,7 +301,7 @@ diffuse_status nn_mlp_backward(diffuse_model *m, const float *d_out, size_t n, f
         return diffuse_fail(&m->error, DIFFUSE_ERROR_STATE,
                             "backward over %zu rows needs a forward over the same rows first", n);
     const nn_layer *layers = s->layers.layers, *input = &layers[MLP_INPUT];
-    size_t activations = n * s->widest, last = s->layers.count - 1;
+    size_t activations = n * s->widest, last = s->output;
     /* The layers in reverse list order. f = W_out φ(h_L) + b_out: */
     float *h_last = s->h + (last - MLP_TRUNK) * activations;
     float *grad = dense_backward(s, m, &layers[last], d_out, s->spare, h_last);
@@ -270,8 +313,9 @@ diffuse_status nn_mlp_backward(diffuse_model *m, const float *d_out, size_t n, f
         free_array = grad;
         grad = next;
     }
-    /* h_0 = W_in x + b_in + features(t) */
+    /* h_0 = W_in x + b_in + features(t) [+ E[y]] */
     add_param_grads(m, input, grad, s->x, n);
+    add_label_grads(s, m, grad, n);
     if (d_x != NULL)
         nn_linear_backward_input(d_x, grad, m->params + input->weight, n, input->in, input->out);
     nn_time_weights weights = time_weights(layers, m->params);
@@ -313,6 +357,7 @@ static void derive_sizes(mlp_state *s)
                                     layers[MLP_TIME_FEATURES].activation};
     s->kept = nn_layers_kept_floats(&s->layers);
     s->widest = nn_layers_widest_input(&s->layers);
+    s->output = MLP_TRUNK + s->shape.layers;
     s->chunk_bytes = carve_size(s, carve_predict, NN_MLP_PREDICT_ROWS);
 }
 

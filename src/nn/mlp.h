@@ -3,7 +3,7 @@
  * builder of a layer list (layers.h), which gives it its parameter layout,
  * tensor table, initialisation and activation sizes:
  *
- *   h_0 = W_in x + b_in + features(t)              (time_mlp.h)
+ *   h_0 = W_in x + b_in + features(t) [+ E[y]]     (time_mlp.h; E: K > 0 classes)
  *   h_l = W_l φ(h_{l−1}) + b_l [+ h_{l−1}]         (block.h, l = 1 … L)
  *   f   = W_out φ(h_L) + b_out                     (block.h)
  *
@@ -35,6 +35,7 @@ typedef struct nn_mlp_shape {
     diffuse_activation activation; /* φ */
     bool residual;
     double max_period;             /* P */
+    size_t classes;                /* K: 0 = unconditional */
 } nn_mlp_shape;
 
 extern const nn_architecture nn_mlp_architecture;

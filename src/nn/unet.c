@@ -197,7 +197,8 @@ static void add_time_branch(builder *b)
     size_t width = 4 * s->base;
     int label = NN_NO_LAYER;
     if (s->classes > 0) {
-        nn_layers_add(b->list, NN_LAYER_EMBEDDING, "label_emb", s->classes, width,
+        /* K + 1 rows: the classes and the null class (model_classes) */
+        nn_layers_add(b->list, NN_LAYER_EMBEDDING, "label_emb", s->classes + 1, width,
                       NN_FROM_LABELS);
         label = last(b);
     }

@@ -10,6 +10,7 @@
 
 #include "diffuse/sampler.h"
 #include "model/model.h"
+#include "model/model_config.h"
 #include "model/model_schedule.h"
 #include "util/busy.h"
 #include "util/option_table.h"
@@ -20,7 +21,7 @@
 #include "sample/method.h"
 #include "sample/timesteps.h"
 
-enum { SAMPLER_OPTION_COUNT = 14, SAMPLER_MAX_THREADS = 1024, SAMPLER_MAX_STEPS = 1000000 };
+enum { SAMPLER_OPTION_COUNT = 18, SAMPLER_MAX_THREADS = 1024, SAMPLER_MAX_STEPS = 1000000 };
 
 static const option_spec sampler_specs[SAMPLER_OPTION_COUNT] = {
     [DIFFUSE_SAMPLER_VARIANCE] = {"variance", false, DIFFUSE_VARIANCE_BETA,
@@ -40,6 +41,10 @@ static const option_spec sampler_specs[SAMPLER_OPTION_COUNT] = {
     [DIFFUSE_SAMPLER_LOWER_ORDER_FINAL] = {"lower_order_final", false, 0, 1, 1},
     [DIFFUSE_SAMPLER_THRESHOLD_PERCENTILE] = {"threshold_percentile", true, 0, 1, 0},
     [DIFFUSE_SAMPLER_THRESHOLD_MAX] = {"threshold_max", true, 1, 1e30, 1},
+    [DIFFUSE_SAMPLER_LABEL] = {"label", false, -1, INT32_MAX, -1},
+    [DIFFUSE_SAMPLER_GUIDANCE_SCALE] = {"guidance_scale", true, 0, 1000, 1},
+    [DIFFUSE_SAMPLER_GUIDANCE_RESCALE] = {"guidance_rescale", true, 0, 1, 0},
+    [DIFFUSE_SAMPLER_CLASSIFIER_SCALE] = {"classifier_scale", true, 0, 1e6, 1},
 };
 
 static const sample_method *const sample_methods[] = {
@@ -52,11 +57,17 @@ static const option_table sampler_options = {"sampler", sampler_specs, SAMPLER_O
 
 /* Per-chunk scratch of a worker (or of the step API): the network output,
  * the derived x̂_0 and ε̂, the processed ones, the noise, one row to sort,
- * the t's, and the method's state (rows·d floats each, but sort: d). */
+ * the t's, and the method's state (rows·d floats each, but sort: d); for a
+ * conditional run, the labels (2·rows: the classes, then the null class)
+ * and, when it is guided, the 2·rows input and output of the model call
+ * and the classifier's gradient (guided_capacity rows). */
 typedef struct chunk_buffers {
     size_t capacity; /* rows */
     float *prediction, *x0, *eps, *x0_processed, *eps_processed, *noise, *sort, *state;
-    int32_t *t;
+    int32_t *t, *labels;
+    size_t guided_capacity;
+    float *pair_x, *pair_out, *gradient;
+    int32_t *pair_t;
 } chunk_buffers;
 
 
@@ -70,6 +81,8 @@ struct diffuse_sampler {
     double options[SAMPLER_OPTION_COUNT];
     diffuse_sample_progress_fn progress_fn;
     void *progress_user;
+    diffuse_classifier_fn classifier_fn;
+    void *classifier_user;
     worker_set workers;         /* each worker's local: its chunk_buffers */
     int32_t *timesteps;         /* the list visited (room for T entries) */
     size_t timestep_count;
@@ -79,6 +92,17 @@ struct diffuse_sampler {
     size_t step_rows;           /* its n */
 };
 
+static void guided_free(chunk_buffers *c)
+{
+    free(c->pair_x);
+    free(c->pair_out);
+    free(c->gradient);
+    free(c->pair_t);
+    c->pair_x = c->pair_out = c->gradient = NULL;
+    c->pair_t = NULL;
+    c->guided_capacity = 0;
+}
+
 static void chunk_free(void *local)
 {
     chunk_buffers *c = local;
@@ -87,6 +111,8 @@ static void chunk_free(void *local)
     for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
         free(*arrays[i]);
     free(c->t);
+    free(c->labels);
+    guided_free(c);
     *c = (chunk_buffers){0};
 }
 
@@ -105,12 +131,33 @@ static diffuse_status chunk_reserve(chunk_buffers *c, diffuse_error *error, size
         ok = (*arrays[i] = malloc(rows * d * sizeof(float))) != NULL && ok;
     c->sort = malloc(d * sizeof(float));
     c->t = malloc(rows * sizeof(int32_t));
-    if (!ok || !c->sort || !c->t) {
+    c->labels = malloc(2 * rows * sizeof(int32_t));
+    if (!ok || !c->sort || !c->t || !c->labels) {
         chunk_free(c);
         return diffuse_fail(error, DIFFUSE_ERROR_NO_MEMORY,
                             "cannot allocate sampling buffers for %zu rows", rows);
     }
     c->capacity = rows;
+    return DIFFUSE_OK;
+}
+
+/* The buffers of a guided chunk of up to `rows` rows (after chunk_reserve). */
+static diffuse_status guided_reserve(chunk_buffers *c, diffuse_error *error, size_t rows,
+                                     size_t d)
+{
+    if (rows <= c->guided_capacity)
+        return DIFFUSE_OK;
+    guided_free(c);
+    c->pair_x = malloc(2 * rows * d * sizeof(float));
+    c->pair_out = malloc(2 * rows * d * sizeof(float));
+    c->gradient = malloc(rows * d * sizeof(float));
+    c->pair_t = malloc(2 * rows * sizeof(int32_t));
+    if (!c->pair_x || !c->pair_out || !c->gradient || !c->pair_t) {
+        guided_free(c);
+        return diffuse_fail(error, DIFFUSE_ERROR_NO_MEMORY,
+                            "cannot allocate guidance buffers for %zu rows", rows);
+    }
+    c->guided_capacity = rows;
     return DIFFUSE_OK;
 }
 
@@ -385,6 +432,17 @@ DIFFUSE_API diffuse_status diffuse_sampler_set_progress(diffuse_sampler *sampler
     return DIFFUSE_OK;
 }
 
+DIFFUSE_API diffuse_status diffuse_sampler_set_classifier(diffuse_sampler *sampler,
+                                                          diffuse_classifier_fn fn, void *user)
+{
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_set_classifier", false);
+    if (status != DIFFUSE_OK)
+        return status;
+    sampler->classifier_fn = fn;
+    sampler->classifier_user = user;
+    return DIFFUSE_OK;
+}
+
 /* ---- One step of the list -------------------------------------------- */
 
 /* c->t = t for each of `rows` rows (the model and the row kernels take one
@@ -453,6 +511,11 @@ typedef struct sample_run {
     const diffuse_sampler *sampler;
     const float *params;
     float *out;
+    const int32_t *labels; /* one per sample, or NULL: `label` for all */
+    int32_t label;
+    bool conditional;      /* the model calls carry labels */
+    bool guided;           /* GUIDANCE_SCALE ≠ 1: 2n-row calls */
+    size_t classes;        /* K, the null class */
     size_t chunk_rows;
     uint64_t total;
     uint64_t reported;  /* the last `done` given to the progress callback */
@@ -483,6 +546,79 @@ static void draw_start(const diffuse_sampler *s, size_t first, size_t rows, floa
     philox_normal(seed, 0, first * s->dim, x, rows * s->dim);
 }
 
+/* The chunk's labels: rows 0 … rows−1 the samples' classes, rows …
+ * 2·rows − 1 the null class (the second half of a guided call). */
+static void fill_labels(const sample_run *run, chunk_buffers *c, size_t first, size_t rows)
+{
+    for (size_t i = 0; i < rows; i++) {
+        c->labels[i] = run->labels != NULL ? run->labels[first + i] : run->label;
+        c->labels[rows + i] = (int32_t)run->classes;
+    }
+}
+
+/* Classifier-free guidance: one model call over [x; x] with [y; ∅], then
+ * f = f_∅ + w (f_c − f_∅) and the rescale (core/prediction.h). */
+static diffuse_status guided_prediction(const sample_run *run, diffuse_model *m,
+                                        chunk_buffers *c, size_t rows, const float *x)
+{
+    const diffuse_sampler *s = run->sampler;
+    size_t values = rows * s->dim;
+    memcpy(c->pair_x, x, values * sizeof *x);
+    memcpy(c->pair_x + values, x, values * sizeof *x);
+    memcpy(c->pair_t, c->t, rows * sizeof *c->t);
+    memcpy(c->pair_t + rows, c->t, rows * sizeof *c->t);
+    diffuse_status status = m->ops->predict(
+        m, run->params, &MODEL_CALL(2 * rows, c->pair_x, c->pair_t, c->labels, c->pair_out));
+    if (status == DIFFUSE_OK)
+        prediction_guide(rows, s->dim, s->options[DIFFUSE_SAMPLER_GUIDANCE_SCALE],
+                         s->options[DIFFUSE_SAMPLER_GUIDANCE_RESCALE], c->pair_out,
+                         c->prediction);
+    return status;
+}
+
+/* Classifier guidance: g = ∇_x log p(y | x_t, t) from the user's
+ * classifier, then ε̂ ← ε̂ − √(1−ᾱ_t) s g on the output (core/prediction.h). */
+static diffuse_status classifier_shift(const sample_run *run, worker *w, chunk_buffers *c,
+                                       size_t rows, const float *x)
+{
+    const diffuse_sampler *s = run->sampler;
+    char message[DIFFUSE_ERROR_MESSAGE_SIZE / 2] = "";
+    int failed = s->classifier_fn(s->classifier_user, rows, s->dim, x, c->t, c->labels,
+                                  c->gradient, message, sizeof message);
+    message[sizeof message - 1] = '\0';
+    if (busy_freed(&s->busy))
+        return diffuse_fail(&w->error, DIFFUSE_ERROR_CANCELLED,
+                            "the sampler was freed by its classifier");
+    if (failed != 0)
+        return diffuse_fail(&w->error, DIFFUSE_ERROR_CALLBACK,
+                            "classifier failed at t = %d (returned %d): %s", (int)c->t[0],
+                            failed, message[0] ? message : "no message");
+    diffuse_status status =
+        diffuse_check_finite_floats(&w->error, c->gradient, rows * s->dim, "classifier gradient");
+    if (status == DIFFUSE_OK)
+        prediction_shift_eps(s->schedule, s->prediction, rows, s->dim, c->t,
+                             s->options[DIFFUSE_SAMPLER_CLASSIFIER_SCALE], c->gradient,
+                             c->prediction);
+    return status;
+}
+
+/* The (guided) model output for the chunk's rows x at c->t, into
+ * c->prediction. */
+static diffuse_status model_output(const sample_run *run, worker *w, chunk_buffers *c,
+                                   size_t rows, const float *x)
+{
+    diffuse_model *m = w->model;
+    const int32_t *labels = run->conditional ? c->labels : NULL;
+    diffuse_status status =
+        run->guided ? guided_prediction(run, m, c, rows, x)
+                    : m->ops->predict(m, run->params,
+                                      &MODEL_CALL(rows, x, c->t, labels, c->prediction));
+    if (status != DIFFUSE_OK)
+        return diffuse_fail(&w->error, status, "%s", diffuse_model_last_error(m));
+    return run->sampler->classifier_fn != NULL ? classifier_shift(run, w, c, rows, x)
+                                               : DIFFUSE_OK;
+}
+
 /* Worker `index`'s rows: each chunk from x ~ N(0, I) at the list's first
  * timestep down the list to the sample. */
 static diffuse_status sample_part(void *context, size_t index)
@@ -491,25 +627,24 @@ static diffuse_status sample_part(void *context, size_t index)
     const diffuse_sampler *s = run->sampler;
     worker *w = &s->workers.workers[index];
     chunk_buffers *c = w->local;
-    diffuse_model *m = w->model;
-    size_t d = s->dim;
-    diffuse_status status = chunk_reserve(c, &w->error, chunk_rows_for(run, w->rows), d);
+    size_t d = s->dim, most = chunk_rows_for(run, w->rows);
+    diffuse_status status = chunk_reserve(c, &w->error, most, d);
+    if (status == DIFFUSE_OK && (run->guided || s->classifier_fn != NULL))
+        status = guided_reserve(c, &w->error, most, d);
     for (size_t first = w->first; first < w->first + w->rows && status == DIFFUSE_OK;
          first += run->chunk_rows) {
         size_t rows = chunk_rows_for(run, w->first + w->rows - first);
         float *x = run->out + first * d;
         draw_start(s, first, rows, x);
+        fill_labels(run, c, first, rows);
         for (size_t i = 0; i < s->timestep_count && status == DIFFUSE_OK; i++) {
             if (atomic_load_explicit(&run->stop, memory_order_relaxed)) {
                 w->stopped = true;
                 return DIFFUSE_ERROR_CANCELLED;
             }
             fill_t(c, rows, s->timesteps[i]);
-            status = m->ops->predict(m, run->params,
-                                     &MODEL_CALL(rows, x, c->t, NULL, c->prediction));
-            if (status != DIFFUSE_OK)
-                status = diffuse_fail(&w->error, status, "%s", diffuse_model_last_error(m));
-            else
+            status = model_output(run, w, c, rows, x);
+            if (status == DIFFUSE_OK)
                 list_step(s, c, i, true, first, rows, c->prediction, x, x, NULL);
             uint64_t done = atomic_fetch_add(&run->done, 1) + 1;
             if (status == DIFFUSE_OK && index == 0 && report_progress(run, done))
@@ -546,34 +681,111 @@ static diffuse_status finish_run(diffuse_sampler *s, sample_run *run)
     return DIFFUSE_OK;
 }
 
-static diffuse_status run_checked(diffuse_sampler *sampler, size_t n, float *out)
+/* Labels of a run for the model `s` samples ("Conditional sampling" in
+ * diffuse/sampler.h): consistent with the guidance options and the model's
+ * classes; fills the run's conditioning fields. */
+static diffuse_status check_conditioning(diffuse_sampler *s, const int32_t *labels, size_t n,
+                                         sample_run *run)
+{
+    diffuse_error *e = &s->error;
+    size_t classes = model_classes(s->model);
+    int32_t label = (int32_t)s->options[DIFFUSE_SAMPLER_LABEL];
+    double scale = s->options[DIFFUSE_SAMPLER_GUIDANCE_SCALE];
+    bool conditional = labels != NULL || label >= 0, classifier = s->classifier_fn != NULL;
+    bool callback = s->model->config->architecture == DIFFUSE_ARCH_CALLBACK;
+    *run = (sample_run){.labels = labels, .label = label, .conditional = conditional,
+                        .guided = scale != 1.0, .classes = classes};
+    if (scale != 1.0 && classes == 0)
+        return diffuse_fail(e, DIFFUSE_ERROR_UNSUPPORTED,
+                            "guidance_scale %g needs a model with classes (classifier-free "
+                            "guidance mixes in its null class); this model is unconditional",
+                            scale);
+    if ((scale != 1.0 || classifier) && !conditional)
+        return diffuse_fail(e, DIFFUSE_ERROR_STATE,
+                            "%s needs labels: set DIFFUSE_SAMPLER_LABEL or use "
+                            "diffuse_sampler_run_labels",
+                            classifier ? "classifier guidance" : "guidance_scale != 1");
+    if (conditional && classes == 0 && !classifier && !callback)
+        return diffuse_fail(e, DIFFUSE_ERROR_UNSUPPORTED,
+                            "labels given but the model has no classes and no classifier is "
+                            "set: nothing would use them");
+    if (classes > 0)
+        return labels != NULL ? model_check_labels(e, classes, labels, n, "labels")
+                              : model_check_labels(e, classes, &label, label >= 0, "label");
+    for (size_t i = 0; labels != NULL && i < n; i++)
+        if (labels[i] < 0)
+            return diffuse_fail(e, DIFFUSE_ERROR_OUT_OF_RANGE, "labels[%zu] = %d is negative",
+                                i, (int)labels[i]);
+    return DIFFUSE_OK;
+}
+
+/* The workers' run over run->out (n rows); one worker with a classifier,
+ * which runs on the calling thread. */
+static diffuse_status run_workers(diffuse_sampler *sampler, sample_run *run, size_t n)
+{
+    diffuse_status status;
+    size_t threads = (size_t)sampler->options[DIFFUSE_SAMPLER_THREADS];
+    if (sampler->classifier_fn != NULL && threads > 1)
+        threads = 1;
+    if ((status = workers_prepare(&sampler->workers, &sampler->error, sampler->model, threads,
+                                  false)))
+        return status;
+    atomic_init(&run->done, 0);
+    atomic_init(&run->stop, false);
+    workers_split(&sampler->workers, n);
+    run->total = count_units(sampler, run);
+    workers_run(&sampler->workers, sample_part, run);
+    return finish_run(sampler, run);
+}
+
+/* A run into `out` itself, or with a classifier into a buffer of its own,
+ * copied to `out` only on success (a failing classifier leaves it
+ * untouched). */
+static diffuse_status run_checked(diffuse_sampler *sampler, size_t n, const int32_t *labels,
+                                  float *out)
 {
     diffuse_status status;
     diffuse_model *m = sampler->model;
     size_t count;
     const float *params = NULL;
+    sample_run run;
     if ((status = diffuse_check_pointer(&sampler->error, out, "out")) ||
         (status = diffuse_check_matrix_size(&sampler->error, n, m->dim, &count)) ||
         (status = check_can_sample(sampler, &params)) ||
-        (status = workers_prepare(&sampler->workers, &sampler->error, m,
-                                  (size_t)sampler->options[DIFFUSE_SAMPLER_THREADS], false)))
+        (status = check_conditioning(sampler, labels, n, &run)))
         return status;
-    sample_run run = {.sampler = sampler, .params = params, .out = out,
-                      .chunk_rows = (size_t)sampler->options[DIFFUSE_SAMPLER_CHUNK_ROWS]};
-    atomic_init(&run.done, 0);
-    atomic_init(&run.stop, false);
-    workers_split(&sampler->workers, n);
-    run.total = count_units(sampler, &run);
-    workers_run(&sampler->workers, sample_part, &run);
-    if ((status = finish_run(sampler, &run)))
-        return status;
-    return diffuse_check_finite_floats(&sampler->error, out, count, "samples");
+    run.sampler = sampler;
+    run.params = params;
+    run.chunk_rows = (size_t)sampler->options[DIFFUSE_SAMPLER_CHUNK_ROWS];
+    run.out = sampler->classifier_fn != NULL ? malloc(count * sizeof *out) : out;
+    if (run.out == NULL)
+        return diffuse_fail(&sampler->error, DIFFUSE_ERROR_NO_MEMORY,
+                            "cannot allocate %zu samples for classifier guidance", n);
+    status = run_workers(sampler, &run, n);
+    if (status == DIFFUSE_OK)
+        status = diffuse_check_finite_floats(&sampler->error, run.out, count, "samples");
+    if (run.out != out) {
+        if (status == DIFFUSE_OK)
+            memcpy(out, run.out, count * sizeof *out);
+        free(run.out);
+    }
+    return status;
 }
 
 DIFFUSE_API diffuse_status diffuse_sampler_run(diffuse_sampler *sampler, size_t n, float *out)
 {
     diffuse_status status = sampler_guard(sampler, "diffuse_sampler_run", true);
-    return status ? status : sampler_leave(sampler, run_checked(sampler, n, out));
+    return status ? status : sampler_leave(sampler, run_checked(sampler, n, NULL, out));
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_run_labels(diffuse_sampler *sampler, size_t n,
+                                                      const int32_t *labels, float *out)
+{
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_run_labels", true);
+    if (status == DIFFUSE_OK &&
+        (status = diffuse_check_pointer(&sampler->error, labels, "labels")) != DIFFUSE_OK)
+        return sampler_leave(sampler, status);
+    return status ? status : sampler_leave(sampler, run_checked(sampler, n, labels, out));
 }
 
 /* ---- The timestep list and the step API -------------------------------- */

@@ -19,12 +19,13 @@
 #include "core/schedule.h"
 #include "train/trainer.h"
 
-enum { TRAINER_OPTION_COUNT = 3, TRAINER_MAX_THREADS = 1024 };
+enum { TRAINER_OPTION_COUNT = 4, TRAINER_MAX_THREADS = 1024, TRAINER_MAX_BATCH = 1048576 };
 
 static const option_spec trainer_specs[TRAINER_OPTION_COUNT] = {
-    [DIFFUSE_TRAINER_BATCH_SIZE] = {"batch_size", false, 1, 1048576, 256},
+    [DIFFUSE_TRAINER_BATCH_SIZE] = {"batch_size", false, 1, TRAINER_MAX_BATCH, 256},
     [DIFFUSE_TRAINER_SEED] = {"seed", false, 0, 9007199254740991.0 /* 2^53 − 1 */, 0},
     [DIFFUSE_TRAINER_THREADS] = {"threads", false, 0, TRAINER_MAX_THREADS, 1},
+    [DIFFUSE_TRAINER_LABEL_DROPOUT] = {"label_dropout", true, 0, 1, 0},
 };
 
 const option_table trainer_option_table = {"trainer", trainer_specs, TRAINER_OPTION_COUNT};
@@ -37,7 +38,7 @@ typedef struct batch_buffers {
     float *x0, *eps, *xt, *target, *output;
     float *uniform;  /* one draw per row, mapped to t */
     int32_t *t, *labels;
-    bool has_labels; /* the batch came from the data callback, with labels */
+    bool has_labels; /* the batch came with labels (the data callback's or the caller's) */
 } batch_buffers;
 
 /* What a worker (model/workers.h) keeps of its share of a step. */
@@ -188,15 +189,68 @@ DIFFUSE_API diffuse_status diffuse_trainer_set_int(diffuse_trainer *trainer,
                           value);
 }
 
+/* Label dropout needs the null class: a model with classes. */
+static diffuse_status check_dropout(diffuse_trainer *tr, diffuse_trainer_option option,
+                                    double value)
+{
+    if (option != DIFFUSE_TRAINER_LABEL_DROPOUT || value == 0.0 || model_classes(tr->model) > 0)
+        return DIFFUSE_OK;
+    return diffuse_fail(&tr->error, DIFFUSE_ERROR_UNSUPPORTED,
+                        "label_dropout needs a model with classes (DIFFUSE_MODEL_CLASSES > 0); "
+                        "this one is unconditional");
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_set_double(diffuse_trainer *trainer,
+                                                      diffuse_trainer_option option, double value)
+{
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_set_double", false);
+    double values[TRAINER_OPTION_COUNT];
+    if (status != DIFFUSE_OK)
+        return status;
+    memcpy(values, trainer->options, sizeof values);
+    status = option_set(&trainer->error, &trainer_option_table, values, (int)option, value, true);
+    if (status == DIFFUSE_OK && (status = check_dropout(trainer, option, value)) == DIFFUSE_OK)
+        memcpy(trainer->options, values, sizeof values);
+    return status;
+}
+
+/* The checks of a getter before the option's: the handle, then `value`. */
+static diffuse_status check_getter(const diffuse_trainer *trainer, const void *value)
+{
+    diffuse_status status = diffuse_check_pointer(NULL, trainer, "trainer");
+    return status ? status : diffuse_check_pointer(NULL, value, "value");
+}
+
+/* Getters record a bad option in the handle, which a const handle still
+ * owns (one thread at a time). */
+static diffuse_error *error_of(const diffuse_trainer *trainer)
+{
+    return (diffuse_error *)&trainer->error;
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_get_double(const diffuse_trainer *trainer,
+                                                      diffuse_trainer_option option,
+                                                      double *value)
+{
+    diffuse_status status = check_getter(trainer, value);
+    return status ? status
+                  : option_get_double(error_of(trainer), &trainer_option_table,
+                                      trainer->options, (int)option, value);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_double_bounds(diffuse_trainer_option option,
+                                                         double *min, double *max)
+{
+    return option_bounds(NULL, &trainer_option_table, (int)option, true, min, max);
+}
+
 DIFFUSE_API diffuse_status diffuse_trainer_get_int(const diffuse_trainer *trainer,
                                                    diffuse_trainer_option option, int64_t *value)
 {
-    diffuse_status status;
-    if ((status = diffuse_check_pointer(NULL, trainer, "trainer")) ||
-        (status = diffuse_check_pointer(NULL, value, "value")))
-        return status;
-    diffuse_error *error = (diffuse_error *)&trainer->error;
-    return option_get_int(error, &trainer_option_table, trainer->options, (int)option, value);
+    diffuse_status status = check_getter(trainer, value);
+    return status ? status
+                  : option_get_int(error_of(trainer), &trainer_option_table, trainer->options,
+                                   (int)option, value);
 }
 
 DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option option,
@@ -334,6 +388,30 @@ static double batch_loss(const diffuse_trainer *tr, size_t count)
     return sum / (double)count;
 }
 
+/* The batch's labels for a model with K > 0 classes: each must be in
+ * [0, K) (never an embedding row out of bounds); then each is replaced by
+ * the null class K with probability p = LABEL_DROPOUT (classifier-free
+ * guidance's training, Ho & Salimans 2022), u_i < p with u_i the Philox
+ * uniform value TRAINER_MAX_BATCH + i of stream (seed, 2k) — past every t
+ * draw of the step, so the draws depend only on seed, step and row. */
+static diffuse_status prepare_labels(diffuse_trainer *tr, size_t rows)
+{
+    batch_buffers *b = &tr->batch;
+    size_t classes = model_classes(tr->model);
+    double p = tr->options[DIFFUSE_TRAINER_LABEL_DROPOUT];
+    if (!b->has_labels || classes == 0)
+        return DIFFUSE_OK;
+    diffuse_status status = model_check_labels(&tr->error, classes, b->labels, rows, "labels");
+    if (status != DIFFUSE_OK || p == 0.0)
+        return status;
+    uint64_t seed = (uint64_t)tr->options[DIFFUSE_TRAINER_SEED];
+    philox_uniform(seed, 2 * tr->optimizer->step, TRAINER_MAX_BATCH, b->uniform, rows);
+    for (size_t i = 0; i < rows; i++)
+        if ((double)b->uniform[i] < p)
+            b->labels[i] = (int32_t)classes;
+    return DIFFUSE_OK;
+}
+
 /* One optimisation step on the `rows` rows already in batch.x0. */
 static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_out)
 {
@@ -341,6 +419,8 @@ static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_
     diffuse_model *m = tr->model;
     size_t count = rows * m->dim;
     diffuse_status status = diffuse_check_finite_floats(&tr->error, b->x0, count, "batch x0");
+    if (status == DIFFUSE_OK)
+        status = prepare_labels(tr, rows);
     if (status == DIFFUSE_OK) /* the model now belongs to this schedule */
         status = model_schedule_record(m, &tr->error, tr->schedule);
     if (status == DIFFUSE_OK)
@@ -433,7 +513,7 @@ static diffuse_status step_pulled(diffuse_trainer *trainer, double *loss)
 }
 
 static diffuse_status step_given(diffuse_trainer *trainer, size_t n, const float *x0,
-                                 double *loss)
+                                 const int32_t *labels, double *loss)
 {
     diffuse_status status;
     size_t count;
@@ -442,7 +522,9 @@ static diffuse_status step_given(diffuse_trainer *trainer, size_t n, const float
         (status = batch_reserve(trainer, n)))
         return status;
     memcpy(trainer->batch.x0, x0, count * sizeof(float));
-    trainer->batch.has_labels = false;
+    if (labels != NULL)
+        memcpy(trainer->batch.labels, labels, n * sizeof *labels);
+    trainer->batch.has_labels = labels != NULL;
     return train_rows_exclusive(trainer, n, loss);
 }
 
@@ -497,7 +579,16 @@ DIFFUSE_API diffuse_status diffuse_trainer_step_batch(diffuse_trainer *trainer, 
                                                       const float *x0, double *loss)
 {
     diffuse_status status = trainer_guard(trainer, "diffuse_trainer_step_batch", true);
-    return status ? status : trainer_leave(trainer, step_given(trainer, n, x0, loss));
+    return status ? status : trainer_leave(trainer, step_given(trainer, n, x0, NULL, loss));
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_step_batch_labels(diffuse_trainer *trainer, size_t n,
+                                                             const float *x0,
+                                                             const int32_t *labels,
+                                                             double *loss)
+{
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_step_batch_labels", true);
+    return status ? status : trainer_leave(trainer, step_given(trainer, n, x0, labels, loss));
 }
 
 DIFFUSE_API diffuse_status diffuse_trainer_train(diffuse_trainer *trainer, uint64_t steps,

@@ -54,7 +54,7 @@ DRIVER_SOURCE = os.path.join(ROOT, "tests", "reference", "torch_equivalence_driv
 
 SILU, GELU = 0, 1
 
-# dim, width, layers, time_dim, activation, residual, max_period, n, t_max
+# dim, width, layers, time_dim, activation, residual, max_period, n, t_max[, classes]
 CASES = [
     dict(dim=2, width=128, layers=3, time_dim=64, activation=SILU, residual=1,
          max_period=10000.0, n=256, t_max=1000),
@@ -66,6 +66,9 @@ CASES = [
     # no hidden blocks; more rows than one prediction chunk (512)
     dict(dim=3, width=32, layers=0, time_dim=8, activation=SILU, residual=1,
          max_period=10000.0, n=600, t_max=5000),
+    # class-conditional: a label embedding added to h_0
+    dict(dim=2, width=64, layers=2, time_dim=16, activation=SILU, residual=1,
+         max_period=10000.0, n=300, t_max=1000, classes=5),
 ]
 
 
@@ -73,7 +76,8 @@ class ReferenceMLP(torch.nn.Module):
     """The network of include/diffuse/model.h; its state_dict keys and order
     are the C library's tensor names and layout."""
 
-    def __init__(self, dim, width, layers, time_dim, activation, residual, max_period):
+    def __init__(self, dim, width, layers, time_dim, activation, residual, max_period,
+                 classes=0):
         super().__init__()
         self.time_dim, self.max_period, self.residual = time_dim, max_period, residual
         if activation == SILU:
@@ -87,6 +91,8 @@ class ReferenceMLP(torch.nn.Module):
         self.input = torch.nn.Linear(dim, width)
         self.blocks = torch.nn.ModuleList(torch.nn.Linear(width, width) for _ in range(layers))
         self.output = torch.nn.Linear(width, dim)
+        # K + 1 rows (the null class last), after the output layer as in C
+        self.label_emb = torch.nn.Embedding(classes + 1, width) if classes else None
 
     def embed(self, t, dtype):
         """[cos(t f_k)..., sin(t f_k)...], f_k = exp(-ln(P) k / half), in float64."""
@@ -96,8 +102,10 @@ class ReferenceMLP(torch.nn.Module):
         angles = t.to(torch.float64)[:, None] * frequencies[None, :]
         return torch.cat([torch.cos(angles), torch.sin(angles)], dim=1).to(dtype)
 
-    def forward(self, x, t):
+    def forward(self, x, t, labels=None):
         h = self.input(x) + self.time_mlp(self.embed(t, x.dtype))
+        if self.label_emb is not None:
+            h = h + self.label_emb(labels)
         for block in self.blocks:
             update = block(self.act(h))
             h = h + update if self.residual else update
@@ -130,7 +138,8 @@ def draw_case(case, seed):
     """Weights uniform(+-1/sqrt(fan_in)) like nn.Linear, inputs, timesteps, targets."""
     rng = np.random.default_rng(seed)
     model = ReferenceMLP(case["dim"], case["width"], case["layers"], case["time_dim"],
-                         case["activation"], case["residual"], case["max_period"])
+                         case["activation"], case["residual"], case["max_period"],
+                         case.get("classes", 0))
     params = []
     for name, tensor in model.state_dict().items():
         fan_in = tensor.shape[1] if tensor.dim() == 2 else None
@@ -145,14 +154,17 @@ def draw_case(case, seed):
     x = rng.standard_normal((n, dim)).astype(np.float32)
     t = rng.integers(0, case["t_max"], size=n).astype(np.int32)
     target = rng.standard_normal((n, dim)).astype(np.float32)
-    return model, params, flat, x, t, target
+    classes = case.get("classes", 0)
+    labels = rng.integers(0, classes, size=n).astype(np.int32) if classes else None
+    return model, params, flat, x, (t, labels), target
 
 
-def run_c(driver, workdir, case, flat, x, t, target):
+def run_c(driver, workdir, case, flat, x, t_labels, target):
     n, dim = case["n"], case["dim"]
+    t, labels = t_labels
     count = sum(p.size for p in flat)
     header = np.array([dim, case["width"], case["layers"], case["time_dim"], case["activation"],
-                       case["residual"], n, count], dtype="<i8")
+                       case["residual"], n, count, case.get("classes", 0)], dtype="<i8")
     in_path, out_path = os.path.join(workdir, "in.bin"), os.path.join(workdir, "out.bin")
     with open(in_path, "wb") as f:
         f.write(header.tobytes())
@@ -161,6 +173,8 @@ def run_c(driver, workdir, case, flat, x, t, target):
             f.write(p.astype("<f4").tobytes())
         f.write(x.astype("<f4").tobytes())
         f.write(t.astype("<i4").tobytes())
+        if labels is not None:
+            f.write(labels.astype("<i4").tobytes())
         f.write(target.astype("<f4").tobytes())
     result = subprocess.run([driver, in_path, out_path], capture_output=True, text=True)
     if result.returncode != 0:
@@ -184,14 +198,16 @@ def run_c(driver, workdir, case, flat, x, t, target):
     return out, loss, grads, d_x, predicted
 
 
-def run_torch(model, params, flat, x, t, target, dtype):
+def run_torch(model, params, flat, x, t_labels, target, dtype):
+    t, labels = t_labels
     model = model.to(dtype)
     with torch.no_grad():
         for (name, _, _), value in zip(params, flat):
             model.state_dict()[name].copy_(torch.from_numpy(value).to(dtype))
     model.zero_grad()
     xt = torch.from_numpy(x).to(dtype).requires_grad_(True)
-    out = model(xt, torch.from_numpy(t.astype(np.int64)))
+    out = model(xt, torch.from_numpy(t.astype(np.int64)),
+                None if labels is None else torch.from_numpy(labels.astype(np.int64)))
     loss = ((out - torch.from_numpy(target).to(dtype)) ** 2).mean()
     loss.backward()
     named = dict(model.named_parameters())

@@ -4,10 +4,10 @@
  *   torch_equivalence_driver IN OUT
  *
  * IN (little-endian, written by the script):
- *   int64  dim, width, layers, time_dim, activation, residual, n, param_count
+ *   int64  dim, width, layers, time_dim, activation, residual, n, param_count, classes
  *   double max_period
  *   float  params[param_count]   in the documented layout
- *   float  x[n·dim], int32 t[n], float target[n·dim]
+ *   float  x[n·dim], int32 t[n], [int32 labels[n] when classes > 0], float target[n·dim]
  * OUT:
  *   float  out[n·dim]            training forward f(x, t)
  *   double loss                  mean over n·dim of (out − target)²
@@ -51,7 +51,7 @@ static int write_exact(FILE *file, const void *buffer, size_t size, size_t count
     return fwrite(buffer, size, count, file) == count ? 0 : -1;
 }
 
-static diffuse_status configure(diffuse_model_config **config, const int64_t header[8],
+static diffuse_status configure(diffuse_model_config **config, const int64_t header[9],
                                 double max_period)
 {
     static const diffuse_model_option options[] = {
@@ -64,6 +64,8 @@ static diffuse_status configure(diffuse_model_config **config, const int64_t hea
     if (status == DIFFUSE_OK)
         status = diffuse_model_config_set_double(*config, DIFFUSE_MODEL_TIME_MAX_PERIOD,
                                                  max_period);
+    if (status == DIFFUSE_OK)
+        status = diffuse_model_config_set_int(*config, DIFFUSE_MODEL_CLASSES, header[8]);
     return status;
 }
 
@@ -206,9 +208,9 @@ int main(int argc, char **argv)
     FILE *in = fopen(argv[1], "rb");
     if (in == NULL)
         return fail(argv[1], "cannot open");
-    int64_t header[8];
+    int64_t header[9];
     double max_period;
-    if (read_exact(in, header, sizeof header[0], 8) != 0 ||
+    if (read_exact(in, header, sizeof header[0], 9) != 0 ||
         read_exact(in, &max_period, sizeof max_period, 1) != 0)
         return fail(argv[1], "truncated header");
     size_t dim = (size_t)header[0], n = (size_t)header[6], count = (size_t)header[7];
@@ -225,12 +227,13 @@ int main(int argc, char **argv)
     float *x = malloc(n * dim * sizeof *x), *target = malloc(n * dim * sizeof *target);
     float *out = malloc(n * dim * sizeof *out), *d_out = malloc(n * dim * sizeof *d_out);
     float *d_x = malloc(n * dim * sizeof *d_x), *predicted = malloc(n * dim * sizeof *predicted);
-    int32_t *t = malloc(n * sizeof *t);
+    int32_t *t = malloc(n * sizeof *t), *labels = header[8] ? malloc(n * sizeof *t) : NULL;
     if (params == NULL || x == NULL || target == NULL || out == NULL || d_out == NULL ||
-        d_x == NULL || predicted == NULL || t == NULL)
+        d_x == NULL || predicted == NULL || t == NULL || (header[8] && labels == NULL))
         return fail("memory", "out of memory");
     if (read_exact(in, params, sizeof *params, count) != 0 ||
         read_exact(in, x, sizeof *x, n * dim) != 0 || read_exact(in, t, sizeof *t, n) != 0 ||
+        (labels != NULL && read_exact(in, labels, sizeof *labels, n) != 0) ||
         read_exact(in, target, sizeof *target, n * dim) != 0)
         return fail(argv[1], "truncated data");
     fclose(in);
@@ -238,7 +241,8 @@ int main(int argc, char **argv)
         return fail("set_params", diffuse_model_last_error(m));
 
     double loss;
-    if (run_model(m, x, t, NULL, target, n, out, d_out, &loss, d_x, predicted) != EXIT_SUCCESS)
+    if (run_model(m, x, t, labels, target, n, out, d_out, &loss, d_x, predicted) !=
+        EXIT_SUCCESS)
         return EXIT_FAILURE;
     grads_out = m->grads;
 
@@ -260,6 +264,7 @@ int main(int argc, char **argv)
     free(d_x);
     free(predicted);
     free(t);
+    free(labels);
     diffuse_model_free(m);
     diffuse_model_config_free(config);
     return EXIT_SUCCESS;

@@ -116,6 +116,7 @@ typedef struct mlp_tensors {
     const double *time_w1, *time_b1, *time_w2, *time_b2, *input_w, *input_b;
     const double *blocks; /* block l: weight at blocks + l·(H·H + H), then its bias */
     const double *output_w, *output_b;
+    const double *label_emb; /* [K + 1, H] when the model has classes */
 } mlp_tensors;
 
 static mlp_tensors find_tensors(const nn_mlp_shape *shape, const double *params)
@@ -131,12 +132,13 @@ static mlp_tensors find_tensors(const nn_mlp_shape *shape, const double *params)
     p.blocks = take(&params, shape->layers * (width * width + width));
     p.output_w = take(&params, d * width);
     p.output_b = take(&params, d);
+    p.label_emb = take(&params, shape->classes > 0 ? (shape->classes + 1) * width : 0);
     return p;
 }
 
 diffuse_status nn_mlp_forward_reference(const nn_mlp_shape *shape, const double *params,
-                                        const double *x, const int32_t *t, size_t n,
-                                        double *out)
+                                        const double *x, const int32_t *t,
+                                        const int32_t *labels, size_t n, double *out)
 {
     mlp_tensors p = find_tensors(shape, params);
     size_t d = shape->dim, width = shape->width, embed = shape->time_dim;
@@ -154,10 +156,11 @@ diffuse_status nn_mlp_forward_reference(const nn_mlp_shape *shape, const double 
         nn_linear_forward_reference(pre, emb, p.time_w1, p.time_b1, 1, embed, width);
         nn_block_forward_reference(features, pre, p.time_w2, p.time_b2, 1, width, width,
                                    shape->activation, false);
-        /* h_0 = W_in x + b_in + features(t) */
+        /* h_0 = W_in x + b_in + features(t) [+ E[y]] */
         nn_linear_forward_reference(h, x + i * d, p.input_w, p.input_b, 1, d, width);
+        size_t label = labels != NULL ? (size_t)labels[i] : shape->classes;
         for (size_t k = 0; k < width; k++)
-            h[k] += features[k];
+            h[k] += features[k] + (shape->classes > 0 ? p.label_emb[label * width + k] : 0.0);
         /* h_l = W_l φ(h_{l−1}) + b_l [+ h_{l−1}] */
         for (size_t l = 0; l < shape->layers; l++) {
             const double *weight = p.blocks + l * (width * width + width);

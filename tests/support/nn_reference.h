@@ -39,13 +39,14 @@ void nn_block_forward_reference(double *out, const double *in, const double *wei
 /* emb(t) of size `dim` with period `max_period` (time_embedding.h). */
 void nn_time_embedding_reference(double t, size_t dim, double max_period, double *out);
 
-/* The whole MLP row by row: out[n, d] = f(params; x, t), with `params` in
- * the tensor order documented in include/diffuse/model.h (the reference
- * finds the offsets itself, so it checks the library's layout too). Fails
- * only for lack of memory. */
+/* The whole MLP row by row: out[n, d] = f(params; x, t [, labels]), with
+ * `params` in the tensor order documented in include/diffuse/model.h (the
+ * reference finds the offsets itself, so it checks the library's layout
+ * too). With classes, labels NULL means the null row K. Fails only for lack
+ * of memory. */
 diffuse_status nn_mlp_forward_reference(const nn_mlp_shape *shape, const double *params,
-                                        const double *x, const int32_t *t, size_t n,
-                                        double *out);
+                                        const double *x, const int32_t *t,
+                                        const int32_t *labels, size_t n, double *out);
 
 /* The convolution of conv2d.h straight from its sum, one output at a time:
  * out[n, C_out, Ho, Wo] (bias may be NULL). */

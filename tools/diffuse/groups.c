@@ -121,8 +121,11 @@ const option_group GROUP_OPTIMIZER =
 static const int no_kinds[] = {-1};
 PLAIN_INTROSPECTION(trainer, diffuse_trainer_option_count, diffuse_trainer_option_info)
 INT_ACCESSORS(trainer, diffuse_trainer_option, diffuse_trainer_set_int, diffuse_trainer_get_int)
+DOUBLE_ACCESSORS(trainer, diffuse_trainer_option, diffuse_trainer_set_double,
+                 diffuse_trainer_get_double)
 LAST_ERROR(trainer, diffuse_trainer_last_error)
-const option_group GROUP_TRAINER = GROUP(trainer, "", NULL, no_kinds, 1, NULL, NULL, NULL);
+const option_group GROUP_TRAINER =
+    GROUP(trainer, "", NULL, no_kinds, 1, NULL, trainer_set_double, trainer_get_double);
 
 PLAIN_INTROSPECTION(sampler, diffuse_sampler_option_count, diffuse_sampler_option_info)
 INT_ACCESSORS(sampler, diffuse_sampler_option, diffuse_sampler_set_int, diffuse_sampler_get_int)

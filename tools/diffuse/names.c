@@ -94,6 +94,7 @@ static const struct {
     {"trainer", "batch_size", "rows per training step"},
     {"trainer", "seed", "seed of the noise, the timesteps and the data order"},
     {"trainer", "threads", "worker threads per step (0: OpenBLAS's threads)"},
+    {"trainer", "label_dropout", "probability of training a row on the null class (CFG)"},
     {"sampler", "variance", "DDPM's reverse variance: beta or the posterior's"},
     {"sampler", "clip_x0", "clip the predicted x0 to [-c, c] (0: off)"},
     {"sampler", "use_ema", "1: sample with the EMA weights"},
@@ -108,6 +109,10 @@ static const struct {
     {"sampler", "lower_order_final", "1: DPM-Solver++'s last step first order (short lists)"},
     {"sampler", "threshold_percentile", "dynamic thresholding's percentile p (0: off)"},
     {"sampler", "threshold_max", "dynamic thresholding's largest scale"},
+    {"sampler", "label", "class of every sample (-1: the null class, unconditional)"},
+    {"sampler", "guidance_scale", "classifier-free guidance w (1: plain conditional, 0: none)"},
+    {"sampler", "guidance_rescale", "guidance rescale phi (Lin et al.; 0: off)"},
+    {"sampler", "classifier_scale", "classifier guidance scale s (with a classifier)"},
 };
 
 const char *option_description(const char *group, const char *option)

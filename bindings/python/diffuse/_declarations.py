@@ -53,6 +53,11 @@ DATA_FN = CFUNCTYPE(c_int, c_void_p, FLOATS, INT32S, c_size_t, c_size_t, POINTER
 TRAIN_PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, c_uint64, c_double, c_double)
 # typedef int (*diffuse_sample_progress_fn)(void *user, uint64_t done, uint64_t total);
 SAMPLE_PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, c_uint64, c_uint64)
+# typedef int (*diffuse_classifier_fn)(void *user, size_t n, size_t dim, const float *x_t,
+#                                      const int32_t *t, const int32_t *labels, float *gradient,
+#                                      char *message, size_t message_size);
+CLASSIFIER_FN = CFUNCTYPE(c_int, c_void_p, c_size_t, c_size_t, FLOATS, INT32S, INT32S, FLOATS,
+                          POINTER(c_char), c_size_t)
 
 
 class ModelCall(Structure):
@@ -191,6 +196,9 @@ DECLARATIONS = [
     ("diffuse_trainer_set_int", "status", [HANDLE, ENUM, c_int64], TRAINER),
     ("diffuse_trainer_get_int", "status", [HANDLE, ENUM, OUT_I64], TRAINER),
     ("diffuse_trainer_int_bounds", "status", [ENUM, OUT_I64, OUT_I64], None),
+    ("diffuse_trainer_set_double", "status", [HANDLE, ENUM, c_double], TRAINER),
+    ("diffuse_trainer_get_double", "status", [HANDLE, ENUM, OUT_DOUBLE], TRAINER),
+    ("diffuse_trainer_double_bounds", "status", [ENUM, OUT_DOUBLE, OUT_DOUBLE], None),
     ("diffuse_trainer_option_count", "status", [OUT_SIZE], None),
     ("diffuse_trainer_option_info", "status", [c_size_t, OUT_OPTION_INFO], None),
     ("diffuse_trainer_set_data", "status", [HANDLE, DATA_FN, c_void_p], TRAINER),
@@ -198,6 +206,8 @@ DECLARATIONS = [
      [HANDLE, TRAIN_PROGRESS_FN, c_void_p, c_uint64], TRAINER),
     ("diffuse_trainer_step", "status", [HANDLE, OUT_DOUBLE], TRAINER),
     ("diffuse_trainer_step_batch", "status", [HANDLE, c_size_t, FLOATS, OUT_DOUBLE], TRAINER),
+    ("diffuse_trainer_step_batch_labels", "status",
+     [HANDLE, c_size_t, FLOATS, INT32S, OUT_DOUBLE], TRAINER),
     ("diffuse_trainer_train", "status", [HANDLE, c_uint64, OUT_DOUBLE], TRAINER),
     ("diffuse_trainer_step_count", "status", [HANDLE, OUT_U64], TRAINER),
     # sampler.h
@@ -214,6 +224,8 @@ DECLARATIONS = [
     ("diffuse_sampler_option_info", "status", [c_size_t, OUT_OPTION_INFO], None),
     ("diffuse_sampler_set_progress", "status", [HANDLE, SAMPLE_PROGRESS_FN, c_void_p], SAMPLER),
     ("diffuse_sampler_run", "status", [HANDLE, c_size_t, FLOATS], SAMPLER),
+    ("diffuse_sampler_run_labels", "status", [HANDLE, c_size_t, INT32S, FLOATS], SAMPLER),
+    ("diffuse_sampler_set_classifier", "status", [HANDLE, CLASSIFIER_FN, c_void_p], SAMPLER),
     ("diffuse_sampler_create_standalone", "status", [OUT_HANDLE, HANDLE, c_size_t, ENUM], None),
     ("diffuse_sampler_set_timesteps", "status", [HANDLE, INT32S, c_size_t], SAMPLER),
     ("diffuse_sampler_timesteps", "status", [HANDLE, INT32S, c_size_t, OUT_SIZE], SAMPLER),
@@ -230,6 +242,9 @@ DECLARATIONS = [
      [c_char_p, OUT_HANDLE, OUT_HANDLE, OUT_HANDLE, OUT_HANDLE], None),
     # toy2d.h
     ("diffuse_toy2d_sample", "status", [ENUM, c_uint64, c_uint64, c_size_t, FLOATS], None),
+    ("diffuse_toy2d_sample_labeled", "status",
+     [ENUM, c_uint64, c_uint64, c_size_t, FLOATS, INT32S], None),
+    ("diffuse_toy2d_classes", "status", [ENUM, OUT_SIZE], None),
     ("diffuse_toy2d_name", "string", [ENUM], None),
     ("diffuse_toy2d_from_name", "status", [c_char_p, OUT_ENUM], None),
     # images.h

@@ -14,7 +14,7 @@ import array
 import collections.abc
 import random
 
-from ._buffers import float_input, numpy, row_count, shape_size
+from ._buffers import float_input, int32_input, numpy, row_count, shape_size
 from ._errors import InvalidArgumentError, StateError, Status
 
 
@@ -26,13 +26,17 @@ class Dataset:
     shuffle (default True): a new order of the rows every epoch, drawn from
     (seed, epoch); False serves them in their order. The rows are copied
     when the source is read-only or strided, else read in place (changing
-    the array changes the data)."""
+    the array changes the data).
 
-    def __init__(self, x, shuffle=True, seed=0):
+    labels (a model with classes): one integer per row (any int buffer,
+    numpy array or sequence), served with its row as (x, labels) batches."""
+
+    def __init__(self, x, shuffle=True, seed=0, labels=None):
         self._values, self._count, self._shape = float_input(x, "data")
         if self._count == 0:
             raise InvalidArgumentError("data holds no values: a data set needs at least one "
                                        "row", Status.INVALID_ARGUMENT)
+        self._labels = labels
         self.shuffle = bool(shuffle)
         self.seed = seed
         self.epoch = 0  # epochs completed since the trainer started reading
@@ -40,7 +44,11 @@ class Dataset:
     def _reader(self, sample_shape):
         """The batch function a trainer calls, for rows of `sample_shape`."""
         rows = row_count(self._shape, self._count, "data", sample_shape)
-        return _ShuffledRows(self, rows, shape_size(sample_shape))
+        labels = None
+        if self._labels is not None:  # one per row: wrong length or non-integers raise here
+            values, _ = int32_input(self._labels, "labels", rows)
+            labels = memoryview(values).cast("B").cast("i")
+        return _ShuffledRows(self, rows, shape_size(sample_shape), labels)
 
 
 def _order(rows, shuffle, seed, epoch):
@@ -54,8 +62,9 @@ def _order(rows, shuffle, seed, epoch):
 class _ShuffledRows:
     """Consecutive batches of a Dataset's rows in each epoch's order."""
 
-    def __init__(self, dataset, rows, dim):
+    def __init__(self, dataset, rows, dim, labels):
         self._dataset = dataset
+        self._labels = labels
         self._rows, self._dim = rows, dim
         raw = memoryview(dataset._values).cast("B")  # keeps the values alive
         self._matrix = (numpy.frombuffer(raw, dtype=numpy.float32).reshape(rows, dim)
@@ -74,7 +83,9 @@ class _ShuffledRows:
             return None
         chosen = self._order[self._cursor:self._cursor + capacity]
         self._cursor += len(chosen)
-        return self._gather(chosen)
+        if self._labels is None:
+            return self._gather(chosen)
+        return self._gather(chosen), array.array("i", (self._labels[row] for row in chosen))
 
     def _gather(self, chosen):
         if numpy is not None:

@@ -3,11 +3,13 @@ step API for a network run elsewhere (diffuse/sampler.h)."""
 
 import ctypes
 
-from ._buffers import (float_output, float_rows, int32_input, int32_result_from_pointer,
-                       scalar_int, scalar_timestep, shape_size)
+from ._buffers import (float_input, float_output, float_result_from_pointer, float_rows,
+                       int32_input, int32_result_from_pointer, scalar_int, scalar_timestep,
+                       shape_size)
 from ._capi import C
-from ._declarations import SAMPLE_PROGRESS_FN
-from ._handle import Handle, Options, call_with_callbacks, enum_value, option_property
+from ._declarations import CLASSIFIER_FN, SAMPLE_PROGRESS_FN
+from ._handle import (Handle, Options, call_with_callbacks, enum_value, option_property,
+                      write_message)
 from ._options import option_table
 from .enums import Prediction, SampleMethod, Spacing, Variance
 
@@ -28,6 +30,33 @@ class _Progress:
         except BaseException as error:
             self.resource.errors.store(error)
             return 1
+
+
+class _Classifier:
+    """The C classifier callback over fn(x_t, t, labels) -> ∇_x log p(y|x_t, t).
+
+    fn gets copies: x_t (n, dim) float32, t and labels (n,) int32, and returns
+    any float32 buffer of n·dim values (a numpy array; for torch,
+    tensor.detach().numpy()). An exception is stored and re-raised from
+    run() (the library then sees a failure and leaves `out` untouched)."""
+
+    def __init__(self, function, resource):
+        self.function = function
+        self.resource = resource
+
+    def __call__(self, user, n, dim, x_t, t, labels, gradient, message, message_size):
+        try:
+            x = float_result_from_pointer(x_t, n * dim, (n, dim))
+            g = self.function(x, int32_result_from_pointer(t, n),
+                              int32_result_from_pointer(labels, n))
+            values, count, _ = float_input(g, "classifier gradient", n * dim)
+            ctypes.memmove(gradient, values, 4 * count)
+            self.resource.check_open("Sampler")
+            return 0
+        except BaseException as error:
+            self.resource.errors.store(error)
+            write_message(message, message_size, error)
+            return -1
 
 
 class Sampler(Handle, Options):
@@ -54,7 +83,19 @@ class Sampler(Handle, Options):
     "posterior"), clip_x0, threshold_percentile, threshold_max, use_ema,
     seed, threads, chunk_rows. The noise depends only on the seed (not on
     chunks or threads); the same seed, n, chunk_rows and threads give
-    bit-identical samples."""
+    bit-identical samples.
+
+    Conditional sampling ("Conditional sampling" in diffuse/sampler.h):
+
+        with diffuse.Sampler(model, schedule, guidance_scale=4.0) as sampler:
+            samples = sampler.run(800, labels=numpy.arange(800) % 8)
+
+    labels: an int (every sample) or one integer per sample; label (the
+    option) does the same for every run. guidance_scale w: classifier-free
+    guidance ε̂ = ε̂_∅ + w (ε̂_c − ε̂_∅), w = 1 plain conditional (the
+    paper's w' is w − 1); guidance_rescale φ (Lin et al. 2023); classifier:
+    fn(x_t, t, labels) returning ∇_x log p(y | x_t, t), scaled by
+    classifier_scale (Dhariwal & Nichol 2021)."""
 
     C_PREFIX = "diffuse_sampler"
     OPTIONS = option_table("diffuse_sampler", presented={
@@ -68,6 +109,7 @@ class Sampler(Handle, Options):
         self.model, self.schedule = model, schedule
         self._model_resource = model._resource  # a callback model's errors land here
         self._set_shape(model.sample_shape)
+        self._classifier = None
         self._apply_options(options)
 
     @classmethod
@@ -86,6 +128,7 @@ class Sampler(Handle, Options):
         self.model, self.schedule = None, schedule
         self._model_resource = None
         self._set_shape(sample_shape)
+        self._classifier = None
         self._apply_options(options)
         return self
 
@@ -117,6 +160,29 @@ class Sampler(Handle, Options):
     threads = option_property("threads", "Worker threads (default 1; 0: OpenBLAS's own "
                               "threads, whose count then changes the bits).")
     chunk_rows = option_property("chunk_rows", "Rows denoised together.")
+    label = option_property("label", "The class of every sample (−1: none).")
+    guidance_scale = option_property(
+        "guidance_scale", "Classifier-free guidance w (1: plain conditional, 0: unconditional).")
+    guidance_rescale = option_property("guidance_rescale", "Guidance rescale φ in [0, 1].")
+    classifier_scale = option_property("classifier_scale", "Classifier guidance's scale s.")
+
+    @property
+    def classifier(self):
+        """The classifier of classifier guidance: fn(x_t, t, labels) returning
+        ∇_x log p(labels | x_t, t) as n·dim float32 values, or None."""
+        return self._classifier
+
+    @classifier.setter
+    def classifier(self, function):
+        if function is None:
+            C.diffuse_sampler_set_classifier(self._h, CLASSIFIER_FN(), None)
+            self._keep("classifier", None)
+        else:
+            wrapper = _Classifier(function, self._resource)
+            c_function = CLASSIFIER_FN(wrapper)
+            C.diffuse_sampler_set_classifier(self._h, c_function, None)
+            self._keep("classifier", c_function, wrapper)
+        self._classifier = function
 
     @property
     def timesteps(self):
@@ -167,15 +233,18 @@ class Sampler(Handle, Options):
         C.diffuse_sampler_step(self._h, n, t, output, x, target, x0_pointer)
         return (result, x0_result) if return_x0 else result
 
-    def run(self, n, out=None, progress=None):
+    def run(self, n, out=None, progress=None, labels=None):
         """n samples: a new float32 array of shape (n,) + sample_shape ((n, dim)
         for an MLP; flat array('f') without numpy), or written into the
         float32 buffer `out` of n·dim values.
+        labels: the class of every sample (an int) or of each (n integers,
+        any int buffer or sequence); see "Conditional sampling" above.
 
         progress(done, total) is called after every reverse step of every
         chunk; a true return value cancels (CancelledError: the output is
         incomplete). An exception raised by it, or by a callback model, is
         re-raised here with its original traceback."""
+        label_values = None if labels is None else int32_input(labels, "labels", n)[0]
         result, pointer = float_output(out, "out", n * self._dim, (n,) + self._sample_shape)
         if progress is not None:
             reporter = _Progress(progress, self._resource)
@@ -184,7 +253,11 @@ class Sampler(Handle, Options):
             self._keep("progress", c_function, reporter)
         resources = tuple(r for r in (self._resource, self._model_resource) if r is not None)
         try:
-            call_with_callbacks(resources, C.diffuse_sampler_run, self._h, n, pointer)
+            if label_values is None:
+                call_with_callbacks(resources, C.diffuse_sampler_run, self._h, n, pointer)
+            else:
+                call_with_callbacks(resources, C.diffuse_sampler_run_labels, self._h, n,
+                                    label_values, pointer)
         finally:
             if progress is not None and not self.closed:
                 C.diffuse_sampler_set_progress(self._h, SAMPLE_PROGRESS_FN(), None)

@@ -3,7 +3,7 @@
 
 import ctypes
 
-from ._buffers import float_rows, shape_size
+from ._buffers import float_rows, int32_input, shape_size
 from ._capi import C
 from ._declarations import DATA_FN, TRAIN_PROGRESS_FN
 from ._errors import CancelledError, MismatchError, Status
@@ -33,7 +33,7 @@ class _DataFeeder:
 
     def __call__(self, user, x, labels, capacity, dim, message, message_size):
         try:
-            rows = self._fill(x, capacity)
+            rows = self._fill(x, labels, capacity)
             self.resource.check_open("Trainer")
             return rows
         except BaseException as error:  # KeyboardInterrupt too: stop training cleanly
@@ -41,15 +41,19 @@ class _DataFeeder:
             write_message(message, message_size, error)
             return -1
 
-    def _fill(self, x, capacity):
+    def _fill(self, x, labels, capacity):
         batch = self._next_batch(capacity)
         if batch is None:
             return 0
+        batch, classes = batch if isinstance(batch, tuple) else (batch, None)
         values, rows = float_rows(batch, "data batch", self.sample_shape)
         if rows > capacity:
             raise MismatchError("data batch has %d rows, more than the %d asked for "
                                 "(batch_size)" % (rows, capacity), Status.MISMATCH)
         ctypes.memmove(x, values, 4 * rows * shape_size(self.sample_shape))
+        if classes is not None:  # one int label per row
+            label_values, _ = int32_input(classes, "labels", rows)
+            ctypes.memmove(labels, label_values, 4 * rows)
         return rows  # 0 rows (an empty batch) is the end of an epoch
 
     def _reader(self, source):
@@ -57,6 +61,8 @@ class _DataFeeder:
             return source._reader(self.sample_shape)
         if callable(source):
             return source
+        if isinstance(source, tuple):
+            return Dataset(source[0], labels=source[1])._reader(self.sample_shape)
         try:
             memoryview(source)
         except TypeError:
@@ -92,7 +98,9 @@ class Trainer(Handle, Options):
     AdamW options when not given): it keeps them alive, and they stay usable
     (`trainer.model`, `trainer.optimizer`). Options: batch_size, seed,
     threads (default 1; the bits depend only on it, not on OpenBLAS's
-    threading). See `data` for the data sources.
+    threading), label_dropout (classifier-free guidance's probability of
+    training a row on the null class; a model with classes only). See
+    `data` for the data sources and their labels.
 
     Every loss it returns or reports is the batch's per-element mean
     L = 1/(n·dim) Σ (target − prediction)², as torch's mse_loss: the
@@ -121,6 +129,9 @@ class Trainer(Handle, Options):
     seed = option_property("seed", "Seed of the t and ε draws.")
     threads = option_property("threads", "Worker threads per step (default 1; 0: OpenBLAS's "
                               "own threads, whose count then changes the bits).")
+    label_dropout = option_property(
+        "label_dropout", "Probability p that a row trains the null class instead of its own "
+        "(classifier-free guidance; 0: off).")
 
     @property
     def data(self):
@@ -141,6 +152,14 @@ class Trainer(Handle, Options):
           and the next raises StateError (an infinite one never ends);
         - a diffuse.Images set, served by the library's own data function
           (shuffled per epoch; no Python runs per batch).
+
+        Labels, for a model with classes: a batch may be a tuple
+        (x, labels) with one integer per row (any int buffer, numpy array or
+        sequence), and a whole data set the tuple (x, labels) or
+        diffuse.Dataset(x, labels=labels) (so an iterable of batches must not
+        be a tuple: use a list). Each label must be in [0, classes)
+        (OutOfRangeError otherwise); a batch without labels trains class 0 on
+        every row.
 
         A batch of the wrong shape, or of more rows than asked for, raises
         MismatchError (a ValueError); an iterable without any batch
@@ -171,13 +190,19 @@ class Trainer(Handle, Options):
                             ctypes.byref(loss))
         return loss.value
 
-    def step_batch(self, x0):
+    def step_batch(self, x0, labels=None):
         """One step on the given batch of n rows without the data source:
-        float32 of shape (n,) + model.sample_shape, (n, dim) or flat;
-        returns its loss."""
+        float32 of shape (n,) + model.sample_shape, (n, dim) or flat, with
+        one integer label per row when given (else a model with classes
+        trains its null class); returns its loss."""
         values, rows = float_rows(x0, "x0", self._sample_shape)
         loss = ctypes.c_double()
-        C.diffuse_trainer_step_batch(self._h, rows, values, ctypes.byref(loss))
+        if labels is None:
+            C.diffuse_trainer_step_batch(self._h, rows, values, ctypes.byref(loss))
+        else:
+            label_values, _ = int32_input(labels, "labels", rows)
+            C.diffuse_trainer_step_batch_labels(self._h, rows, values, label_values,
+                                                ctypes.byref(loss))
         return loss.value
 
     def train(self, steps, progress=None, interval=None):

@@ -27,7 +27,8 @@ _SCALARS = {
 _STRUCTS = {"diffuse_model_call": D.ModelCall, "diffuse_option_info": D.OptionInfo}
 _CALLBACKS = {"diffuse_data_fn": D.DATA_FN, "diffuse_train_progress_fn": D.TRAIN_PROGRESS_FN,
               "diffuse_sample_progress_fn": D.SAMPLE_PROGRESS_FN,
-              "diffuse_predict_fn": D.PREDICT_FN, "diffuse_log_fn": D.LOG_FN}
+              "diffuse_predict_fn": D.PREDICT_FN, "diffuse_log_fn": D.LOG_FN,
+              "diffuse_classifier_fn": D.CLASSIFIER_FN}
 
 
 def _source():

@@ -29,14 +29,16 @@ class UNetTest(unittest.TestCase):
             out = model.predict(x, array.array("i", [0, 5, 99]))
             self.assertEqual(memoryview(out).nbytes, 4 * 3 * 32)
 
-    def test_labels_are_required_with_classes(self):
+    def test_labels_are_checked_with_classes(self):
         with small_unet(classes=3) as model:
             x = array.array("f", [0.0] * 64)
             t = array.array("i", [1, 2])
-            with self.assertRaisesRegex(diffuse.DiffuseError, "needs labels"):
-                model.predict(x, t)
+            unconditional = model.predict(x, t)  # the null class
+            with self.assertRaisesRegex(diffuse.OutOfRangeError, r"labels\[1\] = 3"):
+                model.predict(x, t, labels=array.array("i", [0, 3]))
             out = model.predict(x, t, labels=array.array("i", [0, 2]))
             self.assertEqual(memoryview(out).nbytes, 4 * 64)
+            self.assertNotEqual(bytes(memoryview(out)), bytes(memoryview(unconditional)))
 
     def test_trains(self):
         with small_unet() as model, diffuse.Schedule("cosine", 20) as schedule, \
