@@ -95,8 +95,15 @@ def flops_train_step(H, L, E, B, T):
     return 3.0 * forward_flops(H, L, E, B, expected_distinct(T, B))
 
 
-def flops_sampling_run(H, L, E, N, T):
-    return T * forward_flops(H, L, E, N, 1)  # every row of a step shares t
+def sampler_evaluations(a):
+    """Network evaluations of one sampling run: the method's list length."""
+    if a.sampler_steps:
+        return a.sampler_steps
+    return {"ddpm": a.timesteps, "ddim": 50, "dpmpp": 20}[a.sampler]
+
+
+def flops_sampling_run(H, L, E, N, steps):
+    return steps * forward_flops(H, L, E, N, 1)  # every row of a step shares t
 
 
 # ---- Running -----------------------------------------------------------------
@@ -276,7 +283,8 @@ def table(a, rows, peaks):
     for width, k, c, t in rows:
         peak = peaks[(width, k)]["square"]
         f_train = flops_train_step(width, a.layers, a.embed, a.batch, a.timesteps)
-        f_sample = flops_sampling_run(width, a.layers, a.embed, a.samples, a.timesteps)
+        f_sample = flops_sampling_run(width, a.layers, a.embed, a.samples,
+                                      sampler_evaluations(a))
         med = {}
         for side, r in (("libdiffuse", c), ("PyTorch", t)):
             tr = median(r["train_steps_per_s"])
@@ -414,7 +422,8 @@ def main():
     else:
         method = (f"processes per side and configuration (alternating): {a.rounds}; training: "
                   f"median of processes × {a.train_repeats} repeats of ≥ {a.train_seconds} s; "
-                  f"sampling: {a.samples} samples × {a.timesteps} steps, median of processes × "
+                  f"sampling: {a.samples} samples × {sampler_evaluations(a)} steps of {a.sampler}, "
+                  f"median of processes × "
                   f"{a.sample_repeats} runs (per width)")
     print(f"\nmachine: {machine()}; load average {load_before:.2f} before, "
           f"{os.getloadavg()[0]:.2f} after; wall time {time.time() - start:.0f} s; {method}")
