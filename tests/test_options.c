@@ -41,21 +41,8 @@ OPTION_READER(read_optimizer, diffuse_optimizer, diffuse_optimizer, diffuse_opti
 OPTION_READER(read_sampler, diffuse_sampler, diffuse_sampler, diffuse_sampler_option,
               KINDLESS_BOUNDS)
 
-/* The trainer's options are all integers. */
-static void read_trainer(const void *h, int kind, const diffuse_option_info *info,
-                         double *value, double *min, double *max)
-{
-    (void)kind;
-    int64_t whole = 0, low = 0, high = 0;
-    ck_assert(!info->is_double);
-    ck_assert_int_eq(diffuse_trainer_get_int(h, (diffuse_trainer_option)info->option, &whole),
-                     DIFFUSE_OK);
-    ck_assert_int_eq(diffuse_trainer_int_bounds((diffuse_trainer_option)info->option, &low, &high),
-                     DIFFUSE_OK);
-    *value = (double)whole;
-    *min = (double)low;
-    *max = (double)high;
-}
+OPTION_READER(read_trainer, diffuse_trainer, diffuse_trainer, diffuse_trainer_option,
+              KINDLESS_BOUNDS)
 
 typedef diffuse_status (*info_fn)(int kind, size_t index, diffuse_option_info *info);
 typedef void (*reader_fn)(const void *handle, int kind, const diffuse_option_info *info,
@@ -176,7 +163,7 @@ START_TEST(optimizer_trainer_sampler_options)
     ck_assert_int_eq(diffuse_trainer_create(&trainer, model, schedule, optimizers[1]),
                      DIFFUSE_OK);
     ck_assert_int_eq(diffuse_trainer_option_count(&count), DIFFUSE_OK);
-    ck_assert_uint_eq(count, 3);
+    ck_assert_uint_eq(count, 4);
     check_listed(count, trainer_info, read_trainer, trainer, 0);
     ck_assert_int_eq(diffuse_sampler_create(&sampler, model, schedule), DIFFUSE_OK);
     ck_assert_int_eq(diffuse_sampler_option_count(&count), DIFFUSE_OK);
@@ -211,8 +198,8 @@ START_TEST(option_info_rejects_bad_arguments)
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(diffuse_model_config_option_info((diffuse_architecture)5, 0, &info),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
-    ck_assert_int_eq(diffuse_trainer_option_info(3, &info), DIFFUSE_ERROR_OUT_OF_RANGE);
-    ck_assert_ptr_nonnull(strstr(diffuse_last_error(), "trainer option index 3"));
+    ck_assert_int_eq(diffuse_trainer_option_info(4, &info), DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_ptr_nonnull(strstr(diffuse_last_error(), "trainer option index 4"));
 }
 END_TEST
 

@@ -6,14 +6,19 @@
  *   t   ~ Uniform{0, …, T−1}         (per row)
  *   ε   ~ N(0, I)
  *   x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε       (forward unit)
- *   L   = 1/(n·d) Σ_i Σ_j (target_ij − f_θ(x_t, t)_ij)²
+ *   L   = 1/(n·d) Σ_i w_i Σ_j (target_ij − f_θ(x_t, t)_ij)²
  *         the mean over the batch's n rows AND their d elements (PyTorch's
  *         mse_loss), i.e. the per-row ‖target − f_θ‖² divided by d;
  *         target = ε, x_0, or v = √ᾱ_t ε − √(1−ᾱ_t) x_0 (the model's
- *         prediction kind)
+ *         prediction kind); w_i = 1, or with MIN_SNR_GAMMA = γ > 0 the
+ *         min-SNR-γ weight of row i (Hang et al. 2023), SNR = ᾱ_t/(1−ᾱ_t):
+ *             ε: min(SNR, γ)/SNR   x_0: min(SNR, γ)   v: min(SNR, γ)/(SNR + 1)
+ *         (each the weight that makes the loss min(SNR, γ)‖x_0 − x̂_0‖²;
+ *         finite at SNR = 0 and ∞: ε 1 and 0, x_0 0 and γ, v 0 and 0)
  *   θ  ← optimizer step on ∇_θ L
  * Every loss the trainer reports (step, step_batch, train, the progress
- * callback) is this per-element mean L of one batch.
+ * callback) is this per-element mean L of one batch (weighted, when the
+ * weights are on).
  *
  * Randomness: t and ε of step k come from the Philox streams (seed, 2k) and
  * (seed, 2k+1), k = the optimizer's step count. Same seed, same data, same
@@ -68,7 +73,10 @@ typedef int (*diffuse_train_progress_fn)(void *user, uint64_t step, double loss,
 typedef enum diffuse_trainer_option {
     DIFFUSE_TRAINER_BATCH_SIZE = 0, /* int, rows per step; default 256, 1..1048576 */
     DIFFUSE_TRAINER_SEED = 1,       /* int, seed of t and ε draws; default 0 */
-    DIFFUSE_TRAINER_THREADS = 2     /* int, worker threads per step; default 1, 0..1024 (below) */
+    DIFFUSE_TRAINER_THREADS = 2,    /* int, worker threads per step; default 1, 0..1024 (below) */
+    DIFFUSE_TRAINER_MIN_SNR_GAMMA = 3 /* double γ of min-SNR-γ weighting, [0, 1e6]; 0
+                                       * (default) = off (every w_i = 1); 5 is the
+                                       * paper's choice */
 } diffuse_trainer_option;
 
 /* DIFFUSE_TRAINER_THREADS = k:
@@ -117,6 +125,17 @@ DIFFUSE_API diffuse_status diffuse_trainer_get_int(const diffuse_trainer *traine
                                                    diffuse_trainer_option option, int64_t *value);
 DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option option,
                                                       int64_t *min, int64_t *max);
+/* The same for the double options (MIN_SNR_GAMMA): the setter also fails
+ * with DIFFUSE_ERROR_NUMERIC on NaN/Inf; the int functions on a double
+ * option and these on an int option are DIFFUSE_ERROR_INVALID_ARGUMENT. */
+DIFFUSE_API diffuse_status diffuse_trainer_set_double(diffuse_trainer *trainer,
+                                                      diffuse_trainer_option option,
+                                                      double value);
+DIFFUSE_API diffuse_status diffuse_trainer_get_double(const diffuse_trainer *trainer,
+                                                      diffuse_trainer_option option,
+                                                      double *value);
+DIFFUSE_API diffuse_status diffuse_trainer_double_bounds(diffuse_trainer_option option,
+                                                         double *min, double *max);
 
 /* The trainer's options, described as in diffuse/common.h (option, name,
  * type, bounds, default). Errors: INVALID_ARGUMENT (a pointer NULL,

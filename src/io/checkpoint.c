@@ -149,6 +149,21 @@ diffuse_status checkpoint_read_number(const st_file *f, const char *key, bool is
     return st_metadata_int64(f, key, INT64_MIN, INT64_MAX, &value->integer, err);
 }
 
+/* Options older files lack: their absence means the default (off). */
+static const char *const keys_added_later[] = {
+    "trainer.min_snr_gamma",
+};
+
+bool checkpoint_key_absent_is_default(const st_file *f, const char *key)
+{
+    if (st_metadata(f, key) != NULL)
+        return false;
+    for (size_t i = 0; i < sizeof keys_added_later / sizeof *keys_added_later; i++)
+        if (strcmp(keys_added_later[i], key) == 0)
+            return true;
+    return false;
+}
+
 static diffuse_status read_kind(const st_file *f, checkpoint_kind *kind, diffuse_error *err)
 {
     size_t index = 0;

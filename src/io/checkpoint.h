@@ -159,6 +159,11 @@ typedef struct checkpoint_number {
 diffuse_status checkpoint_read_number(const st_file *f, const char *key, bool is_double,
                                       checkpoint_number *value, diffuse_error *err);
 
+/* Whether `key` is an option added after the files of format_version 1
+ * were first written, absent from those files, and so read as its default
+ * when it is absent (every other missing key is a FORMAT error). */
+bool checkpoint_key_absent_is_default(const st_file *f, const char *key);
+
 /* Copies the F32 tensor `name` of exactly this rank and shape into `out`
  * (product(shape) floats) and checks that every value is finite.
  * Errors: FORMAT (missing tensor, other dtype or shape, non-finite value). */

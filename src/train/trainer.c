@@ -17,14 +17,16 @@
 #include "util/philox.h"
 #include "core/prediction.h"
 #include "core/schedule.h"
+#include "train/loss_weight.h"
 #include "train/trainer.h"
 
-enum { TRAINER_OPTION_COUNT = 3, TRAINER_MAX_THREADS = 1024 };
+enum { TRAINER_OPTION_COUNT = 4, TRAINER_MAX_THREADS = 1024 };
 
 static const option_spec trainer_specs[TRAINER_OPTION_COUNT] = {
     [DIFFUSE_TRAINER_BATCH_SIZE] = {"batch_size", false, 1, 1048576, 256},
     [DIFFUSE_TRAINER_SEED] = {"seed", false, 0, 9007199254740991.0 /* 2^53 − 1 */, 0},
     [DIFFUSE_TRAINER_THREADS] = {"threads", false, 0, TRAINER_MAX_THREADS, 1},
+    [DIFFUSE_TRAINER_MIN_SNR_GAMMA] = {"min_snr_gamma", true, 0, 1e6, 0},
 };
 
 const option_table trainer_option_table = {"trainer", trainer_specs, TRAINER_OPTION_COUNT};
@@ -36,6 +38,7 @@ typedef struct batch_buffers {
     size_t capacity; /* rows */
     float *x0, *eps, *xt, *target, *output;
     float *uniform;  /* one draw per row, mapped to t */
+    float *weight;   /* the loss weight of each row (train/loss_weight.h) */
     int32_t *t, *labels;
     bool has_labels; /* the batch came from the data callback, with labels */
 } batch_buffers;
@@ -69,6 +72,7 @@ static void batch_free(batch_buffers *b)
     free(b->target);
     free(b->output);
     free(b->uniform);
+    free(b->weight);
     free(b->t);
     free(b->labels);
     memset(b, 0, sizeof *b);
@@ -89,10 +93,11 @@ static diffuse_status batch_reserve(diffuse_trainer *tr, size_t rows)
     b->target = malloc(values * sizeof(float));
     b->output = malloc(values * sizeof(float));
     b->uniform = malloc(rows * sizeof(float));
+    b->weight = malloc(rows * sizeof(float));
     b->t = malloc(rows * sizeof(int32_t));
     b->labels = calloc(rows, sizeof(int32_t));
-    if (!b->x0 || !b->eps || !b->xt || !b->target || !b->output || !b->uniform || !b->t ||
-        !b->labels) {
+    if (!b->x0 || !b->eps || !b->xt || !b->target || !b->output || !b->uniform || !b->weight ||
+        !b->t || !b->labels) {
         batch_free(b);
         return diffuse_fail(&tr->error, DIFFUSE_ERROR_NO_MEMORY,
                             "cannot allocate a batch of %zu rows", rows);
@@ -205,6 +210,34 @@ DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option opt
     return option_int_bounds(NULL, &trainer_option_table, (int)option, min, max);
 }
 
+DIFFUSE_API diffuse_status diffuse_trainer_set_double(diffuse_trainer *trainer,
+                                                      diffuse_trainer_option option, double value)
+{
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_set_double", false);
+    if (status != DIFFUSE_OK)
+        return status;
+    return option_set(&trainer->error, &trainer_option_table, trainer->options, (int)option,
+                      value, true);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_get_double(const diffuse_trainer *trainer,
+                                                      diffuse_trainer_option option,
+                                                      double *value)
+{
+    diffuse_status status;
+    if ((status = diffuse_check_pointer(NULL, trainer, "trainer")) ||
+        (status = diffuse_check_pointer(NULL, value, "value")))
+        return status;
+    diffuse_error *error = (diffuse_error *)&trainer->error;
+    return option_get_double(error, &trainer_option_table, trainer->options, (int)option, value);
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_double_bounds(diffuse_trainer_option option,
+                                                         double *min, double *max)
+{
+    return option_bounds(NULL, &trainer_option_table, (int)option, true, min, max);
+}
+
 DIFFUSE_API diffuse_status diffuse_trainer_option_count(size_t *count)
 {
     return option_count(&trainer_option_table, OPTION_ALL, count);
@@ -269,17 +302,21 @@ static void draw_noise(diffuse_trainer *tr, size_t rows)
     philox_normal(seed, 2 * step + 1, 0, b->eps, rows * tr->model->dim);
 }
 
-/* Σ (output − target)² over `count` values, in double; output is
- * overwritten by dL/doutput = scale · (output − target), where
- * scale = 2/(n·d) for the whole batch's L = mean (output − target)². */
-static double squared_error_and_gradient(float *output, const float *target, size_t count,
+/* Σ_i w_i Σ_j (output − target)² over `rows` rows of d values, in double;
+ * output is overwritten by dL/doutput = scale · w_i (output − target),
+ * where scale = 2/(n·d) for the whole batch's L = 1/(n·d) Σ_i w_i ‖…‖². */
+static double squared_error_and_gradient(float *output, const float *target,
+                                         const float *weight, size_t rows, size_t d,
                                          float scale)
 {
-    double sum = 0.0;
-    for (size_t i = 0; i < count; i++) {
-        float diff = output[i] - target[i];
-        sum += (double)diff * (double)diff;
-        output[i] = scale * diff;
+    double sum = 0.0; /* one running sum: with every w_i = 1 the bits of 0.1 */
+    for (size_t i = 0; i < rows; i++) {
+        float row_scale = scale * weight[i];
+        for (size_t j = i * d; j < (i + 1) * d; j++) {
+            float diff = output[j] - target[j];
+            sum += (double)weight[i] * ((double)diff * (double)diff);
+            output[j] = row_scale * diff;
+        }
     }
     return sum;
 }
@@ -299,14 +336,14 @@ static diffuse_status worker_step(const train_pass *pass, size_t index)
     worker *w = &pass->trainer->workers.workers[index];
     train_local *local = w->local;
     diffuse_model *m = w->model;
-    size_t at = w->first * m->dim, count = w->rows * m->dim;
+    size_t at = w->first * m->dim;
     const int32_t *labels = b->has_labels ? b->labels + w->first : NULL;
     diffuse_status status = m->ops->forward(
         m, &MODEL_CALL(w->rows, b->xt + at, b->t + w->first, labels, b->output + at));
     if (status != DIFFUSE_OK)
         return status;
-    local->squared_error =
-        squared_error_and_gradient(b->output + at, pass->target + at, count, pass->scale);
+    local->squared_error = squared_error_and_gradient(
+        b->output + at, pass->target + at, b->weight + w->first, w->rows, m->dim, pass->scale);
     if (!isfinite(local->squared_error))
         return DIFFUSE_OK; /* the step fails on the loss: no gradient needed */
     if (index == 0)
@@ -353,6 +390,8 @@ static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_
     forward_q_sample(tr->schedule, rows, m->dim, b->t, b->x0, b->eps, b->xt);
     const float *target = prediction_target(tr->schedule, (diffuse_prediction)m->prediction,
                                             rows, m->dim, b->t, b->x0, b->eps, b->target);
+    loss_min_snr_weights(tr->schedule, (diffuse_prediction)m->prediction,
+                         tr->options[DIFFUSE_TRAINER_MIN_SNR_GAMMA], rows, b->t, b->weight);
 
     train_pass pass = {tr, target, (float)(2.0 / (double)count)};
     workers_split(&tr->workers, rows);
