@@ -74,10 +74,26 @@ typedef enum diffuse_trainer_option {
     DIFFUSE_TRAINER_BATCH_SIZE = 0, /* int, rows per step; default 256, 1..1048576 */
     DIFFUSE_TRAINER_SEED = 1,       /* int, seed of t and ε draws; default 0 */
     DIFFUSE_TRAINER_THREADS = 2,    /* int, worker threads per step; default 1, 0..1024 (below) */
-    DIFFUSE_TRAINER_MIN_SNR_GAMMA = 3 /* double γ of min-SNR-γ weighting, [0, 1e6]; 0
-                                       * (default) = off (every w_i = 1); 5 is the
-                                       * paper's choice */
+    DIFFUSE_TRAINER_MIN_SNR_GAMMA = 3, /* double γ of min-SNR-γ weighting, [0, 1e6]; 0
+                                        * (default) = off (every w_i = 1); 5 is the
+                                        * paper's choice */
+    DIFFUSE_TRAINER_VLB_WEIGHT = 4,    /* double λ of L_hybrid (below), [0, 1e6]; default
+                                        * 0.001 (Nichol & Dhariwal 2021) */
+    DIFFUSE_TRAINER_DECODER = 5        /* int, diffuse_decoder (diffuse/likelihood.h) of
+                                        * L_vlb at t = 0; default DISCRETE */
 } diffuse_trainer_option;
+
+/* A model that learns its variance (DIFFUSE_MODEL_LEARN_VARIANCE; its
+ * network outputs f and v per row) trains on L_hybrid (Nichol & Dhariwal
+ * 2021, §3.1): for each row i at its t_i,
+ *   L = 1/n Σ_i [ w_i/d ‖target_i − f_i‖² + λ T L_{t_i} ],
+ * T L_t the one-sample estimate of L_vlb = Σ_t L_t (improved-diffusion's
+ * vb · T/1000 with λ = 0.001), L_t in bits/dim: the Gaussian KL
+ * KL(q(x_{t−1} | x_t, x_0) ‖ N(μ̃_t(x_t, x̂_0), σ_t²)) for t > 0, the decoder
+ * −log p(x_0 | x_t) for t = 0 (diffuse/likelihood.h gives the terms), with
+ * σ_t² = exp(f log β_t + (1 − f) log β̃_t), f = (v + 1)/2. The mean enters
+ * L_vlb with a stop-gradient: L_vlb trains v only, the mean learns from the
+ * first term alone. The reported loss is this L. */
 
 /* DIFFUSE_TRAINER_THREADS = k:
  *   1  (default) everything runs on the calling thread;

@@ -152,6 +152,9 @@ diffuse_status checkpoint_read_number(const st_file *f, const char *key, bool is
 /* Options older files lack: their absence means the default (off). */
 static const char *const keys_added_later[] = {
     "trainer.min_snr_gamma",
+    "trainer.vlb_weight",
+    "trainer.decoder",
+    "model.learn_variance",
 };
 
 bool checkpoint_key_absent_is_default(const st_file *f, const char *key)

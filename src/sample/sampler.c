@@ -24,7 +24,7 @@ enum { SAMPLER_OPTION_COUNT = 14, SAMPLER_MAX_THREADS = 1024, SAMPLER_MAX_STEPS 
 
 static const option_spec sampler_specs[SAMPLER_OPTION_COUNT] = {
     [DIFFUSE_SAMPLER_VARIANCE] = {"variance", false, DIFFUSE_VARIANCE_BETA,
-                                  DIFFUSE_VARIANCE_POSTERIOR, DIFFUSE_VARIANCE_BETA},
+                                  DIFFUSE_VARIANCE_LEARNED, DIFFUSE_VARIANCE_BETA},
     [DIFFUSE_SAMPLER_CLIP_X0] = {"clip_x0", true, 0, 1e30, 0},
     [DIFFUSE_SAMPLER_USE_EMA] = {"use_ema", false, 0, 1, 0},
     [DIFFUSE_SAMPLER_SEED] = {"seed", false, 0, 9007199254740991.0 /* 2^53 − 1 */, 0},
@@ -50,12 +50,14 @@ static const sample_method *const sample_methods[] = {
 
 static const option_table sampler_options = {"sampler", sampler_specs, SAMPLER_OPTION_COUNT};
 
-/* Per-chunk scratch of a worker (or of the step API): the network output,
- * the derived x̂_0 and ε̂, the processed ones, the noise, one row to sort,
- * the t's, and the method's state (rows·d floats each, but sort: d). */
+/* Per-chunk scratch of a worker (or of the step API): the network output
+ * (and its variance output), the derived x̂_0 and ε̂, the processed ones,
+ * the noise, one row to sort, the t's, and the method's state (rows·d
+ * floats each, but sort: d). */
 typedef struct chunk_buffers {
     size_t capacity; /* rows */
-    float *prediction, *x0, *eps, *x0_processed, *eps_processed, *noise, *sort, *state;
+    float *prediction, *variance, *x0, *eps, *x0_processed, *eps_processed, *noise, *sort,
+        *state;
     int32_t *t;
 } chunk_buffers;
 
@@ -82,7 +84,7 @@ struct diffuse_sampler {
 static void chunk_free(void *local)
 {
     chunk_buffers *c = local;
-    float **arrays[] = {&c->prediction, &c->x0, &c->eps, &c->x0_processed,
+    float **arrays[] = {&c->prediction, &c->variance, &c->x0, &c->eps, &c->x0_processed,
                         &c->eps_processed, &c->noise, &c->sort, &c->state};
     for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
         free(*arrays[i]);
@@ -98,7 +100,7 @@ static diffuse_status chunk_reserve(chunk_buffers *c, diffuse_error *error, size
     if (rows <= c->capacity)
         return DIFFUSE_OK;
     chunk_free(c);
-    float **arrays[] = {&c->prediction, &c->x0, &c->eps, &c->x0_processed,
+    float **arrays[] = {&c->prediction, &c->variance, &c->x0, &c->eps, &c->x0_processed,
                         &c->eps_processed, &c->noise, &c->state};
     bool ok = true;
     for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
@@ -399,11 +401,13 @@ static void fill_t(chunk_buffers *c, size_t rows, int32_t t)
  * `first` (its noise): the model's `output` at t = list[index] read as x̂_0
  * and ε̂, the method's step x_t → x_prev (x_prev may be x_t), and the x̂_0
  * it used into x0_out when not NULL. `history`: c->state holds x̂_0 of entry
- * index − 1 for these rows; c->t is filled (fill_t). The run's loop and diffuse_sampler_step both
- * come here; it reads the sampler and writes only c, x_prev and x0_out. */
+ * index − 1 for these rows; c->t is filled (fill_t); `variance`: the
+ * model's variance output (VARIANCE = LEARNED), else NULL. The run's loop
+ * and diffuse_sampler_step both come here; it reads the sampler and writes
+ * only c, x_prev and x0_out. */
 static void list_step(const diffuse_sampler *s, chunk_buffers *c, size_t index, bool history,
-                      size_t first, size_t rows, const float *output, const float *x_t,
-                      float *x_prev, float *x0_out)
+                      size_t first, size_t rows, const float *output, const float *variance,
+                      const float *x_t, float *x_prev, float *x0_out)
 {
     size_t t = (size_t)s->timesteps[index], count = s->timestep_count, d = s->dim;
     sample_estimate e = {.options = s->options, .x0_buffer = c->x0_processed,
@@ -415,7 +419,7 @@ static void list_step(const diffuse_sampler *s, chunk_buffers *c, size_t index, 
                         .t_before = index > 0 ? s->timesteps[index - 1] : -1,
                         .index = index, .count = count, .history = history && index > 0,
                         .rows = rows, .d = d, .first_row = first, .t_rows = c->t,
-                        .noise = c->noise};
+                        .noise = c->noise, .variance = variance};
     if (x0_out != NULL) /* before x_prev, which may be x_t, is written */
         memcpy(x0_out, sample_x0(&e), rows * d * sizeof *x0_out);
     sample_methods[(int)s->options[DIFFUSE_SAMPLER_METHOD]]->step(&step, c->state, &e, x_prev);
@@ -432,6 +436,11 @@ static diffuse_status check_method(diffuse_sampler *s)
     return prediction_check_schedule(&s->error, s->prediction, s->schedule);
 }
 
+static bool learned_variance(const diffuse_sampler *s)
+{
+    return s->options[DIFFUSE_SAMPLER_VARIANCE] == DIFFUSE_VARIANCE_LEARNED;
+}
+
 static diffuse_status check_can_sample(diffuse_sampler *s, const float **params)
 {
     diffuse_model *m = s->model;
@@ -441,6 +450,10 @@ static diffuse_status check_can_sample(diffuse_sampler *s, const float **params)
     if (s->options[DIFFUSE_SAMPLER_USE_EMA] != 0.0 && m->ema == NULL)
         return diffuse_fail(&s->error, DIFFUSE_ERROR_STATE,
                             "use_ema is set but the model has no EMA weights");
+    if (learned_variance(s) && !m->learns_variance)
+        return diffuse_fail(&s->error, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "variance is LEARNED but the model does not learn its variance "
+                            "(DIFFUSE_MODEL_LEARN_VARIANCE)");
     *params = s->options[DIFFUSE_SAMPLER_USE_EMA] != 0.0 ? m->ema : m->params;
     return DIFFUSE_OK;
 }
@@ -505,12 +518,14 @@ static diffuse_status sample_part(void *context, size_t index)
                 return DIFFUSE_ERROR_CANCELLED;
             }
             fill_t(c, rows, s->timesteps[i]);
-            status = m->ops->predict(m, run->params,
-                                     &MODEL_CALL(rows, x, c->t, NULL, c->prediction));
+            float *variance = learned_variance(s) ? c->variance : NULL;
+            diffuse_model_call call = MODEL_CALL(rows, x, c->t, NULL, c->prediction);
+            call.out_variance = variance;
+            status = model_run(m, run->params, &call, false);
             if (status != DIFFUSE_OK)
                 status = diffuse_fail(&w->error, status, "%s", diffuse_model_last_error(m));
             else
-                list_step(s, c, i, true, first, rows, c->prediction, x, x, NULL);
+                list_step(s, c, i, true, first, rows, c->prediction, variance, x, x, NULL);
             uint64_t done = atomic_fetch_add(&run->done, 1) + 1;
             if (status == DIFFUSE_OK && index == 0 && report_progress(run, done))
                 status = diffuse_fail(&w->error, DIFFUSE_ERROR_CANCELLED,
@@ -671,24 +686,63 @@ static diffuse_status check_step_arrays(diffuse_sampler *s, size_t count,
     return diffuse_check_overlap(e, x0, bytes, "x0", x_prev, bytes, "x_prev", false);
 }
 
-DIFFUSE_API diffuse_status diffuse_sampler_step(diffuse_sampler *sampler, size_t n, int32_t t,
-                                                const float *model_output, const float *x_t,
-                                                float *x_prev, float *x0)
+/* The variance output of a step: required with VARIANCE = LEARNED (and
+ * then checked like the model output), ignored otherwise. */
+static diffuse_status check_step_variance(diffuse_sampler *s, size_t count,
+                                          const float *variance, const float *x_prev)
+{
+    diffuse_error *e = &s->error;
+    size_t bytes = count * sizeof(float);
+    diffuse_status status;
+    if (!learned_variance(s))
+        return DIFFUSE_OK;
+    if (variance == NULL)
+        return diffuse_fail(e, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "variance is LEARNED: the step needs the model's variance output "
+                            "(diffuse_sampler_step_variance)");
+    if ((status = diffuse_check_finite_floats(e, variance, count, "model_variance")))
+        return status;
+    return diffuse_check_overlap(e, x_prev, bytes, "x_prev", variance, bytes, "model_variance",
+                                 false);
+}
+
+static diffuse_status step_checked(diffuse_sampler *sampler, size_t n, int32_t t,
+                                   const float *model_output, const float *model_variance,
+                                   const float *x_t, float *x_prev, float *x0)
 {
     size_t count, index = 0;
-    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_step", false);
-    if (status != DIFFUSE_OK)
-        return status;
+    diffuse_status status;
     chunk_buffers *c = &sampler->step_buffers;
     if ((status = diffuse_check_matrix_size(&sampler->error, n, sampler->dim, &count)) ||
         (status = check_step_arrays(sampler, count, model_output, x_t, x_prev, x0)) ||
+        (status = check_step_variance(sampler, count, model_variance, x_prev)) ||
         (status = find_timestep(sampler, t, &index)) || (status = check_method(sampler)) ||
         (status = chunk_reserve(c, &sampler->error, n, sampler->dim)))
         return status;
     bool history = index == sampler->step_next && n == sampler->step_rows;
     fill_t(c, n, t);
-    list_step(sampler, c, index, history, 0, n, model_output, x_t, x_prev, x0);
+    list_step(sampler, c, index, history, 0, n, model_output,
+              learned_variance(sampler) ? model_variance : NULL, x_t, x_prev, x0);
     sampler->step_next = index + 1;
     sampler->step_rows = n;
     return diffuse_check_finite_floats(&sampler->error, x_prev, count, "x_prev");
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_step(diffuse_sampler *sampler, size_t n, int32_t t,
+                                                const float *model_output, const float *x_t,
+                                                float *x_prev, float *x0)
+{
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_step", false);
+    return status ? status : step_checked(sampler, n, t, model_output, NULL, x_t, x_prev, x0);
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_step_variance(diffuse_sampler *sampler, size_t n,
+                                                         int32_t t, const float *model_output,
+                                                         const float *model_variance,
+                                                         const float *x_t, float *x_prev,
+                                                         float *x0)
+{
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_step_variance", false);
+    return status ? status
+                  : step_checked(sampler, n, t, model_output, model_variance, x_t, x_prev, x0);
 }

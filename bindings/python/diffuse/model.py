@@ -7,11 +7,11 @@ import ctypes
 from ._buffers import (float_input, float_output, float_result_from_pointer, int32_input,
                        int32_length, int32_result_from_pointer)
 from ._capi import C
-from ._declarations import PREDICT_FN, ModelCall
+from ._declarations import PREDICT_FN, ModelCall, NllRequest, NllTerms
 from ._handle import (CallbackErrors, Handle, call_with_callbacks, enum_member, enum_value,
                       path_argument, typed_value)
 from ._options import option_infos
-from .enums import Activation, Architecture, Prediction
+from .enums import Activation, Architecture, Decoder, Prediction, Variance
 from .schedule import Schedule
 
 MAX_DIM = 1 << 24
@@ -19,9 +19,12 @@ MAX_DIM = 1 << 24
 # Options whose int value is one of these enums (the rest are plain ints,
 # RESIDUAL a 0/1 flag).
 _ENUM_OPTIONS = {"activation": Activation, "prediction": Prediction}
-_BOOL_OPTIONS = ("residual",)
+_BOOL_OPTIONS = ("residual", "learn_variance")
 
 TensorInfo = collections.namedtuple("TensorInfo", "name offset shape")
+# The likelihood bound's terms in bits/dim (diffuse/likelihood.h); per-sample
+# arrays when asked for.
+Nll = collections.namedtuple("Nll", "prior diffusion decoder total")
 
 
 def _option_table(arch):
@@ -325,16 +328,14 @@ class Model(Handle):
 
     # ---- prediction ------------------------------------------------------
 
-    def predict(self, x_t, t, out=None, labels=None):
+    def predict(self, x_t, t, out=None, labels=None, return_variance=False):
         """f_θ(x_t, t) for n rows of dim float32 values (current weights, not
         the EMA). t: one timestep per row, or one int for every row; labels
-        (optional): one class label per row, or one int for every row."""
+        (optional): one class label per row, or one int for every row. With
+        return_variance (a model with learn_variance): (f, v), v the
+        variance output."""
         dim = self.dim
-        values, count, shape = float_input(x_t, "x_t")
-        if count % dim:
-            raise ValueError("x_t holds %d values, not a whole number of rows of dim %d"
-                             % (count, dim))
-        rows = count // dim
+        values, count, rows = self._rows(x_t, "x_t")
         t_rows = int32_length(t, "t")
         if t_rows is not None and t_rows != rows:
             raise ValueError("t has %d timesteps for %d rows of x_t" % (t_rows, rows))
@@ -346,11 +347,38 @@ class Model(Handle):
             if label_rows is not None and label_rows != rows:
                 raise ValueError("labels has %d entries for %d rows of x_t" % (label_rows, rows))
             label_values, _ = int32_input(labels, "labels", rows)
+        variance, variance_pointer = (float_output(None, "variance", count, (rows, dim))
+                                      if return_variance else (None, None))
         call = ModelCall(size=ctypes.sizeof(ModelCall), n=rows, x_t=values, t=t_values,
-                         labels=label_values, out=pointer)
+                         labels=label_values, out=pointer, out_variance=variance_pointer)
         call_with_callbacks((self._resource,), C.diffuse_model_predict, self._h,
                             ctypes.byref(call))
-        return result
+        return (result, variance) if return_variance else result
+
+    # ---- likelihood (diffuse/likelihood.h) ---------------------------------
+
+    def nll(self, x0, schedule, variance="beta", decoder="discrete", seed=0, use_ema=False,
+            labels=None, per_sample=False):
+        """The negative log-likelihood bound of the rows of x0 in bits/dim:
+        Nll(prior, diffusion, decoder, total) with L_T, Σ L_{t−1} and L_0
+        averaged over the rows (with per_sample, each a list of the rows'
+        values instead). variance: "beta", "posterior" or "learned";
+        decoder: "discrete" (data on the 256-level grid of [-1, 1]) or
+        "continuous". T model calls per row."""
+        values, _, rows = self._rows(x0, "x0")
+        label_values = None if labels is None else int32_input(labels, "labels", rows)[0]
+        terms = (NllTerms * rows)() if per_sample else None
+        request = NllRequest(size=ctypes.sizeof(NllRequest), n=rows, x0=values,
+                             labels=label_values,
+                             variance=enum_value(Variance, variance, "variance"),
+                             decoder=enum_value(Decoder, decoder, "decoder"), seed=seed,
+                             use_ema=int(bool(use_ema)), per_sample=terms)
+        mean = NllTerms()
+        call_with_callbacks((self._resource,), C.diffuse_model_nll, self._h, schedule._h,
+                            ctypes.byref(request), ctypes.byref(mean))
+        if per_sample:
+            return Nll(*([getattr(row, field) for row in terms] for field in Nll._fields))
+        return Nll(mean.prior, mean.diffusion, mean.decoder, mean.total)
 
     # ---- checkpoints (diffuse/checkpoint.h) --------------------------------
 
@@ -375,6 +403,14 @@ class Model(Handle):
         return cls._wrap(model), Schedule._wrap(schedule)
 
     # ---- helpers ---------------------------------------------------------
+
+    def _rows(self, x, what):
+        """(float32 values, count, rows) of `x`, a whole number of rows of dim."""
+        values, count, _ = float_input(x, what)
+        if count % self.dim:
+            raise ValueError("%s holds %d values, not a whole number of rows of dim %d"
+                             % (what, count, self.dim))
+        return values, count, count // self.dim
 
     def _size(self, function):
         value = ctypes.c_size_t()
