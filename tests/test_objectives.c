@@ -25,7 +25,8 @@ START_TEST(min_snr_weights_match_reference)
 {
     for (size_t g = 0; g < MIN_SNR_REF_GAMMAS; g++) {
         for (size_t a = 0; a < MIN_SNR_REF_ABARS; a++) {
-            double expected = min_snr_ref_weight[((size_t)_i * MIN_SNR_REF_GAMMAS + g) * MIN_SNR_REF_ABARS + a];
+            size_t row = (size_t)_i * MIN_SNR_REF_GAMMAS + g;
+            double expected = min_snr_ref_weight[row * MIN_SNR_REF_ABARS + a];
             double got = loss_min_snr_weight(kinds[_i], min_snr_ref_abar[a], min_snr_ref_gamma[g]);
             ck_assert_msg(isfinite(got) && fabs(got - expected) <= 1e-12 * fmax(1.0, expected),
                           "kind %d, gamma %g, abar %.17g: %.17g, expected %.17g", (int)kinds[_i],

@@ -370,10 +370,11 @@ typedef struct diffuse_model_call {
 
 /* The caller's prediction function for a callback model. `call` is filled by
  * the library (its size is this library's sizeof(diffuse_model_call); labels
- * may be NULL; out_variance is NULL: a callback model has no variance output) and is valid only during the call: the
- * function must write call->out[i·dim + j] = f(x_t, t)[i·dim + j] for the
- * call->n rows and return 0, or return non-zero on failure (the library call
- * then fails with DIFFUSE_ERROR_CALLBACK). Non-finite outputs fail with
+ * may be NULL; out_variance is NULL: a callback model has no variance
+ * output) and is valid only during the call: the function must write
+ * call->out[i·dim + j] = f(x_t, t)[i·dim + j] for the call->n rows and
+ * return 0, or return non-zero on failure (the library call then fails with
+ * DIFFUSE_ERROR_CALLBACK). Non-finite outputs fail with
  * DIFFUSE_ERROR_NUMERIC. */
 typedef int (*diffuse_predict_fn)(void *user, const diffuse_model_call *call, size_t dim);
 /* The function runs while its model is busy ("Callbacks and re-entry" in

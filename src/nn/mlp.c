@@ -41,7 +41,8 @@ typedef struct mlp_state {
 void nn_mlp_shape_from_config(const diffuse_model_config *config, nn_mlp_shape *shape)
 {
     shape->dim = config->dim;
-    shape->out_dim = config->dim * (model_config_int(config, DIFFUSE_MODEL_LEARN_VARIANCE) ? 2 : 1);
+    bool learn_variance = model_config_int(config, DIFFUSE_MODEL_LEARN_VARIANCE) != 0;
+    shape->out_dim = config->dim * (learn_variance ? 2 : 1);
     shape->width = (size_t)model_config_int(config, DIFFUSE_MODEL_HIDDEN_WIDTH);
     shape->layers = (size_t)model_config_int(config, DIFFUSE_MODEL_HIDDEN_LAYERS);
     shape->time_dim = (size_t)model_config_int(config, DIFFUSE_MODEL_TIME_EMBED_DIM);
