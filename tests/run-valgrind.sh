@@ -5,7 +5,7 @@
 # would take too long on them.)
 set -eu
 build="${1:-build}"
-suites="common rng schedule forward posterior prediction metrics toy2d optim safetensors layers model sampler sampler_reference checkpoint png_writer reentry cli_readers"
+suites="common rng schedule forward posterior prediction metrics toy2d optim safetensors layers model sampler sampler_reference checkpoint png_writer reentry cli_readers objectives"
 export CK_FORK=no OPENBLAS_NUM_THREADS=1
 failed=0
 for suite in $suites; do

@@ -284,7 +284,7 @@ static int predict_nan(void *user, const diffuse_model_call *call, size_t dim)
       diffuse_model_config_find_option(DIFFUSE_ARCH_MLP, "no_such_option", &f->option, &f->flag))  \
     X(config_find_null_name, INVALID_ARGUMENT, "name",                                             \
       diffuse_model_config_find_option(DIFFUSE_ARCH_MLP, NULL, &f->option, &f->flag))              \
-    X(config_option_info_past_end, OUT_OF_RANGE, "model option index 500 is outside [0, 9)",       \
+    X(config_option_info_past_end, OUT_OF_RANGE, "model option index 500 is outside [0, 10)",       \
       diffuse_model_config_option_info(DIFFUSE_ARCH_MLP, 500, &f->info))                           \
     X(architecture_name_unknown, INVALID_ARGUMENT, "unknown model architecture 9",                 \
       diffuse_model_architecture_name((diffuse_architecture)9, &f->name))                          \
@@ -423,7 +423,7 @@ static int predict_nan(void *user, const diffuse_model_call *call, size_t dim)
       diffuse_sampler_create((diffuse_sampler **)&f->handle_out, NULL, f->schedule))               \
     X(sampler_create_null_schedule, INVALID_ARGUMENT, "schedule",                                  \
       diffuse_sampler_create((diffuse_sampler **)&f->handle_out, f->model, NULL))                  \
-    X(sampler_unknown_variance, OUT_OF_RANGE, "sampler option variance = 7 is outside [0, 1]",     \
+    X(sampler_unknown_variance, OUT_OF_RANGE, "sampler option variance = 7 is outside [0, 2]",     \
       diffuse_sampler_set_int(f->sampler, DIFFUSE_SAMPLER_VARIANCE, 7))                            \
     X(sampler_clip_nan, NUMERIC, "clip_x0: value is not finite",                                   \
       diffuse_sampler_set_double(f->sampler, DIFFUSE_SAMPLER_CLIP_X0, NAN))                        \

@@ -12,11 +12,11 @@
 #include "test_support.h"
 
 /* The options 0 … 7 (the MLP's and the shared ones, before the U-Net's),
- * how many apply to the MLP (those and classes), and one past the last
- * option. */
+ * how many apply to the MLP (those, classes and learn_variance), and one
+ * past the last option. */
 #define FIRST_OPTIONS 8
-#define MLP_OPTIONS 9
-#define UNKNOWN_OPTION 24
+#define MLP_OPTION_COUNT 10
+#define UNKNOWN_OPTION 25
 
 static diffuse_model_config *mlp_config(size_t dim)
 {
@@ -283,16 +283,18 @@ START_TEST(config_options_can_be_enumerated)
 {
     size_t count;
     ck_assert_int_eq(diffuse_model_config_option_count(DIFFUSE_ARCH_MLP, &count), DIFFUSE_OK);
-    ck_assert_uint_eq(count, MLP_OPTIONS);
-    const char *names[MLP_OPTIONS];
+    ck_assert_uint_eq(count, MLP_OPTION_COUNT);
+    const char *names[MLP_OPTION_COUNT];
     for (size_t i = 0; i < count; i++) {
         diffuse_model_option option, found;
         int is_double, found_double;
         ck_assert_int_eq(diffuse_model_config_option_at(DIFFUSE_ARCH_MLP, i, &option, &is_double,
                                                         &names[i]),
                          DIFFUSE_OK);
-        /* increasing option value: 0 … 7, then classes */
-        ck_assert_int_eq(option, i < FIRST_OPTIONS ? (int)i : DIFFUSE_MODEL_CLASSES);
+        /* increasing option value: 0 … 7, then classes and learn_variance */
+        ck_assert_int_eq(option, i < FIRST_OPTIONS         ? (int)i
+                                 : i == FIRST_OPTIONS ? DIFFUSE_MODEL_CLASSES
+                                                      : DIFFUSE_MODEL_LEARN_VARIANCE);
         ck_assert_int_eq(is_double, option == DIFFUSE_MODEL_TIME_MAX_PERIOD);
         for (size_t j = 0; j < i; j++)
             ck_assert_str_ne(names[i], names[j]);

@@ -163,7 +163,7 @@ START_TEST(optimizer_trainer_sampler_options)
     ck_assert_int_eq(diffuse_trainer_create(&trainer, model, schedule, optimizers[1]),
                      DIFFUSE_OK);
     ck_assert_int_eq(diffuse_trainer_option_count(&count), DIFFUSE_OK);
-    ck_assert_uint_eq(count, 4);
+    ck_assert_uint_eq(count, 7);
     check_listed(count, trainer_info, read_trainer, trainer, 0);
     ck_assert_int_eq(diffuse_sampler_create(&sampler, model, schedule), DIFFUSE_OK);
     ck_assert_int_eq(diffuse_sampler_option_count(&count), DIFFUSE_OK);
@@ -198,8 +198,8 @@ START_TEST(option_info_rejects_bad_arguments)
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(diffuse_model_config_option_info((diffuse_architecture)5, 0, &info),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
-    ck_assert_int_eq(diffuse_trainer_option_info(4, &info), DIFFUSE_ERROR_OUT_OF_RANGE);
-    ck_assert_ptr_nonnull(strstr(diffuse_last_error(), "trainer option index 4"));
+    ck_assert_int_eq(diffuse_trainer_option_info(7, &info), DIFFUSE_ERROR_OUT_OF_RANGE);
+    ck_assert_ptr_nonnull(strstr(diffuse_last_error(), "trainer option index 7"));
 }
 END_TEST
 

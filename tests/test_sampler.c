@@ -533,7 +533,7 @@ START_TEST(bad_arguments)
     ck_assert_int_eq(diffuse_sampler_run(sampler, SIZE_MAX / 2, x),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
 
-    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_VARIANCE, 2),
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_VARIANCE, 3),
                      DIFFUSE_ERROR_OUT_OF_RANGE);
     ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_CHUNK_ROWS, 0),
                      DIFFUSE_ERROR_OUT_OF_RANGE);
@@ -557,7 +557,7 @@ START_TEST(bad_arguments)
     ck_assert_int_eq(diffuse_sampler_get_double(NULL, DIFFUSE_SAMPLER_CLIP_X0, &f64),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(diffuse_sampler_int_bounds(DIFFUSE_SAMPLER_VARIANCE, &lo, &hi), DIFFUSE_OK);
-    ck_assert_int_eq(hi, DIFFUSE_VARIANCE_POSTERIOR);
+    ck_assert_int_eq(hi, DIFFUSE_VARIANCE_LEARNED);
     ck_assert_int_eq(diffuse_sampler_int_bounds(DIFFUSE_SAMPLER_VARIANCE, NULL, &hi),
                      DIFFUSE_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(diffuse_sampler_double_bounds(DIFFUSE_SAMPLER_CLIP_X0, &dlo, &dhi),

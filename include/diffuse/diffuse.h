@@ -17,6 +17,7 @@
 #include "diffuse/optim.h"
 #include "diffuse/train.h"
 #include "diffuse/sampler.h"
+#include "diffuse/likelihood.h"
 #include "diffuse/checkpoint.h"
 #include "diffuse/toy2d.h"
 #include "diffuse/metrics.h"

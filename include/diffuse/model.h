@@ -113,6 +113,23 @@
  * row's x_t and t, so training is the same for any thread split and on
  * resume.
  *
+ * ---- Learned variance (DIFFUSE_MODEL_LEARN_VARIANCE) -----------------------
+ *
+ * With LEARN_VARIANCE = 1 (MLP, U-Net) the network has 2·dim outputs per row,
+ * [f | v] (the MLP's output layer is H → 2d, the U-Net's last convolution has
+ * 2C channels: improved-diffusion's learn_sigma): f is the prediction of
+ * DIFFUSE_MODEL_PREDICTION, v ∈ about [−1, 1] sets the reverse variance
+ * between its two natural ends (Nichol & Dhariwal 2021, "learned range"):
+ *
+ *   σ_t² = exp(f_v log β_t + (1 − f_v) log β̃_t),   f_v = (v + 1)/2.
+ *
+ * The model call returns f in `out` and v in `out_variance`; the output
+ * layer's tensors have the doubled shape (rows d … 2d−1, or channels
+ * C … 2C−1, are v). The trainer trains such a model on L_hybrid
+ * (diffuse/train.h), DDPM samples with DIFFUSE_VARIANCE_LEARNED
+ * (diffuse/sampler.h) and diffuse_model_nll evaluates its likelihood
+ * (diffuse/likelihood.h). Callback models never learn their variance.
+ *
  * ---- Threads and determinism ----------------------------------------------
  *
  * A model is used by one thread at a time (prediction reuses scratch memory
@@ -211,7 +228,11 @@ typedef enum diffuse_model_option {
     /* K: classes of the label embedding (K + 1 rows with the null class, see
      * "Class labels" above); 0 = unconditional. [0, 1048576], default 0. MLP,
      * UNET. */
-    DIFFUSE_MODEL_CLASSES = 23
+    DIFFUSE_MODEL_CLASSES = 23,
+    /* int 0/1: the network also learns its reverse variance (Nichol & Dhariwal
+     * 2021, "learned range"; see "Learned variance" above). Default 0. MLP,
+     * UNET. */
+    DIFFUSE_MODEL_LEARN_VARIANCE = 24
 } diffuse_model_option;
 
 /* Largest data dimension a model accepts. */
@@ -354,8 +375,9 @@ typedef struct diffuse_model_call {
                             * them; a callback model's function receives
                             * them. */
     float *out;            /* [n, dim] written: f_θ (what diffuse_prediction says) */
-    float *out_variance;   /* reserved for models that learn their variance;
-                            * must be NULL for now */
+    float *out_variance;   /* [n, dim] written: the variance output v of a model
+                            * that learns it (LEARN_VARIANCE), or NULL (v is
+                            * then dropped); must be NULL for other models */
 } diffuse_model_call;
 
 /* Initialiser for a diffuse_model_call with `size` set and nothing else:
@@ -364,10 +386,11 @@ typedef struct diffuse_model_call {
 
 /* The caller's prediction function for a callback model. `call` is filled by
  * the library (its size is this library's sizeof(diffuse_model_call); labels
- * may be NULL; out_variance is NULL) and is valid only during the call: the
- * function must write call->out[i·dim + j] = f(x_t, t)[i·dim + j] for the
- * call->n rows and return 0, or return non-zero on failure (the library call
- * then fails with DIFFUSE_ERROR_CALLBACK). Non-finite outputs fail with
+ * may be NULL; out_variance is NULL: a callback model has no variance
+ * output) and is valid only during the call: the function must write
+ * call->out[i·dim + j] = f(x_t, t)[i·dim + j] for the call->n rows and
+ * return 0, or return non-zero on failure (the library call then fails with
+ * DIFFUSE_ERROR_CALLBACK). Non-finite outputs fail with
  * DIFFUSE_ERROR_NUMERIC. */
 typedef int (*diffuse_predict_fn)(void *user, const diffuse_model_call *call, size_t dim);
 /* The function runs while its model is busy ("Callbacks and re-entry" in
@@ -439,13 +462,14 @@ DIFFUSE_API diffuse_status diffuse_model_tensor_info(const diffuse_model *model,
 /* call->out = f_θ(call->x_t, call->t [, call->labels]) with the current
  * parameters (not the EMA); see "The model call" in diffuse/model.h for the
  * struct (size, n, x_t, t, labels, out, out_variance), its size rule and
- * ownership. out must not overlap x_t, t or labels. Errors: INVALID_ARGUMENT (NULL call, x_t, t or
- * out; a size smaller than 0.2's struct, or a larger one with non-zero
- * fields this library does not know; n = 0 or too large; overlapping
- * arrays; t[i] < 0), OUT_OF_RANGE (a label outside [0, CLASSES) of a model
- * with classes), UNSUPPORTED (out_variance set: no model learns its
- * variance yet), NUMERIC (non-finite x_t or output), CALLBACK (a callback
- * model's function failed), NO_MEMORY. */
+ * ownership. out (and out_variance) must not overlap x_t, t, labels or each
+ * other. Errors: INVALID_ARGUMENT (NULL call, x_t, t or out; a size smaller
+ * than 0.2's struct, or a larger one with non-zero fields this library does
+ * not know; n = 0 or too large; overlapping arrays; t[i] < 0), OUT_OF_RANGE
+ * (a label outside [0, CLASSES) of a model with classes), UNSUPPORTED
+ * (out_variance set for a model that does not learn its variance), NUMERIC
+ * (non-finite x_t or output), CALLBACK (a callback model's function failed),
+ * NO_MEMORY. */
 DIFFUSE_API diffuse_status diffuse_model_predict(diffuse_model *model,
                                                  const diffuse_model_call *call);
 

@@ -14,8 +14,10 @@
  *   DDPM   x' = μ + σ z, respaced as improved-diffusion does: β' = 1 − ᾱ/ᾱ',
  *          β̃' = (1−ᾱ')/(1−ᾱ) β', μ = √ᾱ' β'/(1−ᾱ) x̂_0 + √(1−β') (1−ᾱ')/(1−ᾱ) x_t
  *          (for an unclipped ε-model the paper's (x_t − β'/√(1−ᾱ) ε̂)/√(1−β')),
- *          σ² = β' or β̃' (VARIANCE); no noise after the last entry. Over
- *          every step (T−1, …, 0) this is Algorithm 2 exactly.
+ *          σ² = β', β̃' or learned, exp(f log β' + (1 − f) log β̃'), f = (v + 1)/2
+ *          (VARIANCE; improved-diffusion's learned range over the respaced
+ *          chain); no noise after the last entry. Over every step
+ *          (T−1, …, 0) this is Algorithm 2 exactly.
  *   DDIM   x' = √ᾱ' x̂_0 + √(1 − ᾱ' − σ²) ε̂ + σ z,
  *          σ = η √((1−ᾱ')/(1−ᾱ)) √(1 − ᾱ/ᾱ')  (ETA; η = 0: deterministic).
  *   DPM-Solver++ 2M (x_0 form; α = √ᾱ, s = √(1−ᾱ), λ = log(α/s), h = λ' − λ):
@@ -65,7 +67,10 @@ typedef struct diffuse_sampler diffuse_sampler;
 
 typedef enum diffuse_variance {
     DIFFUSE_VARIANCE_BETA = 0,     /* σ_t² = β_t (the paper's choice for x_0 ~ N(0, I)) */
-    DIFFUSE_VARIANCE_POSTERIOR = 1 /* σ_t² = β̃_t (the choice for a deterministic x_0) */
+    DIFFUSE_VARIANCE_POSTERIOR = 1, /* σ_t² = β̃_t (the choice for a deterministic x_0) */
+    DIFFUSE_VARIANCE_LEARNED = 2    /* σ_t² = exp(f log β_t + (1 − f) log β̃_t), f = (v + 1)/2,
+                                     * v the model's variance output (a model with
+                                     * DIFFUSE_MODEL_LEARN_VARIANCE; respaced: β', β̃') */
 } diffuse_variance;
 
 typedef enum diffuse_sampler_option {
@@ -346,6 +351,17 @@ DIFFUSE_API diffuse_status diffuse_sampler_initial_noise(diffuse_sampler *sample
 DIFFUSE_API diffuse_status diffuse_sampler_step(diffuse_sampler *sampler, size_t n, int32_t t,
                                                 const float *model_output, const float *x_t,
                                                 float *x_prev, float *x0);
+/* diffuse_sampler_step for a network that learns its variance: also its
+ * variance output v (n × dim, the second half of each 2·dim output row of
+ * improved-diffusion's networks), which VARIANCE = LEARNED uses and the
+ * other variances ignore. diffuse_sampler_step with VARIANCE = LEARNED is
+ * INVALID_ARGUMENT. Errors as for diffuse_sampler_step; model_variance
+ * must be finite and not overlap x_prev. */
+DIFFUSE_API diffuse_status diffuse_sampler_step_variance(diffuse_sampler *sampler, size_t n,
+                                                         int32_t t, const float *model_output,
+                                                         const float *model_variance,
+                                                         const float *x_t, float *x_prev,
+                                                         float *x0);
 
 #ifdef __cplusplus
 }

@@ -6,14 +6,19 @@
  *   t   ~ Uniform{0, …, T−1}         (per row)
  *   ε   ~ N(0, I)
  *   x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε       (forward unit)
- *   L   = 1/(n·d) Σ_i Σ_j (target_ij − f_θ(x_t, t)_ij)²
+ *   L   = 1/(n·d) Σ_i w_i Σ_j (target_ij − f_θ(x_t, t)_ij)²
  *         the mean over the batch's n rows AND their d elements (PyTorch's
  *         mse_loss), i.e. the per-row ‖target − f_θ‖² divided by d;
  *         target = ε, x_0, or v = √ᾱ_t ε − √(1−ᾱ_t) x_0 (the model's
- *         prediction kind)
+ *         prediction kind); w_i = 1, or with MIN_SNR_GAMMA = γ > 0 the
+ *         min-SNR-γ weight of row i (Hang et al. 2023), SNR = ᾱ_t/(1−ᾱ_t):
+ *             ε: min(SNR, γ)/SNR   x_0: min(SNR, γ)   v: min(SNR, γ)/(SNR + 1)
+ *         (each the weight that makes the loss min(SNR, γ)‖x_0 − x̂_0‖²;
+ *         finite at SNR = 0 and ∞: ε 1 and 0, x_0 0 and γ, v 0 and 0)
  *   θ  ← optimizer step on ∇_θ L
  * Every loss the trainer reports (step, step_batch, train, the progress
- * callback) is this per-element mean L of one batch.
+ * callback) is this per-element mean L of one batch (weighted, when the
+ * weights are on).
  *
  * Randomness: t and ε of step k come from the Philox streams (seed, 2k) and
  * (seed, 2k+1), k = the optimizer's step count. Same seed, same data, same
@@ -79,8 +84,27 @@ typedef enum diffuse_trainer_option {
      * the Philox uniform value 1048576 + i of stream (seed, 2k): same seed,
      * same drops, also on resume. p > 0 on a model without classes is
      * DIFFUSE_ERROR_UNSUPPORTED. */
-    DIFFUSE_TRAINER_LABEL_DROPOUT = 3
+    DIFFUSE_TRAINER_LABEL_DROPOUT = 3,
+    DIFFUSE_TRAINER_MIN_SNR_GAMMA = 4, /* double γ of min-SNR-γ weighting, [0, 1e6]; 0
+                                        * (default) = off (every w_i = 1); 5 is the
+                                        * paper's choice */
+    DIFFUSE_TRAINER_VLB_WEIGHT = 5,    /* double λ of L_hybrid (below), [0, 1e6]; default
+                                        * 0.001 (Nichol & Dhariwal 2021) */
+    DIFFUSE_TRAINER_DECODER = 6        /* int, diffuse_decoder (diffuse/likelihood.h) of
+                                        * L_vlb at t = 0; default DISCRETE */
 } diffuse_trainer_option;
+
+/* A model that learns its variance (DIFFUSE_MODEL_LEARN_VARIANCE; its
+ * network outputs f and v per row) trains on L_hybrid (Nichol & Dhariwal
+ * 2021, §3.1): for each row i at its t_i,
+ *   L = 1/n Σ_i [ w_i/d ‖target_i − f_i‖² + λ T L_{t_i} ],
+ * T L_t the one-sample estimate of L_vlb = Σ_t L_t (improved-diffusion's
+ * vb · T/1000 with λ = 0.001), L_t in bits/dim: the Gaussian KL
+ * KL(q(x_{t−1} | x_t, x_0) ‖ N(μ̃_t(x_t, x̂_0), σ_t²)) for t > 0, the decoder
+ * −log p(x_0 | x_t) for t = 0 (diffuse/likelihood.h gives the terms), with
+ * σ_t² = exp(f log β_t + (1 − f) log β̃_t), f = (v + 1)/2. The mean enters
+ * L_vlb with a stop-gradient: L_vlb trains v only, the mean learns from the
+ * first term alone. The reported loss is this L. */
 
 /* DIFFUSE_TRAINER_THREADS = k:
  *   1  (default) everything runs on the calling thread;
@@ -128,8 +152,10 @@ DIFFUSE_API diffuse_status diffuse_trainer_get_int(const diffuse_trainer *traine
                                                    diffuse_trainer_option option, int64_t *value);
 DIFFUSE_API diffuse_status diffuse_trainer_int_bounds(diffuse_trainer_option option,
                                                       int64_t *min, int64_t *max);
-/* The same for the double options (LABEL_DROPOUT); NaN/Inf is
- * DIFFUSE_ERROR_NUMERIC. */
+/* The same for the double options (LABEL_DROPOUT, MIN_SNR_GAMMA,
+ * VLB_WEIGHT): the setter also fails with DIFFUSE_ERROR_NUMERIC on NaN/Inf;
+ * the int functions on a double option and these on an int option are
+ * DIFFUSE_ERROR_INVALID_ARGUMENT. */
 DIFFUSE_API diffuse_status diffuse_trainer_set_double(diffuse_trainer *trainer,
                                                       diffuse_trainer_option option,
                                                       double value);

@@ -50,6 +50,7 @@ diffuse_status checkpoint_writer_create(st_writer **out, checkpoint_kind kind,
 static const char *const activation_names[] = {"silu", "gelu"};
 static const char *const prediction_names[] = {"epsilon", "v", "x0"};
 static const char *const lr_decay_names[] = {"none", "cosine", "linear"};
+static const char *const decoder_names[] = {"discrete", "continuous"};
 
 typedef struct named_option {
     const char *key;
@@ -62,6 +63,7 @@ static const named_option named_options[] = {
     NAMED("model.activation", activation_names),
     NAMED("model.prediction", prediction_names),
     NAMED("optimizer.decay", lr_decay_names),
+    NAMED("trainer.decoder", decoder_names),
 };
 
 static const named_option *find_named(const char *key)
@@ -174,17 +176,6 @@ diffuse_status checkpoint_read_name(const st_file *f, const char *key, const cha
                         not_a_name);
 }
 
-bool checkpoint_key_may_be_absent(const st_file *f, const char *key)
-{
-    static const char *const added[] = {"model.classes", "trainer.label_dropout"};
-    if (st_metadata(f, key) != NULL)
-        return false;
-    for (size_t i = 0; i < sizeof added / sizeof *added; i++)
-        if (strcmp(key, added[i]) == 0)
-            return true;
-    return false;
-}
-
 diffuse_status checkpoint_read_number(const st_file *f, const char *key, bool is_double,
                                       checkpoint_number *value, diffuse_error *err)
 {
@@ -203,6 +194,26 @@ diffuse_status checkpoint_read_number(const st_file *f, const char *key, bool is
     if (is_double)
         return st_metadata_double(f, key, -DBL_MAX, DBL_MAX, &value->real, err);
     return st_metadata_int64(f, key, INT64_MIN, INT64_MAX, &value->integer, err);
+}
+
+/* Options older files lack: their absence means the default (off). */
+static const char *const keys_added_later[] = {
+    "model.classes",
+    "trainer.label_dropout",
+    "trainer.min_snr_gamma",
+    "trainer.vlb_weight",
+    "trainer.decoder",
+    "model.learn_variance",
+};
+
+bool checkpoint_key_absent_is_default(const st_file *f, const char *key)
+{
+    if (st_metadata(f, key) != NULL)
+        return false;
+    for (size_t i = 0; i < sizeof keys_added_later / sizeof *keys_added_later; i++)
+        if (strcmp(keys_added_later[i], key) == 0)
+            return true;
+    return false;
 }
 
 static diffuse_status read_kind(const st_file *f, checkpoint_kind *kind, diffuse_error *err)

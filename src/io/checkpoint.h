@@ -157,11 +157,6 @@ typedef struct checkpoint_number {
     int64_t integer;
 } checkpoint_number;
 
-/* Whether `key` names an option added after files were first written
- * (model.classes of an MLP, trainer.label_dropout): absent from an older
- * file, it keeps the handle's default, which is what that file's writer
- * had ("off"). Every other key is required. */
-bool checkpoint_key_may_be_absent(const st_file *f, const char *key);
 
 /* Metadata `key` parsed strictly as a double or as a 64-bit integer; any
  * value of the type is accepted (the handle's setter checks the bounds).
@@ -170,6 +165,11 @@ bool checkpoint_key_may_be_absent(const st_file *f, const char *key);
  * name). */
 diffuse_status checkpoint_read_number(const st_file *f, const char *key, bool is_double,
                                       checkpoint_number *value, diffuse_error *err);
+
+/* Whether `key` is an option added after the files of format_version 1
+ * were first written, absent from those files, and so read as its default
+ * when it is absent (every other missing key is a FORMAT error). */
+bool checkpoint_key_absent_is_default(const st_file *f, const char *key);
 
 /* Copies the F32 tensor `name` of exactly this rank and shape into `out`
  * (product(shape) floats) and checks that every value is finite.

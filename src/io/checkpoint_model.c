@@ -129,7 +129,7 @@ static diffuse_status read_model_option(const st_file *f, diffuse_model_config *
     model_key k;
     checkpoint_number value;
     diffuse_status status = find_model_key(config, index, &k, err);
-    if (status == DIFFUSE_OK && checkpoint_key_may_be_absent(f, k.key))
+    if (status == DIFFUSE_OK && checkpoint_key_absent_is_default(f, k.key))
         return DIFFUSE_OK;
     if (status == DIFFUSE_OK)
         status = checkpoint_read_number(f, k.key, k.is_double, &value, err);

@@ -127,27 +127,34 @@ static diffuse_status read_optimizer(const st_file *f, const diffuse_model *mode
     return status;
 }
 
+/* Reads "trainer.<name>" strictly (or leaves an option older files lack at
+ * its default) and sets it through the trainer's setter. */
+static diffuse_status read_trainer_option(const st_file *f, diffuse_trainer *trainer, size_t k,
+                                          diffuse_error *err)
+{
+    const option_spec *spec = &trainer_option_table.specs[k];
+    char key[CHECKPOINT_KEY_SIZE];
+    checkpoint_key(key, TRAINER_PREFIX, spec->name);
+    if (checkpoint_key_absent_is_default(f, key))
+        return DIFFUSE_OK;
+    checkpoint_number value;
+    diffuse_status status = checkpoint_read_number(f, key, spec->is_double, &value, err);
+    if (status != DIFFUSE_OK)
+        return status;
+    diffuse_trainer_option option = (diffuse_trainer_option)k;
+    status = spec->is_double ? diffuse_trainer_set_double(trainer, option, value.real)
+                             : diffuse_trainer_set_int(trainer, option, value.integer);
+    if (status != DIFFUSE_OK)
+        status = checkpoint_rejected_key(err, status, key, diffuse_trainer_last_error(trainer));
+    return status;
+}
+
 static diffuse_status read_trainer_options(const st_file *f, diffuse_trainer *trainer,
                                            diffuse_error *err)
 {
     diffuse_status status = DIFFUSE_OK;
-    for (size_t k = 0; status == DIFFUSE_OK && k < trainer_option_table.count; k++) {
-        const option_spec *spec = &trainer_option_table.specs[k];
-        diffuse_trainer_option option = (diffuse_trainer_option)k;
-        char key[CHECKPOINT_KEY_SIZE];
-        checkpoint_key(key, TRAINER_PREFIX, spec->name);
-        if (checkpoint_key_may_be_absent(f, key))
-            continue;
-        checkpoint_number value;
-        status = checkpoint_read_number(f, key, spec->is_double, &value, err);
-        if (status != DIFFUSE_OK)
-            break;
-        status = spec->is_double ? diffuse_trainer_set_double(trainer, option, value.real)
-                                 : diffuse_trainer_set_int(trainer, option, value.integer);
-        if (status != DIFFUSE_OK)
-            status = checkpoint_rejected_key(err, status, key,
-                                             diffuse_trainer_last_error(trainer));
-    }
+    for (size_t k = 0; status == DIFFUSE_OK && k < trainer_option_table.count; k++)
+        status = read_trainer_option(f, trainer, k, err);
     return status;
 }
 

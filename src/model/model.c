@@ -60,6 +60,10 @@ static void take_config_fields(diffuse_model *m, const diffuse_model_config *con
 {
     m->dim = config->dim;
     m->prediction = (int)model_config_int(config, DIFFUSE_MODEL_PREDICTION);
+    /* Callback configurations have no such option: their function writes out only. */
+    m->learns_variance = config->architecture != DIFFUSE_ARCH_CALLBACK &&
+                         model_config_int(config, DIFFUSE_MODEL_LEARN_VARIANCE) != 0;
+    m->out_dim = m->learns_variance ? 2 * m->dim : m->dim;
 }
 
 /* A model with an owned copy of `config` and nothing else yet. */
@@ -283,6 +287,7 @@ static void model_destroy(diffuse_model *model)
         free(model->params);
     free(model->grads);
     free(model->ema);
+    free(model->wide);
     diffuse_schedule_free(model->schedule);
     free(model);
 }
@@ -493,11 +498,20 @@ static diffuse_status check_call_arrays(diffuse_error *error, const diffuse_mode
     if (n > (size_t)INT32_MAX)
         return diffuse_fail(error, DIFFUSE_ERROR_INVALID_ARGUMENT,
                             "n = %zu rows is more than one call can take (%d)", n, INT32_MAX);
-    if (call->out_variance != NULL)
+    if (call->out_variance != NULL && !model->learns_variance)
         return diffuse_fail(error, DIFFUSE_ERROR_UNSUPPORTED,
-                            "out_variance must be NULL: this model does not learn its variance");
+                            "out_variance must be NULL: this model does not learn its variance "
+                            "(DIFFUSE_MODEL_LEARN_VARIANCE)");
     size_t bytes = *count * sizeof(float), rows = n * sizeof(int32_t);
-    const float *out = call->out;
+    const float *out = call->out, *variance = call->out_variance;
+    if (variance != NULL &&
+        ((status = diffuse_check_overlap(error, variance, bytes, "out_variance", out, bytes,
+                                         "out", false)) ||
+         (status = diffuse_check_overlap(error, variance, bytes, "out_variance", call->x_t,
+                                         bytes, "x_t", false)) ||
+         (status = diffuse_check_overlap(error, variance, bytes, "out_variance", call->t, rows,
+                                         "t", false))))
+        return status;
     if ((status = diffuse_check_overlap(error, out, bytes, "out", call->x_t, bytes, "x_t",
                                         false)) ||
         (status = diffuse_check_overlap(error, out, bytes, "out", call->t, rows, "t", false)) ||
@@ -526,10 +540,13 @@ static diffuse_status predict_checked(diffuse_model *model, const diffuse_model_
     /* A library network's GEMMs run on one OpenBLAS thread, so that the
      * bits never depend on OpenBLAS's threading (util/blas_threads.h). */
     int blas_threads = model_can_replicate(model) ? blas_threads_pin() : 1;
-    status = model->ops->predict(model, model->params, &full);
+    status = model_run(model, model->params, &full, false);
     blas_threads_restore(blas_threads);
     if (status == DIFFUSE_OK)
         status = diffuse_check_finite_floats(error, full.out, count, "model output");
+    if (status == DIFFUSE_OK && full.out_variance != NULL)
+        status = diffuse_check_finite_floats(error, full.out_variance, count,
+                                             "model variance output");
     return status;
 }
 

@@ -5,7 +5,13 @@
  * `prediction` says (ε, x_0 or v; core/prediction.h reads it). Every
  * evaluation is described by a diffuse_model_call (diffuse/model.h), here
  * always a complete one: size = sizeof(diffuse_model_call), validated
- * arrays, out_variance NULL (model_call_read makes one from the caller's).
+ * arrays (model_call_read makes one from the caller's).
+ *
+ * A model that learns its variance (DIFFUSE_MODEL_LEARN_VARIANCE) has a
+ * network with out_dim = 2·dim outputs per row, [f | v] (improved-
+ * diffusion's split of 2C channels into C and C): its architecture's ops
+ * write and take such rows, and model_run / model_run_backward split them
+ * into the call's out and out_variance. Everything else calls those two.
  *
  * Parameters live in ONE contiguous float buffer (llm.c style); `grads` has
  * the same layout, and `ema` (NULL until an optimizer with EMA enabled first
@@ -59,6 +65,10 @@ struct diffuse_model {
     diffuse_model_config *config;/* owned copy of the configuration it was built from */
     size_t dim;                  /* data dimension d */
     int prediction;              /* diffuse_prediction */
+    bool learns_variance;        /* DIFFUSE_MODEL_LEARN_VARIANCE */
+    size_t out_dim;              /* the network's floats per row: dim, or 2·dim */
+    float *wide;                 /* [wide_rows, 2·dim]: model_run's rows before the split */
+    size_t wide_rows;
     size_t param_count;
     float *params;               /* never moves once allocated: replicas point at it */
     bool shares_params;          /* a replica: params belong to its primary */
@@ -106,6 +116,20 @@ diffuse_status model_check_labels(diffuse_error *error, size_t classes, const in
  * the check keeps the embedding lookup in bounds whatever happens). */
 diffuse_status model_labels_take(diffuse_error *error, size_t classes, const int32_t *labels,
                                  size_t n, int32_t *out);
+
+/* The network on a complete call: call->out = f and, when m learns its
+ * variance and call->out_variance is not NULL, call->out_variance = v.
+ * `training`: ops->forward (m->params, activations kept for
+ * model_run_backward), else ops->predict with `params` (m->params or m->ema).
+ * Fails as the ops do, or NO_MEMORY (the split's rows). */
+diffuse_status model_run(diffuse_model *m, const float *params, const diffuse_model_call *call,
+                         bool training);
+
+/* ops->backward of the last training model_run, given d_out = dL/df and
+ * d_variance = dL/dv (n·dim each; NULL: zero, and ignored by a model that
+ * does not learn its variance). */
+diffuse_status model_run_backward(diffuse_model *m, const float *d_out, const float *d_variance,
+                                  size_t n);
 
 /* The busy guard of a call that runs `m` and may call user code meanwhile
  * (a prediction, a sampler's run, a training step; see "Callbacks and

@@ -44,6 +44,7 @@ static const option_spec option_specs[MODEL_OPTION_COUNT] = {
     [DIFFUSE_MODEL_DROPOUT] = {"dropout", true, 0.0, 0.99, 0.0},
     [DIFFUSE_MODEL_GROUPS] = {"groups", false, 1, 1024, 8},
     [DIFFUSE_MODEL_CLASSES] = {"classes", false, 0, 1048576, 0},
+    [DIFFUSE_MODEL_LEARN_VARIANCE] = {"learn_variance", false, 0, 1, 0},
 };
 
 static const option_table model_options = {"model", option_specs, MODEL_OPTION_COUNT};
@@ -80,6 +81,7 @@ static const option_scope option_scopes[MODEL_OPTION_COUNT] = {
     [DIFFUSE_MODEL_DROPOUT] = {UNET, 1},
     [DIFFUSE_MODEL_GROUPS] = {UNET, 1},
     [DIFFUSE_MODEL_CLASSES] = {NETWORKS, 1},
+    [DIFFUSE_MODEL_LEARN_VARIANCE] = {NETWORKS, 1},
 };
 
 /* The handle is heap-allocated and used by one thread at a time, so a

@@ -15,7 +15,7 @@
 #include "util/error.h"
 
 /* One more than the largest diffuse_model_option value. */
-#define MODEL_OPTION_COUNT 24
+#define MODEL_OPTION_COUNT 25
 
 struct diffuse_model_config {
     diffuse_error error;

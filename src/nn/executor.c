@@ -55,6 +55,7 @@ diffuse_status nn_executor_init(diffuse_error *error, nn_executor *ex, const nn_
     memset(ex, 0, sizeof *ex);
     ex->list = list;
     ex->data_dim = data_dim;
+    ex->out_dim = list->layers[list->count - 1].out;
     ex->time_dim = time_dim;
     ex->classes = classes;
     ex->dropout_seed = dropout_seed;
@@ -262,7 +263,7 @@ static diffuse_status run(nn_executor *ex, diffuse_error *error, const float *pa
     for (size_t k = 0; k < ex->list->count; k++)
         layer_forward(ex, params, k, n, training);
     memcpy(out, output_of(ex, ex->acts, (int)ex->list->count - 1, n),
-           n * ex->data_dim * sizeof *out);
+           n * ex->out_dim * sizeof *out);
     return DIFFUSE_OK;
 }
 
@@ -279,7 +280,7 @@ diffuse_status nn_executor_forward(nn_executor *ex, diffuse_error *error, const 
         size_t rows = n - start < chunk ? n - start : chunk;
         status = run(ex, error, params, call->x_t + start * d, call->t + start,
                      call->labels != NULL ? call->labels + start : NULL, rows,
-                     call->out + start * d, training);
+                     call->out + start * ex->out_dim, training);
     }
     if (status == DIFFUSE_OK && training)
         ex->train_rows = n;
@@ -400,7 +401,7 @@ diffuse_status nn_executor_backward(nn_executor *ex, diffuse_model *m, const flo
     const nn_layer_list *list = ex->list;
     memset(ex->grads, 0, n * ex->row_floats * sizeof *ex->grads);
     memcpy(output_of(ex, ex->grads, (int)list->count - 1, n), d_out,
-           n * ex->data_dim * sizeof *d_out);
+           n * ex->out_dim * sizeof *d_out);
     for (size_t k = list->count; k-- > 0;) {
         const nn_layer *layer = &list->layers[k];
         const float *g = output_of(ex, ex->grads, (int)k, n);

@@ -34,6 +34,7 @@
 typedef struct nn_executor {
     const nn_layer_list *list; /* borrowed, finished */
     size_t data_dim, time_dim, classes;
+    size_t out_dim; /* floats per output row: the last layer's */
     uint64_t dropout_seed;
     nn_time_table table;
     size_t *offsets;       /* [count]: first float of layer k's output per row */

@@ -46,6 +46,8 @@ typedef struct mlp_state {
 void nn_mlp_shape_from_config(const diffuse_model_config *config, nn_mlp_shape *shape)
 {
     shape->dim = config->dim;
+    bool learn_variance = model_config_int(config, DIFFUSE_MODEL_LEARN_VARIANCE) != 0;
+    shape->out_dim = config->dim * (learn_variance ? 2 : 1);
     shape->width = (size_t)model_config_int(config, DIFFUSE_MODEL_HIDDEN_WIDTH);
     shape->layers = (size_t)model_config_int(config, DIFFUSE_MODEL_HIDDEN_LAYERS);
     shape->time_dim = (size_t)model_config_int(config, DIFFUSE_MODEL_TIME_EMBED_DIM);
@@ -80,8 +82,8 @@ static diffuse_status describe_mlp(diffuse_error *error, const nn_mlp_shape *sha
         block->residual = shape->residual;
     }
     /* f = W_out φ(h_L) + b_out */
-    nn_layers_add(list, NN_LAYER_DENSE, "output", width, d, (int)list->count - 1)->activation =
-        shape->activation;
+    nn_layers_add(list, NN_LAYER_DENSE, "output", width, shape->out_dim, (int)list->count - 1)
+        ->activation = shape->activation;
     /* E [K + 1, H]: the classes and the null class (model_classes), added to h_0 */
     if (shape->classes > 0)
         nn_layers_add(list, NN_LAYER_EMBEDDING, "label_emb", shape->classes + 1, width,
@@ -214,12 +216,12 @@ static diffuse_status mlp_predict(diffuse_model *m, const float *params,
         return status;
     size_t chunk = n < NN_MLP_PREDICT_ROWS ? n : NN_MLP_PREDICT_ROWS;
     status = reserve(&m->error, s, carve_predict, chunk);
-    size_t d = s->shape.dim;
+    size_t d = s->shape.dim, out_dim = s->shape.out_dim;
     for (size_t start = 0; start < n && status == DIFFUSE_OK; start += chunk) {
         size_t rows = n - start < chunk ? n - start : chunk;
         status = run_forward(s, &m->error, params, x + start * d, t + start,
                              call->labels != NULL ? call->labels + start : NULL, rows,
-                             out + start * d, 0);
+                             out + start * out_dim, 0);
     }
     return status;
 }

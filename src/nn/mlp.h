@@ -29,6 +29,7 @@
 
 typedef struct nn_mlp_shape {
     size_t dim;                    /* d */
+    size_t out_dim;                /* d, or 2d when the variance is learned */
     size_t width;                  /* H */
     size_t layers;                 /* L */
     size_t time_dim;               /* E */

@@ -19,6 +19,8 @@ typedef struct unet_state {
 void nn_unet_shape_from_config(const diffuse_model_config *config, nn_unet_shape *shape)
 {
     shape->channels = (size_t)model_config_int(config, DIFFUSE_MODEL_IMAGE_CHANNELS);
+    shape->out_channels =
+        shape->channels * (model_config_int(config, DIFFUSE_MODEL_LEARN_VARIANCE) ? 2 : 1);
     shape->height = (size_t)model_config_int(config, DIFFUSE_MODEL_IMAGE_HEIGHT);
     shape->width = (size_t)model_config_int(config, DIFFUSE_MODEL_IMAGE_WIDTH);
     shape->base = (size_t)model_config_int(config, DIFFUSE_MODEL_BASE_CHANNELS);
@@ -295,7 +297,7 @@ static diffuse_status describe_unet(diffuse_error *error, const nn_unet_shape *s
     x = add_resblock(&b, "middle_block.2", x, c, c, h, w);
     x = add_up_path(&b, x, c, h, w);
     add_norm(&b, "out.0", "", x, s->base, s->height, s->width, true);
-    add_conv(&b, "out.2", "", last(&b), s->base, s->height, s->width, s->channels, 3, 1);
+    add_conv(&b, "out.2", "", last(&b), s->base, s->height, s->width, s->out_channels, 3, 1);
     return nn_layers_finish(error, list);
 }
 

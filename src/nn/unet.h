@@ -14,6 +14,7 @@
 
 typedef struct nn_unet_shape {
     size_t channels, height, width;   /* C, H, W */
+    size_t out_channels;              /* C, or 2C when the variance is learned */
     size_t base;                      /* B */
     size_t levels;                    /* L */
     size_t mult[NN_UNET_MAX_LEVELS];  /* m_l */

@@ -4,7 +4,8 @@
  * diffusion does: the kept steps form a chain of their own with
  *   ᾱ = ᾱ_t, ᾱ' = ᾱ_{t'} (1 after the last entry),
  *   β' = 1 − ᾱ/ᾱ',  α' = 1 − β',  β̃' = (1−ᾱ')/(1−ᾱ) β',
- * σ² = β' or β̃' (DIFFUSE_SAMPLER_VARIANCE, ddpm_variance) and μ either the
+ * σ² = β', β̃' or learned between them (DIFFUSE_SAMPLER_VARIANCE,
+ * ddpm_add_noise) and μ either the
  * paper's μ_θ(x_t, ε̂) or the posterior mean μ̃(x_t, x̂_0) (see ddpm_step).
  * Over every step (t' = t − 1) these are the schedule's own β_t, β̃_t. */
 #include <math.h>
@@ -57,12 +58,20 @@ static ddpm_coefficients respaced_coefficients(const sample_step *step)
     };
 }
 
-/* σ² of the step: the one place that chooses the variance. */
-static double ddpm_variance(const sample_step *step, const ddpm_coefficients *c)
+/* x += σ z: the one place that chooses the variance, σ² = β', β̃' or the
+ * learned range between them. */
+static void ddpm_add_noise(const sample_step *step, const ddpm_coefficients *c, float *x)
 {
-    return step->options[DIFFUSE_SAMPLER_VARIANCE] == DIFFUSE_VARIANCE_BETA
-               ? c->beta
-               : c->posterior_variance;
+    switch ((int)step->options[DIFFUSE_SAMPLER_VARIANCE]) {
+    case DIFFUSE_VARIANCE_LEARNED:
+        sample_add_learned_noise(step, c->beta, c->posterior_variance, x);
+        return;
+    case DIFFUSE_VARIANCE_POSTERIOR:
+        sample_add_noise(step, (float)sqrt(c->posterior_variance), x);
+        return;
+    default:
+        sample_add_noise(step, (float)sqrt(c->beta), x);
+    }
 }
 
 static void ddpm_step(const sample_step *step, float *state, sample_estimate *e, float *x_prev)
@@ -81,7 +90,7 @@ static void ddpm_step(const sample_step *step, float *state, sample_estimate *e,
         sample_combine(count, c.mean_x0, sample_x0(e), c.mean_xt, e->raw.x_t, x_prev);
     if (step->t_prev < 0)
         return; /* no noise at the last step */
-    sample_add_noise(step, (float)sqrt(ddpm_variance(step, &c)), x_prev);
+    ddpm_add_noise(step, &c, x_prev);
 }
 
 const sample_method sample_method_ddpm = {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/likelihood.h"
 #include "core/posterior.h"
 #include "core/schedule.h"
 #include "diffuse/sampler.h"
@@ -100,13 +101,31 @@ void sample_combine(size_t count, double a, const float *x, double b, const floa
         out[i] = (float)(a * (double)x[i] + b * (double)y[i]);
 }
 
+/* z of this step into step->noise: Philox stream t + 1 at the chunk's offset. */
+static const float *draw_noise(const sample_step *step)
+{
+    uint64_t seed = (uint64_t)step->options[DIFFUSE_SAMPLER_SEED];
+    philox_normal(seed, step->t + 1, step->first_row * step->d, step->noise,
+                  step->rows * step->d);
+    return step->noise;
+}
+
 void sample_add_noise(const sample_step *step, float sigma, float *x)
 {
     if (sigma == 0.0f)
         return;
-    size_t count = step->rows * step->d;
-    uint64_t seed = (uint64_t)step->options[DIFFUSE_SAMPLER_SEED];
-    philox_normal(seed, step->t + 1, step->first_row * step->d, step->noise, count);
-    for (size_t i = 0; i < count; i++)
-        x[i] += sigma * step->noise[i];
+    const float *z = draw_noise(step);
+    for (size_t i = 0; i < step->rows * step->d; i++)
+        x[i] += sigma * z[i];
+}
+
+void sample_add_learned_noise(const sample_step *step, double beta, double posterior_variance,
+                              float *x)
+{
+    const float *z = draw_noise(step);
+    double max_log = log(beta), min_log = log(posterior_variance);
+    for (size_t i = 0; i < step->rows * step->d; i++) {
+        double log_variance = likelihood_learned_range(step->variance[i], max_log, min_log);
+        x[i] += (float)exp(0.5 * log_variance) * z[i];
+    }
 }

@@ -35,6 +35,8 @@ typedef struct sample_step {
     size_t first_row;       /* global index of the chunk's first row (noise streams) */
     const int32_t *t_rows;  /* t repeated for each row (the row kernels take one per row) */
     float *noise;           /* rows·d floats of scratch for z */
+    const float *variance;  /* rows·d: the model's variance output v (VARIANCE = LEARNED),
+                             * else NULL */
 } sample_step;
 
 /* The estimates of one step: the network's output read as x̂_0 and ε̂
@@ -77,6 +79,11 @@ void sample_combine(size_t count, double a, const float *x, double b, const floa
 /* x += σ z with z of this step (Philox stream t + 1 at the chunk's offset,
  * so a row's noise never depends on the chunking); nothing when σ = 0. */
 void sample_add_noise(const sample_step *step, float sigma, float *x);
+/* x += σ_i z_i, z as above, with the learned range per element (v_i =
+ * step->variance[i]): σ_i² = exp(f log β + (1 − f) log β̃), f = (v_i + 1)/2,
+ * for the step's β and β̃ (both > 0). */
+void sample_add_learned_noise(const sample_step *step, double beta, double posterior_variance,
+                              float *x);
 
 typedef struct sample_method {
     const char *name;

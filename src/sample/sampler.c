@@ -25,7 +25,7 @@ enum { SAMPLER_OPTION_COUNT = 18, SAMPLER_MAX_THREADS = 1024, SAMPLER_MAX_STEPS 
 
 static const option_spec sampler_specs[SAMPLER_OPTION_COUNT] = {
     [DIFFUSE_SAMPLER_VARIANCE] = {"variance", false, DIFFUSE_VARIANCE_BETA,
-                                  DIFFUSE_VARIANCE_POSTERIOR, DIFFUSE_VARIANCE_BETA},
+                                  DIFFUSE_VARIANCE_LEARNED, DIFFUSE_VARIANCE_BETA},
     [DIFFUSE_SAMPLER_CLIP_X0] = {"clip_x0", true, 0, 1e30, 0},
     [DIFFUSE_SAMPLER_USE_EMA] = {"use_ema", false, 0, 1, 0},
     [DIFFUSE_SAMPLER_SEED] = {"seed", false, 0, 9007199254740991.0 /* 2^53 − 1 */, 0},
@@ -55,18 +55,20 @@ static const sample_method *const sample_methods[] = {
 
 static const option_table sampler_options = {"sampler", sampler_specs, SAMPLER_OPTION_COUNT};
 
-/* Per-chunk scratch of a worker (or of the step API): the network output,
- * the derived x̂_0 and ε̂, the processed ones, the noise, one row to sort,
- * the t's, and the method's state (rows·d floats each, but sort: d); for a
- * conditional run, the labels (2·rows: the classes, then the null class)
- * and, when it is guided, the 2·rows input and output of the model call
- * and the classifier's gradient (guided_capacity rows). */
+/* Per-chunk scratch of a worker (or of the step API): the network output
+ * (and its variance output), the derived x̂_0 and ε̂, the processed ones,
+ * the noise, one row to sort, the t's, and the method's state (rows·d
+ * floats each, but sort: d); for a conditional run, the labels (2·rows: the
+ * classes, then the null class) and, when it is guided, the 2·rows input
+ * and outputs of the model call and the classifier's gradient
+ * (guided_capacity rows). */
 typedef struct chunk_buffers {
     size_t capacity; /* rows */
-    float *prediction, *x0, *eps, *x0_processed, *eps_processed, *noise, *sort, *state;
+    float *prediction, *variance, *x0, *eps, *x0_processed, *eps_processed, *noise, *sort,
+        *state;
     int32_t *t, *labels;
     size_t guided_capacity;
-    float *pair_x, *pair_out, *gradient;
+    float *pair_x, *pair_out, *pair_variance, *gradient;
     int32_t *pair_t;
 } chunk_buffers;
 
@@ -96,9 +98,10 @@ static void guided_free(chunk_buffers *c)
 {
     free(c->pair_x);
     free(c->pair_out);
+    free(c->pair_variance);
     free(c->gradient);
     free(c->pair_t);
-    c->pair_x = c->pair_out = c->gradient = NULL;
+    c->pair_x = c->pair_out = c->pair_variance = c->gradient = NULL;
     c->pair_t = NULL;
     c->guided_capacity = 0;
 }
@@ -106,7 +109,7 @@ static void guided_free(chunk_buffers *c)
 static void chunk_free(void *local)
 {
     chunk_buffers *c = local;
-    float **arrays[] = {&c->prediction, &c->x0, &c->eps, &c->x0_processed,
+    float **arrays[] = {&c->prediction, &c->variance, &c->x0, &c->eps, &c->x0_processed,
                         &c->eps_processed, &c->noise, &c->sort, &c->state};
     for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
         free(*arrays[i]);
@@ -124,7 +127,7 @@ static diffuse_status chunk_reserve(chunk_buffers *c, diffuse_error *error, size
     if (rows <= c->capacity)
         return DIFFUSE_OK;
     chunk_free(c);
-    float **arrays[] = {&c->prediction, &c->x0, &c->eps, &c->x0_processed,
+    float **arrays[] = {&c->prediction, &c->variance, &c->x0, &c->eps, &c->x0_processed,
                         &c->eps_processed, &c->noise, &c->state};
     bool ok = true;
     for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
@@ -150,9 +153,10 @@ static diffuse_status guided_reserve(chunk_buffers *c, diffuse_error *error, siz
     guided_free(c);
     c->pair_x = malloc(2 * rows * d * sizeof(float));
     c->pair_out = malloc(2 * rows * d * sizeof(float));
+    c->pair_variance = malloc(2 * rows * d * sizeof(float));
     c->gradient = malloc(rows * d * sizeof(float));
     c->pair_t = malloc(2 * rows * sizeof(int32_t));
-    if (!c->pair_x || !c->pair_out || !c->gradient || !c->pair_t) {
+    if (!c->pair_x || !c->pair_out || !c->pair_variance || !c->gradient || !c->pair_t) {
         guided_free(c);
         return diffuse_fail(error, DIFFUSE_ERROR_NO_MEMORY,
                             "cannot allocate guidance buffers for %zu rows", rows);
@@ -457,11 +461,13 @@ static void fill_t(chunk_buffers *c, size_t rows, int32_t t)
  * `first` (its noise): the model's `output` at t = list[index] read as x̂_0
  * and ε̂, the method's step x_t → x_prev (x_prev may be x_t), and the x̂_0
  * it used into x0_out when not NULL. `history`: c->state holds x̂_0 of entry
- * index − 1 for these rows; c->t is filled (fill_t). The run's loop and diffuse_sampler_step both
- * come here; it reads the sampler and writes only c, x_prev and x0_out. */
+ * index − 1 for these rows; c->t is filled (fill_t); `variance`: the
+ * model's variance output (VARIANCE = LEARNED), else NULL. The run's loop
+ * and diffuse_sampler_step both come here; it reads the sampler and writes
+ * only c, x_prev and x0_out. */
 static void list_step(const diffuse_sampler *s, chunk_buffers *c, size_t index, bool history,
-                      size_t first, size_t rows, const float *output, const float *x_t,
-                      float *x_prev, float *x0_out)
+                      size_t first, size_t rows, const float *output, const float *variance,
+                      const float *x_t, float *x_prev, float *x0_out)
 {
     size_t t = (size_t)s->timesteps[index], count = s->timestep_count, d = s->dim;
     sample_estimate e = {.options = s->options, .x0_buffer = c->x0_processed,
@@ -473,7 +479,7 @@ static void list_step(const diffuse_sampler *s, chunk_buffers *c, size_t index, 
                         .t_before = index > 0 ? s->timesteps[index - 1] : -1,
                         .index = index, .count = count, .history = history && index > 0,
                         .rows = rows, .d = d, .first_row = first, .t_rows = c->t,
-                        .noise = c->noise};
+                        .noise = c->noise, .variance = variance};
     if (x0_out != NULL) /* before x_prev, which may be x_t, is written */
         memcpy(x0_out, sample_x0(&e), rows * d * sizeof *x0_out);
     sample_methods[(int)s->options[DIFFUSE_SAMPLER_METHOD]]->step(&step, c->state, &e, x_prev);
@@ -490,6 +496,11 @@ static diffuse_status check_method(diffuse_sampler *s)
     return prediction_check_schedule(&s->error, s->prediction, s->schedule);
 }
 
+static bool learned_variance(const diffuse_sampler *s)
+{
+    return s->options[DIFFUSE_SAMPLER_VARIANCE] == DIFFUSE_VARIANCE_LEARNED;
+}
+
 static diffuse_status check_can_sample(diffuse_sampler *s, const float **params)
 {
     diffuse_model *m = s->model;
@@ -499,6 +510,10 @@ static diffuse_status check_can_sample(diffuse_sampler *s, const float **params)
     if (s->options[DIFFUSE_SAMPLER_USE_EMA] != 0.0 && m->ema == NULL)
         return diffuse_fail(&s->error, DIFFUSE_ERROR_STATE,
                             "use_ema is set but the model has no EMA weights");
+    if (learned_variance(s) && !m->learns_variance)
+        return diffuse_fail(&s->error, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "variance is LEARNED but the model does not learn its variance "
+                            "(DIFFUSE_MODEL_LEARN_VARIANCE)");
     *params = s->options[DIFFUSE_SAMPLER_USE_EMA] != 0.0 ? m->ema : m->params;
     return DIFFUSE_OK;
 }
@@ -557,7 +572,8 @@ static void fill_labels(const sample_run *run, chunk_buffers *c, size_t first, s
 }
 
 /* Classifier-free guidance: one model call over [x; x] with [y; ∅], then
- * f = f_∅ + w (f_c − f_∅) and the rescale (core/prediction.h). */
+ * f = f_∅ + w (f_c − f_∅) and the rescale (core/prediction.h); a learned
+ * variance is the conditional rows' (as GLIDE guides only ε). */
 static diffuse_status guided_prediction(const sample_run *run, diffuse_model *m,
                                         chunk_buffers *c, size_t rows, const float *x)
 {
@@ -567,8 +583,11 @@ static diffuse_status guided_prediction(const sample_run *run, diffuse_model *m,
     memcpy(c->pair_x + values, x, values * sizeof *x);
     memcpy(c->pair_t, c->t, rows * sizeof *c->t);
     memcpy(c->pair_t + rows, c->t, rows * sizeof *c->t);
-    diffuse_status status = m->ops->predict(
-        m, run->params, &MODEL_CALL(2 * rows, c->pair_x, c->pair_t, c->labels, c->pair_out));
+    diffuse_model_call call = MODEL_CALL(2 * rows, c->pair_x, c->pair_t, c->labels, c->pair_out);
+    call.out_variance = learned_variance(s) ? c->pair_variance : NULL;
+    diffuse_status status = model_run(m, run->params, &call, false);
+    if (status == DIFFUSE_OK && call.out_variance != NULL)
+        memcpy(c->variance, c->pair_variance, values * sizeof *c->variance);
     if (status == DIFFUSE_OK)
         prediction_guide(rows, s->dim, s->options[DIFFUSE_SAMPLER_GUIDANCE_SCALE],
                          s->options[DIFFUSE_SAMPLER_GUIDANCE_RESCALE], c->pair_out,
@@ -609,10 +628,10 @@ static diffuse_status model_output(const sample_run *run, worker *w, chunk_buffe
 {
     diffuse_model *m = w->model;
     const int32_t *labels = run->conditional ? c->labels : NULL;
-    diffuse_status status =
-        run->guided ? guided_prediction(run, m, c, rows, x)
-                    : m->ops->predict(m, run->params,
-                                      &MODEL_CALL(rows, x, c->t, labels, c->prediction));
+    diffuse_model_call call = MODEL_CALL(rows, x, c->t, labels, c->prediction);
+    call.out_variance = learned_variance(run->sampler) ? c->variance : NULL;
+    diffuse_status status = run->guided ? guided_prediction(run, m, c, rows, x)
+                                        : model_run(m, run->params, &call, false);
     if (status != DIFFUSE_OK)
         return diffuse_fail(&w->error, status, "%s", diffuse_model_last_error(m));
     return run->sampler->classifier_fn != NULL ? classifier_shift(run, w, c, rows, x)
@@ -645,7 +664,8 @@ static diffuse_status sample_part(void *context, size_t index)
             fill_t(c, rows, s->timesteps[i]);
             status = model_output(run, w, c, rows, x);
             if (status == DIFFUSE_OK)
-                list_step(s, c, i, true, first, rows, c->prediction, x, x, NULL);
+                list_step(s, c, i, true, first, rows, c->prediction,
+                          learned_variance(s) ? c->variance : NULL, x, x, NULL);
             uint64_t done = atomic_fetch_add(&run->done, 1) + 1;
             if (status == DIFFUSE_OK && index == 0 && report_progress(run, done))
                 status = diffuse_fail(&w->error, DIFFUSE_ERROR_CANCELLED,
@@ -884,24 +904,63 @@ static diffuse_status check_step_arrays(diffuse_sampler *s, size_t count,
     return diffuse_check_overlap(e, x0, bytes, "x0", x_prev, bytes, "x_prev", false);
 }
 
-DIFFUSE_API diffuse_status diffuse_sampler_step(diffuse_sampler *sampler, size_t n, int32_t t,
-                                                const float *model_output, const float *x_t,
-                                                float *x_prev, float *x0)
+/* The variance output of a step: required with VARIANCE = LEARNED (and
+ * then checked like the model output), ignored otherwise. */
+static diffuse_status check_step_variance(diffuse_sampler *s, size_t count,
+                                          const float *variance, const float *x_prev)
+{
+    diffuse_error *e = &s->error;
+    size_t bytes = count * sizeof(float);
+    diffuse_status status;
+    if (!learned_variance(s))
+        return DIFFUSE_OK;
+    if (variance == NULL)
+        return diffuse_fail(e, DIFFUSE_ERROR_INVALID_ARGUMENT,
+                            "variance is LEARNED: the step needs the model's variance output "
+                            "(diffuse_sampler_step_variance)");
+    if ((status = diffuse_check_finite_floats(e, variance, count, "model_variance")))
+        return status;
+    return diffuse_check_overlap(e, x_prev, bytes, "x_prev", variance, bytes, "model_variance",
+                                 false);
+}
+
+static diffuse_status step_checked(diffuse_sampler *sampler, size_t n, int32_t t,
+                                   const float *model_output, const float *model_variance,
+                                   const float *x_t, float *x_prev, float *x0)
 {
     size_t count, index = 0;
-    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_step", false);
-    if (status != DIFFUSE_OK)
-        return status;
+    diffuse_status status;
     chunk_buffers *c = &sampler->step_buffers;
     if ((status = diffuse_check_matrix_size(&sampler->error, n, sampler->dim, &count)) ||
         (status = check_step_arrays(sampler, count, model_output, x_t, x_prev, x0)) ||
+        (status = check_step_variance(sampler, count, model_variance, x_prev)) ||
         (status = find_timestep(sampler, t, &index)) || (status = check_method(sampler)) ||
         (status = chunk_reserve(c, &sampler->error, n, sampler->dim)))
         return status;
     bool history = index == sampler->step_next && n == sampler->step_rows;
     fill_t(c, n, t);
-    list_step(sampler, c, index, history, 0, n, model_output, x_t, x_prev, x0);
+    list_step(sampler, c, index, history, 0, n, model_output,
+              learned_variance(sampler) ? model_variance : NULL, x_t, x_prev, x0);
     sampler->step_next = index + 1;
     sampler->step_rows = n;
     return diffuse_check_finite_floats(&sampler->error, x_prev, count, "x_prev");
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_step(diffuse_sampler *sampler, size_t n, int32_t t,
+                                                const float *model_output, const float *x_t,
+                                                float *x_prev, float *x0)
+{
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_step", false);
+    return status ? status : step_checked(sampler, n, t, model_output, NULL, x_t, x_prev, x0);
+}
+
+DIFFUSE_API diffuse_status diffuse_sampler_step_variance(diffuse_sampler *sampler, size_t n,
+                                                         int32_t t, const float *model_output,
+                                                         const float *model_variance,
+                                                         const float *x_t, float *x_prev,
+                                                         float *x0)
+{
+    diffuse_status status = sampler_guard(sampler, "diffuse_sampler_step_variance", false);
+    return status ? status
+                  : step_checked(sampler, n, t, model_output, model_variance, x_t, x_prev, x0);
 }

@@ -17,33 +17,43 @@
 #include "util/philox.h"
 #include "core/prediction.h"
 #include "core/schedule.h"
+#include "train/hybrid_loss.h"
+#include "train/loss_weight.h"
 #include "train/trainer.h"
 
-enum { TRAINER_OPTION_COUNT = 4, TRAINER_MAX_THREADS = 1024, TRAINER_MAX_BATCH = 1048576 };
+enum { TRAINER_OPTION_COUNT = 7, TRAINER_MAX_THREADS = 1024, TRAINER_MAX_BATCH = 1048576 };
 
 static const option_spec trainer_specs[TRAINER_OPTION_COUNT] = {
     [DIFFUSE_TRAINER_BATCH_SIZE] = {"batch_size", false, 1, TRAINER_MAX_BATCH, 256},
     [DIFFUSE_TRAINER_SEED] = {"seed", false, 0, 9007199254740991.0 /* 2^53 − 1 */, 0},
     [DIFFUSE_TRAINER_THREADS] = {"threads", false, 0, TRAINER_MAX_THREADS, 1},
     [DIFFUSE_TRAINER_LABEL_DROPOUT] = {"label_dropout", true, 0, 1, 0},
+    [DIFFUSE_TRAINER_MIN_SNR_GAMMA] = {"min_snr_gamma", true, 0, 1e6, 0},
+    [DIFFUSE_TRAINER_VLB_WEIGHT] = {"vlb_weight", true, 0, 1e6, 0.001},
+    [DIFFUSE_TRAINER_DECODER] = {"decoder", false, DIFFUSE_DECODER_DISCRETE,
+                                 DIFFUSE_DECODER_CONTINUOUS, DIFFUSE_DECODER_DISCRETE},
 };
 
 const option_table trainer_option_table = {"trainer", trainer_specs, TRAINER_OPTION_COUNT};
 
 /* The rows of one step: x_0 and labels (from the user), t, ε, x_t, the
- * target and the network's output, which backward turns into dL/doutput in
+ * target and the network's output (and variance output, for a model that
+ * learns it, with x̂_0 for L_vlb), which backward turns into dL/doutput in
  * place. */
 typedef struct batch_buffers {
     size_t capacity; /* rows */
     float *x0, *eps, *xt, *target, *output;
     float *uniform;  /* one draw per row, mapped to t */
+    float *weight;   /* the loss weight of each row (train/loss_weight.h) */
+    float *variance, *x0_hat; /* NULL unless the model learns its variance */
     int32_t *t, *labels;
     bool has_labels; /* the batch came with labels (the data callback's or the caller's) */
 } batch_buffers;
 
 /* What a worker (model/workers.h) keeps of its share of a step. */
 typedef struct train_local {
-    double squared_error; /* Σ (output − target)² over its rows */
+    double squared_error; /* Σ w_i (output − target)² over its rows */
+    double vlb;           /* Σ T·L_t (bits/dim) over its rows: learned variance only */
 } train_local;
 
 struct diffuse_trainer {
@@ -70,6 +80,9 @@ static void batch_free(batch_buffers *b)
     free(b->target);
     free(b->output);
     free(b->uniform);
+    free(b->weight);
+    free(b->variance);
+    free(b->x0_hat);
     free(b->t);
     free(b->labels);
     memset(b, 0, sizeof *b);
@@ -90,10 +103,16 @@ static diffuse_status batch_reserve(diffuse_trainer *tr, size_t rows)
     b->target = malloc(values * sizeof(float));
     b->output = malloc(values * sizeof(float));
     b->uniform = malloc(rows * sizeof(float));
+    b->weight = malloc(rows * sizeof(float));
     b->t = malloc(rows * sizeof(int32_t));
     b->labels = calloc(rows, sizeof(int32_t));
-    if (!b->x0 || !b->eps || !b->xt || !b->target || !b->output || !b->uniform || !b->t ||
-        !b->labels) {
+    if (tr->model->learns_variance) {
+        b->variance = malloc(values * sizeof(float));
+        b->x0_hat = malloc(values * sizeof(float));
+    }
+    bool hybrid_ok = !tr->model->learns_variance || (b->variance && b->x0_hat);
+    if (!b->x0 || !b->eps || !b->xt || !b->target || !b->output || !b->uniform || !b->weight ||
+        !b->t || !b->labels || !hybrid_ok) {
         batch_free(b);
         return diffuse_fail(&tr->error, DIFFUSE_ERROR_NO_MEMORY,
                             "cannot allocate a batch of %zu rows", rows);
@@ -323,17 +342,21 @@ static void draw_noise(diffuse_trainer *tr, size_t rows)
     philox_normal(seed, 2 * step + 1, 0, b->eps, rows * tr->model->dim);
 }
 
-/* Σ (output − target)² over `count` values, in double; output is
- * overwritten by dL/doutput = scale · (output − target), where
- * scale = 2/(n·d) for the whole batch's L = mean (output − target)². */
-static double squared_error_and_gradient(float *output, const float *target, size_t count,
+/* Σ_i w_i Σ_j (output − target)² over `rows` rows of d values, in double;
+ * output is overwritten by dL/doutput = scale · w_i (output − target),
+ * where scale = 2/(n·d) for the whole batch's L = 1/(n·d) Σ_i w_i ‖…‖². */
+static double squared_error_and_gradient(float *output, const float *target,
+                                         const float *weight, size_t rows, size_t d,
                                          float scale)
 {
-    double sum = 0.0;
-    for (size_t i = 0; i < count; i++) {
-        float diff = output[i] - target[i];
-        sum += (double)diff * (double)diff;
-        output[i] = scale * diff;
+    double sum = 0.0; /* one running sum: with every w_i = 1 the bits of 0.1 */
+    for (size_t i = 0; i < rows; i++) {
+        float row_scale = scale * weight[i];
+        for (size_t j = i * d; j < (i + 1) * d; j++) {
+            float diff = output[j] - target[j];
+            sum += (double)weight[i] * ((double)diff * (double)diff);
+            output[j] = row_scale * diff;
+        }
     }
     return sum;
 }
@@ -342,8 +365,25 @@ static double squared_error_and_gradient(float *output, const float *target, siz
 typedef struct train_pass {
     diffuse_trainer *trainer;
     const float *target;
-    float scale; /* 2/(n·d) */
+    float scale;      /* 2/(n·d) */
+    double vlb_scale; /* λ/n: L_vlb's share of the batch mean */
 } train_pass;
+
+/* L_vlb of worker w's rows and its gradient in their variance outputs
+ * (train/hybrid_loss.h); reads the output before it becomes a gradient. */
+static double worker_vlb(const train_pass *pass, const worker *w)
+{
+    const diffuse_trainer *tr = pass->trainer;
+    const batch_buffers *b = &tr->batch;
+    size_t at = w->first * w->model->dim;
+    hybrid_rows rows = {.schedule = tr->schedule,
+                        .kind = (diffuse_prediction)w->model->prediction,
+                        .decoder = (diffuse_decoder)tr->options[DIFFUSE_TRAINER_DECODER],
+                        .n = w->rows, .d = w->model->dim, .t = b->t + w->first,
+                        .x0 = b->x0 + at, .x_t = b->xt + at, .output = b->output + at,
+                        .variance = b->variance + at, .x0_scratch = b->x0_hat + at};
+    return hybrid_vlb_and_gradient(&rows, pass->vlb_scale);
+}
 
 /* Forward, loss terms and backward of worker `index`'s rows; worker 0
  * zeroes the gradients its team (if any) then adds to. */
@@ -353,19 +393,23 @@ static diffuse_status worker_step(const train_pass *pass, size_t index)
     worker *w = &pass->trainer->workers.workers[index];
     train_local *local = w->local;
     diffuse_model *m = w->model;
-    size_t at = w->first * m->dim, count = w->rows * m->dim;
+    size_t at = w->first * m->dim;
     const int32_t *labels = b->has_labels ? b->labels + w->first : NULL;
-    diffuse_status status = m->ops->forward(
-        m, &MODEL_CALL(w->rows, b->xt + at, b->t + w->first, labels, b->output + at));
+    float *variance = m->learns_variance ? b->variance + at : NULL;
+    diffuse_model_call call =
+        MODEL_CALL(w->rows, b->xt + at, b->t + w->first, labels, b->output + at);
+    call.out_variance = variance;
+    diffuse_status status = model_run(m, NULL, &call, true);
     if (status != DIFFUSE_OK)
         return status;
-    local->squared_error =
-        squared_error_and_gradient(b->output + at, pass->target + at, count, pass->scale);
-    if (!isfinite(local->squared_error))
+    local->vlb = variance != NULL ? worker_vlb(pass, w) : 0.0;
+    local->squared_error = squared_error_and_gradient(
+        b->output + at, pass->target + at, b->weight + w->first, w->rows, m->dim, pass->scale);
+    if (!isfinite(local->squared_error) || !isfinite(local->vlb))
         return DIFFUSE_OK; /* the step fails on the loss: no gradient needed */
     if (index == 0)
         model_zero_grads(pass->trainer->model);
-    return m->ops->backward(m, b->output + at, w->rows);
+    return model_run_backward(m, b->output + at, variance, w->rows);
 }
 
 /* worker_step as a worker task; a failure keeps the model's message. */
@@ -379,13 +423,20 @@ static diffuse_status train_part(void *context, size_t index)
     return status;
 }
 
-/* L = Σ_workers squared_error / (n·d), summed in worker order. */
-static double batch_loss(const diffuse_trainer *tr, size_t count)
+/* L = Σ_workers squared_error / (n·d) [+ λ Σ_workers vlb / n], each summed
+ * in worker order. */
+static double batch_loss(const diffuse_trainer *tr, size_t rows)
 {
-    double sum = 0.0;
-    for (size_t i = 0; i < tr->workers.active; i++)
-        sum += ((const train_local *)tr->workers.workers[i].local)->squared_error;
-    return sum / (double)count;
+    double squared = 0.0, vlb = 0.0;
+    for (size_t i = 0; i < tr->workers.active; i++) {
+        const train_local *local = tr->workers.workers[i].local;
+        squared += local->squared_error;
+        vlb += local->vlb;
+    }
+    double loss = squared / (double)(rows * tr->model->dim);
+    if (tr->model->learns_variance)
+        loss += tr->options[DIFFUSE_TRAINER_VLB_WEIGHT] * vlb / (double)rows;
+    return loss;
 }
 
 /* The batch's labels for a model with K > 0 classes: each must be in
@@ -433,13 +484,16 @@ static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_
     forward_q_sample(tr->schedule, rows, m->dim, b->t, b->x0, b->eps, b->xt);
     const float *target = prediction_target(tr->schedule, (diffuse_prediction)m->prediction,
                                             rows, m->dim, b->t, b->x0, b->eps, b->target);
+    loss_min_snr_weights(tr->schedule, (diffuse_prediction)m->prediction,
+                         tr->options[DIFFUSE_TRAINER_MIN_SNR_GAMMA], rows, b->t, b->weight);
 
-    train_pass pass = {tr, target, (float)(2.0 / (double)count)};
+    train_pass pass = {tr, target, (float)(2.0 / (double)count),
+                       tr->options[DIFFUSE_TRAINER_VLB_WEIGHT] / (double)rows};
     workers_split(&tr->workers, rows);
     workers_run(&tr->workers, train_part, &pass);
     if ((status = workers_first_failure(&tr->workers, &tr->error)))
         return status;
-    double loss = batch_loss(tr, count);
+    double loss = batch_loss(tr, rows);
     if (!isfinite(loss))
         return diffuse_fail(&tr->error, DIFFUSE_ERROR_NUMERIC,
                             "loss is not finite at step %llu; weights unchanged",

@@ -55,7 +55,8 @@ TRAINER_OPTIONS = ["batch_size", "seed", "threads"]
 # (0.1 wrote schedule.zero_terminal_snr as "0.0").
 NAMED_OPTIONS = {"model.activation": ["silu", "gelu"],
                  "model.prediction": ["epsilon", "v", "x0"],
-                 "optimizer.decay": ["none", "cosine", "linear"]}
+                 "optimizer.decay": ["none", "cosine", "linear"],
+                 "trainer.decoder": ["discrete", "continuous"]}
 INTEGER_OPTIONS = {"model.hidden_width", "model.hidden_layers", "model.time_embed_dim",
                    "model.residual", "model.seed", "schedule.zero_terminal_snr",
                    "optimizer.warmup_steps", "optimizer.decay_steps"}

@@ -25,16 +25,26 @@ static inline void diffuse_test_handles_free(diffuse_test_handles *h)
 }
 
 /* diffuse_model_predict over n unlabelled rows: the call built from the
- * arguments (what 0.1's positional diffuse_model_predict took). */
-static inline diffuse_status diffuse_test_predict(diffuse_model *model, size_t n,
-                                                  const int32_t *t, const float *x_t, float *out)
+ * arguments, with the variance output into `variance` (NULL: none). */
+static inline diffuse_status diffuse_test_predict_variance(diffuse_model *model, size_t n,
+                                                           const int32_t *t, const float *x_t,
+                                                           float *out, float *variance)
 {
     diffuse_model_call call = DIFFUSE_MODEL_CALL_INIT;
     call.n = n;
     call.t = t;
     call.x_t = x_t;
     call.out = out;
+    call.out_variance = variance;
     return diffuse_model_predict(model, &call);
+}
+
+/* The same without a variance output (what 0.1's positional
+ * diffuse_model_predict took). */
+static inline diffuse_status diffuse_test_predict(diffuse_model *model, size_t n,
+                                                  const int32_t *t, const float *x_t, float *out)
+{
+    return diffuse_test_predict_variance(model, n, t, x_t, out, NULL);
 }
 
 #endif

@@ -27,6 +27,33 @@ diffuse_schedule *diffuse_test_schedule(int kind, size_t steps, int zero_termina
     return s;
 }
 
+diffuse_test_handles diffuse_test_training(diffuse_model *model, diffuse_schedule *schedule,
+                                           double learning_rate)
+{
+    diffuse_test_handles h = {model, schedule, NULL, NULL};
+    ck_assert_int_eq(diffuse_optimizer_create(&h.optimizer, DIFFUSE_OPTIMIZER_ADAMW, model),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_optimizer_set_double(h.optimizer, DIFFUSE_OPTIMIZER_LEARNING_RATE,
+                                                  learning_rate),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_create(&h.trainer, model, schedule, h.optimizer),
+                     DIFFUSE_OK);
+    return h;
+}
+
+diffuse_test_handles diffuse_test_reload_trainer(diffuse_trainer *trainer)
+{
+    char dir[512], path[600];
+    diffuse_test_handles h = {NULL, NULL, NULL, NULL};
+    ck_assert_int_eq(diffuse_test_temp_dir(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/trainer.safetensors", dir);
+    ck_assert_int_eq(diffuse_trainer_save(trainer, path), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_load(path, &h.model, &h.schedule, &h.optimizer, &h.trainer),
+                     DIFFUSE_OK);
+    diffuse_test_remove_dir(dir);
+    return h;
+}
+
 int diffuse_test_predict_zero(void *user, const diffuse_model_call *call, size_t dim)
 {
     (void)user;

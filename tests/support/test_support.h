@@ -27,6 +27,17 @@ int diffuse_test_run(Suite *suite);
  * ZERO_TERMINAL_SNR option set to zero_terminal_snr; fails the test on error. */
 diffuse_schedule *diffuse_test_schedule(int kind, size_t steps, int zero_terminal_snr);
 
+/* Handles for training `model` on `schedule` (both adopted: freed by
+ * diffuse_test_handles_free): an AdamW optimizer with `learning_rate` and a
+ * trainer with default options; fails the test on error. */
+diffuse_test_handles diffuse_test_training(diffuse_model *model, diffuse_schedule *schedule,
+                                           double learning_rate);
+
+/* The handles of `trainer` saved to a trainer checkpoint in a temporary
+ * directory and loaded back (the directory is removed); fails the test on
+ * error. */
+diffuse_test_handles diffuse_test_reload_trainer(diffuse_trainer *trainer);
+
 /* A callback model's function that predicts 0 everywhere. */
 int diffuse_test_predict_zero(void *user, const diffuse_model_call *call, size_t dim);
 

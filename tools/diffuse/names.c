@@ -17,7 +17,8 @@ const name_list OPTIMIZER_KINDS = LIST(optimizer_kinds);
 static const char *const activations[] = {"silu", "gelu"};
 static const char *const predictions[] = {"epsilon", "v", "x0"};
 static const char *const decays[] = {"none", "cosine", "linear"};
-static const char *const variances[] = {"beta", "posterior"};
+static const char *const variances[] = {"beta", "posterior", "learned"};
+static const char *const decoders[] = {"discrete", "continuous"};
 static const char *const methods[] = {"ddpm", "ddim", "dpmpp"};
 static const char *const spacings[] = {"leading", "trailing", "linspace", "karras"};
 
@@ -28,6 +29,7 @@ static const struct {
     {"activation", LIST(activations)}, {"prediction", LIST(predictions)},
     {"decay", LIST(decays)},           {"variance", LIST(variances)},
     {"method", LIST(methods)},         {"spacing", LIST(spacings)},
+    {"decoder", LIST(decoders)},
 };
 
 name_list option_value_names(const char *option)
@@ -73,6 +75,7 @@ static const struct {
     {"model", "heads", "attention heads"},
     {"model", "dropout", "dropout rate inside the ResBlocks"},
     {"model", "groups", "GroupNorm groups"},
+    {"model", "learn_variance", "1: the network also learns its reverse variance"},
     {"model", "classes", "classes of the label embedding (0: unconditional)"},
     {"schedule", "beta_start", "first beta"},
     {"schedule", "beta_end", "last beta"},
@@ -95,7 +98,10 @@ static const struct {
     {"trainer", "seed", "seed of the noise, the timesteps and the data order"},
     {"trainer", "threads", "worker threads per step (0: OpenBLAS's threads)"},
     {"trainer", "label_dropout", "probability of training a row on the null class (CFG)"},
-    {"sampler", "variance", "DDPM's reverse variance: beta or the posterior's"},
+    {"trainer", "min_snr_gamma", "gamma of min-SNR-gamma loss weighting (0: off)"},
+    {"trainer", "vlb_weight", "lambda of L_simple + lambda L_vlb (learned variance)"},
+    {"trainer", "decoder", "L_vlb's decoder at t = 0: discrete (256 levels) or continuous"},
+    {"sampler", "variance", "DDPM's reverse variance: beta, the posterior's or learned"},
     {"sampler", "clip_x0", "clip the predicted x0 to [-c, c] (0: off)"},
     {"sampler", "use_ema", "1: sample with the EMA weights"},
     {"sampler", "seed", "seed of the noise"},

@@ -27,15 +27,16 @@ from ._errors import (CallbackError, CancelledError, DiffuseError, DiffuseIOErro
 from ._buffers import HAVE_NUMPY
 from ._capi import C as _C
 from ._capi import LIBRARY_PATH, LIBRARY_VERSION
-from .enums import (Activation, Architecture, LogLevel, LRDecay, ModelOption, OptimizerKind,
-                    OptimizerOption, Prediction, SampleMethod, SamplerOption, ScheduleKind,
-                    ScheduleOption, Spacing, Table, Toy2D, TrainerOption, Variance)
+from .enums import (Activation, Architecture, Decoder, LogLevel, LRDecay, ModelOption,
+                    OptimizerKind, OptimizerOption, Prediction, SampleMethod, SamplerOption,
+                    ScheduleKind, ScheduleOption, Spacing, Table, Toy2D, TrainerOption,
+                    Variance)
 from .log import DiffuseWarning
 from .data import Dataset
 from .images import Images
 from .rng import Rng
 from .schedule import Schedule
-from .model import Model, ModelConfig, TensorInfo, architecture_name
+from .model import Model, ModelConfig, Nll, TensorInfo, architecture_name
 from .optim import Optimizer
 from .train import Trainer
 from .sampler import Sampler
@@ -73,11 +74,12 @@ __all__ = [
     "DiffuseError", "InvalidArgumentError", "OutOfRangeError", "NoMemoryError", "StateError",
     "NumericError", "DiffuseIOError", "FormatError", "CallbackError", "CancelledError",
     "MismatchError", "UnsupportedError", "LibraryNotFoundError", "LibraryVersionError",
-    "Status", "Activation", "Architecture", "LRDecay", "ModelOption", "OptimizerKind",
+    "Status", "Activation", "Architecture", "Decoder", "LRDecay", "ModelOption",
+    "OptimizerKind",
     "OptimizerOption", "Prediction", "SampleMethod", "SamplerOption", "ScheduleKind",
     "ScheduleOption", "Spacing", "Table",
     "Toy2D", "TrainerOption", "Variance",
-    "Rng", "Dataset", "Schedule", "ModelConfig", "Model", "TensorInfo", "architecture_name",
+    "Rng", "Dataset", "Schedule", "ModelConfig", "Model", "Nll", "TensorInfo", "architecture_name",
     "Optimizer",
     "Trainer", "Sampler", "metrics", "plot", "toy2d",
 ]

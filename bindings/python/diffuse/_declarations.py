@@ -67,6 +67,19 @@ class ModelCall(Structure):
                 ("labels", INT32S), ("out", FLOATS), ("out_variance", FLOATS)]
 
 
+class NllTerms(Structure):
+    """diffuse_nll_terms (likelihood.h): the bound's terms in bits/dim."""
+    _fields_ = [("prior", c_double), ("diffusion", c_double), ("decoder", c_double),
+                ("total", c_double)]
+
+
+class NllRequest(Structure):
+    """diffuse_nll_request (likelihood.h; size-prefixed like ModelCall)."""
+    _fields_ = [("size", c_size_t), ("n", c_size_t), ("x0", FLOATS), ("labels", INT32S),
+                ("variance", c_int), ("decoder", c_int), ("seed", c_uint64),
+                ("use_ema", c_int), ("per_sample", POINTER(NllTerms))]
+
+
 # typedef void (*diffuse_log_fn)(void *user, diffuse_log_level level, const char *message);
 LOG_FN = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 
@@ -232,6 +245,11 @@ DECLARATIONS = [
     ("diffuse_sampler_initial_noise", "status", [HANDLE, c_size_t, FLOATS], SAMPLER),
     ("diffuse_sampler_step", "status",
      [HANDLE, c_size_t, c_int32, FLOATS, FLOATS, FLOATS, FLOATS], SAMPLER),
+    ("diffuse_sampler_step_variance", "status",
+     [HANDLE, c_size_t, c_int32, FLOATS, FLOATS, FLOATS, FLOATS, FLOATS], SAMPLER),
+    # likelihood.h
+    ("diffuse_model_nll", "status",
+     [HANDLE, HANDLE, POINTER(NllRequest), POINTER(NllTerms)], MODEL),
     # checkpoint.h
     ("diffuse_model_set_schedule", "status", [HANDLE, HANDLE], MODEL),
     ("diffuse_model_warning", "size", [HANDLE, POINTER(c_char), c_size_t], None),

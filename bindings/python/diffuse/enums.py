@@ -66,6 +66,12 @@ class LRDecay(enum.IntEnum):
 class Variance(enum.IntEnum):
     BETA = 0
     POSTERIOR = 1
+    LEARNED = 2
+
+
+class Decoder(enum.IntEnum):
+    DISCRETE = 0
+    CONTINUOUS = 1
 
 
 class SampleMethod(enum.IntEnum):

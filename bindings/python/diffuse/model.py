@@ -8,11 +8,11 @@ import warnings
 from ._buffers import (float_input, float_output, float_result_from_pointer, float_rows,
                        int32_input, int32_length, int32_result_from_pointer)
 from ._capi import C
-from ._declarations import PREDICT_FN, ModelCall
+from ._declarations import PREDICT_FN, ModelCall, NllRequest, NllTerms
 from ._handle import (CallbackErrors, Handle, call_with_callbacks, enum_member, enum_value,
                       path_argument, typed_value)
 from ._options import option_infos
-from .enums import Activation, Architecture, Prediction
+from .enums import Activation, Architecture, Decoder, Prediction, Variance
 from .schedule import Schedule
 
 MAX_DIM = 1 << 24
@@ -20,9 +20,12 @@ MAX_DIM = 1 << 24
 # Options whose int value is one of these enums (the rest are plain ints,
 # RESIDUAL a 0/1 flag).
 _ENUM_OPTIONS = {"activation": Activation, "prediction": Prediction}
-_BOOL_OPTIONS = ("residual",)
+_BOOL_OPTIONS = ("residual", "learn_variance")
 
 TensorInfo = collections.namedtuple("TensorInfo", "name offset shape")
+# The likelihood bound's terms in bits/dim (diffuse/likelihood.h); per-sample
+# arrays when asked for.
+Nll = collections.namedtuple("Nll", "prior diffusion decoder total")
 
 
 class _TensorList(list):
@@ -353,12 +356,13 @@ class Model(Handle):
 
     # ---- prediction ------------------------------------------------------
 
-    def predict(self, x_t, t, out=None, labels=None):
+    def predict(self, x_t, t, out=None, labels=None, return_variance=False):
         """f_θ(x_t, t) for n rows of float32 values (current weights, not the
         EMA), of shape (n,) + sample_shape (also accepted: (n, dim), flat);
         the result has shape (n,) + sample_shape. t: one timestep per row, or
         one int for every row; labels (optional): one class label per row, or
-        one int for every row."""
+        one int for every row. With return_variance (a model with
+        learn_variance): (f, v), v the variance output, of the same shape."""
         sample_shape = self.sample_shape
         values, rows = float_rows(x_t, "x_t", sample_shape)
         count = rows * self.dim
@@ -373,11 +377,39 @@ class Model(Handle):
             if label_rows is not None and label_rows != rows:
                 raise ValueError("labels has %d entries for %d rows of x_t" % (label_rows, rows))
             label_values, _ = int32_input(labels, "labels", rows)
+        variance, variance_pointer = (
+            float_output(None, "variance", count, (rows,) + sample_shape)
+            if return_variance else (None, None))
         call = ModelCall(size=ctypes.sizeof(ModelCall), n=rows, x_t=values, t=t_values,
-                         labels=label_values, out=pointer)
+                         labels=label_values, out=pointer, out_variance=variance_pointer)
         call_with_callbacks((self._resource,), C.diffuse_model_predict, self._h,
                             ctypes.byref(call))
-        return result
+        return (result, variance) if return_variance else result
+
+    # ---- likelihood (diffuse/likelihood.h) ---------------------------------
+
+    def nll(self, x0, schedule, variance="beta", decoder="discrete", seed=0, use_ema=False,
+            labels=None, per_sample=False):
+        """The negative log-likelihood bound of the rows of x0 in bits/dim:
+        Nll(prior, diffusion, decoder, total) with L_T, Σ L_{t−1} and L_0
+        averaged over the rows (with per_sample, each a list of the rows'
+        values instead). variance: "beta", "posterior" or "learned";
+        decoder: "discrete" (data on the 256-level grid of [-1, 1]) or
+        "continuous". T model calls per row."""
+        values, rows = float_rows(x0, "x0", self.sample_shape)
+        label_values = None if labels is None else int32_input(labels, "labels", rows)[0]
+        terms = (NllTerms * rows)() if per_sample else None
+        request = NllRequest(size=ctypes.sizeof(NllRequest), n=rows, x0=values,
+                             labels=label_values,
+                             variance=enum_value(Variance, variance, "variance"),
+                             decoder=enum_value(Decoder, decoder, "decoder"), seed=seed,
+                             use_ema=int(bool(use_ema)), per_sample=terms)
+        mean = NllTerms()
+        call_with_callbacks((self._resource,), C.diffuse_model_nll, self._h, schedule._h,
+                            ctypes.byref(request), ctypes.byref(mean))
+        if per_sample:
+            return Nll(*([getattr(row, field) for row in terms] for field in Nll._fields))
+        return Nll(mean.prior, mean.diffusion, mean.decoder, mean.total)
 
     # ---- checkpoints (diffuse/checkpoint.h) --------------------------------
 

@@ -215,13 +215,15 @@ class Sampler(Handle, Options):
         C.diffuse_sampler_initial_noise(self._h, n, pointer)
         return result
 
-    def step(self, model_output, t, x_t, out=None, return_x0=False):
+    def step(self, model_output, t, x_t, out=None, return_x0=False, variance=None):
         """One step at timestep t (an entry of the list): x_{t_prev} from the
         network's output at (x_t, t) and x_t, both (n,) + sample_shape float32
         (or (n, dim), or n·dim values); a new array of that shape, or written
         into `out` (which may be x_t itself).
         With return_x0, (x_prev, x̂_0). DPM-Solver++ continues from the
-        previous step when t follows it in the list with the same n."""
+        previous step when t follows it in the list with the same n.
+        `variance`: the network's variance output v, (n, dim), which
+        variance="learned" needs (diffuse_sampler_step_variance)."""
         t = scalar_timestep(t, "t")
         x, n = float_rows(x_t, "x_t", self._sample_shape)
         output, _ = float_rows(model_output, "model_output", self._sample_shape, n)
@@ -230,7 +232,11 @@ class Sampler(Handle, Options):
         result, target = float_output(out, "out", count, shape)
         x0_result, x0_pointer = (float_output(None, "x0", count, shape)
                                  if return_x0 else (None, None))
-        C.diffuse_sampler_step(self._h, n, t, output, x, target, x0_pointer)
+        if variance is None:
+            C.diffuse_sampler_step(self._h, n, t, output, x, target, x0_pointer)
+        else:
+            v, _, _ = float_input(variance, "variance", count)
+            C.diffuse_sampler_step_variance(self._h, n, t, output, v, x, target, x0_pointer)
         return (result, x0_result) if return_x0 else result
 
     def run(self, n, out=None, progress=None, labels=None):

@@ -14,6 +14,7 @@ from . import images
 from .images import Images
 from .data import Dataset, IterableReader
 from .model import Model
+from .enums import Decoder
 from .optim import Optimizer
 from .schedule import Schedule
 
@@ -103,11 +104,13 @@ class Trainer(Handle, Options):
     `data` for the data sources and their labels.
 
     Every loss it returns or reports is the batch's per-element mean
-    L = 1/(n·dim) Σ (target − prediction)², as torch's mse_loss: the
-    per-row squared norm divided by dim."""
+    L = 1/(n·dim) Σ w_i (target − prediction)², as torch's mse_loss: the
+    per-row squared norm divided by dim (w_i = 1 unless min_snr_gamma is
+    set); a model that learns its variance adds λ·T·L_vlb (see vlb_weight,
+    diffuse/train.h)."""
 
     C_PREFIX = "diffuse_trainer"
-    OPTIONS = option_table("diffuse_trainer")
+    OPTIONS = option_table("diffuse_trainer", presented={"decoder": Decoder})
 
     def __init__(self, model, schedule, optimizer=None, data=None, **options):
         if optimizer is None:
@@ -132,6 +135,16 @@ class Trainer(Handle, Options):
     label_dropout = option_property(
         "label_dropout", "Probability p that a row trains the null class instead of its own "
         "(classifier-free guidance; 0: off).")
+    min_snr_gamma = option_property(
+        "min_snr_gamma", "γ of min-SNR-γ loss weighting (Hang et al. 2023), 0 = off: each row's "
+        "squared error weighted by min(SNR, γ)/SNR (ε), min(SNR, γ) (x0) or "
+        "min(SNR, γ)/(SNR + 1) (v).")
+    vlb_weight = option_property(
+        "vlb_weight", "λ of L_hybrid = L_simple + λ L_vlb for a model that learns its variance "
+        "(default 0.001).")
+    decoder = option_property(
+        "decoder", "Decoder of L_vlb at t = 0 (a Decoder: 'discrete', data on the 256-level grid "
+        "of [-1, 1], the default; or 'continuous').")
 
     @property
     def data(self):

@@ -24,7 +24,8 @@ _SCALARS = {
     "double": ctypes.c_double, "float": ctypes.c_float, "char": ctypes.c_char,
     "void": ctypes.c_void_p,
 }
-_STRUCTS = {"diffuse_model_call": D.ModelCall, "diffuse_option_info": D.OptionInfo}
+_STRUCTS = {"diffuse_model_call": D.ModelCall, "diffuse_option_info": D.OptionInfo,
+            "diffuse_nll_terms": D.NllTerms, "diffuse_nll_request": D.NllRequest}
 _CALLBACKS = {"diffuse_data_fn": D.DATA_FN, "diffuse_train_progress_fn": D.TRAIN_PROGRESS_FN,
               "diffuse_sample_progress_fn": D.SAMPLE_PROGRESS_FN,
               "diffuse_predict_fn": D.PREDICT_FN, "diffuse_log_fn": D.LOG_FN,
@@ -159,6 +160,7 @@ class HeaderTest(unittest.TestCase):
             "diffuse_optimizer_option": (diffuse.OptimizerOption, "DIFFUSE_OPTIMIZER_"),
             "diffuse_trainer_option": (diffuse.TrainerOption, "DIFFUSE_TRAINER_"),
             "diffuse_variance": (diffuse.Variance, "DIFFUSE_VARIANCE_"),
+            "diffuse_decoder": (diffuse.Decoder, "DIFFUSE_DECODER_"),
             "diffuse_sampler_option": (diffuse.SamplerOption, "DIFFUSE_SAMPLER_"),
             "diffuse_sample_method": (diffuse.SampleMethod, "DIFFUSE_METHOD_"),
             "diffuse_spacing": (diffuse.Spacing, "DIFFUSE_SPACING_"),

@@ -158,8 +158,10 @@ class CallbackExceptionTest(Fixture):
 class TrainingTest(Fixture):
     def test_options(self):
         with self.trainer(batch_size=32, seed=9, threads=1) as trainer:
-            self.assertEqual(trainer.options(), {"batch_size": 32, "seed": 9, "threads": 1,
-                                                 "label_dropout": 0.0})
+            self.assertEqual(trainer.options(),
+                             {"batch_size": 32, "seed": 9, "threads": 1, "label_dropout": 0.0,
+                              "min_snr_gamma": 0.0, "vlb_weight": 0.001,
+                              "decoder": diffuse.Decoder.DISCRETE})
             trainer.batch_size = 16
             self.assertEqual(trainer.batch_size, 16)
             with self.assertRaises(diffuse.OutOfRangeError):
