@@ -59,6 +59,18 @@ if /usr/bin/python3 -c 'import json' 2>/dev/null; then
         fail "info --json is not JSON"
 fi
 
+echo "== nll: the bound and its terms, text and JSON, the same for the same seed"
+"$diffuse" nll --load b.st --csv data.csv --n 20 --decoder continuous --use-ema >nll.txt
+grep -q '^NLL bound on 20 rows: [-0-9.]* bits/dim (L_T ' nll.txt || fail "nll: $(cat nll.txt)"
+"$diffuse" nll --load b.st --csv data.csv --n 20 --decoder continuous --use-ema --json >nll.json
+"$diffuse" nll --load b.st --csv data.csv --n 20 --decoder continuous --use-ema --json >nll2.json
+cmp nll.json nll2.json || fail "nll is not reproducible"
+grep -q '"bits_per_dim": ' nll.json || fail "nll --json: $(cat nll.json)"
+if "$diffuse" nll --load b.st --csv data.csv --variance learned 2>nll.err; then
+    fail "nll --variance learned on a model without a learned variance succeeded"
+fi
+grep -q 'does not learn its variance' nll.err || fail "nll: $(cat nll.err)"
+
 echo "== a U-Net from IDX images: PNG grid, image NPY"
 {
     printf '\x00\x00\x08\x03\x00\x00\x00\x10\x00\x00\x00\x08\x00\x00\x00\x08'
@@ -105,7 +117,7 @@ echo "== help and man page"
 # The tool's own flags (the "Options:" block of each --help); the library's
 # options are flags by a rule the man page states, listed by --help with the
 # installed library's bounds and defaults.
-for command in train sample info; do
+for command in train sample info nll; do
     "$diffuse" "$command" --help | awk '/^Options:/ {on = 1; next} on && /^$/ {exit} on' >help.txt
     [ -s help.txt ] || fail "diffuse $command --help has no Options: block"
     for flag in $(grep -o -- '--[a-z0-9][a-z0-9-]*' help.txt | sort -u); do

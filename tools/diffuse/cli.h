@@ -13,5 +13,6 @@
 int cli_train(int argc, char **argv);
 int cli_sample(int argc, char **argv);
 int cli_info(int argc, char **argv);
+int cli_nll(int argc, char **argv);
 
 #endif

@@ -23,6 +23,7 @@ static const subcommand subcommands[] = {
     {"train", "train a model on CSV, NPY, IDX or built-in 2-D data", cli_train},
     {"sample", "draw samples from a saved model (CSV, NPY, PNG grid)", cli_sample},
     {"info", "show a checkpoint's configuration (text or --json)", cli_info},
+    {"nll", "a model's negative log-likelihood bound in bits/dim on data", cli_nll},
 };
 #define SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
 
