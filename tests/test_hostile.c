@@ -47,6 +47,8 @@ typedef struct fixture {
     size_t zout;
     void *handle_out; /* a constructor's *out: must be NULL after a failure */
     diffuse_option_info info;
+    diffuse_nll_terms nll; /* an output: must stay as the sentinel */
+    diffuse_nll_request nll_request;
     const char *name;
     size_t shape[4];
     diffuse_model_option option;
@@ -519,6 +521,41 @@ static int predict_nan(void *user, const diffuse_model_call *call, size_t dim)
       diffuse_images_load_idx((diffuse_images **)&f->handle_out, f->corrupt, NULL))                \
     X(images_shape_null, INVALID_ARGUMENT, "images",                                               \
       diffuse_images_shape(NULL, &f->zout, &f->zout, &f->zout, &f->zout, &f->flag))                \
+    /* conditioning, objectives and likelihood */                                                  \
+    X(conditional_label_too_large, OUT_OF_RANGE, "labels[1] = 3 is outside [0, 3)",                \
+      sample_conditional(f, (const int32_t[]){0, 3, 1, 2}, 1.0, NULL))                             \
+    X(conditional_label_negative, OUT_OF_RANGE, "labels[0] = -1 is outside [0, 3)",                \
+      sample_conditional(f, (const int32_t[]){-1, 0, 1, 2}, 1.0, NULL))                            \
+    X(conditional_labels_on_unconditional, UNSUPPORTED, "classes",                                 \
+      diffuse_sampler_run_labels(f->sampler, ROWS, f->t, f->out))                                  \
+    X(conditional_guidance_on_unconditional, UNSUPPORTED, "guidance",                              \
+      guide_unconditional(f))                                                                      \
+    X(conditional_classifier_fails, CALLBACK, "classifier failed",                                 \
+      sample_conditional(f, NULL, 1.0, classifier_fails))                                          \
+    X(conditional_classifier_nan, NUMERIC, "classifier gradient",                                  \
+      sample_conditional(f, NULL, 1.0, classifier_nan))                                            \
+    X(conditional_guidance_nan, NUMERIC, "not finite",                                             \
+      diffuse_sampler_set_double(f->sampler, DIFFUSE_SAMPLER_GUIDANCE_SCALE, NAN))                 \
+    X(conditional_dropout_on_unconditional, UNSUPPORTED, "label_dropout needs a model with classes",\
+      diffuse_trainer_set_double(f->trainer, DIFFUSE_TRAINER_LABEL_DROPOUT, 0.1))                  \
+    X(conditional_dropout_above_one, OUT_OF_RANGE, "label_dropout",                                \
+      diffuse_trainer_set_double(f->trainer, DIFFUSE_TRAINER_LABEL_DROPOUT, 1.5))                  \
+    X(objectives_min_snr_negative, OUT_OF_RANGE, "min_snr_gamma",                                  \
+      diffuse_trainer_set_double(f->trainer, DIFFUSE_TRAINER_MIN_SNR_GAMMA, -1.0))                 \
+    X(objectives_decoder_unknown, OUT_OF_RANGE, "decoder",                                         \
+      diffuse_trainer_set_int(f->trainer, DIFFUSE_TRAINER_DECODER, 2))                             \
+    X(likelihood_null_request, INVALID_ARGUMENT, "request",                                        \
+      diffuse_model_nll(f->model, f->schedule, NULL, &f->nll))                                     \
+    X(likelihood_null_mean, INVALID_ARGUMENT, "mean",                                              \
+      nll_of(f, f->x, ROWS, DIFFUSE_VARIANCE_BETA, NULL))                                          \
+    X(likelihood_zero_rows, INVALID_ARGUMENT, "n = 0",                                             \
+      nll_of(f, f->x, 0, DIFFUSE_VARIANCE_BETA, &f->nll))                                          \
+    X(likelihood_nan_data, NUMERIC, "x0",                                                          \
+      nll_of(f, f->nan_x, ROWS, DIFFUSE_VARIANCE_BETA, &f->nll))                                   \
+    X(likelihood_learned_on_fixed, INVALID_ARGUMENT, "does not learn its variance",                \
+      nll_of(f, f->x, ROWS, DIFFUSE_VARIANCE_LEARNED, &f->nll))                                    \
+    X(likelihood_callback_fails, CALLBACK, "the prediction callback failed",                       \
+      diffuse_model_nll(f->callback_model, f->schedule, &f->nll_request, &f->nll))                 \
     /* checkpoint.h */                                                                             \
     X(model_save_null_path, INVALID_ARGUMENT, "path",                                              \
       diffuse_model_save(f->model, f->schedule, NULL))                                             \
@@ -697,6 +734,72 @@ static diffuse_status sample_cancelled(fixture *fx)
     return diffuse_sampler_run(fx->sampler, ROWS, fx->out);
 }
 
+static int classifier_fails(void *user, size_t n, size_t dim, const float *x_t, const int32_t *t,
+                            const int32_t *labels, float *gradient, char *message,
+                            size_t message_size)
+{
+    (void)user, (void)n, (void)dim, (void)x_t, (void)t, (void)labels, (void)gradient;
+    snprintf(message, message_size, "no classifier today");
+    return -1;
+}
+
+static int classifier_nan(void *user, size_t n, size_t dim, const float *x_t, const int32_t *t,
+                          const int32_t *labels, float *gradient, char *message,
+                          size_t message_size)
+{
+    (void)user, (void)x_t, (void)t, (void)labels, (void)message, (void)message_size;
+    for (size_t i = 0; i < n * dim; i++)
+        gradient[i] = NAN;
+    return 0;
+}
+
+/* A run of a 3-class model's sampler with `labels` (NULL: class 1 for all),
+ * guidance scale w and, when given, a classifier. */
+static diffuse_status sample_conditional(fixture *fx, const int32_t *labels, double w,
+                                         diffuse_classifier_fn classifier)
+{
+    diffuse_model_config *config = NULL;
+    diffuse_model *model = NULL;
+    diffuse_sampler *sampler = NULL;
+    ck_assert_int_eq(diffuse_model_config_create(&config, DIFFUSE_ARCH_MLP, DIM), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_config_set_int(config, DIFFUSE_MODEL_HIDDEN_WIDTH, 8),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_config_set_int(config, DIFFUSE_MODEL_CLASSES, 3), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_model_create(&model, config), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_create(&sampler, model, fx->schedule), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_GUIDANCE_SCALE, w),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_LABEL, 1), DIFFUSE_OK);
+    if (classifier != NULL)
+        ck_assert_int_eq(diffuse_sampler_set_classifier(sampler, classifier, NULL), DIFFUSE_OK);
+    diffuse_status status = labels != NULL
+                                ? diffuse_sampler_run_labels(sampler, ROWS, labels, fx->out)
+                                : diffuse_sampler_run(sampler, ROWS, fx->out);
+    diffuse_sampler_free(sampler);
+    diffuse_model_free(model);
+    diffuse_model_config_free(config);
+    return status;
+}
+
+static diffuse_status guide_unconditional(fixture *fx)
+{
+    ck_assert_int_eq(
+        diffuse_sampler_set_double(fx->sampler, DIFFUSE_SAMPLER_GUIDANCE_SCALE, 3.0),
+        DIFFUSE_OK);
+    return diffuse_sampler_run(fx->sampler, ROWS, fx->out);
+}
+
+static diffuse_status nll_of(fixture *fx, const float *x0, size_t n, diffuse_variance variance,
+                             diffuse_nll_terms *mean)
+{
+    diffuse_nll_request request = DIFFUSE_NLL_REQUEST_INIT;
+    request.n = n;
+    request.x0 = x0;
+    request.variance = variance;
+    request.decoder = DIFFUSE_DECODER_CONTINUOUS;
+    return diffuse_model_nll(fx->model, fx->schedule, &request, mean);
+}
+
 static diffuse_status sample_clipped_and_thresholded(fixture *fx)
 {
     ck_assert_int_eq(diffuse_sampler_set_double(fx->sampler, DIFFUSE_SAMPLER_CLIP_X0, 1.0),
@@ -801,6 +904,9 @@ static void setup(void)
         fx->inf_x[i] = fx->x[i];
     }
     fx->nan_x[ROWS * DIM - 1] = NAN;
+    fx->nll_request = (diffuse_nll_request)DIFFUSE_NLL_REQUEST_INIT;
+    fx->nll_request.n = ROWS;
+    fx->nll_request.x0 = fx->x;
     fx->inf_x[1] = -INFINITY;
     for (size_t i = 0; i < ROWS; i++) {
         fx->t[i] = (int32_t)(i * 3 % T);
@@ -849,18 +955,20 @@ static void fill_sentinels(void)
     memset(fx->dout, 0x7f, sizeof fx->dout);
     memset(&fx->iout, 0x7f, sizeof fx->iout);
     memset(&fx->zout, 0x7f, sizeof fx->zout);
+    memset(&fx->nll, 0x7f, sizeof fx->nll);
     fx->handle_out = (void *)fx; /* any non-NULL value */
 }
 
 static int sentinels_intact(void)
 {
     fixture *const fx = &the_fixture;
-    unsigned char expected[sizeof fx->out];
+    unsigned char expected[sizeof fx->out]; /* the largest output */
     memset(expected, 0x7f, sizeof expected);
     return memcmp(fx->out, expected, sizeof fx->out) == 0 &&
            memcmp(fx->dout, expected, sizeof fx->dout) == 0 &&
            memcmp(&fx->iout, expected, sizeof fx->iout) == 0 &&
-           memcmp(&fx->zout, expected, sizeof fx->zout) == 0;
+           memcmp(&fx->zout, expected, sizeof fx->zout) == 0 &&
+           memcmp(&fx->nll, expected, sizeof fx->nll) == 0;
 }
 
 START_TEST(hostile_input_is_refused_cleanly)
