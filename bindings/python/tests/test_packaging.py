@@ -66,6 +66,16 @@ class WheelTest(unittest.TestCase):
         self.assertIn("C sources were not found", message)
         self.assertIn("DIFFUSE_BUNDLE=0", message)
 
+    def test_missing_cmake_is_a_clear_error(self):
+        backend = load_backend()
+        with tempfile.TemporaryDirectory() as directory, \
+                mock.patch.dict(os.environ, {"PATH": directory}), \
+                mock.patch.object(backend, "_c_source", lambda: directory):
+            os.environ.pop("DIFFUSE_BUNDLE", None)
+            with self.assertRaises(backend.BuildError) as caught:
+                backend.build_wheel(directory)
+        self.assertIn("needs cmake, which is not on PATH", str(caught.exception))
+
     def test_sdist_carries_the_c_sources(self):
         backend = load_backend()
         if not os.path.exists(os.path.join(backend.ROOT, "..", "..", backend.C_SOURCE_MARKER)):
