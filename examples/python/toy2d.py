@@ -7,8 +7,9 @@ Writes the data and the samples side by side into toy2d.png (standard library
 only: numpy is used when present, never needed) and prints the energy
 distance between samples and fresh data (0 is a perfect match). The recipe is
 the C demo's (examples/toy2d). The library is found through DIFFUSE_LIBRARY,
-the installed library, or the newest build*/ directory of this checkout; the
-package is the installed `diffuse`, else the one in bindings/python.
+the copy bundled in the installed package, the installed library, or the
+newest build*/ directory of this checkout; the package is the installed
+`diffuse`, else the one in bindings/python.
 """
 
 import os

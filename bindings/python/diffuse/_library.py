@@ -1,18 +1,21 @@
 """Finding and loading libdiffuse, and checking its version.
 
-Search order (the first that loads wins; later places are not tried once a
-library is found, so a wrong DIFFUSE_LIBRARY fails loudly instead of silently
-falling back):
+Search order (the first that loads wins; a wrong DIFFUSE_LIBRARY fails loudly
+instead of silently falling back to the places after it):
 
-1. the environment variable DIFFUSE_LIBRARY: a path to the shared library, or
-   to a directory holding libdiffuse.so (e.g. a CMake build directory);
-2. the installed library: "libdiffuse.so.<ABI series>" (libdiffuse.so.0.2;
+1. the environment variable DIFFUSE_LIBRARY, when set: a path to the shared
+   library, or to a directory holding libdiffuse.so (e.g. a CMake build
+   directory); it overrides everything below;
+2. the bundled copy: libdiffuse.so.<ABI series> next to this module, in the
+   package directory, which `pip install ./bindings/python` builds with CMake
+   and installs (absent from a DIFFUSE_BUNDLE=0 wheel and from the checkout);
+3. the installed library: "libdiffuse.so.<ABI series>" (libdiffuse.so.0.2;
    from 1.0 on libdiffuse.so.<MAJOR>) through the dynamic loader
    (LD_LIBRARY_PATH, the ld.so cache), then the usual install directories
    (<sys.prefix>/lib, /usr/local/lib, /usr/lib, with multiarch variants: a
    fresh `cmake --install` into /usr/local is found before `ldconfig` runs),
    then ctypes.util.find_library("diffuse");
-3. a build tree: when this package is imported from a source checkout
+4. a build tree: when this package is imported from a source checkout
    (bindings/python/diffuse), <checkout>/build*/libdiffuse.so, newest first.
 """
 
@@ -85,6 +88,11 @@ def _install_directories():
     return directories
 
 
+def _bundled_candidates():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), _SONAME)
+    return [path] if os.path.exists(path) else []
+
+
 def _installed_candidates():
     yield _SONAME  # resolved by the dynamic loader
     for directory in _install_directories():
@@ -122,7 +130,8 @@ def load_library():
                 "%s=%s could not be loaded: %s" % (ENVIRONMENT_VARIABLE, explicit, error)) from None
         return _checked(library, explicit)
     tried = []
-    for candidate in list(_installed_candidates()) + _build_tree_candidates():
+    candidates = _bundled_candidates() + list(_installed_candidates()) + _build_tree_candidates()
+    for candidate in candidates:
         try:
             library = _load(candidate)
         except OSError as error:
@@ -131,7 +140,9 @@ def load_library():
         return _checked(library, _resolved_path(library, candidate))
     raise LibraryNotFoundError(
         "libdiffuse (%s) was not found. Set %s to the library file or to a build "
-        "directory, or install the library (cmake --install). Tried: %s"
+        "directory, install the library (cmake --install), or install this package "
+        "with the library bundled (pip install ./bindings/python on a machine with "
+        "cmake and the build dependencies). Tried: %s"
         % (_SONAME, ENVIRONMENT_VARIABLE, "; ".join(tried) or "nothing"))
 
 

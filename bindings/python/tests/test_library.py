@@ -76,6 +76,27 @@ class VersionTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(os.path.dirname(result.stdout.strip()), directory)
 
+    def test_bundled_copy_comes_before_the_dynamic_loader(self):
+        # A copy of the package with the library next to it (as a bundled
+        # wheel installs it), imported from outside the checkout with the
+        # library also reachable through LD_LIBRARY_PATH: the bundled one wins.
+        real = os.path.realpath(diffuse.LIBRARY_PATH)
+        with tempfile.TemporaryDirectory() as directory:
+            package = os.path.join(directory, "diffuse")
+            shutil.copytree(os.path.join(BINDING, "diffuse"), package,
+                            ignore=shutil.ignore_patterns("__pycache__", "libdiffuse.so*"))
+            bundled = os.path.join(package, _library._SONAME)
+            shutil.copy(real, bundled)
+            environment = {k: v for k, v in os.environ.items() if k != "DIFFUSE_LIBRARY"}
+            environment["LD_LIBRARY_PATH"] = os.path.dirname(real)
+            result = subprocess.run(
+                [sys.executable, "-c", "import sys; sys.path.insert(0, %r)\nimport diffuse\n"
+                 "print(diffuse.LIBRARY_PATH)" % directory],
+                cwd=directory, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                universal_newlines=True)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.strip(), bundled)
+
     def _import_with(self, library, code="pass"):
         environment = dict(os.environ, DIFFUSE_LIBRARY=library)
         return subprocess.run(
