@@ -28,7 +28,7 @@ from ._buffers import HAVE_NUMPY
 from ._capi import C as _C
 from ._capi import LIBRARY_PATH, LIBRARY_VERSION
 from .enums import (Activation, Architecture, LogLevel, LRDecay, ModelOption, OptimizerKind,
-                    OptimizerOption, Prediction, SampleMethod, SamplerOption, ScheduleKind,
+                    OptimizerOption, PeerPhase, Prediction, SampleMethod, SamplerOption, ScheduleKind,
                     ScheduleOption, Spacing, Table, Toy2D, TrainerOption, Variance)
 from .log import DiffuseWarning
 from .images import Images
@@ -73,7 +73,7 @@ __all__ = [
     "NumericError", "DiffuseIOError", "FormatError", "CallbackError", "CancelledError",
     "MismatchError", "UnsupportedError", "LibraryNotFoundError", "LibraryVersionError",
     "Status", "Activation", "Architecture", "LRDecay", "ModelOption", "OptimizerKind",
-    "OptimizerOption", "Prediction", "SampleMethod", "SamplerOption", "ScheduleKind",
+    "OptimizerOption", "PeerPhase", "Prediction", "SampleMethod", "SamplerOption", "ScheduleKind",
     "ScheduleOption", "Spacing", "Table",
     "Toy2D", "TrainerOption", "Variance",
     "Rng", "Schedule", "ModelConfig", "Model", "TensorInfo", "architecture_name", "Optimizer",
