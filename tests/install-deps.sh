@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages libdiffuse needs to build, test and run its
 # demo, when any is missing.
-# Usage: tests/install-deps.sh [--python] [--torch] [--valgrind] [--fuzz] [--coverage] [--data] [--abi]
+# Usage: tests/install-deps.sh [--python] [--torch] [--valgrind] [--fuzz] [--coverage] [--data] [--abi] [--mpi]
 set -eu
 packages="build-essential cmake pkg-config libopenblas-dev libjansson-dev zlib1g-dev libpng-dev check"
 for arg in "$@"; do
@@ -13,6 +13,7 @@ for arg in "$@"; do
     --coverage) packages="$packages lcov" ;;                 # tests/coverage.sh
     --data) packages="$packages dataset-fashion-mnist" ;;   # tests/test_idx.c reads it
     --abi) packages="$packages abigail-tools" ;;            # tests/abi/check.sh
+    --mpi) packages="$packages libopenmpi-dev openmpi-bin" ;; # -DDIFFUSE_MPI=ON (libdiffuse_mpi)
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done

@@ -180,6 +180,68 @@ DIFFUSE_API diffuse_status diffuse_trainer_set_progress(diffuse_trainer *trainer
                                                         diffuse_train_progress_fn fn, void *user,
                                                         uint64_t interval);
 
+/* ---- Peers: one step's batch split over several processes ------------
+ *
+ * Data-parallel training across processes (libdiffuse_mpi, diffuse/mpi.h,
+ * implements this over MPI; any other transport can too) runs one trainer
+ * per process on identical weights. Each step every process pulls its own
+ * rows; the peer callback is then called twice, collectively (every process
+ * calls it in the same order, whatever failed locally):
+ *   DIFFUSE_PEER_BATCH      after the pull: in `rows` (0 if this process's
+ *                           pull failed); out `first_row`, the rows of
+ *                           lower-ranked processes, and `total_rows`, all of
+ *                           them. The step's t and ε of row i come from
+ *                           position first_row + i of the streams, and
+ *                           L = Σ (output − target)² / (total_rows·d), so a
+ *                           step of N processes equals (to rounding) one
+ *                           process's step on their rows concatenated in
+ *                           rank order;
+ *   DIFFUSE_PEER_GRADIENTS  after backward: `grads` (grad_count floats, the
+ *                           model's gradient buffer) and `squared_error`
+ *                           in: this process's parts, out: their sums over
+ *                           the processes; the sums must be bit-identical on
+ *                           every process (then so are the optimizer
+ *                           updates).
+ * `failed` in: this process's step failed so far (its message in
+ * `message`); out: some process's did, with that process's message in
+ * `message` (`message_size` bytes, NUL-terminated). The callback returns 0
+ * when the exchange took place, negative when it could not (message
+ * written). Failures end the step with weights unchanged on every process:
+ * the local status where this process failed, else DIFFUSE_ERROR_CALLBACK
+ * with the peer's message. With peers set every step call (step,
+ * step_batch, train) is collective: step_batch's x0 is this process's rows. */
+typedef enum diffuse_peer_phase {
+    DIFFUSE_PEER_BATCH = 0,
+    DIFFUSE_PEER_GRADIENTS = 1
+} diffuse_peer_phase;
+
+typedef struct diffuse_peer_exchange {
+    size_t size; /* sizeof(diffuse_peer_exchange) of the library; grows at the end */
+    diffuse_peer_phase phase;
+    int failed;
+    uint64_t rows, first_row, total_rows; /* DIFFUSE_PEER_BATCH */
+    float *grads;                          /* DIFFUSE_PEER_GRADIENTS */
+    size_t grad_count;
+    double squared_error;
+    char *message;
+    size_t message_size;
+} diffuse_peer_exchange;
+
+typedef int (*diffuse_peer_fn)(void *user, diffuse_peer_exchange *exchange);
+
+/* Sets (or with fn = NULL clears: one process again) the peer callback;
+ * `user` is passed back untouched. Errors: INVALID_ARGUMENT (NULL trainer),
+ * STATE (from inside a callback). */
+DIFFUSE_API diffuse_status diffuse_trainer_set_peers(diffuse_trainer *trainer, diffuse_peer_fn fn,
+                                                     void *user);
+
+/* A 64-bit digest of the training state that must agree between peers:
+ * weights, EMA weights, optimizer moments and step, and the seed. Equal
+ * states give equal digests; a difference in any bit almost surely changes
+ * it. Errors: INVALID_ARGUMENT (a pointer NULL). */
+DIFFUSE_API diffuse_status diffuse_trainer_state_digest(const diffuse_trainer *trainer,
+                                                        uint64_t *digest);
+
 /* One step on a batch pulled through the data callback. `loss` (may be
  * NULL) receives the batch loss. A non-finite batch, loss, gradient or update
  * (see diffuse/optim.h) returns DIFFUSE_ERROR_NUMERIC and leaves weights and

@@ -12,6 +12,7 @@
 #include "model/model_schedule.h"
 #include "model/workers.h"
 #include "train/optim.h"
+#include "train/peers.h"
 #include "util/busy.h"
 #include "util/option_table.h"
 #include "util/philox.h"
@@ -70,6 +71,8 @@ struct diffuse_trainer {
     uint64_t progress_interval;
     batch_buffers batch;
     worker_set workers;         /* with a gradient team for more than one */
+    trainer_peers peers;        /* other processes sharing each step, if any */
+    peer_share share;           /* the current step's rows among them */
 };
 
 static void batch_free(batch_buffers *b)
@@ -315,6 +318,15 @@ DIFFUSE_API diffuse_status diffuse_trainer_set_progress(diffuse_trainer *trainer
     return DIFFUSE_OK;
 }
 
+DIFFUSE_API diffuse_status diffuse_trainer_set_peers(diffuse_trainer *trainer, diffuse_peer_fn fn,
+                                                     void *user)
+{
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_set_peers", false);
+    if (status == DIFFUSE_OK)
+        trainer->peers = (trainer_peers){fn, user};
+    return status;
+}
+
 DIFFUSE_API diffuse_status diffuse_trainer_step_count(const diffuse_trainer *trainer,
                                                       uint64_t *steps)
 {
@@ -327,19 +339,21 @@ DIFFUSE_API diffuse_status diffuse_trainer_step_count(const diffuse_trainer *tra
 }
 
 /* t ~ Uniform{0..T−1} and ε ~ N(0, I) for step k, from the streams
- * (seed, 2k) and (seed, 2k+1): the draws depend only on seed and step. */
+ * (seed, 2k) and (seed, 2k+1) at this process's rows of the step (from
+ * share.first_row on): the draws depend only on seed, step and row. */
 static void draw_noise(diffuse_trainer *tr, size_t rows)
 {
     batch_buffers *b = &tr->batch;
     uint64_t seed = (uint64_t)tr->options[DIFFUSE_TRAINER_SEED];
     uint64_t step = tr->optimizer->step;
     size_t steps = schedule_steps(tr->schedule);
-    philox_uniform(seed, 2 * step, 0, b->uniform, rows);
+    uint64_t first = tr->share.first_row;
+    philox_uniform(seed, 2 * step, first, b->uniform, rows);
     for (size_t i = 0; i < rows; i++) {
         size_t t = (size_t)((double)b->uniform[i] * (double)steps);
         b->t[i] = (int32_t)(t < steps ? t : steps - 1);
     }
-    philox_normal(seed, 2 * step + 1, 0, b->eps, rows * tr->model->dim);
+    philox_normal(seed, 2 * step + 1, first * tr->model->dim, b->eps, rows * tr->model->dim);
 }
 
 /* Σ_i w_i Σ_j (output − target)² over `rows` rows of d values, in double;
@@ -423,27 +437,23 @@ static diffuse_status train_part(void *context, size_t index)
     return status;
 }
 
-/* L = Σ_workers squared_error / (n·d) [+ λ Σ_workers vlb / n], each summed
- * in worker order. */
-static double batch_loss(const diffuse_trainer *tr, size_t rows)
+/* Σ_workers squared_error and Σ_workers vlb, each summed in worker order. */
+static void batch_sums(const diffuse_trainer *tr, double *squared, double *vlb)
 {
-    double squared = 0.0, vlb = 0.0;
+    *squared = *vlb = 0.0;
     for (size_t i = 0; i < tr->workers.active; i++) {
         const train_local *local = tr->workers.workers[i].local;
-        squared += local->squared_error;
-        vlb += local->vlb;
+        *squared += local->squared_error;
+        *vlb += local->vlb;
     }
-    double loss = squared / (double)(rows * tr->model->dim);
-    if (tr->model->learns_variance)
-        loss += tr->options[DIFFUSE_TRAINER_VLB_WEIGHT] * vlb / (double)rows;
-    return loss;
 }
 
 /* The batch's labels for a model with K > 0 classes: each must be in
  * [0, K) (never an embedding row out of bounds); then each is replaced by
  * the null class K with probability p = LABEL_DROPOUT (classifier-free
  * guidance's training, Ho & Salimans 2022), u_i < p with u_i the Philox
- * uniform value TRAINER_MAX_BATCH + i of stream (seed, 2k) — past every t
+ * uniform value TRAINER_MAX_BATCH + first + i of stream (seed, 2k), first
+ * the process's first row of the step (share.first_row) — past every t
  * draw of the step, so the draws depend only on seed, step and row. */
 static diffuse_status prepare_labels(diffuse_trainer *tr, size_t rows)
 {
@@ -456,20 +466,22 @@ static diffuse_status prepare_labels(diffuse_trainer *tr, size_t rows)
     if (status != DIFFUSE_OK || p == 0.0)
         return status;
     uint64_t seed = (uint64_t)tr->options[DIFFUSE_TRAINER_SEED];
-    philox_uniform(seed, 2 * tr->optimizer->step, TRAINER_MAX_BATCH, b->uniform, rows);
+    philox_uniform(seed, 2 * tr->optimizer->step, TRAINER_MAX_BATCH + tr->share.first_row,
+                   b->uniform, rows);
     for (size_t i = 0; i < rows; i++)
         if ((double)b->uniform[i] < p)
             b->labels[i] = (int32_t)classes;
     return DIFFUSE_OK;
 }
 
-/* One optimisation step on the `rows` rows already in batch.x0. */
-static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_out)
+/* Forward and backward of the `rows` rows already in batch.x0, gradients
+ * scaled for the step's n = share.total_rows rows over all processes. */
+static diffuse_status compute_gradients(diffuse_trainer *tr, size_t rows)
 {
     batch_buffers *b = &tr->batch;
     diffuse_model *m = tr->model;
-    size_t count = rows * m->dim;
-    diffuse_status status = diffuse_check_finite_floats(&tr->error, b->x0, count, "batch x0");
+    diffuse_status status =
+        diffuse_check_finite_floats(&tr->error, b->x0, rows * m->dim, "batch x0");
     if (status == DIFFUSE_OK)
         status = prepare_labels(tr, rows);
     if (status == DIFFUSE_OK) /* the model now belongs to this schedule */
@@ -487,13 +499,34 @@ static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_
     loss_min_snr_weights(tr->schedule, (diffuse_prediction)m->prediction,
                          tr->options[DIFFUSE_TRAINER_MIN_SNR_GAMMA], rows, b->t, b->weight);
 
-    train_pass pass = {tr, target, (float)(2.0 / (double)count),
-                       tr->options[DIFFUSE_TRAINER_VLB_WEIGHT] / (double)rows};
+    double count = (double)tr->share.total_rows * (double)m->dim;
+    train_pass pass = {tr, target, (float)(2.0 / count),
+                       tr->options[DIFFUSE_TRAINER_VLB_WEIGHT] / (double)tr->share.total_rows};
     workers_split(&tr->workers, rows);
     workers_run(&tr->workers, train_part, &pass);
-    if ((status = workers_first_failure(&tr->workers, &tr->error)))
+    return workers_first_failure(&tr->workers, &tr->error);
+}
+
+/* One optimisation step on the `rows` rows already in batch.x0 (this
+ * process's part of the step: see peers_share_batch). */
+static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_out)
+{
+    diffuse_model *m = tr->model;
+    diffuse_status status = compute_gradients(tr, rows);
+    double squared_error = 0.0, vlb = 0.0;
+    if (status == DIFFUSE_OK)
+        batch_sums(tr, &squared_error, &vlb);
+    status = peers_reduce(&tr->peers, &tr->error, status, m->grads, m->param_count,
+                          &squared_error);
+    if (status != DIFFUSE_OK)
         return status;
-    double loss = batch_loss(tr, rows);
+    /* L = Σ (output − target)² / (n·d) over the step's rows on every process
+     * [+ λ Σ L_vlb / n for a model that learns its variance: this process's
+     * rows' share, since the peers exchange the squared error alone] */
+    double n = (double)tr->share.total_rows;
+    double loss = squared_error / (n * (double)m->dim);
+    if (m->learns_variance)
+        loss += tr->options[DIFFUSE_TRAINER_VLB_WEIGHT] * vlb / n;
     if (!isfinite(loss))
         return diffuse_fail(&tr->error, DIFFUSE_ERROR_NUMERIC,
                             "loss is not finite at step %llu; weights unchanged",
@@ -513,8 +546,8 @@ static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_
 static diffuse_status train_rows_exclusive(diffuse_trainer *tr, size_t rows, double *loss_out)
 {
     diffuse_status status = model_enter(tr->model, &tr->error, "the training step");
-    if (status != DIFFUSE_OK)
-        return status;
+    if (status != DIFFUSE_OK) /* the peers still expect this process's gradients */
+        return peers_reduce(&tr->peers, &tr->error, status, NULL, 0, &(double){0.0});
     status = train_rows(tr, rows, loss_out);
     model_leave(tr->model);
     return status;
@@ -553,14 +586,16 @@ static diffuse_status pull_batch(diffuse_trainer *tr, size_t capacity, size_t *r
 
 static diffuse_status step_pulled(diffuse_trainer *trainer, double *loss)
 {
-    diffuse_status status;
-    if (trainer->data_fn == NULL)
-        return diffuse_fail(&trainer->error, DIFFUSE_ERROR_STATE,
-                            "no data callback set (diffuse_trainer_set_data)");
     size_t capacity = (size_t)trainer->options[DIFFUSE_TRAINER_BATCH_SIZE];
     size_t rows = 0;
-    if ((status = batch_reserve(trainer, capacity)) ||
-        (status = pull_batch(trainer, capacity, &rows)))
+    diffuse_status status =
+        trainer->data_fn == NULL ? diffuse_fail(&trainer->error, DIFFUSE_ERROR_STATE,
+                                                "no data callback set (diffuse_trainer_set_data)")
+                                 : batch_reserve(trainer, capacity);
+    if (status == DIFFUSE_OK)
+        status = pull_batch(trainer, capacity, &rows);
+    if ((status = peers_share_batch(&trainer->peers, &trainer->error, status, rows,
+                                    &trainer->share)))
         return status;
     trainer->batch.has_labels = true;
     return train_rows_exclusive(trainer, rows, loss);
@@ -571,9 +606,12 @@ static diffuse_status step_given(diffuse_trainer *trainer, size_t n, const float
 {
     diffuse_status status;
     size_t count;
-    if ((status = diffuse_check_pointer(&trainer->error, x0, "x0")) ||
-        (status = diffuse_check_matrix_size(&trainer->error, n, trainer->model->dim, &count)) ||
-        (status = batch_reserve(trainer, n)))
+    if ((status = diffuse_check_pointer(&trainer->error, x0, "x0")) == DIFFUSE_OK &&
+        (status = diffuse_check_matrix_size(&trainer->error, n, trainer->model->dim, &count)) ==
+            DIFFUSE_OK)
+        status = batch_reserve(trainer, n);
+    if ((status = peers_share_batch(&trainer->peers, &trainer->error, status, n,
+                                    &trainer->share)))
         return status;
     memcpy(trainer->batch.x0, x0, count * sizeof(float));
     if (labels != NULL)

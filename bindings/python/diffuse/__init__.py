@@ -28,9 +28,9 @@ from ._buffers import HAVE_NUMPY
 from ._capi import C as _C
 from ._capi import LIBRARY_PATH, LIBRARY_VERSION
 from .enums import (Activation, Architecture, Decoder, LogLevel, LRDecay, ModelOption,
-                    OptimizerKind, OptimizerOption, Prediction, SampleMethod, SamplerOption,
-                    ScheduleKind, ScheduleOption, Spacing, Table, Toy2D, TrainerOption,
-                    Variance)
+                    OptimizerKind, OptimizerOption, PeerPhase, Prediction, SampleMethod,
+                    SamplerOption, ScheduleKind, ScheduleOption, Spacing, Table, Toy2D,
+                    TrainerOption, Variance)
 from .log import DiffuseWarning
 from .data import Dataset
 from .images import Images
@@ -75,8 +75,8 @@ __all__ = [
     "NumericError", "DiffuseIOError", "FormatError", "CallbackError", "CancelledError",
     "MismatchError", "UnsupportedError", "LibraryNotFoundError", "LibraryVersionError",
     "Status", "Activation", "Architecture", "Decoder", "LRDecay", "ModelOption",
-    "OptimizerKind",
-    "OptimizerOption", "Prediction", "SampleMethod", "SamplerOption", "ScheduleKind",
+    "OptimizerKind", "OptimizerOption", "PeerPhase", "Prediction", "SampleMethod",
+    "SamplerOption", "ScheduleKind",
     "ScheduleOption", "Spacing", "Table",
     "Toy2D", "TrainerOption", "Variance",
     "Rng", "Dataset", "Schedule", "ModelConfig", "Model", "Nll", "TensorInfo", "architecture_name",

@@ -87,6 +87,19 @@ LOG_FN = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 PREDICT_FN = CFUNCTYPE(c_int, c_void_p, POINTER(ModelCall), c_size_t)
 
 
+class PeerExchange(Structure):
+    """diffuse_peer_exchange: one exchange between the processes of a step
+    ("Peers" in diffuse/train.h; size-prefixed)."""
+    _fields_ = [("size", c_size_t), ("phase", c_int), ("failed", c_int), ("rows", c_uint64),
+                ("first_row", c_uint64), ("total_rows", c_uint64), ("grads", FLOATS),
+                ("grad_count", c_size_t), ("squared_error", c_double),
+                ("message", POINTER(c_char)), ("message_size", c_size_t)]
+
+
+# typedef int (*diffuse_peer_fn)(void *user, diffuse_peer_exchange *exchange);
+PEER_FN = CFUNCTYPE(c_int, c_void_p, POINTER(PeerExchange))
+
+
 def _on(handle_kind, index=0):
     return ("diffuse_%s_last_error" % handle_kind, index)
 
@@ -217,6 +230,8 @@ DECLARATIONS = [
     ("diffuse_trainer_set_data", "status", [HANDLE, DATA_FN, c_void_p], TRAINER),
     ("diffuse_trainer_set_progress", "status",
      [HANDLE, TRAIN_PROGRESS_FN, c_void_p, c_uint64], TRAINER),
+    ("diffuse_trainer_set_peers", "status", [HANDLE, PEER_FN, c_void_p], TRAINER),
+    ("diffuse_trainer_state_digest", "status", [HANDLE, OUT_U64], TRAINER),
     ("diffuse_trainer_step", "status", [HANDLE, OUT_DOUBLE], TRAINER),
     ("diffuse_trainer_step_batch", "status", [HANDLE, c_size_t, FLOATS, OUT_DOUBLE], TRAINER),
     ("diffuse_trainer_step_batch_labels", "status",

@@ -101,5 +101,12 @@ TrainerOption = option_enum("TrainerOption", "diffuse_trainer")
 SamplerOption = option_enum("SamplerOption", "diffuse_sampler")
 
 
+class PeerPhase(enum.IntEnum):
+    """diffuse_peer_phase (train.h): the two exchanges of a step shared by
+    several processes (diffuse_trainer_set_peers; libdiffuse_mpi uses it)."""
+    BATCH = 0
+    GRADIENTS = 1
+
+
 class LogLevel(enum.IntEnum):
     WARNING = 1

@@ -25,16 +25,21 @@ _SCALARS = {
     "void": ctypes.c_void_p,
 }
 _STRUCTS = {"diffuse_model_call": D.ModelCall, "diffuse_option_info": D.OptionInfo,
-            "diffuse_nll_terms": D.NllTerms, "diffuse_nll_request": D.NllRequest}
+            "diffuse_nll_terms": D.NllTerms, "diffuse_nll_request": D.NllRequest,
+            "diffuse_peer_exchange": D.PeerExchange}
 _CALLBACKS = {"diffuse_data_fn": D.DATA_FN, "diffuse_train_progress_fn": D.TRAIN_PROGRESS_FN,
               "diffuse_sample_progress_fn": D.SAMPLE_PROGRESS_FN,
               "diffuse_predict_fn": D.PREDICT_FN, "diffuse_log_fn": D.LOG_FN,
-              "diffuse_classifier_fn": D.CLASSIFIER_FN}
+              "diffuse_classifier_fn": D.CLASSIFIER_FN, "diffuse_peer_fn": D.PEER_FN}
+# Headers of companion libraries, not of libdiffuse.so (mpi.h: libdiffuse_mpi).
+_COMPANION_HEADERS = {"mpi.h"}
 
 
 def _source():
     text = ""
     for path in sorted(glob.glob(os.path.join(HEADERS, "*.h"))):
+        if os.path.basename(path) in _COMPANION_HEADERS:
+            continue
         with open(path, encoding="utf-8") as stream:
             text += stream.read()
     return re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
@@ -159,6 +164,7 @@ class HeaderTest(unittest.TestCase):
             "diffuse_lr_decay": (diffuse.LRDecay, "DIFFUSE_LR_DECAY_"),
             "diffuse_optimizer_option": (diffuse.OptimizerOption, "DIFFUSE_OPTIMIZER_"),
             "diffuse_trainer_option": (diffuse.TrainerOption, "DIFFUSE_TRAINER_"),
+            "diffuse_peer_phase": (diffuse.PeerPhase, "DIFFUSE_PEER_"),
             "diffuse_variance": (diffuse.Variance, "DIFFUSE_VARIANCE_"),
             "diffuse_decoder": (diffuse.Decoder, "DIFFUSE_DECODER_"),
             "diffuse_sampler_option": (diffuse.SamplerOption, "DIFFUSE_SAMPLER_"),
