@@ -8,7 +8,7 @@
  *             [--lr R] [--ema D] [--warmup N] [--log-every N]
  *             [--checkpoint FILE] [--checkpoint-every N] [--resume FILE]
  *             [--grid FILE.png] [--grid-every N] [--grid-columns N]
- *             [--sampler ddpm|ddim|dpmpp] [--sample-steps N]
+ *             [--sampler ddpm|ddim|dpmpp] [--sample-steps N] [--clip C]
  *             [--samples N] [--samples-out FILE.npy] [--data DIR]
  *
  * The defaults fit a 2-core CPU (see examples/fashion/README.md for the
@@ -18,9 +18,10 @@
  * the model, optimizer and trainer options are the checkpoint's, and so is
  * the learning-rate schedule. --stop-at N stops after step N as an
  * interruption would (the checkpoint is written there).
- * --samples N writes N samples to --samples-out as float32 (N, 1, 28, 28)
+ * --clip C clips the sampler's x̂_0 to [−C, C] (default 1, the pixels'
+ * range; 0: off). --samples N writes N samples to --samples-out as float32 (N, 1, 28, 28)
  * for bench/fashion_quality.py; with --resume and --steps at the
- * checkpoint's step it only samples. */
+ * checkpoint's step it only samples (grid and .npy). */
 #include <diffuse/diffuse.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "fashion_run.h"
+#include "sampler_names.h"
 
 typedef enum option_kind { OPT_U64, OPT_I64, OPT_DOUBLE, OPT_TEXT, OPT_SAMPLER } option_kind;
 
@@ -66,6 +68,7 @@ static fashion_config default_config(void)
         .grid_columns = 8,
         .sampler = DIFFUSE_METHOD_DPMPP_2M,
         .sample_steps = 20,
+        .clip = 1.0,
         .samples_out = "fashion_samples.npy",
     };
 }
@@ -93,20 +96,8 @@ static void usage(FILE *stream)
             "               [--lr R] [--ema D] [--warmup N] [--log-every N]\n"
             "               [--checkpoint FILE] [--checkpoint-every N] [--resume FILE]\n"
             "               [--grid FILE.png] [--grid-every N] [--grid-columns N]\n"
-            "               [--sampler ddpm|ddim|dpmpp] [--sample-steps N]\n"
+            "               [--sampler ddpm|ddim|dpmpp] [--sample-steps N] [--clip C]\n"
             "               [--samples N] [--samples-out FILE.npy] [--data DIR]\n");
-}
-
-/* The method named `name`, or −1. */
-static int parse_sampler(const char *name)
-{
-    static const char *const names[] = {[DIFFUSE_METHOD_DDPM] = "ddpm",
-                                        [DIFFUSE_METHOD_DDIM] = "ddim",
-                                        [DIFFUSE_METHOD_DPMPP_2M] = "dpmpp"};
-    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
-        if (strcmp(name, names[i]) == 0)
-            return i;
-    return -1;
 }
 
 static int parse_value(const option_spec *spec, const char *text)
@@ -117,7 +108,7 @@ static int parse_value(const option_spec *spec, const char *text)
         return 0;
     }
     if (spec->kind == OPT_SAMPLER) {
-        int method = parse_sampler(text);
+        int method = sampler_from_name(text);
         if (method >= 0)
             *(diffuse_sample_method *)spec->target = (diffuse_sample_method)method;
         return method >= 0 ? 0 : -1;
@@ -163,6 +154,7 @@ static int parse_options(int argc, char **argv, fashion_config *c, int64_t *thre
         {"--grid-columns", OPT_I64, &c->grid_columns, 1, 64},
         {"--sampler", OPT_SAMPLER, &c->sampler, 0, 0},
         {"--sample-steps", OPT_I64, &c->sample_steps, 0, 1000},
+        {"--clip", OPT_DOUBLE, &c->clip, 0, 1e6},
         {"--samples", OPT_U64, &c->samples, 0, 1e6},
         {"--samples-out", OPT_TEXT, &c->samples_out, 0, 0},
         {"--data", OPT_TEXT, &c->data_dir, 0, 0},

@@ -198,6 +198,9 @@ int fashion_sample(fashion_run *run, size_t n, uint64_t seed, float *out)
     };
     for (size_t i = 0; i < sizeof settings / sizeof settings[0] && status == DIFFUSE_OK; i++)
         status = diffuse_sampler_set_int(sampler, settings[i].option, settings[i].value);
+    /* x̂_0 clipped to the data's range [−1, 1] (improved-diffusion's clip_denoised) */
+    if (status == DIFFUSE_OK)
+        status = diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_CLIP_X0, c->clip);
     if (status == DIFFUSE_OK)
         status = diffuse_sampler_run(sampler, n, out);
     int failed = report(status, "sampling",
@@ -272,6 +275,8 @@ int fashion_train(fashion_run *run)
     if (report(status, "setting up training", diffuse_trainer_last_error(run->trainer)) != 0)
         return -1;
     uint64_t end = c->stop_at != 0 && c->stop_at < c->steps ? c->stop_at : c->steps;
+    if (step >= end && c->grid != NULL) /* nothing to train: only the grid */
+        return write_grid(run);
     while (step < end) {
         uint64_t until = next_due(step, c->checkpoint_every, end);
         until = next_due(step, c->grid_every, until);

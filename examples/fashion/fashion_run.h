@@ -25,6 +25,7 @@ typedef struct fashion_config {
     int64_t grid_columns;
     diffuse_sample_method sampler;
     int64_t sample_steps;
+    double clip;               /* x̂_0 clipped to [−clip, clip] while sampling; 0: off */
     uint64_t samples;          /* extra samples written to samples_out (.npy), 0: none */
     const char *samples_out;
 } fashion_config;
