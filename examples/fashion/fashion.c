@@ -76,12 +76,12 @@ static fashion_config default_config(void)
 /* --quick: a visibly structured grid in a few minutes. */
 static void apply_quick(fashion_config *c)
 {
-    c->steps = 800;
+    c->steps = 300;
     c->base_channels = 16;
     c->attention_levels = 0;
     c->learning_rate = 2e-3;
     c->ema_decay = 0.995;
-    c->warmup_steps = 50;
+    c->warmup_steps = 30;
     c->log_every = 50;
     c->checkpoint_every = 0;
     c->grid_every = 0;
