@@ -6,6 +6,9 @@ python3-numpy; the data from dataset-fashion-mnist).
     bench/fashion_quality.py --reference                # the floor and the ceiling
     bench/fashion_quality.py --samples s.npy [--labels l.npy]
 
+Samples from the Fashion-MNIST example (examples/fashion/README.md):
+    build/examples/fashion --resume fashion.ckpt --samples 1000 --samples-out s.npy
+
 samples: float32 (n, 1, 28, 28) (or (n, 784)) in [-1, 1], as the library's
 sampler writes them (np.save). Reported (JSON on stdout):
   frechet      Fréchet distance between the Gaussians fitted to the

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sampler_names.h"
 #include "scatter_plot.h"
 #include "toy2d_classes.h"
 #include "toy2d_recipe.h"
@@ -68,18 +69,6 @@ static int parse_unsigned(const char *text, uint64_t max, uint64_t *value)
         return -1;
     *value = parsed;
     return 0;
-}
-
-/* The method named `name`, or −1. */
-static int parse_sampler(const char *name)
-{
-    static const char *const names[] = {[DIFFUSE_METHOD_DDPM] = "ddpm",
-                                        [DIFFUSE_METHOD_DDIM] = "ddim",
-                                        [DIFFUSE_METHOD_DPMPP_2M] = "dpmpp"};
-    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
-        if (strcmp(name, names[i]) == 0)
-            return i;
-    return -1;
 }
 
 /* Steps of the sampler: the option, else 1000 / 50 / 20 by method. */
@@ -126,7 +115,7 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (ok && strcmp(flag, "--out") == 0) {
             o->out = value;
         } else if (ok && strcmp(flag, "--sampler") == 0) {
-            int method = parse_sampler(value);
+            int method = sampler_from_name(value);
             ok = method >= 0;
             o->sampler = ok ? (diffuse_sample_method)method : o->sampler;
         } else if (ok && strcmp(flag, "--sample-steps") == 0) {
