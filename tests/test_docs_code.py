@@ -71,8 +71,11 @@ def compile_c(args, source, where, workdir):
     if not is_program:
         return None
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    run = subprocess.run([binary], capture_output=True, text=True, env=env,
-                         timeout=args.timeout, check=False)
+    try:
+        run = subprocess.run([binary], capture_output=True, text=True, env=env,
+                             timeout=args.timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return f"did not finish within {args.timeout} s"
     if run.returncode != 0:
         return f"exits with {run.returncode}:\n{run.stdout}{run.stderr}"
     return None
