@@ -60,7 +60,11 @@ typedef struct harness {
     diffuse_sampler *sampler, *callback_sampler;
     bool sampler_running, callback_sampler_running; /* the model is busy meanwhile */
     bool callback_model_freed;                      /* by its own function */
-    float batch[MAX_ROWS * DIM], out[MAX_ROWS * DIM];
+    float batch[MAX_ROWS * DIM];
+    /* Each nesting depth writes its own outputs: an operation run from a
+     * sampler's progress callback must not write where that run's other
+     * workers are still writing (ThreadSanitizer saw the shared buffer). */
+    float out[MAX_DEPTH + 1][MAX_ROWS * DIM];
     int32_t t[MAX_ROWS];
 } harness;
 
@@ -72,6 +76,12 @@ static unsigned next_byte(harness *h)
 static size_t rows_from(harness *h)
 {
     return 1 + next_byte(h) % MAX_ROWS;
+}
+
+/* The output buffer of the current nesting depth. */
+static float *out_of(harness *h)
+{
+    return h->out[h->depth];
 }
 
 static void require_status(diffuse_status status)
@@ -167,7 +177,7 @@ static void model_is_busy(harness *h, diffuse_model *model)
     if (model == h->model && h->trainer != NULL)
         REQUIRE(diffuse_trainer_step_batch(h->trainer, 1, h->batch, NULL) ==
                 DIFFUSE_ERROR_STATE);
-    REQUIRE(diffuse_test_predict(model, 1, h->t, h->batch, h->out) == DIFFUSE_ERROR_STATE);
+    REQUIRE(diffuse_test_predict(model, 1, h->t, h->batch, out_of(h)) == DIFFUSE_ERROR_STATE);
 }
 
 static void sampler_reenters(harness *h, diffuse_sampler **sampler, diffuse_model *model,
@@ -175,7 +185,7 @@ static void sampler_reenters(harness *h, diffuse_sampler **sampler, diffuse_mode
 {
     int64_t value = 0;
     if (action == ACT_RUN_OWN) {
-        REQUIRE(diffuse_sampler_run(*sampler, 1, h->out) == DIFFUSE_ERROR_STATE);
+        REQUIRE(diffuse_sampler_run(*sampler, 1, out_of(h)) == DIFFUSE_ERROR_STATE);
         model_is_busy(h, model);
     } else if (action == ACT_SET_OWN) {
         REQUIRE(diffuse_sampler_set_int(*sampler, DIFFUSE_SAMPLER_THREADS,
@@ -292,7 +302,7 @@ static void run_sampler(harness *h, diffuse_sampler **sampler, bool *running, si
     if (*sampler == NULL || *running)
         return; /* freed and pending, or running: that re-entry is ACT_RUN_OWN's */
     *running = true;
-    require_status(diffuse_sampler_run(*sampler, rows, h->out));
+    require_status(diffuse_sampler_run(*sampler, rows, out_of(h)));
     *running = false;
 }
 
@@ -333,10 +343,10 @@ static void run_operation(harness *h, unsigned op)
                                                    (int64_t)rows_from(h)));
         break;
     case 6:
-        require_status(diffuse_test_predict(h->model, rows_from(h), h->t, h->batch, h->out));
+        require_status(diffuse_test_predict(h->model, rows_from(h), h->t, h->batch, out_of(h)));
         if (!h->callback_model_freed)
             require_status(
-                diffuse_test_predict(h->callback_model, rows_from(h), h->t, h->batch, h->out));
+                diffuse_test_predict(h->callback_model, rows_from(h), h->t, h->batch, out_of(h)));
         break;
     default: {
         size_t count = 0;
