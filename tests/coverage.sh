@@ -22,7 +22,7 @@ build="${1:-build-coverage}"
 command -v lcov >/dev/null || { echo "coverage.sh: lcov is not installed (apt-get install lcov)"; exit 1; }
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="--coverage -O0" \
     -DCMAKE_EXE_LINKER_FLAGS=--coverage -DCMAKE_SHARED_LINKER_FLAGS=--coverage \
-    -DDIFFUSE_BUILD_BENCH=OFF >/dev/null
+    -DDIFFUSE_BUILD_BENCH=OFF -DDIFFUSE_TEST_TIMEOUT_MULTIPLIER=4 >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 lcov --zerocounters --directory "$build" >/dev/null 2>&1
 (cd "$build" && ctest -j"$(nproc)" -E quality --output-on-failure >/dev/null)
