@@ -23,9 +23,12 @@ static int report(diffuse_status status, const char *what, const char *message)
 
 static diffuse_status load_images(const fashion_config *c, fashion_run *run)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", c->data_dir);
-    diffuse_status status = diffuse_images_load_idx(&run->images, path, NULL);
+    /* The labels are loaded whatever the model: a model without classes
+     * ignores them, and a resumed checkpoint decides which it is. */
+    char images[4096], labels[4096];
+    snprintf(images, sizeof images, "%s/train-images-idx3-ubyte.gz", c->data_dir);
+    snprintf(labels, sizeof labels, "%s/train-labels-idx1-ubyte.gz", c->data_dir);
+    diffuse_status status = diffuse_images_load_idx(&run->images, images, labels);
     if (status == DIFFUSE_OK)
         status = diffuse_images_set_shuffle(run->images, 1, c->seed);
     if (status == DIFFUSE_OK)
@@ -53,6 +56,7 @@ static diffuse_status build_model(const fashion_config *c, fashion_run *run)
         {DIFFUSE_MODEL_HEADS, c->heads},
         {DIFFUSE_MODEL_GROUPS, c->groups},
         {DIFFUSE_MODEL_SEED, (int64_t)c->seed},
+        {DIFFUSE_MODEL_CLASSES, c->classes},
     };
     for (size_t i = 0; i < sizeof settings / sizeof settings[0] && status == DIFFUSE_OK; i++)
         status = diffuse_model_config_set_int(config, settings[i].option, settings[i].value);
@@ -101,6 +105,10 @@ static diffuse_status build_trainer(const fashion_config *c, fashion_run *run)
         status = diffuse_trainer_set_int(run->trainer, DIFFUSE_TRAINER_SEED, (int64_t)c->seed);
     if (status == DIFFUSE_OK)
         status = diffuse_trainer_set_int(run->trainer, DIFFUSE_TRAINER_THREADS, c->threads);
+    /* Classifier-free guidance needs the null class trained too. */
+    if (status == DIFFUSE_OK && c->classes > 0)
+        status = diffuse_trainer_set_double(run->trainer, DIFFUSE_TRAINER_LABEL_DROPOUT,
+                                            c->label_dropout);
     return status;
 }
 
@@ -149,6 +157,14 @@ static diffuse_status resume(fashion_run *run)
     return status;
 }
 
+static diffuse_status model_classes(fashion_run *run)
+{
+    const diffuse_model_config *config = NULL;
+    diffuse_status status = diffuse_model_get_config(run->model, &config);
+    return status ? status : diffuse_model_config_get_int(config, DIFFUSE_MODEL_CLASSES,
+                                                          &run->classes);
+}
+
 int fashion_open(const fashion_config *config, fashion_run *run)
 {
     *run = (fashion_run){.config = config};
@@ -161,6 +177,8 @@ int fashion_open(const fashion_config *config, fashion_run *run)
     status = config->resume != NULL ? resume(run) : build_fresh(config, run);
     if (status == DIFFUSE_OK)
         status = diffuse_trainer_set_data(run->trainer, diffuse_images_data, run->images);
+    if (status == DIFFUSE_OK)
+        status = model_classes(run);
     if (report(status, "building the model", diffuse_last_error()) != 0) {
         fashion_close(run);
         return -1;
@@ -179,7 +197,7 @@ static int print_progress(void *user, uint64_t step, double loss, double steps_p
     return 0;
 }
 
-int fashion_sample(fashion_run *run, size_t n, uint64_t seed, float *out)
+int fashion_sample(fashion_run *run, size_t n, uint64_t seed, const int32_t *labels, float *out)
 {
     const fashion_config *c = run->config;
     diffuse_sampler *sampler = NULL;
@@ -201,8 +219,11 @@ int fashion_sample(fashion_run *run, size_t n, uint64_t seed, float *out)
     /* x̂_0 clipped to the data's range [−1, 1] (improved-diffusion's clip_denoised) */
     if (status == DIFFUSE_OK)
         status = diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_CLIP_X0, c->clip);
+    if (status == DIFFUSE_OK && labels != NULL)
+        status = diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_GUIDANCE_SCALE, c->guidance);
     if (status == DIFFUSE_OK)
-        status = diffuse_sampler_run(sampler, n, out);
+        status = labels != NULL ? diffuse_sampler_run_labels(sampler, n, labels, out)
+                                : diffuse_sampler_run(sampler, n, out);
     int failed = report(status, "sampling",
                         sampler != NULL ? diffuse_sampler_last_error(sampler)
                                         : diffuse_last_error());
@@ -210,14 +231,33 @@ int fashion_sample(fashion_run *run, size_t n, uint64_t seed, float *out)
     return failed;
 }
 
+/* Sample i's class for a class-conditional model: `labels[i] = i / per_class`
+ * gives rows of one class in a grid of per_class columns, `i % K` (per_class
+ * 0) a balanced set. NULL (nothing to do) for an unconditional model or
+ * when out of memory (then *failed is set). */
+static int32_t *sample_labels(const fashion_run *run, size_t n, size_t per_class, int *failed)
+{
+    if (run->classes == 0)
+        return NULL;
+    int32_t *labels = malloc(n * sizeof *labels);
+    *failed = labels == NULL;
+    for (size_t i = 0; labels != NULL && i < n; i++)
+        labels[i] = (int32_t)(per_class ? i / per_class : i % (size_t)run->classes);
+    return labels;
+}
+
+/* A square grid of unconditional samples, or one row per class. */
 static int write_grid(fashion_run *run)
 {
     const fashion_config *c = run->config;
-    size_t columns = (size_t)c->grid_columns, n = columns * columns;
+    size_t columns = (size_t)c->grid_columns;
+    size_t n = columns * (run->classes > 0 ? (size_t)run->classes : columns);
     size_t dim = run->channels * run->height * run->width;
     float *samples = malloc(n * dim * sizeof *samples);
-    int failed = samples == NULL ||
-                 fashion_sample(run, n, c->seed + FASHION_GRID_SEED_OFFSET, samples) != 0;
+    int failed = samples == NULL;
+    int32_t *labels = failed ? NULL : sample_labels(run, n, columns, &failed);
+    failed = failed ||
+             fashion_sample(run, n, c->seed + FASHION_GRID_SEED_OFFSET, labels, samples) != 0;
     if (!failed) {
         png_writer_status status = image_grid_write(c->grid, samples, n, run->channels,
                                                     run->height, run->width, columns, 2);
@@ -228,6 +268,7 @@ static int write_grid(fashion_run *run)
         else
             printf("wrote %s\n", c->grid);
     }
+    free(labels);
     free(samples);
     return failed ? -1 : 0;
 }
@@ -292,23 +333,23 @@ int fashion_train(fashion_run *run)
 
 /* NumPy's .npy format, version 1.0: magic, a little-endian header length,
  * then a Python dict literal padded with spaces to a multiple of 64 bytes
- * and ended by '\n'; the raw little-endian float32 data follow. */
-static int write_npy(const char *path, const float *data, size_t n, const fashion_run *run)
+ * and ended by '\n'; the raw little-endian data follow. `descr` is '<f4'
+ * or '<i4' (4-byte elements), `shape` the tuple's inside, e.g. "3, 1, 28, 28". */
+static int write_npy(const char *path, const char *descr, const char *shape, const void *data,
+                     size_t count)
 {
-    char header[128];
+    char header[192];
     int length = snprintf(header, sizeof header,
-                          "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu, %zu, %zu), }",
-                          n, run->channels, run->height, run->width);
+                          "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr,
+                          shape);
     size_t total = (10 + (size_t)length + 1 + 63) / 64 * 64, padded = total - 10;
     memset(header + length, ' ', padded - 1 - (size_t)length);
     header[padded - 1] = '\n';
     unsigned char prefix[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                                 (unsigned char)(padded & 0xff), (unsigned char)(padded >> 8)};
     FILE *file = fopen(path, "wb");
-    size_t count = n * run->channels * run->height * run->width;
     int ok = file != NULL && fwrite(prefix, 1, sizeof prefix, file) == sizeof prefix &&
-             fwrite(header, 1, padded, file) == padded &&
-             fwrite(data, sizeof *data, count, file) == count;
+             fwrite(header, 1, padded, file) == padded && fwrite(data, 4, count, file) == count;
     if (file != NULL && fclose(file) != 0)
         ok = 0;
     if (!ok)
@@ -316,16 +357,34 @@ static int write_npy(const char *path, const float *data, size_t n, const fashio
     return ok ? 0 : -1;
 }
 
+static int write_sample_files(const fashion_run *run, size_t n, const float *samples,
+                              const int32_t *labels)
+{
+    const fashion_config *c = run->config;
+    char shape[96];
+    snprintf(shape, sizeof shape, "%zu, %zu, %zu, %zu", n, run->channels, run->height,
+             run->width);
+    if (write_npy(c->samples_out, "<f4", shape, samples,
+                  n * run->channels * run->height * run->width) != 0)
+        return -1;
+    snprintf(shape, sizeof shape, "%zu,", n);
+    return labels != NULL ? write_npy(c->labels_out, "<i4", shape, labels, n) : 0;
+}
+
 int fashion_write_samples(fashion_run *run)
 {
     const fashion_config *c = run->config;
     size_t n = (size_t)c->samples, dim = run->channels * run->height * run->width;
     float *samples = malloc(n * dim * sizeof *samples);
-    int failed = samples == NULL ||
-                 fashion_sample(run, n, c->seed + FASHION_SAMPLES_SEED_OFFSET, samples) != 0 ||
-                 write_npy(c->samples_out, samples, n, run) != 0;
+    int failed = samples == NULL;
+    int32_t *labels = failed ? NULL : sample_labels(run, n, 0, &failed);
+    failed = failed ||
+             fashion_sample(run, n, c->seed + FASHION_SAMPLES_SEED_OFFSET, labels, samples) != 0 ||
+             write_sample_files(run, n, samples, labels) != 0;
     if (!failed)
-        printf("wrote %" PRIu64 " samples to %s\n", c->samples, c->samples_out);
+        printf("wrote %" PRIu64 " samples to %s%s%s\n", c->samples, c->samples_out,
+               labels != NULL ? ", their classes to " : "", labels != NULL ? c->labels_out : "");
+    free(labels);
     free(samples);
     return failed ? -1 : 0;
 }

@@ -28,6 +28,10 @@ typedef struct fashion_config {
     double clip;               /* x̂_0 clipped to [−clip, clip] while sampling; 0: off */
     uint64_t samples;          /* extra samples written to samples_out (.npy), 0: none */
     const char *samples_out;
+    const char *labels_out;    /* with classes: the class each of those samples was asked for */
+    int64_t classes;           /* 0: unconditional; K: class-conditional on the K labels */
+    double label_dropout;      /* with classes: the null class's share of training rows */
+    double guidance;           /* with classes: classifier-free guidance scale w (1: plain) */
 } fashion_config;
 
 typedef struct fashion_run {
@@ -38,6 +42,7 @@ typedef struct fashion_run {
     diffuse_optimizer *optimizer;
     diffuse_trainer *trainer;
     size_t channels, height, width;
+    int64_t classes; /* the model's (a resumed checkpoint's), 0: unconditional */
 } fashion_run;
 
 /* Loads the data and builds (or, with config->resume, loads) the handles;
@@ -49,12 +54,15 @@ int fashion_open(const fashion_config *config, fashion_run *run);
  * at the end. Returns 0 or −1 (message printed). */
 int fashion_train(fashion_run *run);
 
-/* n samples (n·C·H·W floats in [−1, 1] after clipping by the caller) from
- * the EMA weights with the configured sampler. Returns 0 or −1. */
-int fashion_sample(fashion_run *run, size_t n, uint64_t seed, float *out);
+/* n samples (n·C·H·W floats, x̂_0 clipped as configured) from the EMA
+ * weights with the configured sampler; with `labels` (n classes) guided
+ * towards them at the configured scale, else unconditional. Returns 0 or −1. */
+int fashion_sample(fashion_run *run, size_t n, uint64_t seed, const int32_t *labels, float *out);
 
 /* Writes config->samples samples to config->samples_out as a float32 .npy
- * of shape (n, C, H, W), the input of bench/fashion_quality.py. */
+ * of shape (n, C, H, W), the input of bench/fashion_quality.py; a
+ * class-conditional model's sample i is of class i mod K, those classes
+ * written to config->labels_out as an int32 .npy of shape (n,). */
 int fashion_write_samples(fashion_run *run);
 
 void fashion_close(fashion_run *run);

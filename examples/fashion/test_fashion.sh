@@ -24,4 +24,18 @@ cmp whole.png part.png
 # PNG signature; .npy magic and the shape in its header
 [ "$(head -c 4 whole.png | od -An -c | tr -d ' ')" = "211PNG" ]
 head -c 128 s.npy | grep -q "'shape': (3, 1, 28, 28)"
-echo "fashion example: trained, resumed bit-exactly, sampled"
+# --classes: one grid row per class, guided samples with their classes,
+# and the same bit-exact resume
+# shellcheck disable=SC2086
+"$fashion" $tiny --classes --guidance 2 --checkpoint cwhole.ckpt --grid cwhole.png \
+    --samples 12 --samples-out c.npy --labels-out cl.npy
+# shellcheck disable=SC2086
+"$fashion" $tiny --classes --guidance 2 --checkpoint cpart.ckpt --grid cpart.png --stop-at 2
+# shellcheck disable=SC2086
+"$fashion" $tiny --guidance 2 --checkpoint cpart.ckpt --grid cpart.png --resume cpart.ckpt
+cmp cwhole.ckpt cpart.ckpt
+cmp cwhole.png cpart.png
+head -c 128 cl.npy | grep -q "'descr': '<i4', 'fortran_order': False, 'shape': (12,)"
+# 10 rows of 2 columns of 28-pixel images with 2-pixel padding
+[ "$(od -An -tu1 -j16 -N8 cwhole.png | tr -s ' ')" = " 0 0 0 62 0 0 1 46" ]
+echo "fashion example: trained, resumed bit-exactly, sampled (unconditional and by class)"
