@@ -183,6 +183,19 @@ static void print_quality(const toy2d_quality *q)
                    : "parts of it are missed: lower recall");
 }
 
+/* --save: the trainer's checkpoint (model, EMA, optimizer, step), if asked. */
+static int save_checkpoint(const options *o, const toy2d_run *run)
+{
+    if (o->save == NULL)
+        return 0;
+    if (diffuse_trainer_save(run->trainer, o->save) != DIFFUSE_OK) {
+        fprintf(stderr, "toy2d: %s\n", diffuse_trainer_last_error(run->trainer));
+        return -1;
+    }
+    printf("saved %s\n", o->save);
+    return 0;
+}
+
 /* --classes: the table of toy2d_class_report and its picture. */
 static int class_demo(const options *o, toy2d_run *run)
 {
@@ -201,6 +214,8 @@ static int class_demo(const options *o, toy2d_run *run)
                    100.0 * rows[s].within_3_sigma, 100.0 * rows[s].nearest);
         failed = toy2d_class_picture(run, o->out, rows, samples, labels, PER_CLASS) != 0;
     }
+    if (!failed)
+        failed = save_checkpoint(o, run) != 0;
     free(samples);
     free(labels);
     toy2d_run_free(run);
@@ -263,13 +278,8 @@ int main(int argc, char **argv)
         failed = write_picture(&o, data, samples, o.samples) != 0;
         if (!failed && o.nll)
             failed = print_nll(&run) != 0;
-        if (!failed && o.save != NULL) {
-            failed = diffuse_trainer_save(run.trainer, o.save) != DIFFUSE_OK;
-            if (failed)
-                fprintf(stderr, "toy2d: %s\n", diffuse_trainer_last_error(run.trainer));
-            else
-                printf("saved %s\n", o.save);
-        }
+        if (!failed)
+            failed = save_checkpoint(&o, &run) != 0;
     }
     free(samples);
     free(data);
