@@ -102,6 +102,7 @@ typedef struct wrapped {
     diffuse_model *inner;
     const diffuse_schedule *schedule;
     double scale, rescale, classifier_scale; /* classifier_scale 0: none */
+    int32_t t_max;                           /* guided only at t < t_max; 0: always */
 } wrapped;
 
 /* The test's own Gaussian classifier: log p(y | x) = −|x − μ_y|²/2 + c,
@@ -129,8 +130,9 @@ static double std_of(const double *row, size_t d)
     return sqrt(sq);
 }
 
-/* f = f_∅ + w (f_c − f_∅), rescaled, then the classifier's ε shift (for an
- * ε-network), from two plain predictions of the inner model. */
+/* f = f_∅ + w (f_c − f_∅), rescaled (f = f_c at t ≥ t_max), then the
+ * classifier's ε shift (for an ε-network), from two plain predictions of
+ * the inner model. */
 static int guided_by_hand(void *user, const diffuse_model_call *call, size_t dim)
 {
     const wrapped *w = user;
@@ -146,9 +148,10 @@ static int guided_by_hand(void *user, const diffuse_model_call *call, size_t dim
     for (size_t i = 0; i < n && !failed; i++) {
         double g[DIM], fc[DIM], a;
         diffuse_schedule_value(w->schedule, DIFFUSE_TABLE_ALPHA_BAR, (size_t)call->t[i], &a);
+        double scale = w->t_max == 0 || call->t[i] < w->t_max ? w->scale : 1.0;
         for (size_t j = 0; j < dim; j++) {
             fc[j] = cond[i * dim + j];
-            g[j] = null[i * dim + j] + w->scale * (fc[j] - null[i * dim + j]);
+            g[j] = null[i * dim + j] + scale * (fc[j] - null[i * dim + j]);
         }
         double factor = w->rescale * std_of(fc, dim) / std_of(g, dim) + 1.0 - w->rescale;
         for (size_t j = 0; j < dim; j++)
@@ -163,8 +166,8 @@ static int guided_by_hand(void *user, const diffuse_model_call *call, size_t dim
 }
 
 static void sample(diffuse_model *m, const diffuse_schedule *s, diffuse_sample_method method,
-                   double scale, double rescale, int classifier, const int32_t *labels,
-                   size_t n, float *out)
+                   const wrapped *guidance, int classifier, const int32_t *labels, size_t n,
+                   float *out)
 {
     diffuse_sampler *sampler = NULL;
     ck_assert_int_eq(diffuse_sampler_create(&sampler, m, s), DIFFUSE_OK);
@@ -172,28 +175,34 @@ static void sample(diffuse_model *m, const diffuse_schedule *s, diffuse_sample_m
     ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_STEPS, 10), 0);
     ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_SEED, 5), 0);
     ck_assert_int_eq(diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_CHUNK_ROWS, 7), 0);
-    ck_assert_int_eq(diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_GUIDANCE_SCALE, scale),
-                     0);
     ck_assert_int_eq(
-        diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_GUIDANCE_RESCALE, rescale), 0);
+        diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_GUIDANCE_SCALE, guidance->scale), 0);
+    ck_assert_int_eq(
+        diffuse_sampler_set_double(sampler, DIFFUSE_SAMPLER_GUIDANCE_RESCALE, guidance->rescale),
+        0);
+    ck_assert_int_eq(
+        diffuse_sampler_set_int(sampler, DIFFUSE_SAMPLER_GUIDANCE_T_MAX, guidance->t_max), 0);
     if (classifier)
         ck_assert_int_eq(diffuse_sampler_set_classifier(sampler, gaussian_classifier, NULL), 0);
     ck_assert_int_eq(diffuse_sampler_run_labels(sampler, n, labels, out), DIFFUSE_OK);
     diffuse_sampler_free(sampler);
 }
 
-/* _i: method × (ε, v) × (classifier-free, + rescale, classifier). */
+/* _i: method × (ε, v) × (classifier-free, + rescale, classifier, guided only
+ * below T/2). */
 START_TEST(guided_runs_match_a_model_that_guides_itself)
 {
     enum { N = 20 };
     diffuse_sample_method method = (diffuse_sample_method)(_i % 3);
     diffuse_prediction prediction = (_i / 3) % 2 ? DIFFUSE_PREDICT_V : DIFFUSE_PREDICT_EPSILON;
-    int variant = _i / 6; /* 0: w = 3; 1: w = 3, φ = 0.6; 2: classifier s = 1 (ε only) */
+    int variant = _i / 6; /* 0: w = 3; 1: w = 3, φ = 0.6; 2: classifier s = 1 (ε only);
+                           * 3: w = 3 at t < T/2 */
     if (variant == 2 && prediction == DIFFUSE_PREDICT_V)
         return;
     diffuse_schedule *s = schedule();
     diffuse_model *m = mlp(CLASSES, prediction);
-    wrapped w = {m, s, 3.0, variant == 1 ? 0.6 : 0.0, variant == 2 ? 1.0 : 0.0};
+    wrapped w = {m, s, 3.0, variant == 1 ? 0.6 : 0.0, variant == 2 ? 1.0 : 0.0,
+                 variant == 3 ? T / 2 : 0};
     if (variant == 2)
         w.scale = 1.0;
     diffuse_model *by_hand = NULL;
@@ -203,8 +212,9 @@ START_TEST(guided_runs_match_a_model_that_guides_itself)
     for (size_t i = 0; i < N; i++)
         labels[i] = (int32_t)(i % CLASSES);
     float guided[N * DIM], expected[N * DIM];
-    sample(m, s, method, w.scale, w.rescale, variant == 2, labels, N, guided);
-    sample(by_hand, s, method, 1.0, 0.0, 0, labels, N, expected);
+    const wrapped plain = {NULL, s, 1.0, 0.0, 0.0, 0};
+    sample(m, s, method, &w, variant == 2, labels, N, guided);
+    sample(by_hand, s, method, &plain, 0, labels, N, expected);
     for (size_t i = 0; i < N * DIM; i++)
         ck_assert_close(guided[i], expected[i], 1e-4, 1e-4);
     diffuse_model_free(by_hand);
@@ -668,7 +678,7 @@ int main(void)
     tcase_add_test(formulas, classifier_shift_moves_eps_for_every_kind);
     suite_add_tcase(suite, formulas);
     TCase *sampling = tcase_create("sampling");
-    tcase_add_loop_test(sampling, guided_runs_match_a_model_that_guides_itself, 0, 18);
+    tcase_add_loop_test(sampling, guided_runs_match_a_model_that_guides_itself, 0, 24);
     tcase_add_test(sampling, guidance_scale_convention);
     tcase_add_test(sampling, bad_sampler_input_is_refused_and_writes_nothing);
     tcase_add_test(sampling, model_call_labels_are_checked);

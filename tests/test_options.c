@@ -167,7 +167,7 @@ START_TEST(optimizer_trainer_sampler_options)
     check_listed(count, trainer_info, read_trainer, trainer, 0);
     ck_assert_int_eq(diffuse_sampler_create(&sampler, model, schedule), DIFFUSE_OK);
     ck_assert_int_eq(diffuse_sampler_option_count(&count), DIFFUSE_OK);
-    ck_assert_uint_eq(count, 18);
+    ck_assert_uint_eq(count, 19);
     check_listed(count, sampler_info, read_sampler, sampler, 0);
 
     diffuse_sampler_free(sampler);

@@ -3,7 +3,8 @@
  *
  *     toy2d [--data swiss_roll|two_moons|8gaussians|checkerboard] [--steps N]
  *           [--samples N] [--seed N] [--threads N] [--out FILE.png] [--save FILE]
- *           [--sampler ddpm|ddim|dpmpp] [--sample-steps N] [--classes] [--nll]
+ *           [--sampler ddpm|ddim|dpmpp] [--sample-steps N] [--classes]
+ *           [--guidance-t-max M] [--nll]
  *
  * --steps counts training steps; --sample-steps the sampler's timesteps
  * (trailing spacing; default: all 1000 for ddpm, 50 for ddim, 20 for dpmpp).
@@ -25,7 +26,8 @@
  * class; label dropout 0.1 for classifier-free guidance), then samples 250
  * points of each class at guidance scales w = 1, 2, 4, 8 (w = 1: plain
  * conditional), prints how many land within 3σ of their own mode's centre
- * and draws them coloured by class. */
+ * and draws them coloured by class; --guidance-t-max M guides only the
+ * steps with t < M (DIFFUSE_SAMPLER_GUIDANCE_T_MAX). */
 #include <diffuse/diffuse.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -49,6 +51,7 @@ typedef struct options {
     diffuse_sample_method sampler;
     uint64_t sample_steps; /* 0: the method's default */
     int classes;           /* --classes */
+    uint64_t guidance_t_max; /* --guidance-t-max: guide only at t < it; 0: always */
     int nll;               /* print the likelihood bound */
 } options;
 
@@ -58,7 +61,8 @@ static void usage(FILE *stream)
             "usage: toy2d [--data swiss_roll|two_moons|8gaussians|checkerboard]\n"
             "             [--steps N] [--samples N] [--seed N] [--threads N]\n"
             "             [--out FILE.png] [--save CHECKPOINT]\n"
-            "             [--sampler ddpm|ddim|dpmpp] [--sample-steps N] [--classes] [--nll]\n");
+            "             [--sampler ddpm|ddim|dpmpp] [--sample-steps N] [--classes]\n"
+            "             [--guidance-t-max M] [--nll]\n");
 }
 
 static int parse_unsigned(const char *text, uint64_t max, uint64_t *value)
@@ -85,7 +89,7 @@ static int parse_options(int argc, char **argv, options *o)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
     *o = (options){DIFFUSE_TOY2D_SWISS_ROLL, TOY2D_DEFAULT_STEPS, 2000, 1, threads, "toy2d.png",
-                   NULL, DIFFUSE_METHOD_DDPM, 0, 0, 0};
+                   NULL, DIFFUSE_METHOD_DDPM, 0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t number = 0;
@@ -120,6 +124,8 @@ static int parse_options(int argc, char **argv, options *o)
             o->sampler = ok ? (diffuse_sample_method)method : o->sampler;
         } else if (ok && strcmp(flag, "--sample-steps") == 0) {
             ok = parse_unsigned(value, 1000, &o->sample_steps) == 0;
+        } else if (ok && strcmp(flag, "--guidance-t-max") == 0) {
+            ok = parse_unsigned(value, INT32_MAX, &o->guidance_t_max) == 0;
         } else if (ok && strcmp(flag, "--save") == 0) {
             o->save = value;
         } else {
@@ -262,6 +268,7 @@ int main(int argc, char **argv)
     if (o.classes) {
         recipe.classes = 8;
         recipe.label_dropout = 0.1;
+        recipe.guidance_t_max = (int64_t)o.guidance_t_max;
     }
     if (toy2d_train(&recipe, &run) != 0)
         return EXIT_FAILURE;

@@ -166,6 +166,7 @@ int toy2d_sample_classes(toy2d_run *run, size_t n, const int32_t *labels, double
         /* trailing: the list starts at T − 1, where x ~ N(0, I) fits */
         {DIFFUSE_SAMPLER_SPACING, DIFFUSE_SPACING_TRAILING},
         {DIFFUSE_SAMPLER_STEPS, r->sample_steps},
+        {DIFFUSE_SAMPLER_GUIDANCE_T_MAX, r->guidance_t_max},
     };
     for (size_t i = 0; i < sizeof settings / sizeof settings[0] && status == DIFFUSE_OK; i++)
         status = diffuse_sampler_set_int(sampler, settings[i].option, settings[i].value);

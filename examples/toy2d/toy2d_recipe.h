@@ -23,6 +23,7 @@ typedef struct toy2d_recipe {
     int64_t sample_steps;  /* timestep list entries, trailing spacing; 0: every step */
     size_t classes;        /* > 0: class-conditional on the data's classes (toy2d.h) */
     double label_dropout;  /* with classes: classifier-free guidance's label dropout */
+    int64_t guidance_t_max; /* guide only at t < guidance_t_max; 0: every step */
 } toy2d_recipe;
 
 /* A trained (or training) demo: every handle it needs. */

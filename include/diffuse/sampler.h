@@ -102,7 +102,10 @@ typedef enum diffuse_sampler_option {
     DIFFUSE_SAMPLER_GUIDANCE_SCALE = 15,   /* double w in [0, 1000], default 1: plain
                                             * conditional sampling */
     DIFFUSE_SAMPLER_GUIDANCE_RESCALE = 16, /* double φ in [0, 1], default 0 (off) */
-    DIFFUSE_SAMPLER_CLASSIFIER_SCALE = 17  /* double s in [0, 1e6], default 1 */
+    DIFFUSE_SAMPLER_CLASSIFIER_SCALE = 17, /* double s in [0, 1e6], default 1 */
+    DIFFUSE_SAMPLER_GUIDANCE_T_MAX = 18    /* int m ≥ 0: classifier-free guidance only
+                                            * at steps with t < m; 0 (default) =
+                                            * every step */
 } diffuse_sampler_option;
 
 typedef enum diffuse_sample_method {
@@ -194,6 +197,13 @@ typedef int (*diffuse_sample_progress_fn)(void *user, uint64_t done, uint64_t to
  * rescale_noise_cfg). Both act on the output before the method reads it as
  * x̂_0 and ε̂, so every METHOD and prediction type gets them (ε̂, x̂_0 and v̂
  * are affine in f with label-free coefficients, so guiding f guides each).
+ * Guidance in a limited interval (as Kynkäänniemi et al. 2024 limit it):
+ * GUIDANCE_T_MAX = m > 0 guides only the steps with t < m; the steps above
+ * take the conditional output f_c alone (one model call of n rows). At
+ * high noise a trained network's ε̂_c − ε̂_∅ is least accurate and w
+ * multiplies its error: on the 8 Gaussians (docs/guide.md §8) w = 8 puts
+ * 90 % of the samples within 3σ of their mode guided at every step, 99 %
+ * guided below t = 200 of 1000.
  *
  * Classifier guidance (Dhariwal & Nichol 2021): with a classifier set
  * (diffuse_sampler_set_classifier) each step asks it for

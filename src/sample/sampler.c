@@ -21,7 +21,7 @@
 #include "sample/method.h"
 #include "sample/timesteps.h"
 
-enum { SAMPLER_OPTION_COUNT = 18, SAMPLER_MAX_THREADS = 1024, SAMPLER_MAX_STEPS = 1000000 };
+enum { SAMPLER_OPTION_COUNT = 19, SAMPLER_MAX_THREADS = 1024, SAMPLER_MAX_STEPS = 1000000 };
 
 static const option_spec sampler_specs[SAMPLER_OPTION_COUNT] = {
     [DIFFUSE_SAMPLER_VARIANCE] = {"variance", false, DIFFUSE_VARIANCE_BETA,
@@ -45,6 +45,7 @@ static const option_spec sampler_specs[SAMPLER_OPTION_COUNT] = {
     [DIFFUSE_SAMPLER_GUIDANCE_SCALE] = {"guidance_scale", true, 0, 1000, 1},
     [DIFFUSE_SAMPLER_GUIDANCE_RESCALE] = {"guidance_rescale", true, 0, 1, 0},
     [DIFFUSE_SAMPLER_CLASSIFIER_SCALE] = {"classifier_scale", true, 0, 1e6, 1},
+    [DIFFUSE_SAMPLER_GUIDANCE_T_MAX] = {"guidance_t_max", false, 0, INT32_MAX, 0},
 };
 
 static const sample_method *const sample_methods[] = {
@@ -621,6 +622,14 @@ static diffuse_status classifier_shift(const sample_run *run, worker *w, chunk_b
     return status;
 }
 
+/* Whether classifier-free guidance applies at step t (every row of a chunk
+ * is at the same t): GUIDANCE_T_MAX = m > 0 limits it to t < m. */
+static bool guided_at(const sample_run *run, int32_t t)
+{
+    double t_max = run->sampler->options[DIFFUSE_SAMPLER_GUIDANCE_T_MAX];
+    return run->guided && (t_max == 0 || t < t_max);
+}
+
 /* The (guided) model output for the chunk's rows x at c->t, into
  * c->prediction. */
 static diffuse_status model_output(const sample_run *run, worker *w, chunk_buffers *c,
@@ -630,8 +639,8 @@ static diffuse_status model_output(const sample_run *run, worker *w, chunk_buffe
     const int32_t *labels = run->conditional ? c->labels : NULL;
     diffuse_model_call call = MODEL_CALL(rows, x, c->t, labels, c->prediction);
     call.out_variance = learned_variance(run->sampler) ? c->variance : NULL;
-    diffuse_status status = run->guided ? guided_prediction(run, m, c, rows, x)
-                                        : model_run(m, run->params, &call, false);
+    diffuse_status status = guided_at(run, c->t[0]) ? guided_prediction(run, m, c, rows, x)
+                                                     : model_run(m, run->params, &call, false);
     if (status != DIFFUSE_OK)
         return diffuse_fail(&w->error, status, "%s", diffuse_model_last_error(m));
     return run->sampler->classifier_fn != NULL ? classifier_shift(run, w, c, rows, x)

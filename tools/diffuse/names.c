@@ -119,6 +119,7 @@ static const struct {
     {"sampler", "guidance_scale", "classifier-free guidance w (1: plain conditional, 0: none)"},
     {"sampler", "guidance_rescale", "guidance rescale phi (Lin et al.; 0: off)"},
     {"sampler", "classifier_scale", "classifier guidance scale s (with a classifier)"},
+    {"sampler", "guidance_t_max", "classifier-free guidance only at t < m (0: every step)"},
 };
 
 const char *option_description(const char *group, const char *option)

@@ -93,7 +93,8 @@ class Sampler(Handle, Options):
     labels: an int (every sample) or one integer per sample; label (the
     option) does the same for every run. guidance_scale w: classifier-free
     guidance ε̂ = ε̂_∅ + w (ε̂_c − ε̂_∅), w = 1 plain conditional (the
-    paper's w' is w − 1); guidance_rescale φ (Lin et al. 2023); classifier:
+    paper's w' is w − 1); guidance_rescale φ (Lin et al. 2023); guidance_t_max
+    m: guide only the steps with t < m (0: all); classifier:
     fn(x_t, t, labels) returning ∇_x log p(y | x_t, t), scaled by
     classifier_scale (Dhariwal & Nichol 2021)."""
 
@@ -165,6 +166,8 @@ class Sampler(Handle, Options):
         "guidance_scale", "Classifier-free guidance w (1: plain conditional, 0: unconditional).")
     guidance_rescale = option_property("guidance_rescale", "Guidance rescale φ in [0, 1].")
     classifier_scale = option_property("classifier_scale", "Classifier guidance's scale s.")
+    guidance_t_max = option_property(
+        "guidance_t_max", "Classifier-free guidance only at steps with t < m (0: every step).")
 
     @property
     def classifier(self):

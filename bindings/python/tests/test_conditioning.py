@@ -57,6 +57,18 @@ class SamplingTest(Fixture):
             self.assertNotEqual(plain, guided)
             self.assertEqual(sampler.guidance_scale, 3.0)
 
+    def test_guidance_t_max_limits_the_guided_steps(self):
+        labels = [0, 1, 2, 0, 1, 2]
+        with self.sampler(guidance_scale=3.0) as sampler:
+            every_step = values(sampler.run(N, labels=labels))
+            sampler.guidance_t_max = 100  # every t of a T = 100 schedule is below
+            self.assertEqual(values(sampler.run(N, labels=labels)), every_step)
+            sampler.guidance_t_max = 50
+            self.assertNotEqual(values(sampler.run(N, labels=labels)), every_step)
+            self.assertEqual(sampler.guidance_t_max, 50)
+            with self.assertRaises(diffuse.OutOfRangeError):
+                sampler.guidance_t_max = -1
+
     def test_bad_labels(self):
         with self.sampler() as sampler:
             with self.assertRaises(ValueError):
