@@ -66,7 +66,11 @@ def parse_args(argv):
             ("samples", int, 1000), ("sample-batch", int, 100)):
         p.add_argument("--" + name, type=kind, default=default)
     p.add_argument("--samples-out", default="torch_samples.npy")
-    p.add_argument("--save", help="also save the trained parameters and EMA (torch.save)")
+    p.add_argument("--checkpoint", default="torch_fashion.pt",
+                   help="the run's state (weights, EMA, AdamW, data order), saved every "
+                   "--checkpoint-every steps and at the end (torch.save; '' for none)")
+    p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument("--resume", help="continue from a --checkpoint file (same options)")
     p.add_argument("--check", action="store_true",
                    help="compare the torch U-Net and sampler with the library's, then exit")
     p.add_argument("--tolerance", type=float, default=1e-5,
@@ -168,22 +172,45 @@ def predictor(net, params):
                                     None)
 
 
-def train(a, net, model):
-    x_all, _ = load("train")
-    data = torch.from_numpy(x_all)
+def initial_state(a, model):
+    """The run before its first step: the library's initial weights, EMA
+    (a copy), AdamW's state, the data order."""
     params = named(model, model.params, grad=True)
-    ema = {name: p.detach().clone() for name, p in params.items()}
+    generator = torch.Generator().manual_seed(a.seed)
+    return dict(step=0, params=params, ema={n: p.detach().clone() for n, p in params.items()},
+                optimizer=None, generator=generator, order=None, position=0)
+
+
+def save_state(path, state):
+    """torch.save through a temporary file renamed over `path`."""
+    temporary = path + ".tmp"
+    torch.save({**state, "generator": state["generator"].get_state()}, temporary)
+    os.replace(temporary, path)
+
+
+def load_state(path):
+    state = torch.load(path)
+    state["generator"] = torch.Generator().set_state(state["generator"])
+    return state
+
+
+def train(a, net, state, data):
+    """Trains from state["step"] to --steps, saving the state every
+    --checkpoint-every steps and at the end."""
+    params, ema = state["params"], state["ema"]
     optimizer = torch.optim.AdamW(list(params.values()), lr=a.lr, betas=(0.9, 0.999),
                                   eps=1e-8, weight_decay=0.0)
+    if state["optimizer"] is not None:
+        optimizer.load_state_dict(state["optimizer"])
     ab = alpha_bar()
     root, root_m1 = ab.sqrt().float(), (1 - ab).sqrt().float()
-    generator = torch.Generator().manual_seed(a.seed)
-    order, position, start = torch.randperm(len(data), generator=generator), 0, time.time()
-    for s in range(a.steps):
-        if position >= len(data):  # a new epoch: a new order (a batch never crosses one)
-            order, position = torch.randperm(len(data), generator=generator), 0
-        x0 = data[order[position:position + a.batch]]
-        position += a.batch
+    generator, first, start = state["generator"], state["step"], time.time()
+    for s in range(first, a.steps):
+        if state["order"] is None or state["position"] >= len(data):
+            # a new epoch, a new order (a batch never crosses one)
+            state.update(order=torch.randperm(len(data), generator=generator), position=0)
+        x0 = data[state["order"][state["position"]:state["position"] + a.batch]]
+        state["position"] += a.batch
         t = torch.randint(0, T, (len(x0),), generator=generator)
         eps = torch.randn(x0.shape, generator=generator)
         x_t = root[t][:, None, None, None] * x0 + root_m1[t][:, None, None, None] * eps
@@ -196,11 +223,15 @@ def train(a, net, model):
         with torch.no_grad():
             for name, p in params.items():
                 ema[name].mul_(a.ema).add_(p.detach(), alpha=1 - a.ema)
+        state.update(step=s + 1, optimizer=optimizer.state_dict())
         if a.log_every and ((s + 1) % a.log_every == 0 or s + 1 == a.steps):
-            rate = (s + 1) / (time.time() - start)
+            rate = (s + 1 - first) / (time.time() - start)
             print("step %7d/%d  mse %.4f  %6.2f it/s  ETA %5.0fs"
                   % (s + 1, a.steps, loss.item(), rate, (a.steps - s - 1) / rate), flush=True)
-    return params, ema
+        if a.checkpoint and ((a.checkpoint_every and (s + 1) % a.checkpoint_every == 0)
+                             or s + 1 == a.steps):
+            save_state(a.checkpoint, state)
+    return ema
 
 
 def sample(a, net, ema):
@@ -294,11 +325,11 @@ def main(argv):
     torch.manual_seed(a.seed)
     model = library_model(diffuse, a)
     net = reference_net(model)
-    start = time.time()
-    params, ema = train(a, net, model)
-    print("trained %d steps in %.0f s" % (a.steps, time.time() - start), flush=True)
-    if a.save:
-        torch.save({"params": params, "ema": ema, "options": vars(a)}, a.save)
+    state = load_state(a.resume) if a.resume else initial_state(a, model)
+    start, first = time.time(), state["step"]
+    ema = train(a, net, state, torch.from_numpy(load("train")[0]))
+    print("trained steps %d-%d in %.0f s" % (first + 1, a.steps, time.time() - start),
+          flush=True)
     start = time.time()
     samples = sample(a, net, ema)
     np.save(a.samples_out, samples)
