@@ -85,10 +85,16 @@ def parse_value(kind, low, high, text):
         return text
     if kind == "sampler":
         return SAMPLERS.get(text)
+    # strtod's syntax: leading blanks but nothing after the number, hex too
+    if text != text.rstrip() or "_" in text:
+        return None
     try:
         value = float(text)
     except ValueError:
-        return None
+        try:
+            value = float.fromhex(text)
+        except ValueError:
+            return None
     if not low <= value <= high:  # also refuses NaN
         return None
     if kind is float:

@@ -25,7 +25,6 @@ import math
 
 from . import _png
 from ._buffers import float_input, numpy
-from ._png import png_bytes
 
 BLUE = (31, 119, 180)
 ORANGE = (255, 127, 14)
@@ -35,6 +34,8 @@ PALETTE = (BLUE, ORANGE, GREEN, RED)
 
 _MARGIN = 10
 _DOT_ALPHA = 0.55
+png_bytes = _png.png_bytes  # public here since the scatter plots
+
 _GRID, _AXIS, _FRAME = (232, 232, 232), (195, 195, 195), (150, 150, 150)
 
 
