@@ -322,7 +322,6 @@ def main(argv):
         passed = check(a, diffuse)
         print("PASS" if passed else "FAIL")
         return 0 if passed else 1
-    torch.manual_seed(a.seed)
     model = library_model(diffuse, a)
     net = reference_net(model)
     state = load_state(a.resume) if a.resume else initial_state(a, model)
