@@ -8,8 +8,8 @@ atomic checkpoints, --resume and a PNG grid of samples.
 The twin of the C program (examples/fashion/fashion.c and fashion_run.c):
 the same options and defaults (--quick, --classes, --label-dropout,
 --guidance, --resume, --stop-at, --samples/--samples-out/--labels-out …;
---help lists them) and the same library calls in the same order, so the
-same flags give byte-identical checkpoints, .npy files and grids
+--help lists them) and the same library calls (plus the binding's queries),
+so the same flags give byte-identical checkpoints, .npy files and grids
 (bindings/python/tests/test_fashion_example.py checks it). Needs numpy. The
 library is found as for every binding program (DIFFUSE_LIBRARY, the
 installed library, or a build*/ directory of this checkout).
