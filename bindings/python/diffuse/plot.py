@@ -1,5 +1,15 @@
-"""Scatter plots of 2-D point sets as PNG files, with the standard library
-only (zlib + struct); the same layout as the C demo's plots.
+"""Scatter plots of 2-D point sets and grids of sample images as PNG files.
+
+    diffuse.plot.image_grid_png("grid.png", samples, columns=8)
+
+writes images of shape (n, C, H, W) in [−1, 1] (C = 1 gray, 3 RGB) as the C
+examples' grids do (examples/common/image_grid.c): `columns` to a row,
+framed and separated by `padding` mid-gray pixels, x ↦ the byte
+⌊(clip(x, −1, 1) + 1)·127.5 + 0.5⌋ in float32. Written by libpng when it
+is installed (the C examples' bytes, see diffuse._png), else by zlib.
+
+Scatter plots, with the standard library only (zlib + struct); the same
+layout as the C demo's plots:
 
     diffuse.plot.scatter_png("toy2d.png", [data, samples])
 
@@ -10,12 +20,11 @@ a grey frame, points as 3×3 translucent dots (dense regions look darker).
 Points outside the square or not finite are skipped.
 """
 
+import array
 import math
-import os
-import struct
-import zlib
 
-from ._buffers import float_input
+from . import _png
+from ._buffers import float_input, numpy
 
 BLUE = (31, 119, 180)
 ORANGE = (255, 127, 14)
@@ -25,38 +34,15 @@ PALETTE = (BLUE, ORANGE, GREEN, RED)
 
 _MARGIN = 10
 _DOT_ALPHA = 0.55
+png_bytes = _png.png_bytes  # public here since the scatter plots
+
 _GRID, _AXIS, _FRAME = (232, 232, 232), (195, 195, 195), (150, 150, 150)
-
-
-def png_bytes(width, height, rgb):
-    """An 8-bit RGB PNG of width×height pixels (rgb: 3 bytes a pixel, rows
-    top to bottom) as bytes."""
-    if width <= 0 or height <= 0 or len(rgb) != 3 * width * height:
-        raise ValueError("rgb must hold 3·%d·%d bytes; got %d" % (width, height, len(rgb)))
-    stride = 3 * width
-    scanlines = b"".join(b"\0" + bytes(rgb[y * stride:(y + 1) * stride]) for y in range(height))
-
-    def chunk(tag, data):
-        return (struct.pack(">I", len(data)) + tag + data
-                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(scanlines, 9)) + chunk(b"IEND", b""))
 
 
 def write_png(path, width, height, rgb):
     """Writes png_bytes() to `path` through a temporary file renamed over it,
     so a reader never sees half an image."""
-    temporary = "%s.tmp%d" % (path, os.getpid())
-    try:
-        with open(temporary, "wb") as stream:
-            stream.write(png_bytes(width, height, rgb))
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    _png.write_png(path, width, height, rgb, 3, use_libpng=False)
 
 
 class _Canvas:
@@ -147,3 +133,69 @@ def _dots(canvas, left, top, size, extent, pairs, color):
             canvas.blend(px + k % 3 - 1, py + k // 3 - 1, color, _DOT_ALPHA, clip)
         drawn += 1
     return drawn
+
+
+_GRID_BACKGROUND = 128
+_MAX_SIDE = 65535  # image_grid.c's bounds on a side, the columns and the padding
+_MAX_RAW_BYTES = 1 << 30  # png_writer.h's PNG_WRITER_MAX_RAW_BYTES
+
+
+def image_grid_png(path, images, columns=8, padding=2, image_shape=None):
+    """Writes n images as a grid PNG, `columns` to a row (the last row may be
+    short). images: float32 of shape (n, C, H, W) (numpy or any buffer), or
+    flat/other shapes with image_shape=(C, H, W). Returns (width, height)
+    of the PNG."""
+    values, count, shape = float_input(images, "images")
+    channels, height, width = _image_shape(shape, image_shape)
+    size = channels * height * width
+    if count == 0 or count % size != 0:
+        raise ValueError("images hold %d values, not a positive multiple of %d·%d·%d"
+                         % (count, channels, height, width))
+    if not (1 <= columns <= _MAX_SIDE and 0 <= padding <= _MAX_SIDE):
+        raise ValueError("need 1 <= columns <= %d and 0 <= padding <= %d"
+                         % (_MAX_SIDE, _MAX_SIDE))
+    n = count // size
+    rows = (n + columns - 1) // columns
+    grid_width = columns * (width + padding) + padding
+    grid_height = rows * (height + padding) + padding
+    if grid_height * (1 + grid_width * channels) > _MAX_RAW_BYTES:
+        raise ValueError("a grid of %d×%d pixels is too large" % (grid_width, grid_height))
+    pixels = _image_bytes(values, count)
+    grid = bytearray([_GRID_BACKGROUND]) * (grid_width * grid_height * channels)
+    for i in range(n):
+        top = padding + (i // columns) * (height + padding)
+        left = padding + (i % columns) * (width + padding)
+        image = pixels[i * size:(i + 1) * size]
+        for y in range(height):
+            # the planes of row y interleaved: pixel x's C bytes side by side
+            row = bytearray(width * channels)
+            for c in range(channels):
+                start = (c * height + y) * width
+                row[c::channels] = image[start:start + width]
+            at = ((top + y) * grid_width + left) * channels
+            grid[at:at + width * channels] = row
+    _png.write_png(path, grid_width, grid_height, grid, channels)
+    return grid_width, grid_height
+
+
+def _image_shape(shape, image_shape):
+    shape = tuple(image_shape) if image_shape is not None else tuple(shape or ())[1:]
+    if len(shape) != 3 or shape[0] not in (1, 3) or not all(0 < s <= _MAX_SIDE
+                                                            for s in shape[1:]):
+        raise ValueError("images must have shape (n, C, H, W) with C = 1 or 3 (or give "
+                         "image_shape=(C, H, W)); got image shape %r" % (shape,))
+    return shape
+
+
+def _image_bytes(values, count):
+    """The bytes ⌊(clip(x, −1, 1) + 1)·127.5 + 0.5⌋ in float32 arithmetic, as
+    image_grid.c's to_byte computes them."""
+    if numpy is not None:
+        x = numpy.ctypeslib.as_array(values, (count,)).astype(numpy.float32)
+        x = (numpy.clip(x, numpy.float32(-1), numpy.float32(1)) + numpy.float32(1)) \
+            * numpy.float32(127.5) + numpy.float32(0.5)
+        return x.astype(numpy.uint8).tobytes()
+    # float32 rounding of each double result: exact for one + or × of floats
+    rounded = array.array("f", [min(1.0, max(-1.0, v)) + 1.0 for v in values])
+    rounded = array.array("f", [v * 127.5 for v in rounded])
+    return bytes(int(v) for v in array.array("f", [v + 0.5 for v in rounded]))
