@@ -20,7 +20,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DDIFFUSE_BUILD_BENCH=ON
     -DDIFFUSE_BUILD_TESTS=OFF -DDIFFUSE_BUILD_EXAMPLES=OFF -DDIFFUSE_SANITIZE=OFF \
     -DDIFFUSE_WERROR=OFF >/dev/null
 log="$build/bench-build.log"
-if ! cmake --build "$build" --target bench_diffuse bench_sgemm -j"$(nproc)" >"$log" 2>&1; then
+if ! cmake --build "$build" --target bench_diffuse bench_sgemm bench_sampler_overhead -j"$(nproc)" >"$log" 2>&1; then
     cat "$log" >&2
     exit 1
 fi

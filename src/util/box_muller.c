@@ -5,6 +5,12 @@
 
 #include "nn/vec.h"
 
+/* Unfused, for the same bits on every CPU (gcc's ISO C mode already keeps
+ * FP_CONTRACT off and does not know the pragma). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 /* ln 2 = LN2_HI + LN2_LO, LN2_HI with 32 trailing zero bits, so that
  * e·LN2_HI is exact for |e| < 2^20 (fdlibm's split). */
 #define LN2_HI 6.93147180369123816490e-01

@@ -9,9 +9,8 @@
  * accurate to about an ulp of double, so the floats are libm's except
  * where the double lies within a few ulps of a float rounding boundary
  * (measured: fewer than 1 in 10^8 values differ, by one float ulp). They
- * use only +, −, ×, ÷ and √ (correctly rounded, and ISO C's default
- * -ffp-contract=off keeps them unfused), so every vector width gives the
- * same bits. */
+ * use only +, −, ×, ÷ and √, correctly rounded and never fused into
+ * multiply-adds, so every vector width gives the same bits. */
 #ifndef DIFFUSE_SRC_BOX_MULLER_H
 #define DIFFUSE_SRC_BOX_MULLER_H
 
