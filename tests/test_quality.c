@@ -181,7 +181,9 @@ static void check_issue_bar(const char *name, diffuse_toy2d kind, const method_m
  * flow ODE puts 2–4 % of the samples between the modes and DPM-Solver++-20's
  * last step over-shrinks them: docs/performance.md, "Why the 8 Gaussians
  * miss"). The suite prints the misses and holds them to what they measure
- * with room for noise: precision within 0.04, ED under DDPM-1000's own bar. */
+ * with room for noise: precision within 0.04, ED under DDPM-1000's own bar
+ * (1/20 of noise's: 0.0025 here, against DPM-Solver++-20's 0.0020 ± 0.0007)
+ * plus two standard errors. */
 static void check_measured_miss(const char *name, diffuse_toy2d kind, const method_means *fast,
                                 const comparison *c, int draws)
 {
@@ -191,9 +193,11 @@ static void check_measured_miss(const char *name, diffuse_toy2d kind, const meth
            "(bar %.5f), precision %.4f below DDPM-1000's (bar %.2f)\n",
            name, diffuse_toy2d_name(kind), fast->distance, distance_error(fast, draws), bar,
            drop, QUALITY_PRECISION_DROP);
-    ck_assert_msg(fast->distance <= QUALITY_MAX_RATIO * c->noise,
-                  "%s samples too far from the data: %g > %g", name, fast->distance,
-                  QUALITY_MAX_RATIO * c->noise);
+    double demo_bar = QUALITY_MAX_RATIO * c->noise + 2.0 * distance_error(fast, draws);
+    ck_assert_msg(fast->distance <= demo_bar,
+                  "%s samples too far from the data: %g > %g (1/20 of noise + 2 standard "
+                  "errors)",
+                  name, fast->distance, demo_bar);
     ck_assert_msg(drop <= QUALITY_PRECISION_DROP_8GAUSSIANS,
                   "%s: mean precision %.4f is more than %.2f below DDPM-1000's %.4f", name,
                   fast->precision, QUALITY_PRECISION_DROP_8GAUSSIANS, c->ddpm.precision);
