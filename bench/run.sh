@@ -8,6 +8,11 @@
 #   bench/run.sh --explore                # PyTorch under each candidate setting
 #   bench/run.sh --widths 128 --threads 1 --rounds 1      # a quicker subset
 #
+# It also builds bench_sampler_overhead; the fast samplers' tables
+# (docs/performance.md) then come from
+#   build-bench/bench/bench_sampler_overhead
+#   bench/compare_samplers.py --build-dir build-bench
+#
 # Environment: BUILD_DIR (default build-bench), PYTHON (default /usr/bin/python3,
 # which must have torch). OPENBLAS_CORETYPE and the like are passed through
 # unchanged to both sides.
