@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 
 #include "bench_cli.h"
+#include "bench_model.h"
 #include "diffuse/model.h"
 #include "diffuse/optim.h"
 #include "diffuse/sampler.h"
@@ -32,7 +33,6 @@
 
 #define BENCH_MAX_REPEATS 64
 #define BENCH_DATA_ROWS 65536 /* pre-generated training points, cycled through */
-#define BENCH_DIM 2
 
 typedef struct bench_options {
     long width, layers, embed, batch, timesteps, samples, threads;
@@ -98,21 +98,6 @@ typedef struct long_flag {
     long min, max;
 } long_flag;
 
-static const char *const sampler_names[] = {[DIFFUSE_METHOD_DDPM] = "ddpm",
-                                            [DIFFUSE_METHOD_DDIM] = "ddim",
-                                            [DIFFUSE_METHOD_DPMPP_2M] = "dpmpp"};
-
-/* --sampler NAME into o->sampler; 0 when known. */
-static int parse_sampler(const char *name, bench_options *o)
-{
-    for (long i = 0; i < (long)(sizeof sampler_names / sizeof sampler_names[0]); i++)
-        if (strcmp(name, sampler_names[i]) == 0) {
-            o->sampler = i;
-            return 0;
-        }
-    return -1;
-}
-
 static int parse_options(int argc, char **argv, bench_options *o)
 {
     *o = (bench_options){.width = 128, .layers = 3, .embed = 64, .batch = 256,
@@ -151,7 +136,7 @@ static int parse_options(int argc, char **argv, bench_options *o)
         }
         if (strcmp(argv[i], "--sampler") == 0) {
             known = 1;
-            if (parse_sampler(argv[i + 1], o) != 0) {
+            if (bench_parse_method(argv[i + 1], &o->sampler) != 0) {
                 fprintf(stderr, "bench_diffuse: bad value for %s: %s\n", argv[i], argv[i + 1]);
                 return -1;
             }
@@ -161,9 +146,8 @@ static int parse_options(int argc, char **argv, bench_options *o)
             return -1;
         }
     }
-    static const long default_steps[] = {0, 50, 20};
     if (o->sampler_steps == 0)
-        o->sampler_steps = default_steps[o->sampler];
+        o->sampler_steps = bench_default_steps(o->sampler);
     return 0;
 }
 
@@ -190,27 +174,6 @@ static void setup_free(bench_setup *s)
     free(s->samples);
 }
 
-static diffuse_status build_model(const bench_options *o, bench_setup *s)
-{
-    diffuse_model_config *config = NULL;
-    diffuse_status status = diffuse_model_config_create(&config, DIFFUSE_ARCH_MLP, BENCH_DIM);
-    if (status == DIFFUSE_OK)
-        status = diffuse_model_config_set_int(config, DIFFUSE_MODEL_HIDDEN_WIDTH, o->width);
-    if (status == DIFFUSE_OK)
-        status = diffuse_model_config_set_int(config, DIFFUSE_MODEL_HIDDEN_LAYERS, o->layers);
-    if (status == DIFFUSE_OK)
-        status = diffuse_model_config_set_int(config, DIFFUSE_MODEL_TIME_EMBED_DIM, o->embed);
-    if (status == DIFFUSE_OK)
-        status = diffuse_model_config_set_int(config, DIFFUSE_MODEL_ACTIVATION,
-                                              DIFFUSE_ACTIVATION_SILU);
-    if (status == DIFFUSE_OK)
-        status = diffuse_model_config_set_int(config, DIFFUSE_MODEL_RESIDUAL, 1);
-    if (status == DIFFUSE_OK)
-        status = diffuse_model_create(&s->model, config);
-    diffuse_model_config_free(config);
-    return status;
-}
-
 /* Adam with the library defaults: lr 1e-3, β = (0.9, 0.999), ε = 1e-8, no
  * weight decay, clipping or EMA — the same as torch.optim.Adam(lr=1e-3). */
 static diffuse_status build_trainer(const bench_options *o, bench_setup *s)
@@ -234,17 +197,7 @@ static diffuse_status build_sampler(const bench_options *o, bench_setup *s)
 {
     diffuse_status status = diffuse_sampler_create(&s->sampler, s->model, s->schedule);
     if (status == DIFFUSE_OK)
-        status = diffuse_sampler_set_int(s->sampler, DIFFUSE_SAMPLER_VARIANCE,
-                                         DIFFUSE_VARIANCE_BETA);
-    if (status == DIFFUSE_OK)
-        status = diffuse_sampler_set_int(s->sampler, DIFFUSE_SAMPLER_THREADS, o->threads);
-    if (status == DIFFUSE_OK)
-        status = diffuse_sampler_set_int(s->sampler, DIFFUSE_SAMPLER_METHOD, o->sampler);
-    if (status == DIFFUSE_OK)
-        status = diffuse_sampler_set_int(s->sampler, DIFFUSE_SAMPLER_SPACING,
-                                         DIFFUSE_SPACING_TRAILING);
-    if (status == DIFFUSE_OK)
-        status = diffuse_sampler_set_int(s->sampler, DIFFUSE_SAMPLER_STEPS, o->sampler_steps);
+        status = bench_sampler_configure(s->sampler, o->sampler, o->sampler_steps, o->threads);
     return status;
 }
 
@@ -264,7 +217,7 @@ static int setup_create(const bench_options *o, bench_setup *s)
     status = diffuse_schedule_create(&s->schedule, DIFFUSE_SCHEDULE_LINEAR, (size_t)o->timesteps);
     if (status != DIFFUSE_OK)
         return fail("diffuse_schedule_create", status);
-    status = build_model(o, s);
+    status = bench_mlp_create(o->width, o->layers, o->embed, &s->model);
     if (status != DIFFUSE_OK)
         return fail("building the model", status);
     status = build_trainer(o, s);
@@ -371,7 +324,7 @@ static void print_results(const bench_options *o, const bench_setup *s, const be
            "\"threads\": %ld, \"params\": %zu, \"train_seconds\": %.3g, \"sampler\": \"%s\", "
            "\"sampler_steps\": %ld",
            diffuse_version_string(), o->width, o->layers, o->embed, o->batch, o->timesteps,
-           o->samples, o->threads, params, o->train_seconds, sampler_names[o->sampler],
+           o->samples, o->threads, params, o->train_seconds, bench_method_name(o->sampler),
            o->sampler_steps != 0 ? o->sampler_steps : o->timesteps);
     print_array("train_steps_per_s", r->train_rate, o->train_repeats);
     print_array("sample_samples_per_s", r->sample_rate, o->sample_repeats);

@@ -191,6 +191,58 @@ START_TEST(uniform_and_normal_share_the_position)
 }
 END_TEST
 
+/* The batched, vectorised path (64 blocks at a time) gives the bits of the
+ * one-block transform, block by block (lanes and the scalar remainder of
+ * the vector loop compute the same thing). */
+START_TEST(batched_normals_equal_block_by_block)
+{
+    enum { BLOCKS = 1000 };
+    static float batched[4 * BLOCKS];
+    const uint32_t key[2] = {0x89ABCDEFu, 0x01234567u};
+    philox_normal(UINT64_C(0x0123456789ABCDEF), 9, 0, batched, 4 * BLOCKS);
+    for (uint32_t b = 0; b < BLOCKS; b++) {
+        uint32_t words[4];
+        float z[4];
+        philox4x32_10((const uint32_t[4]){b, 0, 9, 0}, key, words);
+        philox_normals_from_words(words, z);
+        ck_assert_msg(memcmp(z, &batched[4 * b], sizeof z) == 0, "block %u differs", b);
+    }
+}
+END_TEST
+
+/* The transform's own ln, cos and sin against libm's formula in double:
+ * at most one float ulp apart, and equal almost always (box_muller.h). */
+START_TEST(normals_agree_with_libm_box_muller)
+{
+    enum { PAIRS = 50000 };
+    size_t equal = 0;
+    uint64_t state = 88172645463325252u;
+    for (size_t i = 0; i < PAIRS; i++) {
+        uint32_t words[4];
+        for (int k = 0; k < 4; k++) { /* xorshift64: any words will do */
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            words[k] = (uint32_t)(state >> 32);
+        }
+        float z[4];
+        philox_normals_from_words(words, z);
+        for (int k = 0; k < 4; k += 2) {
+            double r = sqrt(-2.0 * log(((double)words[k] + 0.5) * 0x1p-32));
+            double angle = 6.283185307179586 * (((double)words[k + 1] + 0.5) * 0x1p-32);
+            float expected[2] = {(float)(r * cos(angle)), (float)(r * sin(angle))};
+            for (int j = 0; j < 2; j++) {
+                ck_assert_float_le(fabsf(z[k + j] - expected[j]),
+                                   nextafterf(fabsf(expected[j]), INFINITY) -
+                                       fabsf(expected[j]));
+                equal += z[k + j] == expected[j];
+            }
+        }
+    }
+    ck_assert_uint_ge(equal, 4 * PAIRS - 4);
+}
+END_TEST
+
 /* ---- (4) Distributions -------------------------------------------------- */
 
 #define N_SAMPLES 1000000
@@ -523,6 +575,8 @@ static Suite *rng_suite(void)
     tcase_add_loop_test(philox, uniforms_match_reference_exactly, 0, (int)N_CASES);
     tcase_add_loop_test(philox, normals_match_reference, 0, (int)N_CASES);
     tcase_add_loop_test(philox, handle_draws_match_reference, 0, (int)N_CASES);
+    tcase_add_test(philox, batched_normals_equal_block_by_block);
+    tcase_add_test(philox, normals_agree_with_libm_box_muller);
     suite_add_tcase(suite, philox);
 
     TCase *split = tcase_create("split");

@@ -6,8 +6,9 @@
  *           [--sampler ddpm|ddim|dpmpp] [--sample-steps N] [--classes]
  *           [--guidance-t-max M] [--nll]
  *
- * --steps counts training steps; --sample-steps the sampler's timesteps
- * (trailing spacing; default: all 1000 for ddpm, 50 for ddim, 20 for dpmpp).
+ * --steps counts training steps (default 6000, 18000 for 8gaussians);
+ * --sample-steps the sampler's timesteps (trailing spacing, uniform in λ for
+ * dpmpp; default: all 1000 for ddpm, 50 for ddim, 20 for dpmpp).
  *
  * --threads defaults to the number of cores (at most 8); 0 leaves threading
  * to OpenBLAS.
@@ -88,7 +89,7 @@ static int parse_options(int argc, char **argv, options *o)
     /* One library thread per core: the library splits rows across them. */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
-    *o = (options){DIFFUSE_TOY2D_SWISS_ROLL, TOY2D_DEFAULT_STEPS, 2000, 1, threads, "toy2d.png",
+    *o = (options){DIFFUSE_TOY2D_SWISS_ROLL, 0, 2000, 1, threads, "toy2d.png",
                    NULL, DIFFUSE_METHOD_DDPM, 0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -143,6 +144,8 @@ static int parse_options(int argc, char **argv, options *o)
         fprintf(stderr, "toy2d: --classes measures modes of 8gaussians only\n");
         return -1;
     }
+    if (o->steps == 0) /* no --steps: the data set's default */
+        o->steps = toy2d_default_steps(o->data);
     return 0;
 }
 

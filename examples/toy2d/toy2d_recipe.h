@@ -7,6 +7,16 @@
 #include <diffuse/diffuse.h>
 
 #define TOY2D_DEFAULT_STEPS 6000
+/* The 8 Gaussians train three times as long: their modes (σ = 0.106) are the
+ * finest structure of the sets, and the deterministic samplers follow the
+ * learned score between them without DDPM's noise to correct it; at 6,000
+ * steps DDIM-50 loses 0.022 of k-NN precision to DDPM-1000, at 18,000 0.013
+ * (docs/performance.md, "Why the 8 Gaussians miss"). */
+#define TOY2D_EIGHT_GAUSSIANS_STEPS 18000
+
+/* The demo's training steps for `data` (TOY2D_DEFAULT_STEPS or, for the 8
+ * Gaussians, TOY2D_EIGHT_GAUSSIANS_STEPS). */
+uint64_t toy2d_default_steps(diffuse_toy2d data);
 
 typedef struct toy2d_recipe {
     diffuse_toy2d data;
@@ -20,7 +30,7 @@ typedef struct toy2d_recipe {
     double learning_rate;
     double ema_decay;
     diffuse_sample_method sample_method; /* DDPM (default), DDIM or DPM-Solver++ 2M */
-    int64_t sample_steps;  /* timestep list entries, trailing spacing; 0: every step */
+    int64_t sample_steps;  /* timestep list entries (toy2d_sample); 0: every step */
     size_t classes;        /* > 0: class-conditional on the data's classes (toy2d.h) */
     double label_dropout;  /* with classes: classifier-free guidance's label dropout */
     int64_t guidance_t_max; /* guide only at t < guidance_t_max; 0: every step */
@@ -68,7 +78,8 @@ toy2d_recipe toy2d_default_recipe(diffuse_toy2d data, uint64_t steps, uint64_t s
 int toy2d_train(const toy2d_recipe *recipe, toy2d_run *run);
 
 /* n samples (n × 2 floats) from the EMA weights, with the recipe's method
- * over sample_steps trailing-spaced timesteps (all T when 0). */
+ * over sample_steps timesteps (all T when 0): trailing-spaced for DDPM and
+ * DDIM, uniform in λ for DPM-Solver++ (toy2d_recipe.c, dpmpp_list). */
 int toy2d_sample(toy2d_run *run, size_t n, float *out);
 
 /* The same for a class-conditional recipe: sample i of class labels[i]

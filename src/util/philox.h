@@ -39,7 +39,9 @@ float philox_uniform_from_word(uint32_t word);
  * the word pairs (w0, w1) -> (z0, z1) and (w2, w3) -> (z2, z3):
  *     u_a = (w_a + 1/2) * 2^-32,  u_b = (w_b + 1/2) * 2^-32   (both in (0, 1))
  *     r = sqrt(-2 ln u_a),  z_a = r cos(2π u_b),  z_b = r sin(2π u_b)
- * each rounded to float. |z| <= sqrt(2 * 33 ln 2) < 6.8, always finite. */
+ * each rounded to float. |z| <= sqrt(2 * 33 ln 2) < 6.8, always finite.
+ * ln, cos and sin are util/box_muller.c's vectorisable polynomials (within
+ * about an ulp of double; see box_muller.h). */
 void philox_normals_from_words(const uint32_t words[4], float out[4]);
 
 /* out[i] = uniform value with index first + i of the stream (seed, stream),
