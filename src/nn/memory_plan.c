@@ -48,12 +48,15 @@ bool nn_layer_backward_reads_input(const nn_layer *layer)
     }
 }
 
-/* An output worth recomputing instead of keeping: elementwise or a copy,
- * from inputs and state that are kept anyway. */
+/* An output worth recomputing instead of keeping: elementwise or a copy
+ * from inputs and state that are kept anyway, or a 1×1 convolution (an
+ * attention block's QKV: C_in·C_out flops per pixel, a ninth of the 3×3
+ * convolutions around it, for 3C values per pixel not kept). */
 static bool recomputable(const nn_layer *layer)
 {
+    bool pointwise = layer->kind == NN_LAYER_CONV2D && layer->kernel == 1 && layer->stride == 1;
     bool cheap = layer->kind == NN_LAYER_GROUP_NORM || layer->kind == NN_LAYER_UPSAMPLE ||
-                 layer->kind == NN_LAYER_CONCAT || layer->kind == NN_LAYER_DROPOUT;
+                 layer->kind == NN_LAYER_CONCAT || layer->kind == NN_LAYER_DROPOUT || pointwise;
     return cheap && layer->add == NN_NO_LAYER;
 }
 

@@ -17,7 +17,8 @@
  *                layer's dx) in backward: one step each.
  *
  * Training does not keep the output of a cheap layer (GroupNorm [+ SiLU],
- * up-sampling, concatenation, dropout, none with an `add`) that only
+ * up-sampling, concatenation, dropout, a 1×1 convolution; none with an
+ * `add`) that only
  * row-wise backward steps read (convolution, GroupNorm, attention: one
  * image at a time): those steps recompute it per image from what is kept
  * (its inputs, GroupNorm's (μ, 1/σ), the dropout keys), with the same bits.
