@@ -41,11 +41,11 @@ static size_t max_size(size_t a, size_t b)
     return a > b ? a : b;
 }
 
-/* The sizes of one image's scratch, from the image layers. */
+/* The sizes of one image's scratch, from the image layers (those whose
+ * backward runs image by image). */
 static void measure_layer(nn_executor *ex, const nn_layer *layer)
 {
-    if (layer->kind == NN_LAYER_LINEAR || layer->kind == NN_LAYER_DENSE ||
-        layer->kind == NN_LAYER_EMBEDDING)
+    if (!nn_layer_backward_by_row(layer))
         return;
     ex->row_width = max_size(ex->row_width, max_size(layer->in, layer->out));
     if (layer->kind == NN_LAYER_CONV2D) {
