@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "nn/executor.h"
+#include "nn/lifetimes.h"
 #include "nn/unet.h"
 #include "nn_reference.h"
 #include "test_support.h"
@@ -295,6 +297,72 @@ START_TEST(unet_trains_resumes_and_samples)
 }
 END_TEST
 
+/* Random lifetimes: buffers alive at a common step never share memory,
+ * the arena is at least the bound, and the same input packs the same way. */
+START_TEST(lifetimes_pack_separates_live_buffers)
+{
+    enum { COUNT = 300, STEPS = 60 };
+    nn_lifetime buffers[COUNT], again[COUNT];
+    float *draws = random_floats(3 * COUNT, 90, 0.0f, 1.0f);
+    for (size_t i = 0; i < COUNT; i++) {
+        size_t first = (size_t)(draws[3 * i] * STEPS), length = (size_t)(draws[3 * i + 1] * 20);
+        size_t last = first + length < STEPS ? first + length : STEPS - 1;
+        buffers[i] = (nn_lifetime){(size_t)(draws[3 * i + 2] * 1000) / 16 * 16, first, last, 0};
+    }
+    memcpy(again, buffers, sizeof buffers);
+    diffuse_error error;
+    size_t total, total_again;
+    ck_assert_int_eq(nn_lifetimes_pack(&error, buffers, COUNT, &total), DIFFUSE_OK);
+    ck_assert_int_eq(nn_lifetimes_pack(&error, again, COUNT, &total_again), DIFFUSE_OK);
+    ck_assert_uint_eq(total, total_again);
+    ck_assert_mem_eq(buffers, again, sizeof buffers);
+    ck_assert_uint_ge(total, nn_lifetimes_bound(buffers, COUNT));
+    for (size_t i = 0; i < COUNT; i++) {
+        const nn_lifetime *a = &buffers[i];
+        ck_assert_uint_le(a->offset + a->size, total);
+        for (size_t j = i + 1; j < COUNT; j++) {
+            const nn_lifetime *b = &buffers[j];
+            bool together = a->first <= b->last && b->first <= a->last;
+            bool shared = a->offset < b->offset + b->size && b->offset < a->offset + a->size;
+            ck_assert_msg(!(together && shared && a->size > 0 && b->size > 0),
+                          "buffers %zu and %zu share memory while both alive", i, j);
+        }
+    }
+    free(draws);
+}
+END_TEST
+
+/* The benchmark's U-Net (docs/design.md, "The U-Net's activation memory"):
+ * training keeps far less than every output, the packing is within 5 % of
+ * the lower bound of its lifetimes, and a training step needs less than a
+ * quarter of what keeping every output and a gradient for each did. */
+START_TEST(unet_memory_plan_is_tight)
+{
+    diffuse_model_config *config;
+    ck_assert_int_eq(diffuse_model_config_create(&config, DIFFUSE_ARCH_UNET, 784), DIFFUSE_OK);
+    set_int(config, DIFFUSE_MODEL_ATTENTION_LEVELS, 4);
+    set_int(config, DIFFUSE_MODEL_LEVELS, 3);
+    set_int(config, DIFFUSE_MODEL_RES_BLOCKS, 2);
+    set_int(config, DIFFUSE_MODEL_BASE_CHANNELS, 32);
+    diffuse_model *m;
+    ck_assert_msg(diffuse_model_create(&m, config) == DIFFUSE_OK, "%s", diffuse_last_error());
+    diffuse_model_config_free(config);
+    const nn_layer_list *list = nn_unet_layers(m);
+    nn_executor ex;
+    diffuse_error error;
+    ck_assert_int_eq(nn_executor_init(&error, &ex, list, 784, 32, 10000.0, 0, 0), DIFFUSE_OK);
+    size_t outputs = 0;
+    for (size_t k = 0; k < list->count; k++)
+        outputs += list->layers[k].out;
+    ck_assert_uint_lt(ex.train_plan.kept_floats, outputs * 2 / 5);
+    ck_assert_uint_le(ex.train_plan.row_floats, ex.train_plan.bound + ex.train_plan.bound / 20);
+    ck_assert_uint_lt(nn_executor_train_floats(&ex), 2 * outputs / 4);
+    ck_assert_uint_lt(ex.predict_plan.row_floats, outputs / 4);
+    nn_executor_release(&ex);
+    diffuse_model_free(m);
+}
+END_TEST
+
 static Suite *unet_suite(void)
 {
     Suite *suite = suite_create("unet");
@@ -303,6 +371,8 @@ static Suite *unet_suite(void)
     tcase_add_test(network, unet_defaults_and_layout);
     tcase_add_test(network, unet_checks_labels);
     tcase_add_test(network, unet_trains_resumes_and_samples);
+    tcase_add_test(network, lifetimes_pack_separates_live_buffers);
+    tcase_add_test(network, unet_memory_plan_is_tight);
     suite_add_tcase(suite, network);
     return suite;
 }

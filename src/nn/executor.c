@@ -30,22 +30,33 @@ static nn_attention_shape attention_shape(const nn_layer *layer)
     return shape;
 }
 
-/* Floats of kept state per row: GroupNorm's (μ, 1/σ) per group, the
- * attention weights. */
+/* Floats of kept state per row: GroupNorm's (μ, 1/σ) per group. */
 static size_t state_floats(const nn_layer *layer)
 {
-    if (layer->kind == NN_LAYER_GROUP_NORM)
-        return 2 * layer->groups;
-    if (layer->kind == NN_LAYER_ATTENTION) {
-        nn_attention_shape shape = attention_shape(layer);
-        return nn_attention_weights_floats(&shape, 1);
-    }
-    return 0;
+    return layer->kind == NN_LAYER_GROUP_NORM ? 2 * layer->groups : 0;
 }
 
 static size_t max_size(size_t a, size_t b)
 {
     return a > b ? a : b;
+}
+
+/* The sizes of one image's scratch, from the image layers (those whose
+ * backward runs image by image). */
+static void measure_layer(nn_executor *ex, const nn_layer *layer)
+{
+    if (!nn_layer_backward_by_row(layer))
+        return;
+    ex->row_width = max_size(ex->row_width, max_size(layer->in, layer->out));
+    if (layer->kind == NN_LAYER_CONV2D) {
+        nn_conv_shape shape = nn_layer_conv_shape(layer);
+        ex->columns = max_size(ex->columns, nn_conv_columns_floats(&shape));
+    }
+    if (layer->kind == NN_LAYER_ATTENTION) {
+        nn_attention_shape shape = attention_shape(layer);
+        ex->attention = max_size(ex->attention, pixels_of(layer) * pixels_of(layer));
+        ex->weights = max_size(ex->weights, nn_attention_weights_floats(&shape, 1));
+    }
 }
 
 diffuse_status nn_executor_init(diffuse_error *error, nn_executor *ex, const nn_layer_list *list,
@@ -59,27 +70,22 @@ diffuse_status nn_executor_init(diffuse_error *error, nn_executor *ex, const nn_
     ex->time_dim = time_dim;
     ex->classes = classes;
     ex->dropout_seed = dropout_seed;
-    ex->offsets = calloc(list->count, sizeof *ex->offsets);
     ex->state_offsets = calloc(list->count, sizeof *ex->state_offsets);
-    if (ex->offsets == NULL || ex->state_offsets == NULL) {
+    if (ex->state_offsets == NULL) {
         nn_executor_release(ex);
         return diffuse_fail(error, DIFFUSE_ERROR_NO_MEMORY, "out of memory for a network plan");
     }
     for (size_t k = 0; k < list->count; k++) {
         const nn_layer *layer = &list->layers[k];
-        ex->offsets[k] = ex->row_floats;
-        ex->row_floats += layer->out;
         ex->state_offsets[k] = ex->row_state;
         ex->row_state += state_floats(layer);
-        ex->widest = max_size(ex->widest, max_size(layer->in, layer->out));
-        if (layer->kind == NN_LAYER_CONV2D) {
-            nn_conv_shape shape = nn_layer_conv_shape(layer);
-            ex->columns = max_size(ex->columns, nn_conv_columns_floats(&shape));
-        }
-        if (layer->kind == NN_LAYER_ATTENTION)
-            ex->attention = max_size(ex->attention, pixels_of(layer) * pixels_of(layer));
+        measure_layer(ex, layer);
     }
     diffuse_status status = nn_time_table_init(error, &ex->table, time_dim, max_period);
+    if (status == DIFFUSE_OK)
+        status = nn_memory_plan_init(error, &ex->predict_plan, list, false);
+    if (status == DIFFUSE_OK)
+        status = nn_memory_plan_init(error, &ex->train_plan, list, true);
     if (status != DIFFUSE_OK)
         nn_executor_release(ex);
     return status;
@@ -87,50 +93,70 @@ diffuse_status nn_executor_init(diffuse_error *error, nn_executor *ex, const nn_
 
 void nn_executor_release(nn_executor *ex)
 {
-    free(ex->offsets);
     free(ex->state_offsets);
     nn_time_table_release(&ex->table);
+    nn_memory_plan_release(&ex->predict_plan);
+    nn_memory_plan_release(&ex->train_plan);
     nn_workspace_release(&ex->memory);
     memset(ex, 0, sizeof *ex);
 }
 
 size_t nn_executor_kept_floats(const nn_executor *ex)
 {
-    return ex->row_floats + ex->row_state + ex->data_dim + ex->time_dim;
+    return ex->train_plan.kept_floats + ex->row_state + ex->data_dim + ex->time_dim;
 }
 
-static void carve(nn_carver *carver, nn_executor *ex, size_t n, bool gradients)
+size_t nn_executor_train_floats(const nn_executor *ex)
+{
+    return ex->train_plan.row_floats + ex->row_state + ex->data_dim + ex->time_dim;
+}
+
+static void carve(nn_carver *carver, nn_executor *ex, size_t n, const nn_memory_plan *plan)
 {
     ex->x = nn_carve_floats(carver, n * ex->data_dim);
     ex->emb = nn_carve_floats(carver, n * ex->time_dim);
-    ex->acts = nn_carve_floats(carver, n * ex->row_floats);
-    ex->grads = gradients ? nn_carve_floats(carver, n * ex->row_floats) : NULL;
+    ex->arena = nn_carve_floats(carver, n * plan->row_floats);
     ex->state = nn_carve_floats(carver, n * ex->row_state);
-    ex->scratch_a = nn_carve_floats(carver, n * ex->widest);
-    ex->scratch_b = nn_carve_floats(carver, n * ex->widest);
+    ex->row_z = nn_carve_floats(carver, ex->row_width);
+    ex->row_spare = nn_carve_floats(carver, ex->row_width);
+    ex->row_dx = nn_carve_floats(carver, ex->row_width);
+    ex->recompute = nn_carve_floats(carver, plan->recompute_floats);
     ex->im2col = nn_carve_floats(carver, ex->columns);
     ex->att_scratch = nn_carve_floats(carver, ex->attention);
+    ex->att_weights = nn_carve_floats(carver, ex->weights);
     ex->labels = nn_carve_ints(carver, n);
     ex->keys = nn_carve(carver, n * sizeof *ex->keys);
 }
 
-static diffuse_status reserve(diffuse_error *error, nn_executor *ex, size_t n, bool gradients)
+static diffuse_status reserve(diffuse_error *error, nn_executor *ex, size_t n, bool training)
 {
     ex->train_rows = 0;
+    const nn_memory_plan *plan = training ? &ex->train_plan : &ex->predict_plan;
     nn_carver measure = {NULL, 0};
-    carve(&measure, ex, n, gradients);
+    carve(&measure, ex, n, plan);
     diffuse_status status = nn_workspace_reserve(error, &ex->memory, measure.used);
     if (status != DIFFUSE_OK)
         return status;
     nn_carver assign = {ex->memory.data, 0};
-    carve(&assign, ex, n, gradients);
+    carve(&assign, ex, n, plan);
+    ex->plan = plan;
     return DIFFUSE_OK;
 }
 
-/* The n rows of layer k's output (or, with `grads`, of its gradient). */
-static float *output_of(const nn_executor *ex, float *base, int k, size_t n)
+/* The n rows of layer k's output, of its gradient, of its state. */
+static float *output_of(const nn_executor *ex, int k, size_t n)
 {
-    return base + n * ex->offsets[k];
+    return ex->arena + n * ex->plan->output[k];
+}
+
+static float *gradient_of(const nn_executor *ex, int k, size_t n)
+{
+    return ex->arena + n * ex->plan->gradient[k];
+}
+
+static float *state_of(const nn_executor *ex, size_t k, size_t n)
+{
+    return ex->state + n * ex->state_offsets[k];
 }
 
 /* What `source` (a layer's input) names: x_t, emb(t) or a layer's output;
@@ -141,7 +167,7 @@ static const float *source_of(const nn_executor *ex, int source, size_t n)
         return ex->x;
     if (source == NN_FROM_TIME)
         return ex->emb;
-    return source >= 0 ? output_of(ex, ex->acts, source, n) : NULL;
+    return source >= 0 ? output_of(ex, source, n) : NULL;
 }
 
 /* FNV-1a over a row of x_t and its timestep: the dropout key of the row,
@@ -176,20 +202,44 @@ static void concat_rows(float *y, const float *a, size_t a_dim, const float *b, 
     }
 }
 
-static void layer_forward(nn_executor *ex, const float *params, size_t k, size_t n,
+/* The rows one forward step covers: `count` rows from row `first` of the
+ * n rows the arrays hold; y, x, second (a concatenation's) and added (an
+ * `add`'s) point at row `first`. */
+typedef struct rows_io {
+    float *y;
+    const float *x, *second, *added;
+    size_t first, count, n;
+} rows_io;
+
+/* SiLU(GN(x)) one image at a time, GN(x) in row_z (the same bits as over
+ * all rows at once: both are per image, resp. per value). */
+static void norm_activate_forward(nn_executor *ex, const nn_layer *layer, float *y,
+                                  float *state, const float *x, const float *w, const float *b,
+                                  size_t rows)
+{
+    nn_norm_shape shape = norm_shape(layer);
+    for (size_t i = 0; i < rows; i++) {
+        nn_group_norm_forward(ex->row_z, state + i * 2 * layer->groups, x + i * layer->in, w, b, 1,
+                              &shape);
+        nn_activation_forward(DIFFUSE_ACTIVATION_SILU, y + i * layer->out, NULL, ex->row_z,
+                              layer->out);
+    }
+}
+
+static void layer_forward(nn_executor *ex, const float *params, size_t k, const rows_io *io,
                           bool training)
 {
     const nn_layer *layer = &ex->list->layers[k];
-    const float *x = source_of(ex, layer->input, n), *w = params + layer->weight;
-    const float *b = params + layer->bias;
-    float *y = output_of(ex, ex->acts, (int)k, n), *state = ex->state + n * ex->state_offsets[k];
+    const float *x = io->x, *w = params + layer->weight, *b = params + layer->bias;
+    float *y = io->y, *state = state_of(ex, k, io->n) + io->first * state_floats(layer);
+    size_t n = io->count;
     switch (layer->kind) {
     case NN_LAYER_LINEAR:
         nn_linear_forward(y, x, w, b, n, layer->in, layer->out, false);
         break;
     case NN_LAYER_DENSE:
-        nn_block_forward(y, ex->scratch_a, NULL, x, w, b, n, layer->in, layer->out,
-                         layer->activation, layer->residual);
+        nn_block_forward(y, ex->arena + io->n * ex->plan->scratch[k], NULL, x, w, b, n, layer->in,
+                         layer->out, layer->activation, layer->residual);
         break;
     case NN_LAYER_CONV2D: {
         nn_conv_shape shape = nn_layer_conv_shape(layer);
@@ -198,43 +248,41 @@ static void layer_forward(nn_executor *ex, const float *params, size_t k, size_t
     }
     case NN_LAYER_GROUP_NORM: {
         nn_norm_shape shape = norm_shape(layer);
-        float *z = layer->activate ? ex->scratch_a : y;
-        nn_group_norm_forward(z, state, x, w, b, n, &shape);
         if (layer->activate)
-            nn_activation_forward(DIFFUSE_ACTIVATION_SILU, y, NULL, z, n * layer->out);
+            norm_activate_forward(ex, layer, y, state, x, w, b, n);
+        else
+            nn_group_norm_forward(y, state, x, w, b, n, &shape);
         break;
     }
     case NN_LAYER_ATTENTION: {
+        /* A is not kept: backward recomputes it image by image */
         nn_attention_shape shape = attention_shape(layer);
-        nn_attention_forward(y, state, x, n, &shape, true);
+        nn_attention_forward(y, ex->att_scratch, x, n, &shape, false);
         break;
     }
     case NN_LAYER_UPSAMPLE:
         nn_upsample2_forward(y, x, n * layer->channels, layer->height, layer->width);
         break;
-    case NN_LAYER_CONCAT: {
-        const float *second = output_of(ex, ex->acts, layer->concat, n);
-        concat_rows(y, x, layer->in, second, layer->out - layer->in, n);
+    case NN_LAYER_CONCAT:
+        concat_rows(y, x, layer->in, io->second, layer->out - layer->in, n);
         break;
-    }
     case NN_LAYER_DROPOUT:
         memcpy(y, x, n * layer->out * sizeof *y);
         if (training)
-            nn_dropout_apply(y, n, layer->out, layer->rate, ex->dropout_seed, ex->keys);
+            nn_dropout_apply(y, n, layer->out, layer->rate, ex->dropout_seed, ex->keys + io->first);
         break;
     case NN_LAYER_EMBEDDING:
         for (size_t i = 0; i < n; i++)
-            memcpy(y + i * layer->out, w + (size_t)ex->labels[i] * layer->out,
+            memcpy(y + i * layer->out, w + (size_t)ex->labels[io->first + i] * layer->out,
                    layer->out * sizeof *y);
         break;
     }
     if (layer->add == NN_NO_LAYER)
         return;
-    const float *added = output_of(ex, ex->acts, layer->add, n);
     if (layer->add_per_channel)
-        add_per_channel(y, added, n, layer->out_channels, layer->out / layer->out_channels);
+        add_per_channel(y, io->added, n, layer->out_channels, layer->out / layer->out_channels);
     else
-        nn_vec_add(y, added, n * layer->out);
+        nn_vec_add(y, io->added, n * layer->out);
 }
 
 /* Copies the call's rows in, and the labels of a model with classes (the
@@ -260,10 +308,13 @@ static diffuse_status run(nn_executor *ex, diffuse_error *error, const float *pa
     if (training)
         for (size_t i = 0; i < n; i++)
             ex->keys[i] = row_key(x + i * ex->data_dim, ex->data_dim, t[i]);
-    for (size_t k = 0; k < ex->list->count; k++)
-        layer_forward(ex, params, k, n, training);
-    memcpy(out, output_of(ex, ex->acts, (int)ex->list->count - 1, n),
-           n * ex->out_dim * sizeof *out);
+    for (size_t k = 0; k < ex->list->count; k++) {
+        const nn_layer *layer = &ex->list->layers[k];
+        rows_io io = {output_of(ex, (int)k, n), source_of(ex, layer->input, n),
+                      source_of(ex, layer->concat, n), source_of(ex, layer->add, n), 0, n, n};
+        layer_forward(ex, params, k, &io, training);
+    }
+    memcpy(out, output_of(ex, (int)ex->list->count - 1, n), n * ex->out_dim * sizeof *out);
     return DIFFUSE_OK;
 }
 
@@ -300,16 +351,37 @@ static void add_channel_sums(float *d, const float *g, size_t n, size_t channels
     }
 }
 
-/* The parameter gradients of the layer's one group, and its input
- * gradient into scratch_a; returns whether there is one to add. */
-static bool layer_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n,
-                           const float *g)
+/* Row i of output j for a backward step: the kept array's, or recomputed
+ * into the bump area from its inputs (rows of kept arrays or themselves
+ * recomputed), with the bits of the training forward. */
+static const float *row_of(nn_executor *ex, const float *params, int j, size_t i, size_t n)
+{
+    if (j == NN_FROM_DATA)
+        return ex->x + i * ex->data_dim;
+    if (j == NN_FROM_TIME)
+        return ex->emb + i * ex->time_dim;
+    const nn_layer *layer = &ex->list->layers[j];
+    if (ex->plan->kept[j])
+        return output_of(ex, j, n) + i * layer->out;
+    float *y = ex->recompute + ex->recompute_used;
+    ex->recompute_used += layer->out;
+    const float *x = row_of(ex, params, layer->input, i, n);
+    const float *second =
+        layer->kind == NN_LAYER_CONCAT ? row_of(ex, params, layer->concat, i, n) : NULL;
+    rows_io io = {y, x, second, NULL, i, 1, n};
+    layer_forward(ex, params, (size_t)j, &io, true);
+    return y;
+}
+
+/* A linear, dense or embedding layer over all n rows: the parameter
+ * gradients of its one group and its input gradient into its backward
+ * scratch; returns whether there is one to add. */
+static bool rows_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n, const float *g,
+                          float *dx)
 {
     const nn_layer *layer = &ex->list->layers[k];
     const float *x = source_of(ex, layer->input, n), *w = m->params + layer->weight;
-    float *state = ex->state + n * ex->state_offsets[k];
     bool wants_input = layer->input >= 0;
-    float *dx = ex->scratch_a;
     switch (layer->kind) {
     case NN_LAYER_LINEAR: {
         float *d_w = model_grads_open(m, layer->weight);
@@ -321,8 +393,8 @@ static bool layer_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n
         return wants_input;
     }
     case NN_LAYER_DENSE: {
-        /* φ(x) into scratch_a (for dW), φ'(x) into scratch_b; dx over φ(x) */
-        float *act = ex->scratch_a, *derivative = ex->scratch_b;
+        /* φ(x) into dx (for dW), φ'(x) after it; dx over φ(x) */
+        float *act = dx, *derivative = dx + n * layer->in;
         nn_activation_forward(layer->activation, act, derivative, x, n * layer->in);
         float *d_w = model_grads_open(m, layer->weight);
         nn_linear_backward_params(d_w, d_w + (layer->bias - layer->weight), g, act, n,
@@ -333,53 +405,6 @@ static bool layer_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n
                                     layer->residual);
         return wants_input;
     }
-    case NN_LAYER_CONV2D: {
-        nn_conv_shape shape = nn_layer_conv_shape(layer);
-        float *d_w = model_grads_open(m, layer->weight);
-        nn_conv2d_backward_params(d_w, d_w + (layer->bias - layer->weight), ex->im2col, g, x, n,
-                                  &shape);
-        model_grads_close(m);
-        if (wants_input)
-            nn_conv2d_backward_input(dx, ex->im2col, g, w, n, &shape);
-        return wants_input;
-    }
-    case NN_LAYER_GROUP_NORM: {
-        nn_norm_shape shape = norm_shape(layer);
-        const float *d_norm = g;
-        if (layer->activate) {
-            /* z = GN(x) again (the same bits), then dL/dz = g ⊙ φ'(z) */
-            float *z = ex->scratch_b;
-            nn_group_norm_forward(z, state, x, w, m->params + layer->bias, n, &shape);
-            nn_activation_recompute(DIFFUSE_ACTIVATION_SILU, ex->scratch_a, z, n * layer->out);
-            nn_vec_multiply(z, g, NULL, n * layer->out);
-            d_norm = z;
-        }
-        float *d_w = model_grads_open(m, layer->weight);
-        nn_group_norm_backward(dx, d_w, d_w + layer->channels, d_norm, x, w, state, n, &shape);
-        model_grads_close(m);
-        return wants_input;
-    }
-    case NN_LAYER_ATTENTION: {
-        nn_attention_shape shape = attention_shape(layer);
-        nn_attention_backward(dx, ex->att_scratch, g, x, state, n, &shape);
-        return wants_input;
-    }
-    case NN_LAYER_UPSAMPLE:
-        nn_upsample2_backward(dx, g, n * layer->channels, layer->height, layer->width);
-        return wants_input;
-    case NN_LAYER_CONCAT: {
-        size_t first = layer->in, second = layer->out - layer->in;
-        float *d_second = output_of(ex, ex->grads, layer->concat, n);
-        for (size_t i = 0; i < n; i++) {
-            memcpy(dx + i * first, g + i * layer->out, first * sizeof *dx);
-            nn_vec_add(d_second + i * second, g + i * layer->out + first, second);
-        }
-        return wants_input;
-    }
-    case NN_LAYER_DROPOUT:
-        memcpy(dx, g, n * layer->out * sizeof *dx);
-        nn_dropout_apply(dx, n, layer->out, layer->rate, ex->dropout_seed, ex->keys);
-        return wants_input;
     case NN_LAYER_EMBEDDING: {
         float *d_w = model_grads_open(m, layer->weight);
         for (size_t i = 0; i < n; i++)
@@ -388,8 +413,133 @@ static bool layer_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n
         model_grads_close(m);
         return false;
     }
+    default:
+        return false;
     }
-    return false;
+}
+
+/* dL/dz of z = GN(x) under y = SiLU(z), given g = dL/dy: z again (the same
+ * bits) into row_z, then g ⊙ φ'(z) there. */
+static const float *norm_activate_backward(nn_executor *ex, const nn_layer *layer,
+                                           const float *params, float *state, const float *x,
+                                           const float *g)
+{
+    nn_norm_shape shape = norm_shape(layer);
+    float *z = ex->row_z;
+    nn_group_norm_forward(z, state, x, params + layer->weight, params + layer->bias, 1, &shape);
+    nn_activation_recompute(DIFFUSE_ACTIVATION_SILU, ex->row_spare, z, layer->out);
+    nn_vec_multiply(z, g, NULL, layer->out);
+    return z;
+}
+
+/* Image i of an image layer's backward: parameter gradients into d_w (the
+ * layer's open group) and the input gradient into row_dx. x is the
+ * image's input, g its dL/dy. */
+static void image_backward(nn_executor *ex, const float *params, size_t k, size_t i, size_t n,
+                           const float *x, const float *g, float *d_w)
+{
+    const nn_layer *layer = &ex->list->layers[k];
+    const float *w = params + layer->weight;
+    float *dx = ex->row_dx;
+    switch (layer->kind) {
+    case NN_LAYER_CONV2D: {
+        nn_conv_shape shape = nn_layer_conv_shape(layer);
+        nn_conv2d_backward_params(d_w, d_w + (layer->bias - layer->weight), ex->im2col, g, x, 1,
+                                  &shape);
+        if (layer->input >= 0)
+            nn_conv2d_backward_input(dx, ex->im2col, g, w, 1, &shape);
+        break;
+    }
+    case NN_LAYER_GROUP_NORM: {
+        nn_norm_shape shape = norm_shape(layer);
+        float *state = state_of(ex, k, n) + i * state_floats(layer);
+        const float *d_norm = layer->activate
+                                  ? norm_activate_backward(ex, layer, params, state, x, g)
+                                  : g;
+        nn_group_norm_backward(dx, d_w, d_w + layer->channels, d_norm, x, w, state, 1, &shape);
+        break;
+    }
+    case NN_LAYER_ATTENTION: {
+        /* this image's A again (its output, discarded, in row_spare) */
+        nn_attention_shape shape = attention_shape(layer);
+        nn_attention_forward(ex->row_spare, ex->att_weights, x, 1, &shape, true);
+        nn_attention_backward(dx, ex->att_scratch, g, x, ex->att_weights, 1, &shape);
+        break;
+    }
+    case NN_LAYER_UPSAMPLE:
+        nn_upsample2_backward(dx, g, layer->channels, layer->height, layer->width);
+        break;
+    case NN_LAYER_CONCAT: {
+        size_t first = layer->in, second = layer->out - layer->in;
+        memcpy(dx, g, first * sizeof *dx);
+        nn_vec_add(gradient_of(ex, layer->concat, n) + i * second, g + first, second);
+        break;
+    }
+    case NN_LAYER_DROPOUT:
+        memcpy(dx, g, layer->out * sizeof *dx);
+        nn_dropout_apply(dx, 1, layer->out, layer->rate, ex->dropout_seed, ex->keys + i);
+        break;
+    default:
+        break;
+    }
+}
+
+/* An image layer, image by image (its input recomputed where training did
+ * not keep it), its tensors one gradient group; each image's input
+ * gradient added into its producer's as it comes. */
+static void layer_backward_by_row(nn_executor *ex, diffuse_model *m, size_t k, size_t n,
+                                  const float *g)
+{
+    const nn_layer *layer = &ex->list->layers[k];
+    bool tensors = layer->kind == NN_LAYER_CONV2D || layer->kind == NN_LAYER_GROUP_NORM;
+    float *d_w = tensors ? model_grads_open(m, layer->weight) : NULL;
+    bool reads = nn_layer_backward_reads_input(layer);
+    for (size_t i = 0; i < n; i++) {
+        ex->recompute_used = 0;
+        const float *x = reads ? row_of(ex, m->params, layer->input, i, n) : NULL;
+        image_backward(ex, m->params, k, i, n, x, g + i * layer->out, d_w);
+        if (layer->input >= 0)
+            nn_vec_add(gradient_of(ex, layer->input, n) + i * layer->in, ex->row_dx, layer->in);
+    }
+    if (tensors)
+        model_grads_close(m);
+}
+
+/* Zeroes the gradients whose first addition comes in step k (and k's own
+ * when nothing adds into it): the sums then start from +0 exactly as when
+ * every gradient was zeroed before the pass. */
+static void start_gradients(nn_executor *ex, size_t k, size_t n)
+{
+    const nn_layer *layer = &ex->list->layers[k];
+    const int targets[] = {layer->add, layer->concat, layer->input};
+    for (size_t i = 0; i < 3; i++) {
+        int j = targets[i];
+        if (j >= 0 && ex->plan->first_contributor[j] == (int)k)
+            memset(gradient_of(ex, j, n), 0, n * ex->list->layers[j].out * sizeof(float));
+    }
+    if (ex->plan->first_contributor[k] == NN_NO_LAYER && k + 1 < ex->list->count)
+        memset(gradient_of(ex, (int)k, n), 0, n * layer->out * sizeof(float));
+}
+
+static void backward_step(nn_executor *ex, diffuse_model *m, size_t k, size_t n)
+{
+    const nn_layer *layer = &ex->list->layers[k];
+    start_gradients(ex, k, n);
+    const float *g = gradient_of(ex, (int)k, n);
+    if (layer->add != NN_NO_LAYER) {
+        float *d_add = gradient_of(ex, layer->add, n);
+        if (layer->add_per_channel)
+            add_channel_sums(d_add, g, n, layer->out_channels, layer->out / layer->out_channels);
+        else
+            nn_vec_add(d_add, g, n * layer->out);
+    }
+    if (nn_layer_backward_by_row(layer)) {
+        layer_backward_by_row(ex, m, k, n, g);
+        return;
+    }
+    float *dx = ex->arena + n * ex->plan->back_scratch[k];
+    if (rows_backward(ex, m, k, n, g, dx))
+        nn_vec_add(gradient_of(ex, layer->input, n), dx, n * layer->in);
 }
 
 diffuse_status nn_executor_backward(nn_executor *ex, diffuse_model *m, const float *d_out,
@@ -399,23 +549,9 @@ diffuse_status nn_executor_backward(nn_executor *ex, diffuse_model *m, const flo
         return diffuse_fail(&m->error, DIFFUSE_ERROR_STATE,
                             "backward over %zu rows needs a forward over the same rows first", n);
     const nn_layer_list *list = ex->list;
-    memset(ex->grads, 0, n * ex->row_floats * sizeof *ex->grads);
-    memcpy(output_of(ex, ex->grads, (int)list->count - 1, n), d_out,
-           n * ex->out_dim * sizeof *d_out);
-    for (size_t k = list->count; k-- > 0;) {
-        const nn_layer *layer = &list->layers[k];
-        const float *g = output_of(ex, ex->grads, (int)k, n);
-        if (layer->add != NN_NO_LAYER) {
-            float *d_add = output_of(ex, ex->grads, layer->add, n);
-            if (layer->add_per_channel)
-                add_channel_sums(d_add, g, n, layer->out_channels,
-                                 layer->out / layer->out_channels);
-            else
-                nn_vec_add(d_add, g, n * layer->out);
-        }
-        if (layer_backward(ex, m, k, n, g))
-            nn_vec_add(output_of(ex, ex->grads, layer->input, n), ex->scratch_a, n * layer->in);
-    }
+    memcpy(gradient_of(ex, (int)list->count - 1, n), d_out, n * ex->out_dim * sizeof *d_out);
+    for (size_t k = list->count; k-- > 0;)
+        backward_step(ex, m, k, n);
     ex->train_rows = 0;
     return DIFFUSE_OK;
 }
