@@ -300,6 +300,12 @@ static void add_channel_sums(float *d, const float *g, size_t n, size_t channels
     }
 }
 
+/* The layer's gradient group: all its tensors. */
+static float *open_layer_grads(diffuse_model *m, const nn_layer *layer)
+{
+    return model_grads_open(m, layer->weight, nn_layer_param_count(layer));
+}
+
 /* The parameter gradients of the layer's one group, and its input
  * gradient into scratch_a; returns whether there is one to add. */
 static bool layer_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n,
@@ -312,7 +318,7 @@ static bool layer_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n
     float *dx = ex->scratch_a;
     switch (layer->kind) {
     case NN_LAYER_LINEAR: {
-        float *d_w = model_grads_open(m, layer->weight);
+        float *d_w = open_layer_grads(m, layer);
         nn_linear_backward_params(d_w, d_w + (layer->bias - layer->weight), g, x, n, layer->in,
                                   layer->out);
         model_grads_close(m);
@@ -324,7 +330,7 @@ static bool layer_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n
         /* φ(x) into scratch_a (for dW), φ'(x) into scratch_b; dx over φ(x) */
         float *act = ex->scratch_a, *derivative = ex->scratch_b;
         nn_activation_forward(layer->activation, act, derivative, x, n * layer->in);
-        float *d_w = model_grads_open(m, layer->weight);
+        float *d_w = open_layer_grads(m, layer);
         nn_linear_backward_params(d_w, d_w + (layer->bias - layer->weight), g, act, n,
                                   layer->in, layer->out);
         model_grads_close(m);
@@ -335,7 +341,7 @@ static bool layer_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n
     }
     case NN_LAYER_CONV2D: {
         nn_conv_shape shape = nn_layer_conv_shape(layer);
-        float *d_w = model_grads_open(m, layer->weight);
+        float *d_w = open_layer_grads(m, layer);
         nn_conv2d_backward_params(d_w, d_w + (layer->bias - layer->weight), ex->im2col, g, x, n,
                                   &shape);
         model_grads_close(m);
@@ -354,7 +360,7 @@ static bool layer_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n
             nn_vec_multiply(z, g, NULL, n * layer->out);
             d_norm = z;
         }
-        float *d_w = model_grads_open(m, layer->weight);
+        float *d_w = open_layer_grads(m, layer);
         nn_group_norm_backward(dx, d_w, d_w + layer->channels, d_norm, x, w, state, n, &shape);
         model_grads_close(m);
         return wants_input;
@@ -381,7 +387,7 @@ static bool layer_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n
         nn_dropout_apply(dx, n, layer->out, layer->rate, ex->dropout_seed, ex->keys);
         return wants_input;
     case NN_LAYER_EMBEDDING: {
-        float *d_w = model_grads_open(m, layer->weight);
+        float *d_w = open_layer_grads(m, layer);
         for (size_t i = 0; i < n; i++)
             nn_vec_add(d_w + (size_t)ex->labels[i] * layer->out, g + i * layer->out,
                        layer->out);
