@@ -65,7 +65,9 @@ DIFFUSE_API diffuse_status diffuse_mpi_attach(diffuse_mpi **out, diffuse_trainer
  * soon as backward has finished it; 0: one bucket, exchanged after
  * backward (no overlap). Results are the same bits whatever the size (and
  * on every rank); smaller buckets start sending earlier but pay MPI's
- * per-message latency more often. Costs two communicators and about one
+ * per-message latency more often: each costs two collectives a step, so
+ * keep to tens of buckets (docs/performance.md models the trade-off). Costs
+ * two communicators and about one
  * bucket of memory besides the reduction buffers (one gradient's size).
  * Every rank must pass the same size. Errors: INVALID_ARGUMENT (mpi NULL,
  * 1 to 3 bytes), MISMATCH (another rank's size differs), STATE (from inside
