@@ -268,6 +268,60 @@ START_TEST(rank_failing_during_backward_is_reported_everywhere)
 }
 END_TEST
 
+/* A sampler's progress callback that steps the trainer of the sampler's
+ * model once: the model is busy, so that step has no gradient buffer. */
+typedef struct busy_step {
+    diffuse_trainer *trainer;
+    int status, calls;
+} busy_step;
+
+static int step_while_sampling(void *user, uint64_t done, uint64_t total)
+{
+    (void)done;
+    (void)total;
+    busy_step *b = user;
+    if (b->calls++ == 0)
+        b->status = diffuse_trainer_step(b->trainer, NULL);
+    return 0;
+}
+
+/* The last rank's step 3 runs while its model is busy (STATE, no gradient
+ * buffer): it still takes part in every bucket, and every rank fails. */
+START_TEST(rank_without_gradients_takes_part)
+{
+    int rank = rank_of(), last = rank == size_of() - 1;
+    run r;
+    make_run(&r, DIFFUSE_ARCH_MLP, ROWS, (uint64_t)rank * ROWS);
+    diffuse_mpi *mpi = attach(&r, BUCKET);
+    ck_assert_int_eq(diffuse_trainer_train(r.trainer, 2, NULL), DIFFUSE_OK);
+    busy_step b = {r.trainer, DIFFUSE_OK, 0};
+    if (last) {
+        diffuse_sampler *sampler;
+        float sample[2];
+        ck_assert_int_eq(diffuse_sampler_create(&sampler, r.model, r.schedule), DIFFUSE_OK);
+        ck_assert_int_eq(diffuse_sampler_set_progress(sampler, step_while_sampling, &b),
+                         DIFFUSE_OK);
+        ck_assert_int_eq(diffuse_sampler_run(sampler, 1, sample), DIFFUSE_OK);
+        diffuse_sampler_free(sampler);
+    } else {
+        b.status = diffuse_trainer_step(r.trainer, NULL);
+    }
+    char message[600];
+    snprintf(message, sizeof message, "%s", diffuse_trainer_last_error(r.trainer));
+    uint64_t steps = 0;
+    diffuse_trainer_step_count(r.trainer, &steps);
+    int state = diffuse_mpi_check_state(mpi);
+    int again = diffuse_trainer_step(r.trainer, NULL);
+    diffuse_mpi_free(mpi);
+    free_run(&r);
+    ck_assert_int_eq(b.status, last ? DIFFUSE_ERROR_STATE : DIFFUSE_ERROR_CALLBACK);
+    ck_assert_msg(strstr(message, "busy") != NULL, "rank %d: %s", rank, message);
+    ck_assert_uint_eq(steps, 2);
+    ck_assert_int_eq(state, DIFFUSE_OK);
+    ck_assert_int_eq(again, DIFFUSE_OK);
+}
+END_TEST
+
 /* The weights after 10 steps of the MLP on `threads` threads a rank, in
  * buckets of `bucket` bytes (malloc'd, *count floats). */
 static float *weights_after(int threads, size_t bucket, size_t *count)
@@ -418,6 +472,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, unet_matches_one_process);
     tcase_add_test(tc, failing_rank_is_reported_everywhere);
     tcase_add_test(tc, rank_failing_during_backward_is_reported_everywhere);
+    tcase_add_test(tc, rank_without_gradients_takes_part);
     tcase_add_test(tc, bucket_size_leaves_the_bits);
     tcase_add_test(tc, bucket_size_is_checked_on_every_rank);
     tcase_add_test(tc, state_check_catches_a_difference);
