@@ -359,6 +359,22 @@ START_TEST(bucket_size_leaves_the_bits)
 }
 END_TEST
 
+/* A progress callback that tries to change the buckets mid-training. */
+typedef struct resize {
+    diffuse_mpi *mpi;
+    int status;
+} resize;
+
+static int resize_while_training(void *user, uint64_t step, double loss, double rate)
+{
+    (void)step;
+    (void)loss;
+    (void)rate;
+    resize *r = user;
+    r->status = diffuse_mpi_set_bucket_size(r->mpi, 1024);
+    return 0;
+}
+
 START_TEST(bucket_size_is_checked_on_every_rank)
 {
     run r;
@@ -370,6 +386,12 @@ START_TEST(bucket_size_is_checked_on_every_rank)
     ck_assert_int_eq(mismatch, DIFFUSE_ERROR_MISMATCH);
     ck_assert_ptr_nonnull(strstr(diffuse_mpi_last_error(mpi), "rank 0's"));
     ck_assert_int_eq(diffuse_trainer_train(r.trainer, 2, NULL), DIFFUSE_OK); /* old buckets */
+    resize during = {mpi, DIFFUSE_OK};
+    ck_assert_int_eq(diffuse_trainer_set_progress(r.trainer, resize_while_training, &during, 1),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_train(r.trainer, 1, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(during.status, DIFFUSE_ERROR_STATE); /* the trainer is busy */
+    ck_assert_int_eq(diffuse_trainer_train(r.trainer, 1, NULL), DIFFUSE_OK);
     ck_assert_int_eq(diffuse_mpi_check_state(mpi), DIFFUSE_OK);
     diffuse_mpi_free(mpi);
     free_run(&r);
