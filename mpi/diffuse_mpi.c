@@ -10,6 +10,7 @@
 
 #include "diffuse/checkpoint.h"
 #include "diffuse/mpi.h"
+#include "gradient_buckets.h"
 
 enum { MESSAGE_SIZE = 256 }; /* a failing rank's message, as broadcast */
 
@@ -19,10 +20,8 @@ struct diffuse_mpi {
     int rank, size;
     diffuse_trainer *trainer;
     size_t param_count;
-    int *counts, *displs; /* chunk r of the gradient: counts[r] floats at displs[r] */
-    int *chunk_counts, *chunk_displs; /* counts[rank] floats from each rank, in rank order */
-    float *chunks;        /* size × counts[rank]: chunk `rank` of every rank's gradient */
-    double *values;       /* a row count or squared error per rank */
+    gradient_buckets *buckets; /* the gradient sum (gradient_buckets.h) */
+    double *values;            /* a row count or squared error per rank */
 };
 
 static diffuse_status fail(diffuse_mpi *mpi, diffuse_status status, const char *fmt, ...)
@@ -117,52 +116,67 @@ static diffuse_status exchange_rows(diffuse_mpi *mpi, diffuse_peer_exchange *x)
     return DIFFUSE_OK;
 }
 
-/* g ← Σ_r g_r in a fixed order: rank c receives chunk c of every rank's
- * gradient (all-to-all), adds them ranks 0, 1, …, size−1 in turn, and the
- * sums are gathered back to every rank. Each element is added up once, by
- * its chunk's owner, so every rank holds the same bits; traffic per rank is
- * 2(size−1)/size × the gradient, as a ring all-reduce. */
-static diffuse_status reduce_gradients(diffuse_mpi *mpi, float *grads)
+/* An MPI failure of the buckets (`code` from `call`) as the handle's. */
+static diffuse_status buckets_status(diffuse_mpi *mpi, int code, const char *call)
 {
-    size_t chunk = (size_t)mpi->counts[mpi->rank];
-    float *sum = grads + mpi->displs[mpi->rank];
-    MPI_TRY(mpi, MPI_Alltoallv(grads, mpi->counts, mpi->displs, MPI_FLOAT, mpi->chunks,
-                               mpi->chunk_counts, mpi->chunk_displs, MPI_FLOAT, mpi->comm));
-    memcpy(sum, mpi->chunks, chunk * sizeof *sum);
-    for (int r = 1; r < mpi->size; r++) {
-        const float *part = mpi->chunks + (size_t)r * chunk;
-        for (size_t i = 0; i < chunk; i++)
-            sum[i] += part[i];
-    }
-    MPI_TRY(mpi, MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, grads, mpi->counts,
-                                mpi->displs, MPI_FLOAT, mpi->comm));
-    return DIFFUSE_OK;
+    return code == MPI_SUCCESS ? DIFFUSE_OK : mpi_failed(mpi, code, call);
 }
 
-/* Σ_r squared_error_r in rank order, then the gradients. */
+/* The step's batch: the failure flags first, so that no rank waits for
+ * rows a failed rank will not send; the buckets start empty. */
+static diffuse_status exchange_batch(diffuse_mpi *mpi, diffuse_peer_exchange *x)
+{
+    gradient_buckets_begin_step(mpi->buckets);
+    diffuse_status status = agree_on_failure(mpi, x);
+    if (status == DIFFUSE_OK && !x->failed)
+        status = exchange_rows(mpi, x);
+    return status;
+}
+
+/* g ← Σ_r g_r in rank order (gradient_buckets.h): the buckets not sent
+ * during backward go now, and every rank takes part in all of them, even
+ * one whose step failed (else the others would wait for it); then the
+ * failure flags, and Σ_r squared_error_r in rank order. Traffic per rank is
+ * 2(size−1)/size × the gradient, as a ring all-reduce. */
 static diffuse_status exchange_gradients(diffuse_mpi *mpi, diffuse_peer_exchange *x)
 {
-    if (x->grad_count != mpi->param_count)
-        return fail(mpi, DIFFUSE_ERROR_MISMATCH, "%zu gradients, attached for %zu",
-                    x->grad_count, mpi->param_count);
-    diffuse_status status = gather_values(mpi, x->squared_error);
+    int usable = x->grads != NULL && x->grad_count == mpi->param_count;
+    const char *call = "";
+    int code = gradient_buckets_finish(mpi->buckets, usable ? x->grads : NULL, &call);
+    diffuse_status status = buckets_status(mpi, code, call);
     if (status != DIFFUSE_OK)
+        return status;
+    if (!usable && !x->failed) {
+        x->failed = 1;
+        snprintf(x->message, x->message_size, "%zu gradients, attached for %zu", x->grad_count,
+                 mpi->param_count);
+    }
+    if ((status = agree_on_failure(mpi, x)) != DIFFUSE_OK || x->failed)
+        return status;
+    if ((status = gather_values(mpi, x->squared_error)) != DIFFUSE_OK)
         return status;
     x->squared_error = 0.0;
     for (int r = 0; r < mpi->size; r++)
         x->squared_error += mpi->values[r];
-    return reduce_gradients(mpi, x->grads);
+    return DIFFUSE_OK;
 }
 
-/* The trainer's peer callback: the failure flags first, so that no rank
- * waits for data a failed rank will not send. */
+/* A finished range of this rank's gradient: the buckets it completes start. */
+static diffuse_status gradients_ready(diffuse_mpi *mpi, const diffuse_peer_exchange *x)
+{
+    const char *call = "";
+    int code = gradient_buckets_ready(mpi->buckets, x->grads, x->ready_offset, x->ready_count,
+                                      &call);
+    return buckets_status(mpi, code, call);
+}
+
+/* The trainer's peer callback. */
 static int peer_exchange(void *user, diffuse_peer_exchange *x)
 {
     diffuse_mpi *mpi = user;
-    diffuse_status status = agree_on_failure(mpi, x);
-    if (status == DIFFUSE_OK && !x->failed)
-        status = x->phase == DIFFUSE_PEER_BATCH ? exchange_rows(mpi, x)
-                                                : exchange_gradients(mpi, x);
+    diffuse_status status = x->phase == DIFFUSE_PEER_BATCH       ? exchange_batch(mpi, x)
+                            : x->phase == DIFFUSE_PEER_GRADIENTS ? exchange_gradients(mpi, x)
+                                                                 : gradients_ready(mpi, x);
     if (status == DIFFUSE_OK)
         return 0;
     snprintf(x->message, x->message_size, "%s", mpi->error);
@@ -173,41 +187,11 @@ static int peer_exchange(void *user, diffuse_peer_exchange *x)
 
 static void release(diffuse_mpi *mpi)
 {
+    gradient_buckets_free(mpi->buckets);
     if (mpi->comm != MPI_COMM_NULL)
         MPI_Comm_free(&mpi->comm);
-    free(mpi->counts);
-    free(mpi->displs);
-    free(mpi->chunk_counts);
-    free(mpi->chunk_displs);
-    free(mpi->chunks);
     free(mpi->values);
     free(mpi);
-}
-
-/* Chunk r: count/size floats, one more for r < count % size. */
-static diffuse_status plan_chunks(diffuse_mpi *mpi, size_t count)
-{
-    size_t n = (size_t)mpi->size, base = count / n, extra = count % n;
-    if (count > INT_MAX || base + 1 > (size_t)INT_MAX / n)
-        return fail(mpi, DIFFUSE_ERROR_UNSUPPORTED, "%zu parameters over %d ranks: too many for MPI's int counts", count, mpi->size);
-    mpi->counts = malloc(n * sizeof *mpi->counts);
-    mpi->displs = malloc(n * sizeof *mpi->displs);
-    mpi->chunk_counts = malloc(n * sizeof *mpi->chunk_counts);
-    mpi->chunk_displs = malloc(n * sizeof *mpi->chunk_displs);
-    mpi->values = malloc(n * sizeof *mpi->values);
-    mpi->chunks = malloc(n * (base + 1) * sizeof *mpi->chunks);
-    if (!mpi->counts || !mpi->displs || !mpi->chunk_counts || !mpi->chunk_displs ||
-        !mpi->values || !mpi->chunks)
-        return fail(mpi, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate the reduction buffers");
-    size_t at = 0, mine = base + ((size_t)mpi->rank < extra);
-    for (size_t r = 0; r < n; r++) {
-        mpi->counts[r] = (int)(base + (r < extra));
-        mpi->displs[r] = (int)at;
-        at += (size_t)mpi->counts[r];
-        mpi->chunk_counts[r] = (int)mine;
-        mpi->chunk_displs[r] = (int)(r * mine);
-    }
-    return DIFFUSE_OK;
 }
 
 /* Every rank ends a collective call with the status of the lowest failing
@@ -281,6 +265,46 @@ static diffuse_status check_counts(diffuse_mpi *mpi)
     return agree(mpi, local);
 }
 
+/* Collective: buckets of `bytes` (0: one bucket, no overlap) for the
+ * model's gradient in place of the current ones, on every rank or on none;
+ * the trainer reports finished ranges when there is more than one bucket
+ * (STATE from inside a step). */
+static diffuse_status plan_buckets(diffuse_mpi *mpi, size_t bytes)
+{
+    int before = mpi->buckets != NULL && gradient_buckets_count(mpi->buckets) > 1;
+    gradient_buckets *fresh = NULL;
+    diffuse_status status = agree(mpi, gradient_buckets_create(&fresh, mpi->comm, mpi->param_count,
+                                                               bytes / sizeof(float), mpi->error,
+                                                               sizeof mpi->error));
+    if (status == DIFFUSE_OK) {
+        diffuse_status local =
+            diffuse_trainer_set_peer_ready(mpi->trainer, gradient_buckets_count(fresh) > 1);
+        if (local != DIFFUSE_OK)
+            fail(mpi, local, "%s", diffuse_trainer_last_error(mpi->trainer));
+        status = agree(mpi, local);
+    }
+    if (status != DIFFUSE_OK) {
+        diffuse_trainer_set_peer_ready(mpi->trainer, before);
+        gradient_buckets_free(fresh);
+        return status;
+    }
+    gradient_buckets_free(mpi->buckets);
+    mpi->buckets = fresh;
+    return DIFFUSE_OK;
+}
+
+/* The model's parameter count and a value per rank. */
+static diffuse_status size_model(diffuse_mpi *mpi, const diffuse_model *model)
+{
+    diffuse_status status = diffuse_model_param_count(model, &mpi->param_count);
+    if (status != DIFFUSE_OK)
+        return fail(mpi, status, "%s", diffuse_model_last_error(model));
+    mpi->values = malloc((size_t)mpi->size * sizeof *mpi->values);
+    return mpi->values != NULL ? DIFFUSE_OK
+                               : fail(mpi, DIFFUSE_ERROR_NO_MEMORY, "cannot allocate %d values",
+                                      mpi->size);
+}
+
 /* Duplicates `comm` with errors returned, not fatal. */
 static diffuse_status open_comm(diffuse_mpi *mpi, MPI_Comm comm)
 {
@@ -289,6 +313,13 @@ static diffuse_status open_comm(diffuse_mpi *mpi, MPI_Comm comm)
     MPI_TRY(mpi, MPI_Comm_rank(mpi->comm, &mpi->rank));
     MPI_TRY(mpi, MPI_Comm_size(mpi->comm, &mpi->size));
     return DIFFUSE_OK;
+}
+
+/* The trainer on its own again. */
+static void detach(diffuse_trainer *trainer)
+{
+    diffuse_trainer_set_peers(trainer, NULL, NULL);
+    diffuse_trainer_set_peer_ready(trainer, 0);
 }
 
 DIFFUSE_API diffuse_status diffuse_mpi_attach(diffuse_mpi **out, diffuse_trainer *trainer,
@@ -303,15 +334,10 @@ DIFFUSE_API diffuse_status diffuse_mpi_attach(diffuse_mpi **out, diffuse_trainer
     mpi->comm = MPI_COMM_NULL;
     mpi->trainer = trainer;
     diffuse_status status = open_comm(mpi, comm);
-    if (status == DIFFUSE_OK) {
-        status = diffuse_model_param_count(model, &mpi->param_count);
-        if (status == DIFFUSE_OK)
-            status = plan_chunks(mpi, mpi->param_count);
-        else
-            fail(mpi, status, "%s", diffuse_model_last_error(model));
-        if ((status = agree(mpi, status)) == DIFFUSE_OK && (status = check_counts(mpi)) == DIFFUSE_OK)
-            status = broadcast_weights(mpi, model);
-    }
+    if (status == DIFFUSE_OK && (status = agree(mpi, size_model(mpi, model))) == DIFFUSE_OK &&
+        (status = check_counts(mpi)) == DIFFUSE_OK &&
+        (status = broadcast_weights(mpi, model)) == DIFFUSE_OK)
+        status = plan_buckets(mpi, DIFFUSE_MPI_DEFAULT_BUCKET_BYTES);
     if (status == DIFFUSE_OK) {
         status = diffuse_trainer_set_peers(trainer, peer_exchange, mpi);
         if (status != DIFFUSE_OK)
@@ -319,7 +345,7 @@ DIFFUSE_API diffuse_status diffuse_mpi_attach(diffuse_mpi **out, diffuse_trainer
         status = agree(mpi, status);
     }
     if (status != DIFFUSE_OK) {
-        diffuse_trainer_set_peers(trainer, NULL, NULL);
+        detach(trainer);
         release(mpi);
         return status;
     }
@@ -327,11 +353,29 @@ DIFFUSE_API diffuse_status diffuse_mpi_attach(diffuse_mpi **out, diffuse_trainer
     return DIFFUSE_OK;
 }
 
+DIFFUSE_API diffuse_status diffuse_mpi_set_bucket_size(diffuse_mpi *mpi, size_t bytes)
+{
+    if (mpi == NULL)
+        return DIFFUSE_ERROR_INVALID_ARGUMENT;
+    unsigned long long mine = bytes, root = bytes;
+    MPI_TRY(mpi, MPI_Bcast(&root, 1, MPI_UNSIGNED_LONG_LONG, 0, mpi->comm));
+    diffuse_status status =
+        bytes > 0 && bytes < sizeof(float)
+            ? fail(mpi, DIFFUSE_ERROR_INVALID_ARGUMENT, "a bucket of %zu bytes holds no gradient",
+                   bytes)
+        : mine != root ? fail(mpi, DIFFUSE_ERROR_MISMATCH, "buckets of %llu bytes, rank 0's %llu",
+                              mine, root)
+                       : DIFFUSE_OK;
+    if ((status = agree(mpi, status)) != DIFFUSE_OK)
+        return status;
+    return plan_buckets(mpi, bytes);
+}
+
 DIFFUSE_API void diffuse_mpi_free(diffuse_mpi *mpi)
 {
     if (mpi == NULL)
         return;
-    diffuse_trainer_set_peers(mpi->trainer, NULL, NULL);
+    detach(mpi->trainer);
     release(mpi);
 }
 

@@ -1,8 +1,10 @@
 /* Data-parallel training over MPI from the command line: each rank trains
  * on its own shard of a synthetic stream, rank 0 reports steps/s and saves
  * the trainer. The scaling table in docs/performance.md comes from it.
- *   mpirun -np N build/mpi/diffuse_mpi_train [mlp|unet] [rows per rank] [steps] [out]
- */
+ *   mpirun -np N build/mpi/diffuse_mpi_train [mlp|unet] [rows per rank] [steps] [out|-]
+ *                                            [bucket bytes]
+ * (bucket bytes: diffuse_mpi_set_bucket_size, 0 for no overlap; default
+ * DIFFUSE_MPI_DEFAULT_BUCKET_BYTES). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +74,8 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     int unet = argc > 1 && strcmp(argv[1], "unet") == 0;
     int rows = argc > 2 ? atoi(argv[2]) : 64, steps = argc > 3 ? atoi(argv[3]) : 20;
-    const char *out = argc > 4 ? argv[4] : NULL;
+    const char *out = argc > 4 && strcmp(argv[4], "-") != 0 ? argv[4] : NULL;
+    size_t bucket = argc > 5 ? strtoull(argv[5], NULL, 10) : DIFFUSE_MPI_DEFAULT_BUCKET_BYTES;
     diffuse_model *model = NULL;
     diffuse_schedule *schedule = NULL;
     diffuse_optimizer *optimizer = NULL;
@@ -86,7 +89,8 @@ int main(int argc, char **argv)
         (status = diffuse_trainer_create(&trainer, model, schedule, optimizer)) ||
         (status = diffuse_trainer_set_int(trainer, DIFFUSE_TRAINER_BATCH_SIZE, rows)) ||
         (status = diffuse_trainer_set_data(trainer, shard_rows, &data)) ||
-        (status = diffuse_mpi_attach(&mpi, trainer, model, MPI_COMM_WORLD))) {
+        (status = diffuse_mpi_attach(&mpi, trainer, model, MPI_COMM_WORLD)) ||
+        (status = diffuse_mpi_set_bucket_size(mpi, bucket))) {
         fprintf(stderr, "set-up failed: %s\n", mpi ? diffuse_mpi_last_error(mpi) : diffuse_last_error());
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
@@ -105,8 +109,9 @@ int main(int argc, char **argv)
     size_t params = 0;
     diffuse_model_param_count(model, &params);
     if (rank == 0 && status == DIFFUSE_OK)
-        printf("%s, %zu parameters, %d ranks × %d rows: %.3f steps/s, %.1f rows/s, loss %.4f\n",
-               unet ? "unet" : "mlp", params, size, rows, steps / seconds,
+        printf("%s, %zu parameters, %d ranks × %d rows, buckets of %zu bytes: %.3f steps/s, "
+               "%.1f rows/s, loss %.4f\n",
+               unet ? "unet" : "mlp", params, size, rows, bucket, steps / seconds,
                steps * (double)rows * size / seconds, loss);
     if (status != DIFFUSE_OK)
         fprintf(stderr, "rank %d: %s\n", rank, diffuse_trainer_last_error(trainer));

@@ -606,8 +606,9 @@ static double time_loss(void *ctx)
 }
 
 /* nn_time_grads over one plain buffer (the context); groups need no order. */
-static float *open_gradient(void *buffer, size_t offset)
+static float *open_gradient(void *buffer, size_t offset, size_t count)
 {
+    (void)count;
     return (float *)buffer + offset;
 }
 

@@ -260,6 +260,171 @@ START_TEST(digest_follows_the_state)
 }
 END_TEST
 
+/* ---- DIFFUSE_PEER_GRADIENTS_READY ------------------------------------------ */
+
+enum { READY_ROWS = 6 };
+
+/* A peer callback alone (one process): it records each READY range and
+ * the bits it held then, so that the GRADIENTS call can check that
+ * backward never touched them again and that the ranges tile the buffer. */
+typedef struct listener {
+    float *snapshot;   /* the gradient as each READY call saw its range */
+    unsigned *covered; /* how many READY ranges covered each float */
+    size_t count, ready_calls, steps_checked;
+    int ready;         /* READY calls asked for */
+    int fail_ready;    /* the first READY call returns −1 */
+    int saw_failed_gradients;
+} listener;
+
+static int listen(void *user, diffuse_peer_exchange *x)
+{
+    listener *l = user;
+    ck_assert_uint_ge(x->size, sizeof *x);
+    if (x->phase == DIFFUSE_PEER_BATCH) {
+        x->first_row = 0;
+        x->total_rows = x->rows;
+        memset(l->covered, 0, l->count * sizeof *l->covered);
+        return 0;
+    }
+    if (x->phase == DIFFUSE_PEER_GRADIENTS_READY) {
+        ck_assert_uint_eq(x->grad_count, l->count);
+        ck_assert_uint_le(x->ready_offset + x->ready_count, l->count);
+        ck_assert_uint_gt(x->ready_count, 0);
+        l->ready_calls++;
+        if (l->fail_ready) {
+            snprintf(x->message, x->message_size, "send failed");
+            return -1;
+        }
+        for (size_t i = x->ready_offset; i < x->ready_offset + x->ready_count; i++) {
+            l->covered[i]++;
+            l->snapshot[i] = x->grads[i];
+        }
+        return 0;
+    }
+    l->saw_failed_gradients |= x->failed;
+    if (!x->failed && l->ready) {
+        for (size_t i = 0; i < l->count; i++)
+            ck_assert_msg(l->covered[i] == 1, "gradient %zu reported %u times", i, l->covered[i]);
+        ck_assert_msg(memcmp(l->snapshot, x->grads, l->count * sizeof *x->grads) == 0,
+                      "a gradient changed after it was reported final");
+        l->steps_checked++;
+    }
+    return 0;
+}
+
+/* An MLP with classes (its label table, last in the buffer, is finished
+ * late: the ranges are not in buffer order) or a small U-Net. */
+static diffuse_model *ready_model(diffuse_architecture arch)
+{
+    diffuse_model_config *c;
+    int unet = arch == DIFFUSE_ARCH_UNET;
+    ck_assert_int_eq(diffuse_model_config_create(&c, arch, unet ? 32 : DIM), DIFFUSE_OK);
+    const struct {
+        diffuse_model_option option;
+        int64_t value;
+    } mlp[] = {{DIFFUSE_MODEL_HIDDEN_WIDTH, 16}, {DIFFUSE_MODEL_CLASSES, 3}},
+      image[] = {{DIFFUSE_MODEL_IMAGE_CHANNELS, 2}, {DIFFUSE_MODEL_IMAGE_HEIGHT, 4},
+                 {DIFFUSE_MODEL_IMAGE_WIDTH, 4},    {DIFFUSE_MODEL_BASE_CHANNELS, 4},
+                 {DIFFUSE_MODEL_LEVELS, 2},         {DIFFUSE_MODEL_ATTENTION_LEVELS, 1},
+                 {DIFFUSE_MODEL_GROUPS, 2}};
+    for (size_t i = 0; i < (unet ? 7u : 2u); i++)
+        ck_assert_int_eq(diffuse_model_config_set_int(c, unet ? image[i].option : mlp[i].option,
+                                                      unet ? image[i].value : mlp[i].value),
+                         DIFFUSE_OK);
+    diffuse_model *m;
+    ck_assert_int_eq(diffuse_model_create(&m, c), DIFFUSE_OK);
+    diffuse_model_config_free(c);
+    return m;
+}
+
+/* Three steps of `arch` on `threads` workers with `l` as peer (NULL: none);
+ * returns the state digest. */
+static uint64_t train_listened(diffuse_architecture arch, int threads, listener *l,
+                               diffuse_status *status)
+{
+    listener unused = {0};
+    diffuse_test_handles h =
+        diffuse_test_training(ready_model(arch), diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 50, 0), 1e-3);
+    size_t dim = arch == DIFFUSE_ARCH_UNET ? 32 : DIM;
+    ck_assert_int_eq(diffuse_trainer_set_int(h.trainer, DIFFUSE_TRAINER_THREADS, threads),
+                     DIFFUSE_OK);
+    if (l != NULL) {
+        ck_assert_int_eq(diffuse_trainer_set_peers(h.trainer, listen, l), DIFFUSE_OK);
+        ck_assert_int_eq(diffuse_trainer_set_peer_ready(h.trainer, l->ready), DIFFUSE_OK);
+    } else {
+        l = &unused;
+    }
+    ck_assert_int_eq(diffuse_model_param_count(h.model, &l->count), DIFFUSE_OK);
+    l->snapshot = calloc(l->count, sizeof *l->snapshot);
+    l->covered = calloc(l->count, sizeof *l->covered);
+    ck_assert_ptr_nonnull(l->snapshot);
+    ck_assert_ptr_nonnull(l->covered);
+    float *x = diffuse_test_uniform_floats(READY_ROWS * dim, 5, 0, -1.0f, 1.0f);
+    const int32_t labels[READY_ROWS] = {0, 1, 2, 0, 1, 2};
+    *status = DIFFUSE_OK;
+    for (int step = 0; step < 3 && *status == DIFFUSE_OK; step++)
+        *status = diffuse_trainer_step_batch_labels(h.trainer, READY_ROWS, x,
+                                                    arch == DIFFUSE_ARCH_MLP ? labels : NULL, NULL);
+    uint64_t digest;
+    ck_assert_int_eq(diffuse_trainer_state_digest(h.trainer, &digest), DIFFUSE_OK);
+    free(x);
+    free(l->snapshot);
+    free(l->covered);
+    diffuse_test_handles_free(&h);
+    return digest;
+}
+
+/* Every float reported once, each range final when reported, on one worker
+ * and in a team of three; the bits are those of a trainer without peers. */
+START_TEST(ready_ranges_tile_the_buffer_and_are_final)
+{
+    const diffuse_architecture archs[] = {DIFFUSE_ARCH_MLP, DIFFUSE_ARCH_UNET};
+    for (int a = 0; a < 2; a++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            listener l = {.ready = 1};
+            diffuse_status status, status_alone;
+            uint64_t digest = train_listened(archs[a], threads, &l, &status);
+            ck_assert_int_eq(status, DIFFUSE_OK);
+            ck_assert_uint_eq(l.steps_checked, 3);
+            ck_assert_uint_gt(l.ready_calls, 3 * 3); /* several groups a step */
+            ck_assert_uint_eq(train_listened(archs[a], threads, NULL, &status_alone), digest);
+            ck_assert_int_eq(status_alone, DIFFUSE_OK);
+        }
+}
+END_TEST
+
+START_TEST(ready_calls_only_when_asked)
+{
+    listener l = {0};
+    diffuse_status status;
+    train_listened(DIFFUSE_ARCH_MLP, 1, &l, &status);
+    ck_assert_int_eq(status, DIFFUSE_OK);
+    ck_assert_uint_eq(l.ready_calls, 0);
+    ck_assert_int_eq(diffuse_trainer_set_peer_ready(NULL, 1), DIFFUSE_ERROR_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* A failed READY call fails the step at the GRADIENTS exchange (which
+ * still takes place, flagged), with no more READY calls and no update. */
+START_TEST(a_failing_ready_call_fails_the_step)
+{
+    listener l = {.ready = 1, .fail_ready = 1};
+    diffuse_status status, status_none;
+    diffuse_test_handles h =
+        diffuse_test_training(ready_model(DIFFUSE_ARCH_MLP), diffuse_test_schedule(DIFFUSE_SCHEDULE_LINEAR, 50, 0), 1e-3);
+    uint64_t untrained;
+    ck_assert_int_eq(diffuse_trainer_state_digest(h.trainer, &untrained), DIFFUSE_OK);
+    diffuse_test_handles_free(&h);
+    uint64_t digest = train_listened(DIFFUSE_ARCH_MLP, 1, &l, &status);
+    ck_assert_int_eq(status, DIFFUSE_ERROR_CALLBACK);
+    ck_assert_uint_eq(l.ready_calls, 1); /* and no more in that step */
+    ck_assert_int_eq(l.saw_failed_gradients, 1);
+    ck_assert_uint_eq(digest, untrained);
+    ck_assert_uint_ne(train_listened(DIFFUSE_ARCH_MLP, 1, NULL, &status_none), untrained);
+    ck_assert_int_eq(status_none, DIFFUSE_OK);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("peers");
@@ -269,6 +434,9 @@ int main(void)
     tcase_add_test(tc, a_failing_exchange_fails_the_step);
     tcase_add_test(tc, rows_outside_the_batch_are_rejected);
     tcase_add_test(tc, digest_follows_the_state);
+    tcase_add_test(tc, ready_ranges_tile_the_buffer_and_are_final);
+    tcase_add_test(tc, ready_calls_only_when_asked);
+    tcase_add_test(tc, a_failing_ready_call_fails_the_step);
     suite_add_tcase(suite, tc);
     return diffuse_test_run(suite);
 }

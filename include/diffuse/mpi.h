@@ -13,10 +13,13 @@
  *     (rank r's data callback learns r and the size through
  *     diffuse_mpi_shard, e.g. from a diffuse_mpi pointer kept in its `user`
  *     data); a rank may return fewer rows than another;
- *   - after backward the gradients are summed in a fixed order (reduce-
- *     scatter: rank r sums chunk r of every rank's gradient, ranks 0, 1, …
- *     in turn; then an all-gather of the sums), so every rank gets the same
- *     bits, run after run, and applies the same optimizer and EMA update;
+ *   - the gradients are summed in a fixed order (reduce-scatter: rank r
+ *     sums chunk r of every rank's gradient, ranks 0, 1, … in turn; then an
+ *     all-gather of the sums), so every rank gets the same bits, run after
+ *     run, and applies the same optimizer and EMA update. The sum runs in
+ *     buckets (diffuse_mpi_set_bucket_size): a bucket's exchange starts as
+ *     soon as backward has finished its layers, while backward goes on with
+ *     the others; the bits do not depend on the bucket size;
  *   - a rank that fails (its data callback, a non-finite batch) makes the
  *     step fail on every rank, with that rank's message ("rank r: …"), and
  *     no rank changes its weights.
@@ -43,6 +46,9 @@ extern "C" {
 
 typedef struct diffuse_mpi diffuse_mpi;
 
+/* The bucket size attach starts with: 1 MiB, 262,144 gradients. */
+#define DIFFUSE_MPI_DEFAULT_BUCKET_BYTES ((size_t)1 << 20)
+
 /* Collective over `comm` (duplicated: the library's messages never meet the
  * caller's). Checks that every rank's model has as many parameters,
  * broadcasts rank 0's weights (and EMA weights, if rank 0 has them) into
@@ -54,6 +60,20 @@ typedef struct diffuse_mpi diffuse_mpi;
  * the same status on every rank. *out = NULL on failure. */
 DIFFUSE_API diffuse_status diffuse_mpi_attach(diffuse_mpi **out, diffuse_trainer *trainer,
                                               diffuse_model *model, MPI_Comm comm);
+/* Collective: the gradient sum goes in buckets of `bytes` bytes (rounded
+ * down to whole floats; the last bucket holds the rest), each exchanged as
+ * soon as backward has finished it; 0: one bucket, exchanged after
+ * backward (no overlap). Results are the same bits whatever the size (and
+ * on every rank); smaller buckets start sending earlier but pay MPI's
+ * per-message latency more often: each costs two collectives a step, so
+ * keep to tens of buckets (docs/performance.md models the trade-off). Costs
+ * two communicators and about one
+ * bucket of memory besides the reduction buffers (one gradient's size).
+ * Every rank must pass the same size. Errors: INVALID_ARGUMENT (mpi NULL,
+ * 1 to 3 bytes), MISMATCH (another rank's size differs), STATE (from inside
+ * a step), NO_MEMORY, CALLBACK (MPI); the same status on every rank. On
+ * failure the previous buckets stay. */
+DIFFUSE_API diffuse_status diffuse_mpi_set_bucket_size(diffuse_mpi *mpi, size_t bytes);
 /* Clears the trainer's peer callback and frees the handle (collective: it
  * frees the duplicated communicator). Call it before freeing the trainer.
  * NULL is a no-op. */

@@ -209,10 +209,31 @@ DIFFUSE_API diffuse_status diffuse_trainer_set_progress(diffuse_trainer *trainer
  * written). Failures end the step with weights unchanged on every process:
  * the local status where this process failed, else DIFFUSE_ERROR_CALLBACK
  * with the peer's message. With peers set every step call (step,
- * step_batch, train) is collective: step_batch's x0 is this process's rows. */
+ * step_batch, train) is collective: step_batch's x0 is this process's rows.
+ *
+ * A third phase, only with diffuse_trainer_set_peer_ready (below), lets a
+ * transport send gradients while backward computes the rest:
+ *   DIFFUSE_PEER_GRADIENTS_READY  during backward, on the thread that steps
+ *                           the trainer: grads[ready_offset … ready_offset +
+ *                           ready_count) (`grads`, `grad_count`: the whole
+ *                           buffer) hold this process's final gradient;
+ *                           backward never touches them again in this step,
+ *                           so they may be sent and their sums written back
+ *                           in place before the DIFFUSE_PEER_GRADIENTS call
+ *                           returns. Ranges come in the order backward
+ *                           finishes them (the same on every process), each
+ *                           at most once; they are hints, not collective: a
+ *                           process may report fewer (none when its step
+ *                           failed before backward), and the
+ *                           DIFFUSE_PEER_GRADIENTS call always follows with
+ *                           the whole buffer. A negative return fails the
+ *                           step on this process (its message in `message`)
+ *                           and ends the step's READY calls; the failure is
+ *                           then this process's at the GRADIENTS exchange. */
 typedef enum diffuse_peer_phase {
     DIFFUSE_PEER_BATCH = 0,
-    DIFFUSE_PEER_GRADIENTS = 1
+    DIFFUSE_PEER_GRADIENTS = 1,
+    DIFFUSE_PEER_GRADIENTS_READY = 2
 } diffuse_peer_phase;
 
 typedef struct diffuse_peer_exchange {
@@ -225,6 +246,7 @@ typedef struct diffuse_peer_exchange {
     double squared_error;
     char *message;
     size_t message_size;
+    size_t ready_offset, ready_count;      /* DIFFUSE_PEER_GRADIENTS_READY */
 } diffuse_peer_exchange;
 
 typedef int (*diffuse_peer_fn)(void *user, diffuse_peer_exchange *exchange);
@@ -234,6 +256,11 @@ typedef int (*diffuse_peer_fn)(void *user, diffuse_peer_exchange *exchange);
  * STATE (from inside a callback). */
 DIFFUSE_API diffuse_status diffuse_trainer_set_peers(diffuse_trainer *trainer, diffuse_peer_fn fn,
                                                      void *user);
+/* Whether the peer callback also hears DIFFUSE_PEER_GRADIENTS_READY
+ * (`report` ≠ 0) or not (0, the default: a callback written for the two
+ * other phases never sees a third). Errors: INVALID_ARGUMENT (NULL
+ * trainer), STATE (from inside a callback). */
+DIFFUSE_API diffuse_status diffuse_trainer_set_peer_ready(diffuse_trainer *trainer, int report);
 
 /* A 64-bit digest of the training state that must agree between peers:
  * weights, EMA weights, optimizer moments and step, and the seed. Equal

@@ -97,6 +97,11 @@ void gradient_team_close(gradient_team *team, size_t worker)
     atomic_store_explicit(&self->closed, self->opened, memory_order_release);
 }
 
+size_t gradient_team_closed(const gradient_team *team, size_t worker)
+{
+    return atomic_load_explicit(&team->workers[worker].closed, memory_order_acquire);
+}
+
 void gradient_team_leave(gradient_team *team, size_t worker)
 {
     /* Only after the previous worker has left: a worker that stops early

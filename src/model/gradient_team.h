@@ -51,6 +51,10 @@ float *gradient_team_open(gradient_team *team, size_t worker, size_t offset);
 /* Worker `worker` has finished accumulating its open group. */
 void gradient_team_close(gradient_team *team, size_t worker);
 
+/* How many groups worker `worker` has closed in this step (SIZE_MAX once
+ * it left); acquire: what it added to them is visible to the caller. */
+size_t gradient_team_closed(const gradient_team *team, size_t worker);
+
 /* Worker `worker` opens no more groups in this step (its task is ending);
  * returns once the previous worker has left too, so workers leave in order. */
 void gradient_team_leave(gradient_team *team, size_t worker);

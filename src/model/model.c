@@ -227,8 +227,10 @@ void model_join_team(diffuse_model *m, gradient_team *team, size_t worker)
     m->team_worker = worker;
 }
 
-float *model_grads_open(diffuse_model *m, size_t offset)
+float *model_grads_open(diffuse_model *m, size_t offset, size_t count)
 {
+    if (m->ready != NULL)
+        gradient_ready_opened(m->ready, offset, count);
     if (m->team == NULL)
         return m->grads + offset;
     return gradient_team_open(m->team, m->team_worker, offset);
@@ -238,6 +240,8 @@ void model_grads_close(diffuse_model *m)
 {
     if (m->team != NULL)
         gradient_team_close(m->team, m->team_worker);
+    if (m->ready != NULL)
+        gradient_ready_closed(m->ready);
 }
 
 DIFFUSE_API diffuse_status diffuse_model_create_callback(diffuse_model **out, size_t dim,

@@ -28,6 +28,7 @@
 #include "diffuse/schedule.h"
 #include "util/busy.h"
 #include "util/error.h"
+#include "model/gradient_ready.h"
 #include "model/gradient_team.h"
 
 #define MODEL_MAX_RANK 4
@@ -76,6 +77,7 @@ struct diffuse_model {
     float *ema;                  /* NULL until EMA starts */
     gradient_team *team;         /* non-NULL: backward adds through it (model_grads_open) */
     size_t team_worker;          /* this model's worker index in `team` */
+    gradient_ready *ready;       /* non-NULL: backward reports finished groups to it */
     diffuse_model **replicas;    /* [i − 1]: worker i's (model_replica); NULL until used */
     size_t replica_count;
     size_t tensor_count;
@@ -170,12 +172,12 @@ bool model_can_replicate(const diffuse_model *m);
 void model_join_team(diffuse_model *m, gradient_team *team, size_t worker);
 
 /* For an architecture's backward: where to accumulate the gradient of the
- * parameters from `offset` on, for one tensor group (a layer's weight and
- * bias, contiguous in the buffer). Every open is followed by
+ * parameters [offset, offset + count), one tensor group (a layer's weight
+ * and bias, contiguous in the buffer; m->ready hears of it once final). Every open is followed by
  * model_grads_close once the group's gradient is added, and every backward
  * opens the same groups in the same order. In a team this waits for the
  * previous worker to close the group. */
-float *model_grads_open(diffuse_model *m, size_t offset);
+float *model_grads_open(diffuse_model *m, size_t offset, size_t count);
 void model_grads_close(diffuse_model *m);
 
 /* The tensor table (names, offsets, shapes) of the model diffuse_model_create

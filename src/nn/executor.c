@@ -351,6 +351,12 @@ static void add_channel_sums(float *d, const float *g, size_t n, size_t channels
     }
 }
 
+/* The layer's gradient group: all its tensors. */
+static float *open_layer_grads(diffuse_model *m, const nn_layer *layer)
+{
+    return model_grads_open(m, layer->weight, nn_layer_param_count(layer));
+}
+
 /* Row i of output j for a backward step: the kept array's, or recomputed
  * into the bump area from its inputs (rows of kept arrays or themselves
  * recomputed), with the bits of the training forward. */
@@ -384,7 +390,7 @@ static bool rows_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n,
     bool wants_input = layer->input >= 0;
     switch (layer->kind) {
     case NN_LAYER_LINEAR: {
-        float *d_w = model_grads_open(m, layer->weight);
+        float *d_w = open_layer_grads(m, layer);
         nn_linear_backward_params(d_w, d_w + (layer->bias - layer->weight), g, x, n, layer->in,
                                   layer->out);
         model_grads_close(m);
@@ -396,7 +402,7 @@ static bool rows_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n,
         /* φ(x) into dx (for dW), φ'(x) after it; dx over φ(x) */
         float *act = dx, *derivative = dx + n * layer->in;
         nn_activation_forward(layer->activation, act, derivative, x, n * layer->in);
-        float *d_w = model_grads_open(m, layer->weight);
+        float *d_w = open_layer_grads(m, layer);
         nn_linear_backward_params(d_w, d_w + (layer->bias - layer->weight), g, act, n,
                                   layer->in, layer->out);
         model_grads_close(m);
@@ -406,7 +412,7 @@ static bool rows_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n,
         return wants_input;
     }
     case NN_LAYER_EMBEDDING: {
-        float *d_w = model_grads_open(m, layer->weight);
+        float *d_w = open_layer_grads(m, layer);
         for (size_t i = 0; i < n; i++)
             nn_vec_add(d_w + (size_t)ex->labels[i] * layer->out, g + i * layer->out,
                        layer->out);
@@ -492,7 +498,7 @@ static void layer_backward_by_row(nn_executor *ex, diffuse_model *m, size_t k, s
 {
     const nn_layer *layer = &ex->list->layers[k];
     bool tensors = layer->kind == NN_LAYER_CONV2D || layer->kind == NN_LAYER_GROUP_NORM;
-    float *d_w = tensors ? model_grads_open(m, layer->weight) : NULL;
+    float *d_w = tensors ? open_layer_grads(m, layer) : NULL;
     bool reads = nn_layer_backward_reads_input(layer);
     for (size_t i = 0; i < n; i++) {
         ex->recompute_used = 0;

@@ -101,6 +101,15 @@ static size_t layer_tensors(const nn_layer *layer, model_tensor *tensors)
     return 0;
 }
 
+size_t nn_layer_param_count(const nn_layer *layer)
+{
+    model_tensor tensors[NN_LAYER_MAX_TENSORS];
+    size_t count = layer_tensors(layer, tensors), floats = 0;
+    for (size_t i = 0; i < count; i++)
+        floats += tensor_size(&tensors[i]);
+    return floats;
+}
+
 nn_conv_shape nn_layer_conv_shape(const nn_layer *layer)
 {
     nn_conv_shape shape = {layer->channels, layer->out_channels, layer->height, layer->width,
@@ -202,8 +211,7 @@ diffuse_status nn_layers_finish(diffuse_error *error, nn_layer_list *list)
         layer->weight = offset;
         size_t count = layer_tensors(layer, tensors);
         layer->bias = count > 1 ? tensors[1].offset : 0;
-        for (size_t i = 0; i < count; i++)
-            offset += tensor_size(&tensors[i]);
+        offset += nn_layer_param_count(layer);
         tensor_count += count;
     }
     list->param_count = offset;

@@ -104,6 +104,9 @@ nn_layer *nn_layers_add(nn_layer_list *list, nn_layer_kind kind, const char *nam
  * inconsistent configuration: INVALID_ARGUMENT. */
 diffuse_status nn_layers_finish(diffuse_error *error, nn_layer_list *list);
 
+/* Floats of `layer`'s tensors in the buffer (its gradient group's size). */
+size_t nn_layer_param_count(const nn_layer *layer);
+
 /* The named tensor table of a finished list, in buffer order: *tensors
  * (malloc'd, the caller frees it) gets list->tensor_count entries. */
 diffuse_status nn_layers_describe(diffuse_error *error, const nn_layer_list *list,

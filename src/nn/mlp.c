@@ -251,7 +251,7 @@ static diffuse_status mlp_forward(diffuse_model *m, const diffuse_model_call *ca
 static void add_param_grads(diffuse_model *m, const nn_layer *layer, const float *d_y,
                             const float *in, size_t n)
 {
-    float *d_weight = model_grads_open(m, layer->weight);
+    float *d_weight = model_grads_open(m, layer->weight, nn_layer_param_count(layer));
     nn_linear_backward_params(d_weight, d_weight + (layer->bias - layer->weight), d_y, in, n,
                               layer->in, layer->out);
     model_grads_close(m);
@@ -263,7 +263,8 @@ static void add_label_grads(const mlp_state *s, diffuse_model *m, const float *d
     if (s->shape.classes == 0)
         return;
     size_t width = s->shape.width;
-    float *d_table = model_grads_open(m, s->layers.layers[s->output + 1].weight);
+    const nn_layer *table = &s->layers.layers[s->output + 1];
+    float *d_table = model_grads_open(m, table->weight, nn_layer_param_count(table));
     for (size_t i = 0; i < n; i++)
         nn_vec_add(d_table + (size_t)s->labels[i] * width, d_h0 + i * width, width);
     model_grads_close(m);
@@ -286,9 +287,9 @@ static float *dense_backward(const mlp_state *s, diffuse_model *m, const nn_laye
     return act;
 }
 
-static float *open_time_group(void *model, size_t offset)
+static float *open_time_group(void *model, size_t offset, size_t count)
 {
-    return model_grads_open(model, offset);
+    return model_grads_open(model, offset, count);
 }
 
 static void close_time_group(void *model)

@@ -97,7 +97,7 @@ static void add_group(const nn_time_grads *grads, size_t offset, size_t bias_off
                       const float *d_out, const float *in, size_t rows, size_t in_dim,
                       size_t out_dim)
 {
-    float *weight = grads->open(grads->context, offset);
+    float *weight = grads->open(grads->context, offset, bias_offset + out_dim);
     nn_linear_backward_params(weight, weight + bias_offset, d_out, in, rows, in_dim, out_dim);
     grads->close(grads->context);
 }

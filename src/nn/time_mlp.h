@@ -32,12 +32,12 @@ typedef struct nn_time_weights {
 } nn_time_weights;
 
 /* Where backward accumulates the gradients of (W2, b2) and then of
- * (W1, b1): open(context, offset) returns the array for the group whose
- * weight starts `offset` floats into the gradient buffer (the bias follows
- * the weight), close(context) ends the group (model_grads_open/close in a
+ * (W1, b1): open(context, offset, count) returns the array for the group
+ * whose weight starts `offset` floats into the gradient buffer (the bias
+ * follows the weight; `count` floats in all), close(context) ends the group (model_grads_open/close in a
  * network; model.h says why). */
 typedef struct nn_time_grads {
-    float *(*open)(void *context, size_t offset);
+    float *(*open)(void *context, size_t offset, size_t count);
     void (*close)(void *context);
     void *context;
     size_t w1, w2; /* offsets of W1 [H, E] and W2 [H, H] */

@@ -63,6 +63,15 @@ diffuse_status peers_reduce(const trainer_peers *peers, diffuse_error *error,
     return status;
 }
 
+diffuse_status peers_gradients_ready(const trainer_peers *peers, diffuse_error *error,
+                                     float *grads, size_t total, size_t offset, size_t count)
+{
+    diffuse_peer_exchange x = {.phase = DIFFUSE_PEER_GRADIENTS_READY, .grads = grads,
+                               .grad_count = total, .ready_offset = offset,
+                               .ready_count = count};
+    return exchange(peers, error, DIFFUSE_OK, &x);
+}
+
 /* FNV-1a over bytes: h ← (h ⊕ byte) · 1099511628211. */
 static uint64_t digest_bytes(uint64_t h, const void *data, size_t bytes)
 {

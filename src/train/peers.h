@@ -1,9 +1,12 @@
 /* The trainer's side of the peer exchange (internal; see "Peers" in
- * include/diffuse/train.h): the two collective calls of a step, and the
+ * include/diffuse/train.h): the two collective calls of a step, the
+ * reports of finished gradients between them, and the
  * state digest peers compare. */
 #ifndef DIFFUSE_SRC_PEERS_H
 #define DIFFUSE_SRC_PEERS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "diffuse/train.h"
@@ -12,6 +15,7 @@
 typedef struct trainer_peers {
     diffuse_peer_fn fn; /* NULL: one process */
     void *user;
+    bool report_ready;  /* DIFFUSE_PEER_GRADIENTS_READY calls wanted */
 } trainer_peers;
 
 /* Where this process's rows sit in the step's batch over all processes. */
@@ -30,5 +34,11 @@ diffuse_status peers_share_batch(const trainer_peers *peers, diffuse_error *erro
 diffuse_status peers_reduce(const trainer_peers *peers, diffuse_error *error,
                             diffuse_status local, float *grads, size_t count,
                             double *squared_error);
+
+/* DIFFUSE_PEER_GRADIENTS_READY: grads[offset … offset + count) of the
+ * `total` gradients are final. A failure (the callback's) is recorded in
+ * `error`. */
+diffuse_status peers_gradients_ready(const trainer_peers *peers, diffuse_error *error,
+                                     float *grads, size_t total, size_t offset, size_t count);
 
 #endif

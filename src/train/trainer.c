@@ -73,6 +73,8 @@ struct diffuse_trainer {
     worker_set workers;         /* with a gradient team for more than one */
     trainer_peers peers;        /* other processes sharing each step, if any */
     peer_share share;           /* the current step's rows among them */
+    gradient_ready ready;       /* backward's finished gradient groups, for the peers */
+    diffuse_status ready_status;/* the step's failed DIFFUSE_PEER_GRADIENTS_READY call */
 };
 
 static void batch_free(batch_buffers *b)
@@ -124,6 +126,16 @@ static diffuse_status batch_reserve(diffuse_trainer *tr, size_t rows)
     return DIFFUSE_OK;
 }
 
+/* The gradient_ready listener: one DIFFUSE_PEER_GRADIENTS_READY call; a
+ * failure ends the step's reports and then the step (train_rows). */
+static int report_ready(void *user, size_t offset, size_t count)
+{
+    diffuse_trainer *tr = user;
+    tr->ready_status = peers_gradients_ready(&tr->peers, &tr->error, tr->model->grads,
+                                             tr->model->param_count, offset, count);
+    return tr->ready_status != DIFFUSE_OK;
+}
+
 DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse_model *model,
                                                   const diffuse_schedule *schedule,
                                                   diffuse_optimizer *optimizer)
@@ -155,6 +167,7 @@ DIFFUSE_API diffuse_status diffuse_trainer_create(diffuse_trainer **out, diffuse
     tr->optimizer = optimizer;
     tr->progress_interval = 1;
     workers_init(&tr->workers, sizeof(train_local), NULL);
+    gradient_ready_init(&tr->ready, report_ready, tr);
     option_defaults(&trainer_option_table, tr->options);
     *out = tr;
     return DIFFUSE_OK;
@@ -164,6 +177,7 @@ static void trainer_destroy(diffuse_trainer *trainer)
 {
     batch_free(&trainer->batch);
     workers_release(&trainer->workers);
+    gradient_ready_release(&trainer->ready);
     diffuse_schedule_free(trainer->schedule);
     free(trainer);
 }
@@ -322,8 +336,18 @@ DIFFUSE_API diffuse_status diffuse_trainer_set_peers(diffuse_trainer *trainer, d
                                                      void *user)
 {
     diffuse_status status = trainer_guard(trainer, "diffuse_trainer_set_peers", false);
+    if (status == DIFFUSE_OK) {
+        trainer->peers.fn = fn;
+        trainer->peers.user = user;
+    }
+    return status;
+}
+
+DIFFUSE_API diffuse_status diffuse_trainer_set_peer_ready(diffuse_trainer *trainer, int report)
+{
+    diffuse_status status = trainer_guard(trainer, "diffuse_trainer_set_peer_ready", false);
     if (status == DIFFUSE_OK)
-        trainer->peers = (trainer_peers){fn, user};
+        trainer->peers.report_ready = report != 0;
     return status;
 }
 
@@ -474,6 +498,22 @@ static diffuse_status prepare_labels(diffuse_trainer *tr, size_t rows)
     return DIFFUSE_OK;
 }
 
+/* The workers' forward and backward; peers that asked for them hear of the
+ * finished gradient groups as backward goes (gradient_ready.h), so that
+ * they can send them meanwhile. */
+static void run_pass(diffuse_trainer *tr, train_pass *pass)
+{
+    bool report = tr->peers.fn != NULL && tr->peers.report_ready;
+    if (report) {
+        gradient_ready_start(&tr->ready, tr->workers.team, tr->workers.active);
+        tr->model->ready = &tr->ready;
+    }
+    workers_run(&tr->workers, train_part, pass);
+    tr->model->ready = NULL;
+    if (report)
+        gradient_ready_finish(&tr->ready);
+}
+
 /* Forward and backward of the `rows` rows already in batch.x0, gradients
  * scaled for the step's n = share.total_rows rows over all processes. */
 static diffuse_status compute_gradients(diffuse_trainer *tr, size_t rows)
@@ -503,7 +543,7 @@ static diffuse_status compute_gradients(diffuse_trainer *tr, size_t rows)
     train_pass pass = {tr, target, (float)(2.0 / count),
                        tr->options[DIFFUSE_TRAINER_VLB_WEIGHT] / (double)tr->share.total_rows};
     workers_split(&tr->workers, rows);
-    workers_run(&tr->workers, train_part, &pass);
+    run_pass(tr, &pass);
     return workers_first_failure(&tr->workers, &tr->error);
 }
 
@@ -512,7 +552,10 @@ static diffuse_status compute_gradients(diffuse_trainer *tr, size_t rows)
 static diffuse_status train_rows(diffuse_trainer *tr, size_t rows, double *loss_out)
 {
     diffuse_model *m = tr->model;
+    tr->ready_status = DIFFUSE_OK;
     diffuse_status status = compute_gradients(tr, rows);
+    if (status == DIFFUSE_OK) /* a failed report (its message in tr->error) */
+        status = tr->ready_status;
     double squared_error = 0.0, vlb = 0.0;
     if (status == DIFFUSE_OK)
         batch_sums(tr, &squared_error, &vlb);

@@ -14,13 +14,18 @@
 #include <diffuse/diffuse.h>
 #include <diffuse/mpi.h>
 
-enum { ROWS = 4, STEPS = 100 };
+/* BUCKET: small enough that the test models' gradients span several
+ * buckets (the MLP's 5,410 floats: 2, the U-Net's 11,694: 3), so that the
+ * exchange overlaps backward, and few enough that oversubscribed ranks,
+ * which give their core away at every MPI_Test, stay quick. */
+enum { ROWS = 4, STEPS = 100, BUCKET = 16384 };
 
 /* Rows of step k of a data stream: global row j's element i is a hash of
  * (k, j, i) on [−1, 1), so a rank's shard is rows [first, first + rows) of
- * the one-process batch. `fail_at`: the step whose call fails (0: none). */
+ * the one-process batch. `fail_at`: the step whose call fails (0: none);
+ * `nan_at`: the step whose rows hold a NaN (0: none). */
 typedef struct feed {
-    uint64_t step, first, fail_at;
+    uint64_t step, first, fail_at, nan_at;
 } feed;
 
 static float element(uint64_t k, uint64_t j, uint64_t i)
@@ -45,6 +50,8 @@ static int feed_rows(void *user, float *x, int32_t *labels, size_t capacity, siz
     for (size_t j = 0; j < capacity; j++)
         for (size_t i = 0; i < dim; i++)
             x[j * dim + i] = element(f->step, f->first + j, i);
+    if (f->step == f->nan_at)
+        x[dim / 2] = NAN;
     return (int)capacity;
 }
 
@@ -110,7 +117,7 @@ static diffuse_model *small_model(diffuse_architecture arch)
  * a pointer to r->feed). */
 static void make_run(run *r, diffuse_architecture arch, size_t rows, uint64_t first)
 {
-    *r = (run){.model = small_model(arch), .feed = {0, first, 0}};
+    *r = (run){.model = small_model(arch), .feed = {0, first, 0, 0}};
     ck_assert_int_eq(diffuse_schedule_create(&r->schedule, DIFFUSE_SCHEDULE_LINEAR, 100),
                      DIFFUSE_OK);
     ck_assert_int_eq(diffuse_optimizer_create(&r->optimizer, DIFFUSE_OPTIMIZER_ADAMW, r->model),
@@ -165,6 +172,15 @@ static double relative_difference(const diffuse_model *a, const diffuse_model *b
     return sqrt(diff / norm);
 }
 
+/* diffuse_mpi_attach, then buckets of `bucket` bytes. */
+static diffuse_mpi *attach(run *r, size_t bucket)
+{
+    diffuse_mpi *mpi;
+    ck_assert_int_eq(diffuse_mpi_attach(&mpi, r->trainer, r->model, MPI_COMM_WORLD), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_mpi_set_bucket_size(mpi, bucket), DIFFUSE_OK);
+    return mpi;
+}
+
 /* N ranks of ROWS rows for STEPS steps against one process of N·ROWS rows
  * (on rank 0), to 1e-6 relative in the weights and the EMA weights. */
 static void check_matches_one_process(diffuse_architecture arch)
@@ -172,9 +188,10 @@ static void check_matches_one_process(diffuse_architecture arch)
     int rank = rank_of(), size = size_of();
     run r;
     make_run(&r, arch, ROWS, (uint64_t)rank * ROWS);
-    diffuse_mpi *mpi;
-    ck_assert_int_eq(diffuse_mpi_attach(&mpi, r.trainer, r.model, MPI_COMM_WORLD), DIFFUSE_OK);
+    diffuse_mpi *mpi = attach(&r, BUCKET);
+    double started = MPI_Wtime();
     int status = diffuse_trainer_train(r.trainer, STEPS, NULL);
+    double seconds = MPI_Wtime() - started;
     int state = diffuse_mpi_check_state(mpi);
     double rel[2] = {0.0, 0.0};
     if (rank == 0) { /* the reference: rank 0's initial weights, all rows in one process */
@@ -187,8 +204,8 @@ static void check_matches_one_process(diffuse_architecture arch)
     }
     MPI_Bcast(rel, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     if (rank == 0)
-        printf("%s on %d ranks: weights %.3g, EMA %.3g relative to one process\n",
-               arch == DIFFUSE_ARCH_MLP ? "MLP" : "U-Net", size, rel[0], rel[1]);
+        printf("%s on %d ranks: weights %.3g, EMA %.3g relative to one process (%.1f s)\n",
+               arch == DIFFUSE_ARCH_MLP ? "MLP" : "U-Net", size, rel[0], rel[1], seconds);
     diffuse_mpi_free(mpi);
     free_run(&r);
     ck_assert_int_eq(status, DIFFUSE_OK);
@@ -209,28 +226,175 @@ START_TEST(unet_matches_one_process)
 }
 END_TEST
 
-/* The last rank's data callback fails at step 3: every rank's train call
- * fails with its message, after 2 steps, with equal states. */
-START_TEST(failing_rank_is_reported_everywhere)
+/* The last rank fails at step 3 (`nan`: its batch holds a NaN, found after
+ * the rows were shared, while the other ranks' backward sends buckets;
+ * else its data callback fails): every rank's train call fails with its
+ * message, after 2 steps, with equal states, and no rank hangs. */
+static void check_failing_rank(int nan, size_t bucket)
 {
-    int rank = rank_of(), size = size_of();
+    int rank = rank_of(), size = size_of(), last = rank == size - 1;
     run r;
     make_run(&r, DIFFUSE_ARCH_MLP, ROWS, (uint64_t)rank * ROWS);
-    r.feed.fail_at = rank == size - 1 ? 3 : 0;
-    diffuse_mpi *mpi;
-    ck_assert_int_eq(diffuse_mpi_attach(&mpi, r.trainer, r.model, MPI_COMM_WORLD), DIFFUSE_OK);
+    (nan ? &r.feed.nan_at : &r.feed.fail_at)[0] = last ? 3 : 0;
+    diffuse_mpi *mpi = attach(&r, bucket);
     int status = diffuse_trainer_train(r.trainer, 10, NULL);
     char message[600];
     snprintf(message, sizeof message, "%s", diffuse_trainer_last_error(r.trainer));
     uint64_t steps = 0;
     diffuse_trainer_step_count(r.trainer, &steps);
     int state = diffuse_mpi_check_state(mpi);
+    int again = diffuse_trainer_step(r.trainer, NULL); /* the ranks are still in step */
     diffuse_mpi_free(mpi);
     free_run(&r);
-    ck_assert_int_eq(status, DIFFUSE_ERROR_CALLBACK);
-    ck_assert_msg(strstr(message, "disk on fire at step 3") != NULL, "rank %d: %s", rank, message);
+    const char *expected = nan ? "batch x0" : "disk on fire at step 3";
+    ck_assert_int_eq(status, nan && last ? DIFFUSE_ERROR_NUMERIC : DIFFUSE_ERROR_CALLBACK);
+    ck_assert_msg(strstr(message, expected) != NULL, "rank %d: %s", rank, message);
     ck_assert_uint_eq(steps, 2);
     ck_assert_int_eq(state, DIFFUSE_OK);
+    ck_assert_int_eq(again, DIFFUSE_OK);
+}
+
+START_TEST(failing_rank_is_reported_everywhere)
+{
+    check_failing_rank(0, 0);
+    check_failing_rank(0, BUCKET);
+}
+END_TEST
+
+START_TEST(rank_failing_during_backward_is_reported_everywhere)
+{
+    check_failing_rank(1, 0);
+    check_failing_rank(1, BUCKET);
+}
+END_TEST
+
+/* A sampler's progress callback that steps the trainer of the sampler's
+ * model once: the model is busy, so that step has no gradient buffer. */
+typedef struct busy_step {
+    diffuse_trainer *trainer;
+    int status, calls;
+} busy_step;
+
+static int step_while_sampling(void *user, uint64_t done, uint64_t total)
+{
+    (void)done;
+    (void)total;
+    busy_step *b = user;
+    if (b->calls++ == 0)
+        b->status = diffuse_trainer_step(b->trainer, NULL);
+    return 0;
+}
+
+/* The last rank's step 3 runs while its model is busy (STATE, no gradient
+ * buffer): it still takes part in every bucket, and every rank fails. */
+START_TEST(rank_without_gradients_takes_part)
+{
+    int rank = rank_of(), last = rank == size_of() - 1;
+    run r;
+    make_run(&r, DIFFUSE_ARCH_MLP, ROWS, (uint64_t)rank * ROWS);
+    diffuse_mpi *mpi = attach(&r, BUCKET);
+    ck_assert_int_eq(diffuse_trainer_train(r.trainer, 2, NULL), DIFFUSE_OK);
+    busy_step b = {r.trainer, DIFFUSE_OK, 0};
+    if (last) {
+        diffuse_sampler *sampler;
+        float sample[2];
+        ck_assert_int_eq(diffuse_sampler_create(&sampler, r.model, r.schedule), DIFFUSE_OK);
+        ck_assert_int_eq(diffuse_sampler_set_progress(sampler, step_while_sampling, &b),
+                         DIFFUSE_OK);
+        ck_assert_int_eq(diffuse_sampler_run(sampler, 1, sample), DIFFUSE_OK);
+        diffuse_sampler_free(sampler);
+    } else {
+        b.status = diffuse_trainer_step(r.trainer, NULL);
+    }
+    char message[600];
+    snprintf(message, sizeof message, "%s", diffuse_trainer_last_error(r.trainer));
+    uint64_t steps = 0;
+    diffuse_trainer_step_count(r.trainer, &steps);
+    int state = diffuse_mpi_check_state(mpi);
+    int again = diffuse_trainer_step(r.trainer, NULL);
+    diffuse_mpi_free(mpi);
+    free_run(&r);
+    ck_assert_int_eq(b.status, last ? DIFFUSE_ERROR_STATE : DIFFUSE_ERROR_CALLBACK);
+    ck_assert_msg(strstr(message, "busy") != NULL, "rank %d: %s", rank, message);
+    ck_assert_uint_eq(steps, 2);
+    ck_assert_int_eq(state, DIFFUSE_OK);
+    ck_assert_int_eq(again, DIFFUSE_OK);
+}
+END_TEST
+
+/* The weights after 10 steps of the MLP on `threads` threads a rank, in
+ * buckets of `bucket` bytes (malloc'd, *count floats). */
+static float *weights_after(int threads, size_t bucket, size_t *count)
+{
+    run r;
+    make_run(&r, DIFFUSE_ARCH_MLP, ROWS, (uint64_t)rank_of() * ROWS);
+    ck_assert_int_eq(diffuse_trainer_set_int(r.trainer, DIFFUSE_TRAINER_THREADS, threads),
+                     DIFFUSE_OK);
+    diffuse_mpi *mpi = attach(&r, bucket);
+    ck_assert_int_eq(diffuse_trainer_train(r.trainer, 10, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_mpi_check_state(mpi), DIFFUSE_OK);
+    diffuse_mpi_free(mpi);
+    float *w = weights(r.model, 0, count);
+    free_run(&r);
+    return w;
+}
+
+/* Every element is summed in rank order whatever the buckets, on one
+ * thread a rank or a gradient team of two: the same bits. */
+START_TEST(bucket_size_leaves_the_bits)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        size_t n;
+        float *whole = weights_after(threads, 0, &n);
+        /* 250 floats: chunks of unequal sizes on 4 ranks, 22 buckets */
+        const size_t sizes[] = {1000, BUCKET, DIFFUSE_MPI_DEFAULT_BUCKET_BYTES};
+        for (int i = 0; i < 3; i++) {
+            float *bucketed = weights_after(threads, sizes[i], &n);
+            ck_assert_msg(memcmp(whole, bucketed, n * sizeof *whole) == 0,
+                          "%d threads, buckets of %zu bytes: other bits", threads, sizes[i]);
+            free(bucketed);
+        }
+        free(whole);
+    }
+}
+END_TEST
+
+/* A progress callback that tries to change the buckets mid-training. */
+typedef struct resize {
+    diffuse_mpi *mpi;
+    int status;
+} resize;
+
+static int resize_while_training(void *user, uint64_t step, double loss, double rate)
+{
+    (void)step;
+    (void)loss;
+    (void)rate;
+    resize *r = user;
+    r->status = diffuse_mpi_set_bucket_size(r->mpi, 1024);
+    return 0;
+}
+
+START_TEST(bucket_size_is_checked_on_every_rank)
+{
+    run r;
+    make_run(&r, DIFFUSE_ARCH_MLP, ROWS, 0);
+    diffuse_mpi *mpi = attach(&r, BUCKET);
+    ck_assert_int_eq(diffuse_mpi_set_bucket_size(NULL, BUCKET), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(diffuse_mpi_set_bucket_size(mpi, 3), DIFFUSE_ERROR_INVALID_ARGUMENT);
+    int mismatch = diffuse_mpi_set_bucket_size(mpi, rank_of() == size_of() - 1 ? 1024 : BUCKET);
+    ck_assert_int_eq(mismatch, DIFFUSE_ERROR_MISMATCH);
+    ck_assert_ptr_nonnull(strstr(diffuse_mpi_last_error(mpi), "rank 0's"));
+    ck_assert_int_eq(diffuse_trainer_train(r.trainer, 2, NULL), DIFFUSE_OK); /* old buckets */
+    resize during = {mpi, DIFFUSE_OK};
+    ck_assert_int_eq(diffuse_trainer_set_progress(r.trainer, resize_while_training, &during, 1),
+                     DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_trainer_train(r.trainer, 1, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(during.status, DIFFUSE_ERROR_STATE); /* the trainer is busy */
+    ck_assert_int_eq(diffuse_trainer_train(r.trainer, 1, NULL), DIFFUSE_OK);
+    ck_assert_int_eq(diffuse_mpi_check_state(mpi), DIFFUSE_OK);
+    diffuse_mpi_free(mpi);
+    free_run(&r);
 }
 END_TEST
 
@@ -269,20 +433,18 @@ START_TEST(checkpoint_resumes_bit_exactly)
     const char *path = "test_mpi_resume.safetensors";
     run r;
     make_run(&r, DIFFUSE_ARCH_MLP, ROWS, (uint64_t)rank * ROWS);
-    diffuse_mpi *mpi;
-    ck_assert_int_eq(diffuse_mpi_attach(&mpi, r.trainer, r.model, MPI_COMM_WORLD), DIFFUSE_OK);
+    diffuse_mpi *mpi = attach(&r, BUCKET);
     ck_assert_int_eq(diffuse_trainer_train(r.trainer, 5, NULL), DIFFUSE_OK);
     ck_assert_int_eq(diffuse_mpi_save(mpi, path), DIFFUSE_OK);
     ck_assert_int_eq(diffuse_trainer_train(r.trainer, 5, NULL), DIFFUSE_OK);
     diffuse_mpi_free(mpi);
 
-    run back = {.feed = {5, (uint64_t)rank * ROWS, 0}};
+    run back = {.feed = {5, (uint64_t)rank * ROWS, 0, 0}};
     ck_assert_int_eq(diffuse_trainer_load(path, &back.model, &back.schedule, &back.optimizer,
                                           &back.trainer),
                      DIFFUSE_OK);
     ck_assert_int_eq(diffuse_trainer_set_data(back.trainer, feed_rows, &back.feed), DIFFUSE_OK);
-    ck_assert_int_eq(diffuse_mpi_attach(&mpi, back.trainer, back.model, MPI_COMM_WORLD),
-                     DIFFUSE_OK);
+    mpi = attach(&back, BUCKET);
     ck_assert_int_eq(diffuse_mpi_check_state(mpi), DIFFUSE_OK);
     ck_assert_int_eq(diffuse_trainer_train(back.trainer, 5, NULL), DIFFUSE_OK);
     diffuse_mpi_free(mpi);
@@ -331,6 +493,10 @@ int main(int argc, char **argv)
     tcase_add_test(tc, mlp_matches_one_process);
     tcase_add_test(tc, unet_matches_one_process);
     tcase_add_test(tc, failing_rank_is_reported_everywhere);
+    tcase_add_test(tc, rank_failing_during_backward_is_reported_everywhere);
+    tcase_add_test(tc, rank_without_gradients_takes_part);
+    tcase_add_test(tc, bucket_size_leaves_the_bits);
+    tcase_add_test(tc, bucket_size_is_checked_on_every_rank);
     tcase_add_test(tc, state_check_catches_a_difference);
     tcase_add_test(tc, checkpoint_resumes_bit_exactly);
     suite_add_tcase(suite, tc);

@@ -93,7 +93,8 @@ class PeerExchange(Structure):
     _fields_ = [("size", c_size_t), ("phase", c_int), ("failed", c_int), ("rows", c_uint64),
                 ("first_row", c_uint64), ("total_rows", c_uint64), ("grads", FLOATS),
                 ("grad_count", c_size_t), ("squared_error", c_double),
-                ("message", POINTER(c_char)), ("message_size", c_size_t)]
+                ("message", POINTER(c_char)), ("message_size", c_size_t),
+                ("ready_offset", c_size_t), ("ready_count", c_size_t)]
 
 
 # typedef int (*diffuse_peer_fn)(void *user, diffuse_peer_exchange *exchange);
@@ -231,6 +232,7 @@ DECLARATIONS = [
     ("diffuse_trainer_set_progress", "status",
      [HANDLE, TRAIN_PROGRESS_FN, c_void_p, c_uint64], TRAINER),
     ("diffuse_trainer_set_peers", "status", [HANDLE, PEER_FN, c_void_p], TRAINER),
+    ("diffuse_trainer_set_peer_ready", "status", [HANDLE, c_int], TRAINER),
     ("diffuse_trainer_state_digest", "status", [HANDLE, OUT_U64], TRAINER),
     ("diffuse_trainer_step", "status", [HANDLE, OUT_DOUBLE], TRAINER),
     ("diffuse_trainer_step_batch", "status", [HANDLE, c_size_t, FLOATS, OUT_DOUBLE], TRAINER),

@@ -103,9 +103,12 @@ SamplerOption = option_enum("SamplerOption", "diffuse_sampler")
 
 class PeerPhase(enum.IntEnum):
     """diffuse_peer_phase (train.h): the two exchanges of a step shared by
-    several processes (diffuse_trainer_set_peers; libdiffuse_mpi uses it)."""
+    several processes (diffuse_trainer_set_peers; libdiffuse_mpi uses it),
+    and the reports of finished gradients between them
+    (diffuse_trainer_set_peer_ready)."""
     BATCH = 0
     GRADIENTS = 1
+    GRADIENTS_READY = 2
 
 
 class LogLevel(enum.IntEnum):
