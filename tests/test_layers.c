@@ -881,6 +881,10 @@ START_TEST(group_norm_forward_and_gradients)
     memcpy(inplace, x, size * sizeof *x);
     nn_group_norm_forward(inplace, stats, inplace, gain, bias, N, shape);
     ck_assert_int_eq(memcmp(inplace, out, size * sizeof *out), 0);
+    /* the output again from the kept statistics (a backward's recomputation) */
+    memset(inplace, 0, size * sizeof *inplace);
+    nn_group_norm_apply(inplace, stats, x, gain, bias, N, shape);
+    ck_assert_int_eq(memcmp(inplace, out, size * sizeof *out), 0);
     nn_group_norm_backward(dx, dgain, dbias, r, x, gain, stats, N, shape);
     double *num_dx = numeric_gradient(c.x, size, norm_loss, &c);
     double *num_dgain = numeric_gradient(c.gain, c_size, norm_loss, &c);

@@ -209,18 +209,30 @@ typedef struct rows_io {
     float *y;
     const float *x, *second, *added;
     size_t first, count, n;
+    bool recompute; /* a backward step's: GroupNorm's (μ, 1/σ) are kept */
 } rows_io;
+
+/* GN(x) over `rows` images, its statistics computed, or kept from the
+ * forward when recomputing (the same bits either way). */
+static void norm_forward(const nn_layer *layer, float *y, float *state, const float *x,
+                         const float *w, const float *b, size_t rows, bool recompute)
+{
+    nn_norm_shape shape = norm_shape(layer);
+    if (recompute)
+        nn_group_norm_apply(y, state, x, w, b, rows, &shape);
+    else
+        nn_group_norm_forward(y, state, x, w, b, rows, &shape);
+}
 
 /* SiLU(GN(x)) one image at a time, GN(x) in row_z (the same bits as over
  * all rows at once: both are per image, resp. per value). */
 static void norm_activate_forward(nn_executor *ex, const nn_layer *layer, float *y,
                                   float *state, const float *x, const float *w, const float *b,
-                                  size_t rows)
+                                  size_t rows, bool recompute)
 {
-    nn_norm_shape shape = norm_shape(layer);
     for (size_t i = 0; i < rows; i++) {
-        nn_group_norm_forward(ex->row_z, state + i * 2 * layer->groups, x + i * layer->in, w, b, 1,
-                              &shape);
+        norm_forward(layer, ex->row_z, state + i * 2 * layer->groups, x + i * layer->in, w, b, 1,
+                     recompute);
         nn_activation_forward(DIFFUSE_ACTIVATION_SILU, y + i * layer->out, NULL, ex->row_z,
                               layer->out);
     }
@@ -246,14 +258,12 @@ static void layer_forward(nn_executor *ex, const float *params, size_t k, const 
         nn_conv2d_forward(y, ex->im2col, x, w, b, n, &shape, false);
         break;
     }
-    case NN_LAYER_GROUP_NORM: {
-        nn_norm_shape shape = norm_shape(layer);
+    case NN_LAYER_GROUP_NORM:
         if (layer->activate)
-            norm_activate_forward(ex, layer, y, state, x, w, b, n);
+            norm_activate_forward(ex, layer, y, state, x, w, b, n, io->recompute);
         else
-            nn_group_norm_forward(y, state, x, w, b, n, &shape);
+            norm_forward(layer, y, state, x, w, b, n, io->recompute);
         break;
-    }
     case NN_LAYER_ATTENTION: {
         /* A is not kept: backward recomputes it image by image */
         nn_attention_shape shape = attention_shape(layer);
@@ -311,7 +321,8 @@ static diffuse_status run(nn_executor *ex, diffuse_error *error, const float *pa
     for (size_t k = 0; k < ex->list->count; k++) {
         const nn_layer *layer = &ex->list->layers[k];
         rows_io io = {output_of(ex, (int)k, n), source_of(ex, layer->input, n),
-                      source_of(ex, layer->concat, n), source_of(ex, layer->add, n), 0, n, n};
+                      source_of(ex, layer->concat, n), source_of(ex, layer->add, n), 0, n, n,
+                      false};
         layer_forward(ex, params, k, &io, training);
     }
     memcpy(out, output_of(ex, (int)ex->list->count - 1, n), n * ex->out_dim * sizeof *out);
@@ -374,7 +385,7 @@ static const float *row_of(nn_executor *ex, const float *params, int j, size_t i
     const float *x = row_of(ex, params, layer->input, i, n);
     const float *second =
         layer->kind == NN_LAYER_CONCAT ? row_of(ex, params, layer->concat, i, n) : NULL;
-    rows_io io = {y, x, second, NULL, i, 1, n};
+    rows_io io = {y, x, second, NULL, i, 1, n, true};
     layer_forward(ex, params, (size_t)j, &io, true);
     return y;
 }
@@ -427,12 +438,12 @@ static bool rows_backward(nn_executor *ex, diffuse_model *m, size_t k, size_t n,
 /* dL/dz of z = GN(x) under y = SiLU(z), given g = dL/dy: z again (the same
  * bits) into row_z, then g ⊙ φ'(z) there. */
 static const float *norm_activate_backward(nn_executor *ex, const nn_layer *layer,
-                                           const float *params, float *state, const float *x,
+                                           const float *params, const float *state, const float *x,
                                            const float *g)
 {
     nn_norm_shape shape = norm_shape(layer);
     float *z = ex->row_z;
-    nn_group_norm_forward(z, state, x, params + layer->weight, params + layer->bias, 1, &shape);
+    nn_group_norm_apply(z, state, x, params + layer->weight, params + layer->bias, 1, &shape);
     nn_activation_recompute(DIFFUSE_ACTIVATION_SILU, ex->row_spare, z, layer->out);
     nn_vec_multiply(z, g, NULL, layer->out);
     return z;

@@ -19,6 +19,21 @@ static void group_stats(const float *x, size_t m, float eps, float *stats)
     stats[1] = (float)(1.0 / sqrt(squares / (double)m + eps));
 }
 
+/* y = GN(x) over one group of one image given its (μ, r). */
+static void apply_group(float *out, const float *s, const float *in, const float *gain,
+                        const float *bias, size_t group, size_t per_group, size_t pixels)
+{
+    for (size_t k = 0; k < per_group; k++) {
+        size_t c = group * per_group + k;
+        /* y = γ r (x − μ) + β = a x + b with a = γ r, b = β − a μ */
+        float a = gain[c] * s[1], b = bias[c] - a * s[0];
+        const float *x = in + k * pixels;
+        float *y = out + k * pixels;
+        for (size_t p = 0; p < pixels; p++)
+            y[p] = a * x[p] + b;
+    }
+}
+
 void nn_group_norm_forward(float *out, float *stats, const float *in, const float *gain,
                            const float *bias, size_t n, const nn_norm_shape *shape)
 {
@@ -29,17 +44,22 @@ void nn_group_norm_forward(float *out, float *stats, const float *in, const floa
             size_t first = (img * shape->groups + g) * m;
             float *s = stats + 2 * (img * shape->groups + g);
             group_stats(in + first, m, shape->eps, s);
-            for (size_t k = 0; k < per_group; k++) {
-                size_t c = g * per_group + k;
-                /* y = γ r (x − μ) + β = a x + b with a = γ r, b = β − a μ */
-                float a = gain[c] * s[1], b = bias[c] - a * s[0];
-                const float *x = in + first + k * pixels;
-                float *y = out + first + k * pixels;
-                for (size_t p = 0; p < pixels; p++)
-                    y[p] = a * x[p] + b;
-            }
+            apply_group(out + first, s, in + first, gain, bias, g, per_group, pixels);
         }
     }
+}
+
+void nn_group_norm_apply(float *out, const float *stats, const float *in, const float *gain,
+                         const float *bias, size_t n, const nn_norm_shape *shape)
+{
+    size_t per_group = shape->channels / shape->groups, pixels = shape->pixels;
+    size_t m = per_group * pixels;
+    for (size_t img = 0; img < n; img++)
+        for (size_t g = 0; g < shape->groups; g++) {
+            size_t first = (img * shape->groups + g) * m;
+            apply_group(out + first, stats + 2 * (img * shape->groups + g), in + first, gain,
+                        bias, g, per_group, pixels);
+        }
 }
 
 /* Backward over one group of one image: every array starts at the group's

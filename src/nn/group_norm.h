@@ -30,6 +30,12 @@ typedef struct nn_norm_shape {
 void nn_group_norm_forward(float *out, float *stats, const float *in, const float *gain,
                            const float *bias, size_t n, const nn_norm_shape *shape);
 
+/* out = GN(in) with the (μ, r) of an earlier nn_group_norm_forward of the
+ * same input (the same bits, without the two passes over the data that
+ * compute them): for a backward pass that recomputes the output. */
+void nn_group_norm_apply(float *out, const float *stats, const float *in, const float *gain,
+                         const float *bias, size_t n, const nn_norm_shape *shape);
+
 /* d_in = dL/dx given d_out, the forward's input and stats; d_gain and
  * d_bias accumulate. d_in may be d_out (in place). */
 void nn_group_norm_backward(float *d_in, float *d_gain, float *d_bias, const float *d_out,

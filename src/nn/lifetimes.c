@@ -21,12 +21,6 @@ typedef struct span {
     size_t begin, end;
 } span;
 
-static int by_begin(const void *a, const void *b)
-{
-    const span *x = a, *y = b;
-    return x->begin < y->begin ? -1 : x->begin > y->begin;
-}
-
 /* Where `b` goes among the first `placed` buffers of `order`: the lowest
  * gap between those alive at the same time that fits it, or above them
  * all (first fit; best fit, the smallest gap, packed the U-Net no
@@ -37,10 +31,15 @@ static size_t free_offset(const nn_lifetime *buffers, const ranked *order, size_
     size_t count = 0;
     for (size_t i = 0; i < placed; i++) {
         const nn_lifetime *other = &buffers[order[i].index];
-        if (other->size > 0 && alive_together(b, other))
-            busy[count++] = (span){other->offset, other->offset + other->size};
+        if (other->size == 0 || !alive_together(b, other))
+            continue;
+        /* insertion by offset: the conflicts are few, and qsort's own
+         * allocation would be one more that can fail */
+        size_t at = count++;
+        for (; at > 0 && busy[at - 1].begin > other->offset; at--)
+            busy[at] = busy[at - 1];
+        busy[at] = (span){other->offset, other->offset + other->size};
     }
-    qsort(busy, count, sizeof *busy, by_begin);
     size_t cursor = 0;
     for (size_t i = 0; i < count; i++) {
         if (busy[i].begin >= cursor && busy[i].begin - cursor >= b->size)

@@ -17,6 +17,7 @@ typedef struct planner {
     nn_memory_plan *plan;
     nn_lifetime *arrays; /* [ARRAYS · count] */
     size_t steps;        /* 2N */
+    bool *keep;          /* [count] outputs kept although recomputable */
 } planner;
 
 bool nn_layer_backward_by_row(const nn_layer *layer)
@@ -83,7 +84,7 @@ static void mark_kept(planner *p, int j, bool by_row)
     if (j < 0)
         return;
     const nn_layer *layer = &p->list->layers[j];
-    if (!by_row || !recomputable(layer)) {
+    if (!by_row || !recomputable(layer) || p->keep[j]) {
         p->plan->kept[j] = true;
         return;
     }
@@ -184,6 +185,48 @@ static void take_offsets(planner *p)
             targets[a][k] = array_of(p, a, k)->offset;
 }
 
+/* The lifetimes and offsets for the current `keep`; the plan's arena in
+ * row_floats. */
+static diffuse_status plan_once(diffuse_error *error, planner *p, bool training)
+{
+    nn_memory_plan *plan = p->plan;
+    size_t count = p->list->count;
+    memset(plan->kept, 0, count * sizeof *plan->kept);
+    memset(p->arrays, 0, ARRAYS * count * sizeof *p->arrays);
+    plan->kept_floats = plan->recompute_floats = 0;
+    for (size_t k = 0; k < count; k++)
+        plan->first_contributor[k] = NN_NO_LAYER;
+    forward_lifetimes(p);
+    if (training)
+        backward_lifetimes(p);
+    round_sizes(p);
+    plan->bound = nn_lifetimes_bound(p->arrays, ARRAYS * count);
+    diffuse_status status = nn_lifetimes_pack(error, p->arrays, ARRAYS * count, &plan->row_floats);
+    if (status == DIFFUSE_OK)
+        take_offsets(p);
+    return status;
+}
+
+/* Recomputing costs time, so an output that can be kept without a longer
+ * arena is kept: each recomputed one in turn, from the last layer back,
+ * stays kept when the plan with it is no longer. */
+static diffuse_status keep_what_is_free(diffuse_error *error, planner *p)
+{
+    size_t best = p->plan->row_floats;
+    diffuse_status status = DIFFUSE_OK;
+    for (size_t j = p->list->count; j-- > 0 && status == DIFFUSE_OK;) {
+        if (p->plan->kept[j] || !recomputable(&p->list->layers[j]))
+            continue;
+        p->keep[j] = true;
+        status = plan_once(error, p, true);
+        if (status == DIFFUSE_OK && p->plan->row_floats > best)
+            p->keep[j] = false;
+        else
+            best = p->plan->row_floats;
+    }
+    return status == DIFFUSE_OK ? plan_once(error, p, true) : status;
+}
+
 diffuse_status nn_memory_plan_init(diffuse_error *error, nn_memory_plan *plan,
                                    const nn_layer_list *list, bool training)
 {
@@ -195,25 +238,19 @@ diffuse_status nn_memory_plan_init(diffuse_error *error, nn_memory_plan *plan,
     plan->scratch = calloc(count, sizeof *plan->scratch);
     plan->back_scratch = calloc(count, sizeof *plan->back_scratch);
     plan->first_contributor = calloc(count, sizeof *plan->first_contributor);
-    planner p = {list, plan, calloc(ARRAYS * count, sizeof *p.arrays), 2 * count};
+    planner p = {list, plan, calloc(ARRAYS * count, sizeof *p.arrays), 2 * count,
+                 calloc(count, sizeof *p.keep)};
     diffuse_status status = DIFFUSE_OK;
     if (plan->kept == NULL || plan->output == NULL || plan->gradient == NULL ||
         plan->scratch == NULL || plan->back_scratch == NULL || plan->first_contributor == NULL ||
-        p.arrays == NULL)
+        p.arrays == NULL || p.keep == NULL)
         status = diffuse_fail(error, DIFFUSE_ERROR_NO_MEMORY, "out of memory for a memory plan");
-    if (status == DIFFUSE_OK) {
-        for (size_t k = 0; k < count; k++)
-            plan->first_contributor[k] = NN_NO_LAYER;
-        forward_lifetimes(&p);
-        if (training)
-            backward_lifetimes(&p);
-        round_sizes(&p);
-        plan->bound = nn_lifetimes_bound(p.arrays, ARRAYS * count);
-        status = nn_lifetimes_pack(error, p.arrays, ARRAYS * count, &plan->row_floats);
-    }
     if (status == DIFFUSE_OK)
-        take_offsets(&p);
+        status = plan_once(error, &p, training);
+    if (status == DIFFUSE_OK && training)
+        status = keep_what_is_free(error, &p);
     free(p.arrays);
+    free(p.keep);
     if (status != DIFFUSE_OK)
         nn_memory_plan_release(plan);
     return status;
